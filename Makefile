@@ -1,0 +1,142 @@
+# zoq - GNU Makefile. `make help` lists the targets.
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+ver = $(shell sed -n 's/^\#define ZOQ_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/zoq.h)
+MAJOR := $(call ver,MAJOR)
+MINOR := $(call ver,MINOR)
+PATCH := $(call ver,PATCH)
+VERSION := $(MAJOR).$(MINOR).$(PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CXX ?= c++
+PYTHON ?= python3
+OPT ?= -O2
+WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= $(OPT) -g
+ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -pthread \
+              -Iinclude -Ilib
+DEP_LIBS := -lxxhash -lopenblas -lm -pthread
+
+BUILD := build
+ifeq ($(SANITIZE),1)
+BUILD := build/sanitize
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ZOQ_CFLAGS += $(SAN)
+LDSAN := $(SAN)
+endif
+
+LIB_SRCS := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+SO_REAL := $(BUILD)/libzoq.so.$(VERSION)
+SO_MAJOR := $(BUILD)/libzoq.so.$(MAJOR)
+SO_LINK := $(BUILD)/libzoq.so
+STATIC := $(BUILD)/libzoq.a
+
+.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump
+
+all: lib examples
+
+lib: $(SO_REAL) $(SO_MAJOR) $(SO_LINK) $(STATIC) $(BUILD)/zoq.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ZOQ_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(SO_REAL): $(LIB_OBJS) lib/libzoq.map
+	$(CC) -shared $(LDSAN) $(LDFLAGS) -Wl,-soname,libzoq.so.$(MAJOR) \
+	    -Wl,--version-script=lib/libzoq.map -Wl,--no-undefined -o $@ $(LIB_OBJS) $(DEP_LIBS)
+
+$(SO_MAJOR) $(SO_LINK): $(SO_REAL)
+	ln -sf $(notdir $<) $@
+
+$(STATIC): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests link the static library so they can reach zoq__ internals too.
+$(BUILD)/tests/%: tests/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests -MMD -MP $< -o $@ \
+	    $(STATIC) -lcriterion $(DEP_LIBS) $(LDSAN)
+
+$(BUILD)/examples/%: examples/%.c $(SO_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lzoq -lm $(LDSAN)
+
+$(BUILD)/bench/%: bench/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
+
+examples: $(EXAMPLES)
+
+test check: lib $(TESTS) $(EXAMPLES)
+	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) sh tests/run.sh $(TESTS)
+
+valgrind: lib $(TESTS)
+	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
+
+bench: $(BENCHES)
+	@mkdir -p bench/results
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+demo: examples
+	$(BUILD)/examples/quadratic
+
+# ABI baseline for abidiff (tests/run.sh compares against abi/libzoq.abi).
+abi-dump: $(SO_REAL)
+	@mkdir -p abi
+	abidw --no-corpus-path --headers-dir include $(SO_REAL) > abi/libzoq.abi
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/zoq.h $(DESTDIR)$(INCLUDEDIR)/zoq.h
+	install -m 755 $(SO_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf libzoq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR)
+	ln -sf libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(BUILD)/zoq.pc $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/zoq.h $(DESTDIR)$(LIBDIR)/libzoq.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so \
+	    $(DESTDIR)$(LIBDIR)/libzoq.a $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
+
+deps:
+	@sh tools/deps.sh
+
+clean:
+	rm -rf build
+
+help:
+	@echo "zoq $(VERSION) - targets:"
+	@echo "  make / make all     build/libzoq.so.$(VERSION), libzoq.a, zoq.pc and the examples"
+	@echo "  make deps           install the Debian and Python packages the build and tests need"
+	@echo "  make check          build and run every test (SANITIZE=1: under ASan+UBSan)"
+	@echo "  make valgrind       run the C test suites under valgrind (leak check)"
+	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
+	@echo "  make demo           the main job (for now: the quadratic example)"
+	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
+	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
+	@echo "  make uninstall      remove what install put there"
+	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
+	@echo "  make clean          remove build/"
+
+-include $(LIB_OBJS:.o=.d) $(TESTS:=.d)

@@ -1,0 +1,166 @@
+/* cpu.c - the built-in CPU backend: fused noise passes, split into fixed
+ * chunks and run on the thread pool. Each element's result depends only on
+ * its own index, so any thread count gives the same bits. */
+#include <stdlib.h>
+
+#include "backend/backend.h"
+#include "convert.h"
+#include "pool.h"
+#include "rng/noise.h"
+#include "zoq.h"
+
+/* Elements per task (a multiple of every block size), elements per tile. */
+#define CHUNK 16384
+#define TILE 512
+/* Below this many elements in a call, threads cost more than they save. */
+#define PARALLEL_MIN 65536
+
+typedef struct cpu_ctx {
+    zoq__pool *pool;
+    size_t *first;              /* task offsets per pass; grows, never shrinks */
+    int cap_first;
+} cpu_ctx;
+
+/* A batch of passes cut into chunk tasks: pass p owns tasks [first[p], first[p+1]). */
+typedef struct batch {
+    const zoq__pass *passes;
+    int n;
+    size_t *first;
+} batch;
+
+static void load_tile(const void *src, int dtype, int64_t i0, int n, float *acc)
+{
+    if (dtype == ZOQ_F32) {
+        const float *s = (const float *)src + i0;
+        for (int j = 0; j < n; j++)
+            acc[j] = s[j];
+    } else if (dtype == ZOQ_F16) {
+        const uint16_t *s = (const uint16_t *)src + i0;
+        for (int j = 0; j < n; j++)
+            acc[j] = zoq__f16_to_f32(s[j]);
+    } else {
+        const uint16_t *s = (const uint16_t *)src + i0;
+        for (int j = 0; j < n; j++)
+            acc[j] = zoq__bf16_to_f32(s[j]);
+    }
+}
+
+static void store_tile(void *dst, int dtype, int64_t i0, int n, const float *acc)
+{
+    if (dtype == ZOQ_F32) {
+        float *d = (float *)dst + i0;
+        for (int j = 0; j < n; j++)
+            d[j] = acc[j];
+    } else if (dtype == ZOQ_F16) {
+        uint16_t *d = (uint16_t *)dst + i0;
+        for (int j = 0; j < n; j++)
+            d[j] = zoq__f32_to_f16(acc[j]);
+    } else {
+        uint16_t *d = (uint16_t *)dst + i0;
+        for (int j = 0; j < n; j++)
+            d[j] = zoq__f32_to_bf16(acc[j]);
+    }
+}
+
+/* The pass formula of backend.h over elements [i0, i1). */
+static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
+{
+    float acc[TILE], z[TILE];
+    const zoq__tensor *t = ps->src;
+    for (int64_t b = i0; b < i1; b += TILE) {
+        int n = (int)(i1 - b < TILE ? i1 - b : TILE);
+        load_tile(t->data, t->dtype, b, n, acc);
+        if (ps->scale != 1.0f)
+            for (int j = 0; j < n; j++)
+                acc[j] = ps->scale * acc[j];
+        for (int k = 0; k < ps->n_terms; k++) {
+            const float c = ps->terms[k].coef;
+            zoq__noise_fill(t->key, ps->step, ps->terms[k].query, ps->stream, ps->dist,
+                            (uint64_t)b, (size_t)n, z);
+            for (int j = 0; j < n; j++)
+                acc[j] = acc[j] + c * z[j];
+        }
+        store_tile(ps->dst, t->dtype, b, n, acc);
+    }
+}
+
+static void run_task(void *arg, size_t task)
+{
+    const batch *bt = arg;
+    int p = 0;
+    while (task >= bt->first[p + 1])
+        p++;
+    const zoq__pass *ps = &bt->passes[p];
+    int64_t i0 = (int64_t)(task - bt->first[p]) * CHUNK;
+    int64_t i1 = i0 + CHUNK < ps->src->numel ? i0 + CHUNK : ps->src->numel;
+    pass_range(ps, i0, i1);
+}
+
+static int cpu_run_passes(zoq__backend *be, const zoq__pass *passes, int n)
+{
+    cpu_ctx *cc = be->context;
+    if (n + 1 > cc->cap_first) { /* only when the parameter count grew: first pass of a step */
+        size_t *f = realloc(cc->first, ((size_t)n + 1) * sizeof *f);
+        if (!f)
+            return ZOQ_E_NOMEM;
+        cc->first = f;
+        cc->cap_first = n + 1;
+    }
+    size_t *first = cc->first;
+    int64_t total = 0;
+    first[0] = 0;
+    for (int p = 0; p < n; p++) {
+        total += passes[p].src->numel;
+        first[p + 1] = first[p] + (size_t)((passes[p].src->numel + CHUNK - 1) / CHUNK);
+    }
+    batch bt = {passes, n, first};
+    if (total < PARALLEL_MIN || zoq__pool_threads(cc->pool) == 1) {
+        for (size_t t = 0; t < first[n]; t++)
+            run_task(&bt, t);
+    } else {
+        zoq__pool_run(cc->pool, run_task, &bt, first[n]);
+    }
+    return ZOQ_OK;
+}
+
+static void cpu_destroy(zoq__backend *be)
+{
+    if (!be)
+        return;
+    cpu_ctx *cc = be->context;
+    if (cc) {
+        zoq__pool_destroy(cc->pool);
+        free(cc->first);
+    }
+    free(cc);
+    free(be);
+}
+
+static const zoq__backend_iface cpu_iface = {
+    .size = sizeof(zoq__backend_iface),
+    .abi = ZOQ__BACKEND_ABI,
+    .name = "cpu",
+    .run_passes = cpu_run_passes,
+    .destroy = cpu_destroy,
+};
+
+int zoq__cpu_backend_create(int n_threads, zoq__backend **out)
+{
+    zoq__backend *be = calloc(1, sizeof *be);
+    cpu_ctx *cc = calloc(1, sizeof *cc);
+    if (!be || !cc) {
+        free(be);
+        free(cc);
+        return ZOQ_E_NOMEM;
+    }
+    int rc = zoq__pool_create(n_threads, &cc->pool);
+    if (rc != ZOQ_OK) {
+        free(be);
+        free(cc);
+        return rc;
+    }
+    be->iface = &cpu_iface;
+    be->context = cc;
+    *out = be;
+    return ZOQ_OK;
+}

@@ -1,0 +1,50 @@
+/* dispatch.c - the context's backend and the one operation the step needs
+ * from it: a fused noise pass over every enabled parameter. */
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "rng/noise.h"
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out)
+{
+    int want = ctx->opts.threads > 0 ? (int)ctx->opts.threads : default_threads();
+    if (ctx->backend && ctx->backend_threads != want) {
+        ctx->backend->iface->destroy(ctx->backend);
+        ctx->backend = NULL;
+    }
+    if (!ctx->backend) {
+        int rc = zoq__cpu_backend_create(want, &ctx->backend);
+        if (rc != ZOQ_OK)
+            return zoq__fail(ctx, rc, "cannot start the CPU backend with %d threads: %s", want,
+                             zoq_strerror(rc));
+        ctx->backend_threads = want;
+    }
+    *out = ctx->backend;
+    return ZOQ_OK;
+}
+
+int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms)
+{
+    zoq__backend *be;
+    int rc = zoq__ctx_backend(ctx, &be);
+    if (rc != ZOQ_OK)
+        return rc;
+    zoq__pass *passes = ctx->plan.passes; /* sized by zoq__plan_make: no allocation here */
+    int n = 0;
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        if (!ctx->params[i].enabled)
+            continue;
+        passes[n++] = (zoq__pass){.src = &ctx->params[i].t, .dst = ctx->params[i].t.data,
+                                  .step = ctx->step, .stream = ZOQ__STREAM_PROBE,
+                                  .dist = (int)ctx->opts.dist, .scale = scale,
+                                  .n_terms = n_terms, .terms = terms};
+    }
+    rc = be->iface->run_passes(be, passes, n);
+    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));
+}

@@ -1,0 +1,97 @@
+/* ctx.c - context lifetime, versions, status strings and error messages. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+unsigned zoq_version_number(void)
+{
+    return ZOQ_VERSION_NUMBER;
+}
+
+const char *zoq_version(void)
+{
+    return ZOQ_VERSION_STRING;
+}
+
+const char *zoq_strerror(int status)
+{
+    switch (status) {
+    case ZOQ_OK: return "ok";
+    case ZOQ_STOPPED: return "stopped by the objective";
+    case ZOQ_E_INVALID: return "invalid argument";
+    case ZOQ_E_NOMEM: return "out of memory";
+    case ZOQ_E_STATE: return "call not valid in the current state";
+    case ZOQ_E_NOT_FOUND: return "not found";
+    case ZOQ_E_EXISTS: return "already exists";
+    case ZOQ_E_CALLBACK: return "objective returned an error";
+    case ZOQ_E_NONFINITE: return "loss is not finite";
+    case ZOQ_E_IO: return "input/output error";
+    case ZOQ_E_FORMAT: return "malformed or truncated file";
+    case ZOQ_E_CHECKSUM: return "checksum mismatch";
+    case ZOQ_E_MISMATCH: return "file does not match the context";
+    case ZOQ_E_UNSUPPORTED: return "not supported by this build";
+    case ZOQ_E_VERSION: return "unknown version";
+    case ZOQ_E_THREAD: return "could not start threads";
+    default: return "unknown status";
+    }
+}
+
+int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
+{
+    if (ctx) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+int zoq__struct_ok(const void *s, size_t size, size_t need, size_t known)
+{
+    if (!s || size < need)
+        return 0;
+    const unsigned char *b = s;
+    for (size_t i = known; i < size; i++)
+        if (b[i])
+            return 0;
+    return 1;
+}
+
+int zoq_create(zoq_ctx **out)
+{
+    if (!out)
+        return ZOQ_E_INVALID;
+    zoq_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return ZOQ_E_NOMEM;
+    zoq__opts_default(&ctx->opts);
+    *out = ctx;
+    return ZOQ_OK;
+}
+
+void zoq_destroy(zoq_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        free(ctx->params[i].name);
+        free(ctx->params[i].group);
+    }
+    free(ctx->params);
+    free(ctx->plan.points);
+    free(ctx->plan.losses);
+    free(ctx->plan.grads);
+    free(ctx->plan.terms);
+    free(ctx->plan.passes);
+    if (ctx->backend)
+        ctx->backend->iface->destroy(ctx->backend);
+    free(ctx);
+}
+
+const char *zoq_last_error(const zoq_ctx *ctx)
+{
+    return ctx ? ctx->err : "no context";
+}

@@ -1,0 +1,172 @@
+/* options.c - the option table: names, types, bounds, defaults, set/get. */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct opt_info {
+    int key;
+    const char *name;
+    int type;                   /* zoq_opt_type_t */
+    size_t offset;              /* of the int64_t or double in zoq__opts */
+    int64_t imin, imax;         /* integer bounds, inclusive */
+    double dmin;                /* real lower bound ... */
+    int dmin_open;              /* ... exclusive when set */
+} opt_info;
+
+#define INT_OPT(k, n, f, lo, hi) {k, n, ZOQ_OPT_INT, offsetof(zoq__opts, f), lo, hi, 0, 0}
+#define REAL_OPT(k, n, f, lo, open) {k, n, ZOQ_OPT_DOUBLE, offsetof(zoq__opts, f), 0, 0, lo, open}
+
+static const opt_info options[] = {
+    INT_OPT(ZOQ_OPT_SEED, "seed", seed, INT64_MIN, INT64_MAX),
+    INT_OPT(ZOQ_OPT_ESTIMATOR, "estimator", estimator, ZOQ_EST_CENTRAL, ZOQ_EST_FORWARD),
+    INT_OPT(ZOQ_OPT_DIST, "dist", dist, ZOQ_DIST_GAUSSIAN, ZOQ_DIST_RADEMACHER),
+    INT_OPT(ZOQ_OPT_QUERIES, "queries", queries, 1, 65536),
+    REAL_OPT(ZOQ_OPT_LR, "lr", lr, 0.0, 0),
+    REAL_OPT(ZOQ_OPT_EPS, "eps", eps, 0.0, 1),
+    REAL_OPT(ZOQ_OPT_WEIGHT_DECAY, "weight_decay", weight_decay, 0.0, 0),
+    INT_OPT(ZOQ_OPT_TOTAL_STEPS, "total_steps", total_steps, 0, INT64_MAX),
+    INT_OPT(ZOQ_OPT_LR_SCHEDULE, "lr_schedule", lr_schedule, ZOQ_SCHED_CONSTANT, ZOQ_SCHED_COSINE),
+    INT_OPT(ZOQ_OPT_LR_WARMUP, "lr_warmup", lr_warmup, 0, INT64_MAX),
+    REAL_OPT(ZOQ_OPT_LR_FINAL, "lr_final", lr_final, 0.0, 0),
+    INT_OPT(ZOQ_OPT_EPS_SCHEDULE, "eps_schedule", eps_schedule, ZOQ_SCHED_CONSTANT,
+            ZOQ_SCHED_COSINE),
+    REAL_OPT(ZOQ_OPT_EPS_FINAL, "eps_final", eps_final, 0.0, 0),
+    INT_OPT(ZOQ_OPT_THREADS, "threads", threads, 0, 1024),
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+void zoq__opts_default(zoq__opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->estimator = ZOQ_EST_CENTRAL;
+    o->dist = ZOQ_DIST_GAUSSIAN;
+    o->queries = 1;
+    o->lr = 1e-3;
+    o->eps = 1e-3;
+}
+
+static const opt_info *find_key(int key)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].key == key)
+            return &options[i];
+    return NULL;
+}
+
+/* The option's info if key exists and has `type`; else a failure status. */
+static int lookup(const zoq_ctx *ctx, int key, int type, const opt_info **out)
+{
+    const opt_info *oi = find_key(key);
+    zoq_ctx *mctx = (zoq_ctx *)ctx; /* only its error buffer is written */
+    if (!oi)
+        return zoq__fail(mctx, ZOQ_E_NOT_FOUND, "unknown option key %d", key);
+    if (oi->type != type)
+        return zoq__fail(mctx, ZOQ_E_INVALID, "option '%s' is %s (zoq_set_%s, zoq_get_%s)",
+                         oi->name, oi->type == ZOQ_OPT_INT ? "an integer" : "real",
+                         oi->type == ZOQ_OPT_INT ? "int" : "double",
+                         oi->type == ZOQ_OPT_INT ? "int" : "double");
+    *out = oi;
+    return ZOQ_OK;
+}
+
+static int settable(zoq_ctx *ctx)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "options cannot change while an ask/tell step is "
+                                           "pending; tell or cancel it first");
+    return ZOQ_OK;
+}
+
+int zoq_set_int(zoq_ctx *ctx, int key, int64_t value)
+{
+    const opt_info *oi;
+    int rc = settable(ctx);
+    if (rc == ZOQ_OK)
+        rc = lookup(ctx, key, ZOQ_OPT_INT, &oi);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (value < oi->imin || value > oi->imax)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "option '%s' must be in [%lld, %lld], got %lld",
+                         oi->name, (long long)oi->imin, (long long)oi->imax, (long long)value);
+    int64_t *field = (int64_t *)((char *)&ctx->opts + oi->offset);
+    int rekey = key == ZOQ_OPT_SEED && *field != value;
+    *field = value;
+    if (rekey)
+        zoq__registry_rekey(ctx);
+    return ZOQ_OK;
+}
+
+int zoq_set_double(zoq_ctx *ctx, int key, double value)
+{
+    const opt_info *oi;
+    int rc = settable(ctx);
+    if (rc == ZOQ_OK)
+        rc = lookup(ctx, key, ZOQ_OPT_DOUBLE, &oi);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (!isfinite(value) || value < oi->dmin || (oi->dmin_open && value == oi->dmin))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "option '%s' must be finite and %s %g, got %g",
+                         oi->name, oi->dmin_open ? ">" : ">=", oi->dmin, value);
+    *(double *)((char *)&ctx->opts + oi->offset) = value;
+    return ZOQ_OK;
+}
+
+int zoq_get_int(const zoq_ctx *ctx, int key, int64_t *out)
+{
+    const opt_info *oi;
+    if (!ctx || !out)
+        return ZOQ_E_INVALID;
+    int rc = lookup(ctx, key, ZOQ_OPT_INT, &oi);
+    if (rc == ZOQ_OK)
+        *out = *(const int64_t *)((const char *)&ctx->opts + oi->offset);
+    return rc;
+}
+
+int zoq_get_double(const zoq_ctx *ctx, int key, double *out)
+{
+    const opt_info *oi;
+    if (!ctx || !out)
+        return ZOQ_E_INVALID;
+    int rc = lookup(ctx, key, ZOQ_OPT_DOUBLE, &oi);
+    if (rc == ZOQ_OK)
+        *out = *(const double *)((const char *)&ctx->opts + oi->offset);
+    return rc;
+}
+
+int zoq_opt_find(const char *name, int *key, int *type)
+{
+    if (!name)
+        return ZOQ_E_INVALID;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (strcmp(options[i].name, name) == 0) {
+            if (key)
+                *key = options[i].key;
+            if (type)
+                *type = options[i].type;
+            return ZOQ_OK;
+        }
+    }
+    return ZOQ_E_NOT_FOUND;
+}
+
+const char *zoq_opt_name(int key)
+{
+    const opt_info *oi = find_key(key);
+    return oi ? oi->name : NULL;
+}
+
+size_t zoq__opt_count(void)
+{
+    return N_OPTIONS;
+}
+
+int zoq__opt_key_at(size_t i, int *type)
+{
+    *type = options[i].type;
+    return options[i].key;
+}

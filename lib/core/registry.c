@@ -1,0 +1,194 @@
+/* registry.c - the parameters a context trains: caller-owned buffers with a
+ * name (which keys their random stream), dtype, size, group and flags. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define KNOWN_FLAGS (ZOQ_PARAM_DISABLED | ZOQ_PARAM_LORA_A | ZOQ_PARAM_LORA_B | ZOQ_PARAM_SCALE)
+#define NAME_MAX_LEN 4096
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static int check_mutable(zoq_ctx *ctx)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "parameters cannot change while an ask/tell step is "
+                                           "pending; tell or cancel it first");
+    return ZOQ_OK;
+}
+
+static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
+{
+    size_t known = sizeof(zoq_param_desc_t);
+    if (!zoq__struct_ok(d, d ? d->size : 0, known, known))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param desc: NULL, or size %zu is not "
+                                             "sizeof(zoq_param_desc_t) = %zu (or larger with "
+                                             "zero tail)", d ? d->size : 0, known);
+    if (!d->name || !d->name[0] || strlen(d->name) > NAME_MAX_LEN)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param name must be a non-empty string of at most "
+                                             "%d bytes", NAME_MAX_LEN);
+    if (!d->data)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': data is NULL", d->name);
+    if (d->dtype != ZOQ_F32 && d->dtype != ZOQ_F16 && d->dtype != ZOQ_BF16)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': unknown dtype %d", d->name, d->dtype);
+    if (d->device != ZOQ_DEVICE_CPU)
+        return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': device %d is not available in "
+                                                 "this build", d->name, d->device);
+    if (d->numel <= 0 || d->numel > (INT64_MAX >> 4))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': numel %lld out of range", d->name,
+                         (long long)d->numel);
+    if (d->flags & ~KNOWN_FLAGS)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': unknown flag bits 0x%x", d->name,
+                         (unsigned)(d->flags & ~KNOWN_FLAGS));
+    if (d->reserved_)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': reserved_ must be 0", d->name);
+    if (d->group && strlen(d->group) > NAME_MAX_LEN)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': group name too long", d->name);
+    int32_t dup;
+    if (zoq_param_find(ctx, d->name, &dup) == ZOQ_OK)
+        return zoq__fail(ctx, ZOQ_E_EXISTS, "a parameter named '%s' is already registered (id "
+                                            "%d)", d->name, dup);
+    return ZOQ_OK;
+}
+
+int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
+{
+    int rc = check_mutable(ctx);
+    if (rc == ZOQ_OK)
+        rc = check_desc(ctx, desc);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (ctx->n_params == INT32_MAX)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "too many parameters");
+    if (ctx->n_params == ctx->cap_params) {
+        int32_t cap = ctx->cap_params ? ctx->cap_params * 2 : 16;
+        zoq__param *p = realloc(ctx->params, (size_t)cap * sizeof *p);
+        if (!p)
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory growing the registry");
+        ctx->params = p;
+        ctx->cap_params = cap;
+    }
+    zoq__param *p = &ctx->params[ctx->n_params];
+    memset(p, 0, sizeof *p);
+    p->name = dup_str(desc->name);
+    p->group = dup_str(desc->group ? desc->group : "");
+    if (!p->name || !p->group) {
+        free(p->name);
+        free(p->group);
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory copying names");
+    }
+    p->t.data = desc->data;
+    p->t.dtype = desc->dtype;
+    p->t.numel = desc->numel;
+    p->t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, p->name);
+    p->flags = desc->flags;
+    p->enabled = !(desc->flags & ZOQ_PARAM_DISABLED);
+    if (id)
+        *id = ctx->n_params;
+    ctx->n_params++;
+    return ZOQ_OK;
+}
+
+int zoq_param_add(zoq_ctx *ctx, const char *name, void *data, int dtype, int64_t numel,
+                  int32_t *id)
+{
+    zoq_param_desc_t d = {.size = sizeof d, .name = name, .data = data, .dtype = dtype,
+                          .device = ZOQ_DEVICE_CPU, .numel = numel};
+    return zoq_param_add_desc(ctx, &d, id);
+}
+
+int32_t zoq_param_count(const zoq_ctx *ctx)
+{
+    return ctx ? ctx->n_params : 0;
+}
+
+int zoq_param_find(const zoq_ctx *ctx, const char *name, int32_t *id)
+{
+    if (!ctx || !name)
+        return ZOQ_E_INVALID;
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        if (strcmp(ctx->params[i].name, name) == 0) {
+            if (id)
+                *id = i;
+            return ZOQ_OK;
+        }
+    }
+    return ZOQ_E_NOT_FOUND;
+}
+
+static int check_id(zoq_ctx *ctx, int32_t id)
+{
+    int rc = check_mutable(ctx);
+    if (rc == ZOQ_OK && (id < 0 || id >= ctx->n_params))
+        rc = zoq__fail(ctx, ZOQ_E_NOT_FOUND, "no parameter with id %d (%d registered)", id,
+                       ctx->n_params);
+    return rc;
+}
+
+int zoq_param_set_data(zoq_ctx *ctx, int32_t id, void *data)
+{
+    int rc = check_id(ctx, id);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (!data)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': data is NULL", ctx->params[id].name);
+    ctx->params[id].t.data = data;
+    return ZOQ_OK;
+}
+
+int zoq_param_set_enabled(zoq_ctx *ctx, int32_t id, int on)
+{
+    int rc = check_id(ctx, id);
+    if (rc == ZOQ_OK)
+        ctx->params[id].enabled = on != 0;
+    return rc;
+}
+
+int zoq_group_set_enabled(zoq_ctx *ctx, const char *group, int on, int32_t *count)
+{
+    int rc = check_mutable(ctx);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (!group)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "group is NULL");
+    int32_t n = 0;
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        if (strcmp(ctx->params[i].group, group) == 0) {
+            ctx->params[i].enabled = on != 0;
+            n++;
+        }
+    }
+    if (count)
+        *count = n;
+    if (n == 0)
+        return zoq__fail(ctx, ZOQ_E_NOT_FOUND, "no parameter in group '%s'", group);
+    return ZOQ_OK;
+}
+
+int zoq_param_enabled_numel(const zoq_ctx *ctx, int64_t *out)
+{
+    if (!ctx || !out)
+        return ZOQ_E_INVALID;
+    int64_t n = 0;
+    for (int32_t i = 0; i < ctx->n_params; i++)
+        if (ctx->params[i].enabled)
+            n += ctx->params[i].t.numel;
+    *out = n;
+    return ZOQ_OK;
+}
+
+void zoq__registry_rekey(zoq_ctx *ctx)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++)
+        ctx->params[i].t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, ctx->params[i].name);
+}

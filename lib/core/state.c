@@ -1,0 +1,345 @@
+/* state.c - optimizer state files (docs/formats.md): little-endian, magic,
+ * version, payload size, XXH64 trailer; written to a temporary file in the
+ * target folder and renamed over the path, so a reader never sees half a
+ * file. Loading validates everything before it changes the context. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "internal.h"
+
+#define STATE_MAGIC "ZOQSTATE"
+#define STATE_VERSION 1u
+#define HEADER_BYTES 24u        /* magic 8, version 4, flags 4, payload size 8 */
+#define TRAILER_BYTES 8u        /* XXH64 (seed 0) of header and payload */
+#define MAX_FILE_BYTES (1ull << 40)
+
+/* A growable little-endian byte buffer. */
+typedef struct wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int oom;
+} wbuf;
+
+static void put(wbuf *b, const void *src, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->n + n)
+            cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void put_u32(wbuf *b, uint32_t v)
+{
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    put(b, x, 4);
+}
+
+static void put_u64(wbuf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    put(b, x, 8);
+}
+
+/* A bounds-checked reader over an untrusted byte range. */
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t n, at;
+    int bad;
+} rbuf;
+
+static const unsigned char *take(rbuf *r, size_t n)
+{
+    if (r->bad || n > r->n - r->at) {
+        r->bad = 1;
+        return NULL;
+    }
+    const unsigned char *s = r->p + r->at;
+    r->at += n;
+    return s;
+}
+
+static uint32_t get_u32(rbuf *r)
+{
+    const unsigned char *s = take(r, 4);
+    uint32_t v = 0;
+    for (int i = 0; s && i < 4; i++)
+        v |= (uint32_t)s[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_u64(rbuf *r)
+{
+    const unsigned char *s = take(r, 8);
+    uint64_t v = 0;
+    for (int i = 0; s && i < 8; i++)
+        v |= (uint64_t)s[i] << (8 * i);
+    return v;
+}
+
+static void encode(const zoq_ctx *ctx, wbuf *b)
+{
+    put(b, STATE_MAGIC, 8);
+    put_u32(b, STATE_VERSION);
+    put_u32(b, 0);
+    put_u64(b, 0); /* payload size, patched below */
+    size_t start = b->n;
+    put_u64(b, ctx->step);
+    put_u32(b, (uint32_t)zoq__opt_count());
+    for (size_t i = 0; i < zoq__opt_count(); i++) {
+        int type, key = zoq__opt_key_at(i, &type);
+        uint64_t bits;
+        if (type == ZOQ_OPT_INT) {
+            int64_t v;
+            zoq_get_int(ctx, key, &v);
+            bits = (uint64_t)v;
+        } else {
+            double v;
+            zoq_get_double(ctx, key, &v);
+            memcpy(&bits, &v, sizeof bits);
+        }
+        put_u32(b, (uint32_t)key);
+        put_u32(b, (uint32_t)type);
+        put_u64(b, bits);
+    }
+    put_u32(b, (uint32_t)ctx->n_params);
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        const zoq__param *p = &ctx->params[i];
+        size_t len = strlen(p->name);
+        put_u32(b, (uint32_t)len);
+        put(b, p->name, len);
+        put_u32(b, (uint32_t)p->t.dtype);
+        put_u64(b, (uint64_t)p->t.numel);
+        put_u32(b, 0); /* optimizer buffers of this parameter: none for ZO-SGD */
+    }
+    if (b->oom)
+        return;
+    uint64_t payload = b->n - start;
+    for (int i = 0; i < 8; i++)
+        b->p[16 + i] = (unsigned char)(payload >> (8 * i));
+    put_u64(b, XXH64(b->p, b->n, 0));
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int zoq_state_save(zoq_ctx *ctx, const char *path)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (!path || !path[0])
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_save: empty path");
+    wbuf b = {0};
+    encode(ctx, &b);
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (b.oom || !tmp) {
+        free(b.p);
+        free(tmp);
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory encoding the state");
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int rc = ZOQ_OK, fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = zoq__fail(ctx, ZOQ_E_IO, "cannot create a temporary file beside '%s': %s", path,
+                       strerror(errno));
+    } else {
+        int bad = write_all(fd, b.p, b.n) != 0 || fsync(fd) != 0;
+        int err = errno;
+        bad |= close(fd) != 0;
+        if (bad || rename(tmp, path) != 0) {
+            rc = zoq__fail(ctx, ZOQ_E_IO, "cannot write '%s': %s", path,
+                           strerror(bad ? err : errno));
+            unlink(tmp);
+        }
+    }
+    free(tmp);
+    free(b.p);
+    return rc;
+}
+
+/* Reads a whole file into *data (caller frees). */
+static int read_file(zoq_ctx *ctx, const char *path, unsigned char **data, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return zoq__fail(ctx, ZOQ_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > MAX_FILE_BYTES) {
+        fclose(f);
+        return zoq__fail(ctx, ZOQ_E_IO, "cannot size '%s'", path);
+    }
+    size_t len = (size_t)st.st_size;
+    unsigned char *p = malloc(len ? len : 1);
+    if (!p) {
+        fclose(f);
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory reading '%s'", path);
+    }
+    size_t got = fread(p, 1, len, f);
+    fclose(f);
+    if (got != len) {
+        free(p);
+        return zoq__fail(ctx, ZOQ_E_IO, "short read on '%s'", path);
+    }
+    *data = p;
+    *n = len;
+    return ZOQ_OK;
+}
+
+/* Decoded option values, applied only once the whole file checked out. */
+typedef struct opt_rec {
+    uint32_t key, type;
+    uint64_t bits;
+} opt_rec;
+
+static int check_params(zoq_ctx *ctx, rbuf *r, const char *path)
+{
+    uint32_t n = get_u32(r);
+    if (!r->bad && n != (uint32_t)ctx->n_params)
+        return zoq__fail(ctx, ZOQ_E_MISMATCH, "'%s' holds %u parameters, the context has %d",
+                         path, n, ctx->n_params);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint32_t len = get_u32(r);
+        const unsigned char *name = take(r, len);
+        uint32_t dtype = get_u32(r);
+        uint64_t numel = get_u64(r);
+        uint32_t n_buffers = get_u32(r);
+        if (r->bad)
+            break;
+        int32_t id = -1;
+        for (int32_t j = 0; j < ctx->n_params && id < 0; j++)
+            if (strlen(ctx->params[j].name) == len && memcmp(ctx->params[j].name, name, len) == 0)
+                id = j;
+        if (id < 0)
+            return zoq__fail(ctx, ZOQ_E_MISMATCH, "'%s' has parameter '%.*s' the context lacks",
+                             path, (int)(len > 200 ? 200 : len), (const char *)name);
+        const zoq__param *p = &ctx->params[id];
+        if (dtype != (uint32_t)p->t.dtype || numel != (uint64_t)p->t.numel)
+            return zoq__fail(ctx, ZOQ_E_MISMATCH, "parameter '%s': file has dtype %u numel %llu, "
+                             "context dtype %d numel %lld", p->name, dtype,
+                             (unsigned long long)numel, p->t.dtype, (long long)p->t.numel);
+        if (n_buffers != 0)
+            return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': %u optimizer buffers, version 1 "
+                             "has none", p->name, n_buffers);
+    }
+    return ZOQ_OK;
+}
+
+/* Sets the options of the file; on any refusal restores the previous ones. */
+static int apply_options(zoq_ctx *ctx, const opt_rec *recs, uint32_t n, const char *path)
+{
+    zoq__opts saved = ctx->opts;
+    for (uint32_t i = 0; i < n; i++) {
+        int rc;
+        if (recs[i].key == ZOQ_OPT_THREADS)
+            continue; /* a property of the machine, not of the run */
+        if (recs[i].type == ZOQ_OPT_INT) {
+            rc = zoq_set_int(ctx, (int)recs[i].key, (int64_t)recs[i].bits);
+        } else {
+            double v;
+            memcpy(&v, &recs[i].bits, sizeof v);
+            rc = zoq_set_double(ctx, (int)recs[i].key, v);
+        }
+        if (rc != ZOQ_OK) {
+            char why[ZOQ__ERRMSG_CAP];
+            memcpy(why, ctx->err, sizeof why);
+            ctx->opts = saved;
+            zoq__registry_rekey(ctx);
+            return zoq__fail(ctx, rc == ZOQ_E_NOT_FOUND ? ZOQ_E_VERSION : ZOQ_E_FORMAT,
+                             "'%s': option %u refused (%s)", path, recs[i].key, why);
+        }
+    }
+    return ZOQ_OK;
+}
+
+static int decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char *path)
+{
+    if (n < HEADER_BYTES + TRAILER_BYTES || memcmp(data, STATE_MAGIC, 8) != 0)
+        return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s' is not a zoq state file", path);
+    rbuf r = {data, n, 8, 0};
+    uint32_t version = get_u32(&r), flags = get_u32(&r);
+    uint64_t payload = get_u64(&r);
+    if (version != STATE_VERSION || flags != 0)
+        return zoq__fail(ctx, ZOQ_E_VERSION, "'%s': state version %u flags %u; this library "
+                         "reads version %u", path, version, flags, STATE_VERSION);
+    if (payload != n - HEADER_BYTES - TRAILER_BYTES)
+        return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s' is truncated or has trailing bytes (payload "
+                         "%llu, file %zu)", path, (unsigned long long)payload, n);
+    rbuf tr = {data, n, n - TRAILER_BYTES, 0};
+    if (get_u64(&tr) != XXH64(data, n - TRAILER_BYTES, 0))
+        return zoq__fail(ctx, ZOQ_E_CHECKSUM, "'%s': checksum mismatch, file is corrupt", path);
+    r.n = n - TRAILER_BYTES;
+    uint64_t step = get_u64(&r);
+    uint32_t n_opts = get_u32(&r);
+    if (r.bad || n_opts > (r.n - r.at) / 16)
+        return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad option count", path);
+    opt_rec *recs = malloc((n_opts ? n_opts : 1) * sizeof *recs);
+    if (!recs)
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    for (uint32_t i = 0; i < n_opts; i++) {
+        recs[i].key = get_u32(&r);
+        recs[i].type = get_u32(&r);
+        recs[i].bits = get_u64(&r);
+    }
+    int rc = check_params(ctx, &r, path);
+    if (rc == ZOQ_OK && (r.bad || r.at != r.n))
+        rc = zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': malformed payload", path);
+    if (rc == ZOQ_OK)
+        rc = apply_options(ctx, recs, n_opts, path);
+    if (rc == ZOQ_OK)
+        ctx->step = step;
+    free(recs);
+    return rc;
+}
+
+int zoq_state_load(zoq_ctx *ctx, const char *path)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (!path)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_load: path is NULL");
+    if (ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "an ask/tell step is pending; tell or cancel it first");
+    unsigned char *data = NULL;
+    size_t n = 0;
+    int rc = read_file(ctx, path, &data, &n);
+    if (rc != ZOQ_OK)
+        return rc;
+    rc = decode(ctx, data, n, path);
+    free(data);
+    return rc;
+}

@@ -1,0 +1,296 @@
+/* step.c - the two ways to run a step. In place (zoq_step): walk the
+ * parameters from point to point with one fused pass per move, calling the
+ * objective at each; the last move restores and updates in the same pass, so
+ * a central step costs 2n+1 passes and a forward one n+1. Ask/tell: the
+ * parameters never move until tell, which applies the update in one pass. */
+#include <math.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "rng/noise.h"
+
+/* Where the parameters sit: θ + coef·z_query (query -1: at θ). */
+typedef struct displacement {
+    int32_t query;
+    double coef;
+} displacement;
+
+static int step_ready(zoq_ctx *ctx, const zoq_report_t *report)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (report && report->size < sizeof report->size)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "report->size must be set to sizeof(zoq_report_t)");
+    if (ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "an ask/tell step is pending; tell or cancel it first");
+    int64_t numel;
+    zoq_param_enabled_numel(ctx, &numel);
+    if (numel == 0)
+        return zoq__fail(ctx, ZOQ_E_STATE, "no enabled parameters to train");
+    return ZOQ_OK;
+}
+
+/* Moves the parameters from *at to point p in one pass (none if equal). */
+static int move_to(zoq_ctx *ctx, displacement *at, const zoq_point_t *p)
+{
+    zoq__term *terms = ctx->plan.terms;
+    int n = 0;
+    if (at->query >= 0 && at->query == p->query) {
+        terms[n++] = (zoq__term){(uint32_t)p->query, (float)(p->coef - at->coef)};
+    } else {
+        if (at->query >= 0 && at->coef != 0.0)
+            terms[n++] = (zoq__term){(uint32_t)at->query, (float)-at->coef};
+        if (p->query >= 0 && p->coef != 0.0)
+            terms[n++] = (zoq__term){(uint32_t)p->query, (float)p->coef};
+    }
+    if (n == 0 || (n == 1 && terms[0].coef == 0.0f)) {
+        *at = (displacement){p->query, p->coef};
+        return ZOQ_OK;
+    }
+    int rc = zoq__apply_all(ctx, 1.0f, terms, n);
+    if (rc == ZOQ_OK) {
+        *at = (displacement){p->query, p->coef};
+        ctx->plan.passes_run++;
+    }
+    return rc;
+}
+
+static void fill_report(const zoq_ctx *ctx, zoq_report_t *report, int failed_point,
+                        int cb_status)
+{
+    if (!report)
+        return;
+    const zoq__plan *pl = &ctx->plan;
+    double g2 = 0.0;
+    for (int q = 0; q < pl->n_queries; q++)
+        g2 += pl->grads[q] * pl->grads[q];
+    zoq_report_t r = {
+        .size = report->size, .step = ctx->step, .loss = pl->loss, .lr = pl->lr, .eps = pl->eps,
+        .grad_norm = failed_point < 0 ? sqrt(g2 / pl->n_queries) : NAN,
+        .n_points = pl->n_points, .n_queries = pl->n_queries, .losses = pl->losses,
+        .proj_grads = pl->grads, .failed_point = failed_point, .callback_status = cb_status,
+        .passes = pl->passes_run};
+    size_t n = report->size < sizeof r ? report->size : sizeof r;
+    memcpy(report, &r, n);
+}
+
+/* Calls the objective at point i; ZOQ_OK with plan.losses[i] set, or why not. */
+static int evaluate(zoq_ctx *ctx, int i, int *cb_status)
+{
+    const zoq__plan *pl = &ctx->plan;
+    zoq_eval_t ev = {.size = sizeof ev, .step = ctx->step, .point = i, .n_points = pl->n_points,
+                     .query = pl->points[i].query, .coef = pl->points[i].coef, .lr = pl->lr,
+                     .eps = pl->eps};
+    double loss = NAN;
+    int rc = ctx->objective(ctx->objective_user, &ev, &loss);
+    *cb_status = rc;
+    if (rc == ZOQ_CALLBACK_STOP)
+        return zoq__fail(ctx, ZOQ_STOPPED, "objective asked to stop at point %d of step %llu", i,
+                         (unsigned long long)ctx->step);
+    if (rc != 0)
+        return zoq__fail(ctx, ZOQ_E_CALLBACK, "objective returned %d at point %d of step %llu; "
+                         "step abandoned, parameters restored", rc, i,
+                         (unsigned long long)ctx->step);
+    if (!isfinite(loss))
+        return zoq__fail(ctx, ZOQ_E_NONFINITE, "loss %g at point %d of step %llu is not "
+                         "finite; step abandoned, parameters restored", loss, i,
+                         (unsigned long long)ctx->step);
+    ctx->plan.losses[i] = loss;
+    return ZOQ_OK;
+}
+
+int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
+{
+    int rc = step_ready(ctx, report);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (!ctx->objective)
+        return zoq__fail(ctx, ZOQ_E_STATE, "no objective set (zoq_set_objective)");
+    if ((rc = zoq__plan_make(ctx)) != ZOQ_OK)
+        return rc;
+    zoq__plan *pl = &ctx->plan;
+    for (int i = 0; i < pl->n_points; i++)
+        pl->losses[i] = NAN;
+    displacement at = {-1, 0.0};
+    int cb_status = 0, i;
+    for (i = 0; i < pl->n_points; i++) {
+        if ((rc = move_to(ctx, &at, &pl->points[i])) != ZOQ_OK)
+            break;
+        if ((rc = evaluate(ctx, i, &cb_status)) != ZOQ_OK)
+            break;
+    }
+    if (rc != ZOQ_OK) {
+        const zoq_point_t home = {.query = -1, .coef = 0.0};
+        char why[ZOQ__ERRMSG_CAP];
+        memcpy(why, ctx->err, sizeof why);
+        if (move_to(ctx, &at, &home) == ZOQ_OK) /* cannot fail: buffers are sized */
+            memcpy(ctx->err, why, sizeof why);
+        pl->loss = NAN;
+        for (int q = 0; q < pl->n_queries; q++)
+            pl->grads[q] = NAN;
+        fill_report(ctx, report, i, cb_status);
+        return rc;
+    }
+    zoq__plan_grads(ctx);
+    float scale;
+    int n = zoq__plan_update(ctx, at.query, at.coef, &scale);
+    if (n > 0 || scale != 1.0f) {
+        if ((rc = zoq__apply_all(ctx, scale, pl->terms, n)) != ZOQ_OK)
+            return rc;
+        pl->passes_run++;
+    }
+    fill_report(ctx, report, -1, 0);
+    ctx->step++;
+    return ZOQ_OK;
+}
+
+int zoq_set_objective(zoq_ctx *ctx, zoq_objective_fn fn, void *user)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    ctx->objective = fn;
+    ctx->objective_user = fn ? user : NULL;
+    return ZOQ_OK;
+}
+
+int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n)
+{
+    int rc = step_ready(ctx, NULL);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (!points || !n)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_ask: points and n must not be NULL");
+    if ((rc = zoq__plan_make(ctx)) != ZOQ_OK)
+        return rc;
+    *points = ctx->plan.points;
+    *n = ctx->plan.n_points;
+    ctx->pending = 1;
+    return ZOQ_OK;
+}
+
+/* Checks that a step is pending and that point and id exist. */
+static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (!ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "no step pending: call zoq_ask first");
+    if (point < 0 || point >= ctx->plan.n_points)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "point %d out of range [0, %d)", point,
+                         ctx->plan.n_points);
+    if (id < 0 || id >= ctx->n_params)
+        return zoq__fail(ctx, ZOQ_E_NOT_FOUND, "no parameter with id %d", id);
+    return ZOQ_OK;
+}
+
+int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
+{
+    int rc = check_point(ctx, point, id);
+    if (rc != ZOQ_OK)
+        return rc;
+    const zoq__param *p = &ctx->params[id];
+    if (!dst)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_materialize: dst is NULL");
+    size_t bytes = (size_t)p->t.numel * (p->t.dtype == ZOQ_F32 ? 4u : 2u);
+    const char *a = p->t.data, *b = dst;
+    if (b < a + bytes && a < b + bytes)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_materialize: dst overlaps parameter '%s'",
+                         p->name);
+    zoq__backend *be;
+    if ((rc = zoq__ctx_backend(ctx, &be)) != ZOQ_OK)
+        return rc;
+    const zoq_point_t *pt = &ctx->plan.points[point];
+    zoq__term term = {(uint32_t)(pt->query < 0 ? 0 : pt->query), (float)pt->coef};
+    zoq__pass pass = {.src = &p->t, .dst = dst, .step = ctx->step,
+                      .stream = ZOQ__STREAM_PROBE, .dist = (int)ctx->opts.dist, .scale = 1.0f,
+                      .n_terms = pt->query < 0 ? 0 : 1, .terms = &term};
+    rc = be->iface->run_passes(be, &pass, 1);
+    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s", zoq_strerror(rc));
+}
+
+int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int64_t count,
+                    float *out)
+{
+    int rc = check_point(ctx, point, id);
+    if (rc != ZOQ_OK)
+        return rc;
+    const zoq__param *p = &ctx->params[id];
+    if (offset < 0 || count < 0 || offset > p->t.numel || count > p->t.numel - offset ||
+        (count > 0 && !out))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_point_noise: slice [%lld, +%lld) outside "
+                         "parameter '%s' of %lld elements, or out is NULL", (long long)offset,
+                         (long long)count, p->name, (long long)p->t.numel);
+    int32_t q = ctx->plan.points[point].query;
+    if (q < 0) { /* the unperturbed point has no direction */
+        memset(out, 0, (size_t)count * sizeof *out);
+        return ZOQ_OK;
+    }
+    zoq__noise_fill(p->t.key, ctx->step, (uint32_t)q, ZOQ__STREAM_PROBE, (int)ctx->opts.dist,
+                    (uint64_t)offset, (size_t)count, out);
+    return ZOQ_OK;
+}
+
+int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (!ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "no step pending: call zoq_ask first");
+    zoq__plan *pl = &ctx->plan;
+    if (!losses || n != pl->n_points)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_tell needs %d losses, got %d%s", pl->n_points,
+                         n, losses ? "" : " (NULL)");
+    if (report && report->size < sizeof report->size)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "report->size must be set to sizeof(zoq_report_t)");
+    memcpy(pl->losses, losses, (size_t)n * sizeof *losses);
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(losses[i])) {
+            ctx->pending = 0;
+            pl->loss = NAN;
+            for (int q = 0; q < pl->n_queries; q++)
+                pl->grads[q] = NAN;
+            fill_report(ctx, report, i, 0);
+            return zoq__fail(ctx, ZOQ_E_NONFINITE, "loss %g of point %d is not finite; step "
+                             "abandoned, parameters untouched", losses[i], i);
+        }
+    }
+    zoq__plan_grads(ctx);
+    float scale;
+    int nt = zoq__plan_update(ctx, -1, 0.0, &scale);
+    if (nt > 0 || scale != 1.0f) {
+        int rc = zoq__apply_all(ctx, scale, pl->terms, nt);
+        if (rc != ZOQ_OK)
+            return rc; /* still pending: nothing was modified (first pass of the step) */
+        pl->passes_run++;
+    }
+    ctx->pending = 0;
+    fill_report(ctx, report, -1, 0);
+    ctx->step++;
+    return ZOQ_OK;
+}
+
+int zoq_cancel(zoq_ctx *ctx)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    ctx->pending = 0;
+    return ZOQ_OK;
+}
+
+int zoq_get_step(const zoq_ctx *ctx, uint64_t *out)
+{
+    if (!ctx || !out)
+        return ZOQ_E_INVALID;
+    *out = ctx->step;
+    return ZOQ_OK;
+}
+
+int zoq_skip_step(zoq_ctx *ctx)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "an ask/tell step is pending; tell or cancel it first");
+    ctx->step++;
+    return ZOQ_OK;
+}

@@ -1,0 +1,149 @@
+/* noise.c - scalar reference of the noise spec (docs/rng.md). Every other
+ * path (SIMD, threads, GPU) must reproduce these bits exactly, so each float
+ * operation here is a single IEEE operation in a fixed order: the build uses
+ * -ffp-contract=off and no fast-math. */
+#include "noise.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "zoq.h"
+
+static inline float bits_to_float(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static inline uint32_t float_to_bits(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+/* ln(u) for normal u in (0, 1]: exponent split, then Cephes' logf polynomial
+ * on m - 1 with m in [sqrt(1/2), sqrt(2)). Max error about 1 ulp; what matters
+ * is that the bits are fixed. */
+static float log_spec(float u)
+{
+    uint32_t b = float_to_bits(u);
+    int e = (int)((b >> 23) & 0xFFu) - 126;
+    float m = bits_to_float((b & 0x007FFFFFu) | 0x3F000000u); /* [0.5, 1) */
+    float x;
+    if (m < 0.707106781186547524f) {
+        e -= 1;
+        x = m + m;
+        x = x - 1.0f;
+    } else {
+        x = m - 1.0f;
+    }
+    float z = x * x;
+    float p = 7.0376836292e-2f;
+    p = p * x + -1.1514610310e-1f;
+    p = p * x + 1.1676998740e-1f;
+    p = p * x + -1.2420140846e-1f;
+    p = p * x + 1.4249322787e-1f;
+    p = p * x + -1.6668057665e-1f;
+    p = p * x + 2.0000714765e-1f;
+    p = p * x + -2.4999993993e-1f;
+    p = p * x + 3.3333331174e-1f;
+    float y = x * z;
+    y = y * p;
+    float fe = (float)e;
+    y = y + fe * -2.12194440e-4f;
+    y = y - 0.5f * z;
+    x = x + y;
+    x = x + fe * 0.693359375f;
+    return x;
+}
+
+/* sin and cos of t in [0, pi/4] (Cephes sinf/cosf polynomials). */
+static void sincos_spec(float t, float *s, float *c)
+{
+    float z = t * t;
+    float ps = -1.9515295891e-4f;
+    ps = ps * z + 8.3321608736e-3f;
+    ps = ps * z + -1.6666654611e-1f;
+    ps = ps * z;
+    ps = ps * t;
+    *s = ps + t;
+    float pc = 2.443315711809948e-5f;
+    pc = pc * z + -1.388731625493765e-3f;
+    pc = pc * z + 4.166664568298827e-2f;
+    pc = pc * z;
+    pc = pc * z;
+    pc = pc - 0.5f * z;
+    *c = pc + 1.0f;
+}
+
+/* One Box-Muller pair from words (a, b): radius from a, angle from b. */
+static void box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
+{
+    float u = (float)((a >> 8) + 1u) * 5.9604644775390625e-8f; /* (0, 1], times 2^-24 */
+    float r = sqrtf(-2.0f * log_spec(u));
+    uint32_t octant = b >> 29;
+    float x = (float)((b >> 5) & 0x00FFFFFFu) * 5.9604644775390625e-8f; /* [0, 1) */
+    if (octant & 1u)
+        x = 1.0f - x;
+    float s, c;
+    sincos_spec(x * 0.785398163397448310f, &s, &c);
+    if (octant & 1u) {
+        float t = s;
+        s = c;
+        c = t;
+    }
+    float cs, sn; /* rotate (c, s) by quadrant (octant >> 1) * pi/2 */
+    switch (octant >> 1) {
+    case 0: cs = c; sn = s; break;
+    case 1: cs = -s; sn = c; break;
+    case 2: cs = -c; sn = -s; break;
+    default: cs = s; sn = -c; break;
+    }
+    *z0 = r * cs;
+    *z1 = r * sn;
+}
+
+void zoq__gauss4(const uint32_t w[4], float z[4])
+{
+    box_muller(w[0], w[1], &z[0], &z[1]);
+    box_muller(w[2], w[3], &z[2], &z[3]);
+}
+
+static void fill_gauss(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                       uint64_t offset, size_t count, float *out)
+{
+    uint64_t i = offset, end = offset + count;
+    while (i < end) {
+        uint64_t block = i / ZOQ__GAUSS_PER_BLOCK;
+        uint32_t w[4];
+        float z[4];
+        zoq__noise_block(key, step, query, stream, block, w);
+        zoq__gauss4(w, z);
+        for (unsigned j = (unsigned)(i % ZOQ__GAUSS_PER_BLOCK); j < 4 && i < end; j++, i++)
+            out[i - offset] = z[j];
+    }
+}
+
+static void fill_rademacher(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            uint64_t offset, size_t count, float *out)
+{
+    uint64_t i = offset, end = offset + count;
+    while (i < end) {
+        uint32_t w[4];
+        zoq__noise_block(key, step, query, stream, i / ZOQ__RADE_PER_BLOCK, w);
+        for (unsigned j = (unsigned)(i % ZOQ__RADE_PER_BLOCK); j < ZOQ__RADE_PER_BLOCK && i < end;
+             j++, i++)
+            out[i - offset] = ((w[j >> 5] >> (j & 31u)) & 1u) ? -1.0f : 1.0f;
+    }
+}
+
+void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
+                     uint64_t offset, size_t count, float *out)
+{
+    if (dist == ZOQ_DIST_RADEMACHER)
+        fill_rademacher(key, step, query, stream, offset, count, out);
+    else
+        fill_gauss(key, step, query, stream, offset, count, out);
+}

@@ -1,0 +1,42 @@
+/* noise.h - the perturbation z as a pure function of (key, step, query,
+ * stream, element index): block layout, the Box-Muller transform built only
+ * from IEEE-exact operations, and the slice fill every backend calls.
+ * Spec and test vectors: docs/rng.md. */
+#ifndef ZOQ_RNG_NOISE_H
+#define ZOQ_RNG_NOISE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "philox.h"
+
+/* Streams: independent sequences for the same (key, step, query). */
+enum {
+    ZOQ__STREAM_PROBE = 0,      /* the direction z of SPSA */
+    ZOQ__STREAM_MAX = 255
+};
+#define ZOQ__QUERY_LIMIT (1u << 24)
+
+/* Elements per Philox block: 4 Gaussian draws, 128 Rademacher signs. */
+#define ZOQ__GAUSS_PER_BLOCK 4
+#define ZOQ__RADE_PER_BLOCK 128
+
+/* Philox block `block` of the stream (key, step, query, stream). */
+static inline void zoq__noise_block(uint64_t key, uint64_t step, uint32_t query,
+                                    uint32_t stream, uint64_t block, uint32_t out[4])
+{
+    const uint32_t k[2] = {(uint32_t)key, (uint32_t)(key >> 32)};
+    const uint32_t c[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)step,
+                           query | (stream << 24)};
+    zoq__philox4x32_10(c, k, out);
+}
+
+/* The four Gaussian draws of one block's words (docs/rng.md, "Gaussian"). */
+void zoq__gauss4(const uint32_t w[4], float z[4]);
+
+/* Fills out[0..count) with z[offset..offset+count) of a stream; dist is a
+ * zoq_dist_t the caller has validated. */
+void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                     int dist, uint64_t offset, size_t count, float *out);
+
+#endif

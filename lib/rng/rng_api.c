@@ -1,0 +1,23 @@
+/* rng_api.c - the public face of the noise spec: tensor keys and slices. */
+#include <string.h>
+#include <xxhash.h>
+
+#include "noise.h"
+#include "zoq.h"
+
+uint64_t zoq_tensor_key(uint64_t seed, const char *name)
+{
+    if (!name)
+        name = "";
+    return (uint64_t)XXH3_64bits_withSeed(name, strlen(name), (XXH64_hash_t)seed);
+}
+
+int zoq_noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
+                   uint64_t offset, size_t count, float *out)
+{
+    if ((count && !out) || query >= ZOQ__QUERY_LIMIT || stream > ZOQ__STREAM_MAX ||
+        (dist != ZOQ_DIST_GAUSSIAN && dist != ZOQ_DIST_RADEMACHER) || offset + count < offset)
+        return ZOQ_E_INVALID;
+    zoq__noise_fill(key, step, query, stream, dist, offset, count, out);
+    return ZOQ_OK;
+}
