@@ -13,7 +13,9 @@ static int default_threads(void)
 
 int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out)
 {
-    int want = ctx->opts.threads > 0 ? (int)ctx->opts.threads : default_threads();
+    if (ctx->auto_threads == 0) /* sysconf reads /sys: once per context, not per pass */
+        ctx->auto_threads = default_threads();
+    int want = ctx->opts.threads > 0 ? (int)ctx->opts.threads : ctx->auto_threads;
     if (ctx->backend && ctx->backend_threads != want) {
         ctx->backend->iface->destroy(ctx->backend);
         ctx->backend = NULL;

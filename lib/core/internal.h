@@ -62,6 +62,7 @@ struct zoq_ctx {
     int pending;                /* an ask is waiting for its tell */
     zoq__backend *backend;      /* created lazily by zoq__ctx_backend() */
     int backend_threads;        /* thread count the backend was made with */
+    int auto_threads;           /* online cores, read once; 0 = not yet */
     char err[ZOQ__ERRMSG_CAP];
 };
 

@@ -1,0 +1,186 @@
+/* test_backend.c - the CPU backend's pieces: f16/bf16 conversion against
+ * independent references, the thread pool, and the fused pass formula. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/convert.h"
+#include "backend/cpu/pool.h"
+#include "rng/noise.h"
+#include "zoq.h"
+
+#ifdef __FLT16_MAX__
+__extension__ typedef _Float16 half_ref; /* gcc/clang's IEEE binary16 */
+#endif
+
+Test(convert, f16_matches_the_compilers_float16)
+{
+#ifndef __FLT16_MAX__
+    cr_skip_test("this compiler has no _Float16 to compare against");
+#else
+    /* gcc's _Float16 conversion is IEEE round-to-nearest-even: an independent reference. */
+    for (uint32_t h = 0; h < 65536; h++) {
+        half_ref ref;
+        uint16_t hb = (uint16_t)h;
+        memcpy(&ref, &hb, 2);
+        float f = zoq__f16_to_f32(hb);
+        if (isnan((float)ref)) {
+            cr_assert(isnan(f));
+            continue;
+        }
+        cr_assert_eq(zoq__f32_bits(f), zoq__f32_bits((float)ref), "f16 %04x", h);
+    }
+    srand(5);
+    for (int i = 0; i < 2000000; i++) {
+        uint32_t b = ((uint32_t)rand() << 16) ^ (uint32_t)rand() ^ ((uint32_t)rand() << 31);
+        /* bias towards the f16 range and its rounding boundaries */
+        if (i % 2)
+            b = (b & 0x80001FFFu) | ((0x33000000u + (b & 0x0FFFE000u)) & 0x7FFFE000u);
+        float f = zoq__f32_from_bits(b);
+        if (isnan(f))
+            continue;
+        half_ref ref = (half_ref)f;
+        uint16_t rb;
+        memcpy(&rb, &ref, 2);
+        cr_assert_eq(zoq__f32_to_f16(f), rb, "f32 %08x -> %04x, want %04x", b,
+                     zoq__f32_to_f16(f), rb);
+    }
+    cr_assert_eq(zoq__f32_to_f16(65520.0f), 0x7C00);
+    cr_assert_eq(zoq__f32_to_f16(65519.0f), 0x7BFF);
+    cr_assert(isnan(zoq__f16_to_f32(zoq__f32_to_f16(NAN))));
+#endif
+}
+
+/* bf16 reference: the nearer of the two neighbours in double, ties to even. */
+static uint16_t bf16_ref(float f)
+{
+    uint32_t b = zoq__f32_bits(f);
+    uint16_t lo = (uint16_t)(b >> 16), hi = (uint16_t)(lo + 1);
+    double x = f, dl = fabs(x - zoq__bf16_to_f32(lo)), dh = fabs(zoq__bf16_to_f32(hi) - x);
+    if ((b & 0xFFFFu) == 0)
+        return lo;
+    if (dl < dh)
+        return lo;
+    if (dh < dl)
+        return hi;
+    return (lo & 1) ? hi : lo;
+}
+
+Test(convert, bf16_rounds_to_nearest_even)
+{
+    srand(9);
+    for (int i = 0; i < 2000000; i++) {
+        uint32_t b = ((uint32_t)rand() << 16) ^ (uint32_t)rand() ^ ((uint32_t)rand() << 31);
+        if (i % 3 == 0)
+            b = (b & 0xFFFF0000u) | 0x8000u; /* exact ties */
+        float f = zoq__f32_from_bits(b);
+        if (isnan(f) || (b & 0x7F800000u) == 0x7F800000u)
+            continue;
+        if ((b & 0x7FFF0000u) == 0x7F7F0000u)
+            continue; /* rounds up into infinity: the neighbour above is not finite */
+        cr_assert_eq(zoq__f32_to_bf16(f), bf16_ref(f), "f32 %08x", b);
+    }
+    cr_assert_eq(zoq__f32_to_bf16(zoq__f32_from_bits(0x7F7FFFFFu)), 0x7F80);
+    cr_assert(isnan(zoq__bf16_to_f32(zoq__f32_to_bf16(NAN))));
+}
+
+typedef struct count_arg {
+    atomic_int *hits;
+} count_arg;
+
+static void count_task(void *arg, size_t t)
+{
+    count_arg *c = arg;
+    atomic_fetch_add(&c->hits[t], 1);
+}
+
+Test(pool, every_task_runs_exactly_once)
+{
+    enum { N = 10000 };
+    static atomic_int hits[N];
+    for (int threads = 1; threads <= 4; threads++) {
+        zoq__pool *p;
+        cr_assert_eq(zoq__pool_create(threads, &p), ZOQ_OK);
+        cr_assert_eq(zoq__pool_threads(p), threads);
+        for (int round = 0; round < 20; round++) {
+            for (int i = 0; i < N; i++)
+                atomic_store(&hits[i], 0);
+            count_arg a = {hits};
+            zoq__pool_run(p, count_task, &a, (size_t)(round * 499 % N + 1));
+            for (int i = 0; i < N; i++)
+                cr_assert_eq(atomic_load(&hits[i]), i < round * 499 % N + 1 ? 1 : 0);
+        }
+        zoq__pool_destroy(p);
+    }
+    zoq__pool_destroy(NULL);
+    zoq__pool *p;
+    cr_assert_eq(zoq__pool_create(0, &p), ZOQ_E_INVALID);
+}
+
+/* dst = scale*src + sum coef_k z_k computed by the backend with `threads`. */
+static void run_pass(int threads, int dtype, void *data, int64_t n, float scale,
+                     const zoq__term *terms, int nt, int dist)
+{
+    zoq__backend *be;
+    cr_assert_eq(zoq__cpu_backend_create(threads, &be), ZOQ_OK);
+    zoq__tensor t = {.data = data, .dtype = dtype, .numel = n, .key = 0xABCDEFull};
+    zoq__pass ps = {.src = &t, .dst = data, .step = 3, .stream = 0, .dist = dist, .scale = scale,
+                    .n_terms = nt, .terms = terms};
+    cr_assert_eq(be->iface->run_passes(be, &ps, 1), ZOQ_OK);
+    be->iface->destroy(be);
+}
+
+Test(backend, pass_formula_and_thread_independence)
+{
+    enum { N = 300001 }; /* several chunks, ragged end: exercises the pool */
+    float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b), *z0 = malloc(N * sizeof *z0),
+          *z1 = malloc(N * sizeof *z1);
+    for (int i = 0; i < N; i++)
+        a[i] = b[i] = (float)sin(i * 0.001);
+    const zoq__term terms[2] = {{0, 0.25f}, {5, -0.5f}};
+    for (int dist = 0; dist < 2; dist++) {
+        float *ref = malloc(N * sizeof *ref);
+        memcpy(ref, a, N * sizeof *a);
+        zoq__noise_fill(0xABCDEFull, 3, 0, 0, dist, 0, N, z0);
+        zoq__noise_fill(0xABCDEFull, 3, 5, 0, dist, 0, N, z1);
+        for (int i = 0; i < N; i++) { /* the formula of backend.h, in its order */
+            float acc = 0.75f * ref[i];
+            acc = acc + 0.25f * z0[i];
+            acc = acc + -0.5f * z1[i];
+            ref[i] = acc;
+        }
+        run_pass(1, ZOQ_F32, a, N, 0.75f, terms, 2, dist);
+        run_pass(3, ZOQ_F32, b, N, 0.75f, terms, 2, dist);
+        cr_assert(memcmp(a, ref, N * sizeof *a) == 0, "1 thread differs from the formula");
+        cr_assert(memcmp(b, ref, N * sizeof *b) == 0, "3 threads differ from the formula");
+        free(ref);
+    }
+    free(a); free(b); free(z0); free(z1);
+}
+
+Test(backend, half_storage_is_rounded_from_f32_arithmetic)
+{
+    enum { N = 70000 };
+    uint16_t *h = malloc(N * 2), *g = malloc(N * 2);
+    float *z = malloc(N * sizeof *z);
+    for (int dtype = ZOQ_F16; dtype <= ZOQ_BF16; dtype++) {
+        for (int i = 0; i < N; i++) {
+            float v = (float)cos(i * 0.01);
+            h[i] = dtype == ZOQ_F16 ? zoq__f32_to_f16(v) : zoq__f32_to_bf16(v);
+            g[i] = h[i];
+        }
+        const zoq__term t = {2, 0.125f};
+        run_pass(2, dtype, h, N, 1.0f, &t, 1, ZOQ_DIST_GAUSSIAN);
+        zoq__noise_fill(0xABCDEFull, 3, 2, 0, ZOQ_DIST_GAUSSIAN, 0, N, z);
+        for (int i = 0; i < N; i++) {
+            float x = dtype == ZOQ_F16 ? zoq__f16_to_f32(g[i]) : zoq__bf16_to_f32(g[i]);
+            float want = x + 0.125f * z[i];
+            uint16_t wb = dtype == ZOQ_F16 ? zoq__f32_to_f16(want) : zoq__f32_to_bf16(want);
+            cr_assert_eq(h[i], wb, "dtype %d element %d", dtype, i);
+        }
+    }
+    free(h); free(g); free(z);
+}

@@ -1,0 +1,217 @@
+/* test_core.c - version, status strings, context, options and registry:
+ * every argument check returns its status, a message, and changes nothing. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "zoq.h"
+
+static zoq_ctx *ctx;
+static void setup(void) { cr_assert_eq(zoq_create(&ctx), ZOQ_OK); }
+static void teardown(void) { zoq_destroy(ctx); }
+
+TestSuite(core, .init = setup, .fini = teardown);
+
+Test(core, version_matches_header)
+{
+    cr_assert_eq(zoq_version_number(), ZOQ_VERSION_NUMBER);
+    cr_assert_str_eq(zoq_version(), ZOQ_VERSION_STRING);
+}
+
+Test(core, status_strings_are_distinct)
+{
+    const int codes[] = {ZOQ_OK, ZOQ_STOPPED, ZOQ_E_INVALID, ZOQ_E_NOMEM, ZOQ_E_STATE,
+                         ZOQ_E_NOT_FOUND, ZOQ_E_EXISTS, ZOQ_E_CALLBACK, ZOQ_E_NONFINITE, ZOQ_E_IO,
+                         ZOQ_E_FORMAT, ZOQ_E_CHECKSUM, ZOQ_E_MISMATCH, ZOQ_E_UNSUPPORTED,
+                         ZOQ_E_VERSION, ZOQ_E_THREAD};
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_neq(zoq_strerror(codes[i]), "unknown status");
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(zoq_strerror(codes[i]), zoq_strerror(codes[j]));
+    }
+    cr_assert_str_eq(zoq_strerror(-999), "unknown status");
+}
+
+Test(core, status_values_are_pinned)
+{
+    cr_assert_eq(ZOQ_E_INVALID, -1);
+    cr_assert_eq(ZOQ_E_THREAD, -14);
+    cr_assert_eq(ZOQ_OPT_THREADS, 14);
+    cr_assert_eq(ZOQ_BF16, 2);
+}
+
+Test(core, create_and_destroy_handle_null)
+{
+    cr_assert_eq(zoq_create(NULL), ZOQ_E_INVALID);
+    zoq_destroy(NULL);
+    cr_assert_str_eq(zoq_last_error(ctx), "");
+    cr_assert_not_null(zoq_last_error(NULL));
+}
+
+Test(core, option_defaults)
+{
+    int64_t v;
+    double d;
+    cr_assert_eq(zoq_get_int(ctx, ZOQ_OPT_QUERIES, &v), ZOQ_OK);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(zoq_get_int(ctx, ZOQ_OPT_ESTIMATOR, &v), ZOQ_OK);
+    cr_assert_eq(v, ZOQ_EST_CENTRAL);
+    cr_assert_eq(zoq_get_double(ctx, ZOQ_OPT_LR, &d), ZOQ_OK);
+    cr_assert_float_eq(d, 1e-3, 0);
+    cr_assert_eq(zoq_get_double(ctx, ZOQ_OPT_EPS, &d), ZOQ_OK);
+    cr_assert_float_eq(d, 1e-3, 0);
+}
+
+Test(core, options_validate_and_keep_old_value)
+{
+    double d;
+    int64_t v;
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, 0.0), ZOQ_E_INVALID);
+    cr_assert(strstr(zoq_last_error(ctx), "eps"));
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, -1.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, NAN), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, INFINITY), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, -1e-9), ZOQ_E_INVALID);
+    zoq_get_double(ctx, ZOQ_OPT_EPS, &d);
+    cr_assert_float_eq(d, 1e-3, 0);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, 0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, 65537), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, 65536), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, 2), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_DIST, -1), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LR_SCHEDULE, 3), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_THREADS, -1), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_get_int(ctx, ZOQ_OPT_QUERIES, &v), ZOQ_OK);
+    cr_assert_eq(v, 65536);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, -5), ZOQ_OK); /* any 64-bit pattern */
+}
+
+Test(core, options_are_typed_and_keyed)
+{
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LR, 1), ZOQ_E_INVALID);
+    cr_assert(strstr(zoq_last_error(ctx), "zoq_set_double"));
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_QUERIES, 2.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, 999, 1), ZOQ_E_NOT_FOUND);
+    cr_assert_eq(zoq_set_int(ctx, 0, 1), ZOQ_E_NOT_FOUND);
+    cr_assert_eq(zoq_set_int(NULL, ZOQ_OPT_QUERIES, 1), ZOQ_E_INVALID);
+    int64_t v;
+    cr_assert_eq(zoq_get_int(ctx, ZOQ_OPT_QUERIES, NULL), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_get_int(NULL, ZOQ_OPT_QUERIES, &v), ZOQ_E_INVALID);
+}
+
+Test(core, option_names_round_trip)
+{
+    for (int key = 1; key <= ZOQ_OPT_THREADS; key++) {
+        const char *name = zoq_opt_name(key);
+        cr_assert_not_null(name, "key %d has no name", key);
+        int k2, type;
+        cr_assert_eq(zoq_opt_find(name, &k2, &type), ZOQ_OK);
+        cr_assert_eq(k2, key);
+        cr_assert(type == ZOQ_OPT_INT || type == ZOQ_OPT_DOUBLE);
+    }
+    int key, type;
+    cr_assert_eq(zoq_opt_find("lr", &key, &type), ZOQ_OK);
+    cr_assert_eq(key, ZOQ_OPT_LR);
+    cr_assert_eq(type, ZOQ_OPT_DOUBLE);
+    cr_assert_eq(zoq_opt_find("no_such", &key, NULL), ZOQ_E_NOT_FOUND);
+    cr_assert_eq(zoq_opt_find(NULL, &key, NULL), ZOQ_E_INVALID);
+    cr_assert_null(zoq_opt_name(0));
+}
+
+Test(core, register_and_find)
+{
+    float a[10], b[4];
+    uint16_t h[6];
+    int32_t id;
+    cr_assert_eq(zoq_param_add(ctx, "a", a, ZOQ_F32, 10, &id), ZOQ_OK);
+    cr_assert_eq(id, 0);
+    cr_assert_eq(zoq_param_add(ctx, "b", b, ZOQ_F32, 4, &id), ZOQ_OK);
+    cr_assert_eq(id, 1);
+    cr_assert_eq(zoq_param_add(ctx, "h", h, ZOQ_F16, 6, NULL), ZOQ_OK);
+    cr_assert_eq(zoq_param_count(ctx), 3);
+    cr_assert_eq(zoq_param_find(ctx, "b", &id), ZOQ_OK);
+    cr_assert_eq(id, 1);
+    cr_assert_eq(zoq_param_find(ctx, "zz", &id), ZOQ_E_NOT_FOUND);
+    int64_t n;
+    cr_assert_eq(zoq_param_enabled_numel(ctx, &n), ZOQ_OK);
+    cr_assert_eq(n, 20);
+}
+
+Test(core, register_refuses_bad_input_and_keeps_registry)
+{
+    float a[4];
+    int32_t id = 77;
+    cr_assert_eq(zoq_param_add(ctx, "a", a, ZOQ_F32, 4, NULL), ZOQ_OK);
+    cr_assert_eq(zoq_param_add(ctx, "a", a, ZOQ_F32, 4, &id), ZOQ_E_EXISTS);
+    cr_assert(strstr(zoq_last_error(ctx), "'a'"));
+    cr_assert_eq(zoq_param_add(ctx, "", a, ZOQ_F32, 4, &id), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_add(ctx, NULL, a, ZOQ_F32, 4, &id), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_add(ctx, "x", NULL, ZOQ_F32, 4, &id), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_add(ctx, "x", a, 7, 4, &id), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_add(ctx, "x", a, ZOQ_F32, 0, &id), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_add(ctx, "x", a, ZOQ_F32, -3, &id), ZOQ_E_INVALID);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "x", .data = a, .numel = 4, .device = 3};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, &id), ZOQ_E_UNSUPPORTED);
+    d.device = ZOQ_DEVICE_CPU;
+    d.flags = 0x100;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, &id), ZOQ_E_INVALID);
+    d.flags = 0;
+    d.size = sizeof d - 1;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, &id), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_add_desc(ctx, NULL, &id), ZOQ_E_INVALID);
+    cr_assert_eq(id, 77, "id written on failure");
+    cr_assert_eq(zoq_param_count(ctx), 1);
+}
+
+Test(core, larger_desc_with_zero_tail_is_accepted)
+{
+    struct {
+        zoq_param_desc_t d;
+        uint64_t future[2];
+    } big = {{0}, {0, 0}};
+    float a[4];
+    big.d = (zoq_param_desc_t){.size = sizeof big, .name = "a", .data = a, .numel = 4};
+    cr_assert_eq(zoq_param_add_desc(ctx, &big.d, NULL), ZOQ_OK);
+    big.future[1] = 1;
+    big.d.name = "b";
+    cr_assert_eq(zoq_param_add_desc(ctx, &big.d, NULL), ZOQ_E_INVALID,
+                 "a non-zero field this build does not know must be refused");
+}
+
+Test(core, groups_enable_and_disable)
+{
+    float q[4], k[4], v[4];
+    zoq_param_desc_t d = {.size = sizeof d, .dtype = ZOQ_F32, .numel = 4};
+    d.name = "l0.q"; d.data = q; d.group = "q_proj";
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    d.name = "l1.q"; d.data = k; d.group = "q_proj";
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    d.name = "l0.v"; d.data = v; d.group = "v_proj"; d.flags = ZOQ_PARAM_DISABLED;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    int64_t n;
+    zoq_param_enabled_numel(ctx, &n);
+    cr_assert_eq(n, 8);
+    int32_t count;
+    cr_assert_eq(zoq_group_set_enabled(ctx, "q_proj", 0, &count), ZOQ_OK);
+    cr_assert_eq(count, 2);
+    cr_assert_eq(zoq_group_set_enabled(ctx, "v_proj", 1, &count), ZOQ_OK);
+    cr_assert_eq(count, 1);
+    zoq_param_enabled_numel(ctx, &n);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(zoq_group_set_enabled(ctx, "gate", 1, &count), ZOQ_E_NOT_FOUND);
+    cr_assert_eq(count, 0);
+    cr_assert_eq(zoq_param_set_enabled(ctx, 0, 1), ZOQ_OK);
+    cr_assert_eq(zoq_param_set_enabled(ctx, 5, 1), ZOQ_E_NOT_FOUND);
+    zoq_param_enabled_numel(ctx, &n);
+    cr_assert_eq(n, 8);
+}
+
+Test(core, set_data_repoints_a_parameter)
+{
+    float a[4] = {0}, b[4] = {0};
+    cr_assert_eq(zoq_param_add(ctx, "a", a, ZOQ_F32, 4, NULL), ZOQ_OK);
+    cr_assert_eq(zoq_param_set_data(ctx, 0, NULL), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_set_data(ctx, 1, b), ZOQ_E_NOT_FOUND);
+    cr_assert_eq(zoq_param_set_data(ctx, 0, b), ZOQ_OK);
+}

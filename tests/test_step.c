@@ -1,0 +1,497 @@
+/* test_step.c - the SPSA step: convergence, the exact update and gradient
+ * formulas, both ways to supply losses, failure without loss, thread-count
+ * independence, schedules and the number of passes. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/convert.h"
+#include "zoq.h"
+
+#define DIM 1000
+#define MAXN 8192 /* capacity of a quad */
+
+/* L(θ) = ½ Σ λ_i (θ_i − t_i)², λ_i from 1 to 10 (condition number 10). */
+typedef struct quad {
+    float *theta;
+    int64_t n;
+    double lambda[MAXN], target[MAXN];
+    int fail_at, fail_code;     /* point index to fail at, and how (0: never) */
+    double fail_loss;           /* loss to report instead (NaN/Inf), if fail_code == 0 */
+    int calls;
+    float *snapshot;            /* parameters as the objective saw them at fail_at */
+} quad;
+
+static double quad_loss(const quad *q)
+{
+    double s = 0;
+    for (int64_t i = 0; i < q->n; i++) {
+        double d = q->theta[i] - q->target[i];
+        s += 0.5 * q->lambda[i] * d * d;
+    }
+    return s;
+}
+
+static void quad_init(quad *q, float *theta, int64_t n)
+{
+    cr_assert(n <= MAXN);
+    memset(q, 0, sizeof *q);
+    q->theta = theta;
+    q->n = n;
+    q->fail_at = -1;
+    for (int64_t i = 0; i < n; i++) {
+        q->lambda[i] = 1.0 + 9.0 * (double)i / (double)(n - 1);
+        q->target[i] = sin(0.37 * (double)i);
+        theta[i] = 0.0f;
+    }
+}
+
+static int quad_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    quad *q = user;
+    q->calls++;
+    cr_assert_eq(ev->size, sizeof *ev);
+    if (ev->point == q->fail_at) {
+        if (q->snapshot)
+            memcpy(q->snapshot, q->theta, (size_t)q->n * sizeof(float));
+        if (q->fail_code)
+            return q->fail_code;
+        *loss = q->fail_loss;
+        return 0;
+    }
+    *loss = quad_loss(q);
+    return 0;
+}
+
+static zoq_ctx *make_ctx(quad *q, float *theta, int64_t n, int est, int queries, double lr)
+{
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    quad_init(q, theta, n);
+    cr_assert_eq(zoq_param_add(ctx, "theta", theta, ZOQ_F32, n, NULL), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, est), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, queries), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, lr), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-3), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, 2024), ZOQ_OK);
+    cr_assert_eq(zoq_set_objective(ctx, quad_objective, q), ZOQ_OK);
+    return ctx;
+}
+
+/* Runs until the loss is below 1e-3 of its start or the budget is spent. */
+static int steps_to_converge(int est, int queries, int dist, int budget)
+{
+    static float theta[DIM];
+    static quad q;
+    /* stable step size for SPSA with n Gaussian queries: n / (λ_max (d + n + 1)) */
+    double lr = (double)queries / (10.0 * (DIM + queries + 1));
+    zoq_ctx *ctx = make_ctx(&q, theta, DIM, est, queries, lr);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_DIST, dist), ZOQ_OK);
+    double start = quad_loss(&q);
+    int t;
+    for (t = 0; t < budget && quad_loss(&q) > 1e-3 * start; t++)
+        cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    zoq_destroy(ctx);
+    return t;
+}
+
+/* Budgets (steps) for loss < 1e-3 of start on the 1000-dim, condition-10 quadratic. */
+Test(step, central_spsa_converges)
+{
+    int t = steps_to_converge(ZOQ_EST_CENTRAL, 1, ZOQ_DIST_GAUSSIAN, 25000);
+    cr_assert_lt(t, 25000, "central n=1 did not converge in budget");
+}
+
+Test(step, forward_difference_converges)
+{
+    int t = steps_to_converge(ZOQ_EST_FORWARD, 1, ZOQ_DIST_GAUSSIAN, 25000);
+    cr_assert_lt(t, 25000, "forward n=1 did not converge in budget");
+}
+
+Test(step, four_queries_converge_in_fewer_steps)
+{
+    int t4 = steps_to_converge(ZOQ_EST_CENTRAL, 4, ZOQ_DIST_GAUSSIAN, 6000);
+    cr_assert_lt(t4, 6000, "central n=4 did not converge in budget");
+    int t1 = steps_to_converge(ZOQ_EST_CENTRAL, 1, ZOQ_DIST_GAUSSIAN, 25000);
+    cr_assert_lt(t4 * 2, t1, "n=4 took %d steps, n=1 %d: averaging did not help", t4, t1);
+}
+
+Test(step, rademacher_converges)
+{
+    int t = steps_to_converge(ZOQ_EST_CENTRAL, 1, ZOQ_DIST_RADEMACHER, 25000);
+    cr_assert_lt(t, 25000, "Rademacher did not converge in budget");
+}
+
+/* Ask/tell with losses of a linear function: g_q must equal aᵀz_q, and the
+ * update must be exactly θ + Σ float(−η g_q / n) z_q in binary32. */
+Test(step, ask_tell_gradient_and_update_are_exact)
+{
+    enum { N = 777, Q = 3 };
+    static float theta[N], before[N], z[Q][N];
+    double a[N];
+    for (int i = 0; i < N; i++) {
+        theta[i] = before[i] = (float)cos(i * 0.1);
+        a[i] = sin(i * 0.7);
+    }
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    cr_assert_eq(zoq_param_add(ctx, "w", theta, ZOQ_F32, N, NULL), ZOQ_OK);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, Q);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 0.01);
+    zoq_set_double(ctx, ZOQ_OPT_EPS, 0.02);
+    const zoq_point_t *pts;
+    int32_t np;
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+    cr_assert_eq(np, 2 * Q);
+    double losses[2 * Q], atz[Q];
+    for (int q = 0; q < Q; q++) {
+        cr_assert_eq(pts[2 * q].query, q);
+        cr_assert_eq(pts[2 * q].coef, 0.02);
+        cr_assert_eq(pts[2 * q + 1].coef, -0.02);
+        cr_assert_eq(zoq_point_noise(ctx, 2 * q, 0, 0, N, z[q]), ZOQ_OK);
+        atz[q] = 0;
+        for (int i = 0; i < N; i++)
+            atz[q] += a[i] * z[q][i];
+    }
+    for (int p = 0; p < np; p++) {
+        double s = 0;
+        for (int i = 0; i < N; i++)
+            s += a[i] * ((double)theta[i] + pts[p].coef * z[pts[p].query][i]);
+        losses[p] = s;
+    }
+    zoq_report_t rep = {.size = sizeof rep};
+    cr_assert_eq(zoq_tell(ctx, losses, np, &rep), ZOQ_OK);
+    cr_assert_eq(rep.n_queries, Q);
+    cr_assert_eq(rep.passes, 1, "ask/tell applies the update in one pass");
+    for (int q = 0; q < Q; q++)
+        cr_assert(fabs(rep.proj_grads[q] - atz[q]) <= 1e-9 * (1 + fabs(atz[q])),
+                  "g_%d = %.12g, aᵀz = %.12g", q, rep.proj_grads[q], atz[q]);
+    for (int i = 0; i < N; i++) {
+        float acc = before[i];
+        for (int q = 0; q < Q; q++)
+            acc = acc + (float)(-0.01 * rep.proj_grads[q] / Q) * z[q][i];
+        cr_assert_eq(theta[i], acc, "element %d", i);
+    }
+    uint64_t step;
+    zoq_get_step(ctx, &step);
+    cr_assert_eq(step, 1);
+    zoq_destroy(ctx);
+}
+
+Test(step, materialize_writes_the_point_and_leaves_parameters)
+{
+    enum { N = 100003 };
+    float *theta = malloc(N * sizeof *theta), *copy = malloc(N * sizeof *copy),
+          *dst = malloc(N * sizeof *dst), *z = malloc(N * sizeof *z);
+    for (int i = 0; i < N; i++)
+        theta[i] = copy[i] = (float)i / N;
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", theta, ZOQ_F32, N, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, ZOQ_EST_FORWARD);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
+    const zoq_point_t *pts;
+    int32_t np;
+    cr_assert_eq(zoq_materialize(ctx, 0, 0, dst), ZOQ_E_STATE, "materialize before ask");
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+    cr_assert_eq(np, 3);
+    cr_assert_eq(pts[0].query, -1);
+    cr_assert_eq(zoq_materialize(ctx, 0, 0, dst), ZOQ_OK);
+    cr_assert(memcmp(dst, theta, N * sizeof *dst) == 0, "the base point is θ itself");
+    cr_assert_eq(zoq_materialize(ctx, 2, 0, dst), ZOQ_OK);
+    cr_assert_eq(zoq_point_noise(ctx, 2, 0, 0, N, z), ZOQ_OK);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(dst[i], theta[i] + (float)pts[2].coef * z[i], "element %d", i);
+    cr_assert(memcmp(theta, copy, N * sizeof *theta) == 0, "parameters moved before tell");
+    cr_assert_eq(zoq_materialize(ctx, 3, 0, dst), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_materialize(ctx, 1, 1, dst), ZOQ_E_NOT_FOUND);
+    cr_assert_eq(zoq_materialize(ctx, 1, 0, theta + 5), ZOQ_E_INVALID, "overlap");
+    cr_assert_eq(zoq_point_noise(ctx, 1, 0, N - 2, 3, z), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_point_noise(ctx, 0, 0, 0, 4, z), ZOQ_OK);
+    cr_assert(z[0] == 0 && z[3] == 0, "the base point has no direction");
+    zoq_destroy(ctx);
+    free(theta); free(copy); free(dst); free(z);
+}
+
+/* Every evaluation of a step fails in turn; the parameters come back. */
+static void inject_failures(int est, int queries, int code, double bad_loss, int want)
+{
+    enum { N = 5000 };
+    static float theta[N], orig[N], seen[N];
+    static quad q;
+    zoq_ctx *ctx = make_ctx(&q, theta, N, est, queries, 1e-3);
+    zoq_set_double(ctx, ZOQ_OPT_EPS, 0.05);
+    for (int i = 0; i < 3; i++) /* move off the all-zero start */
+        cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK);
+    memcpy(orig, theta, sizeof theta);
+    int n_points = est == ZOQ_EST_CENTRAL ? 2 * queries : queries + 1;
+    for (int at = 0; at < n_points; at++) {
+        q.fail_at = at;
+        q.fail_code = code;
+        q.fail_loss = bad_loss;
+        q.snapshot = seen;
+        q.calls = 0;
+        zoq_report_t rep = {.size = sizeof rep};
+        int rc = zoq_step(ctx, &rep);
+        cr_assert_eq(rc, want, "failure at point %d: status %d (%s)", at, rc, zoq_last_error(ctx));
+        cr_assert_eq(q.calls, at + 1, "evaluations continued after the failure");
+        cr_assert_eq(rep.failed_point, at);
+        cr_assert_eq(rep.callback_status, code);
+        cr_assert_eq(rep.step, 3, "step counter moved");
+        cr_assert_neq(strlen(zoq_last_error(ctx)), 0);
+        double max_err = 0, max_disp = 0;
+        for (int i = 0; i < N; i++) {
+            /* bound: one rounding per pass of |θ| + 2ε|z| (≤ 2·0.05·5.78) */
+            double bound = (double)rep.passes * ldexp(fabs(orig[i]) + 0.58, -23);
+            double err = fabs((double)theta[i] - orig[i]);
+            cr_assert(err <= bound, "point %d element %d: restored %.9g vs %.9g", at, i,
+                      theta[i], orig[i]);
+            max_err = fmax(max_err, err);
+            max_disp = fmax(max_disp, fabs((double)seen[i] - orig[i]));
+        }
+        if (est == ZOQ_EST_CENTRAL || at > 0)
+            cr_assert_gt(max_disp, 1e-3, "the objective did not see perturbed parameters");
+        memcpy(orig, theta, sizeof theta);
+    }
+    q.fail_at = -1;
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "a retried step runs normally");
+    zoq_destroy(ctx);
+}
+
+Test(step, callback_error_restores_at_every_point)
+{
+    inject_failures(ZOQ_EST_CENTRAL, 3, -7, 0, ZOQ_E_CALLBACK);
+    inject_failures(ZOQ_EST_FORWARD, 3, 42, 0, ZOQ_E_CALLBACK);
+}
+
+Test(step, nonfinite_loss_restores_at_every_point)
+{
+    inject_failures(ZOQ_EST_CENTRAL, 2, 0, NAN, ZOQ_E_NONFINITE);
+    inject_failures(ZOQ_EST_FORWARD, 2, 0, INFINITY, ZOQ_E_NONFINITE);
+    inject_failures(ZOQ_EST_CENTRAL, 1, 0, -INFINITY, ZOQ_E_NONFINITE);
+}
+
+Test(step, callback_can_stop_the_run)
+{
+    inject_failures(ZOQ_EST_CENTRAL, 2, ZOQ_CALLBACK_STOP, 0, ZOQ_STOPPED);
+}
+
+Test(step, ask_tell_failure_is_exact)
+{
+    enum { N = 64 };
+    float theta[N], orig[N];
+    for (int i = 0; i < N; i++)
+        theta[i] = orig[i] = (float)i * 0.5f;
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", theta, ZOQ_F32, N, NULL);
+    const zoq_point_t *pts;
+    int32_t np;
+    double losses[2] = {1.0, NAN};
+    cr_assert_eq(zoq_tell(ctx, losses, 2, NULL), ZOQ_E_STATE, "tell without ask");
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_E_STATE, "ask twice");
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_E_STATE, "step while pending");
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, 0.1), ZOQ_E_STATE, "options while pending");
+    cr_assert_eq(zoq_param_add(ctx, "v", orig, ZOQ_F32, N, NULL), ZOQ_E_STATE);
+    cr_assert_eq(zoq_tell(ctx, losses, 3, NULL), ZOQ_E_INVALID, "wrong count");
+    cr_assert_eq(zoq_tell(ctx, NULL, 2, NULL), ZOQ_E_INVALID);
+    zoq_report_t rep = {.size = sizeof rep};
+    cr_assert_eq(zoq_tell(ctx, losses, 2, &rep), ZOQ_E_NONFINITE, "still pending after E_INVALID");
+    cr_assert_eq(rep.failed_point, 1);
+    cr_assert(memcmp(theta, orig, sizeof theta) == 0, "ask/tell failure must be exact");
+    uint64_t step;
+    zoq_get_step(ctx, &step);
+    cr_assert_eq(step, 0);
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK, "the abandoned step is no longer pending");
+    cr_assert_eq(zoq_cancel(ctx), ZOQ_OK);
+    cr_assert_eq(zoq_skip_step(ctx), ZOQ_OK);
+    zoq_get_step(ctx, &step);
+    cr_assert_eq(step, 1);
+    cr_assert(memcmp(theta, orig, sizeof theta) == 0);
+    zoq_destroy(ctx);
+}
+
+Test(step, refuses_to_run_without_what_it_needs)
+{
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_E_STATE, "no parameters");
+    float w[4] = {0};
+    zoq_param_add(ctx, "w", w, ZOQ_F32, 4, NULL);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_E_STATE, "no objective");
+    cr_assert(strstr(zoq_last_error(ctx), "objective"));
+    zoq_report_t bad = {.size = 2};
+    zoq_set_objective(ctx, quad_objective, NULL);
+    cr_assert_eq(zoq_step(ctx, &bad), ZOQ_E_INVALID, "report size");
+    zoq_param_set_enabled(ctx, 0, 0);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_E_STATE, "all disabled");
+    cr_assert_eq(zoq_step(NULL, NULL), ZOQ_E_INVALID);
+    zoq_destroy(ctx);
+}
+
+static int constant_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    (void)user;
+    (void)ev;
+    *loss = 3.0;
+    return 0;
+}
+
+Test(step, passes_per_step_and_weight_decay)
+{
+    enum { N = 256 };
+    float w[N], frozen[N];
+    for (int i = 0; i < N; i++)
+        w[i] = frozen[i] = 1.0f + (float)i;
+    const struct { int est, queries; int64_t passes; } cases[] = {
+        {ZOQ_EST_CENTRAL, 1, 3}, {ZOQ_EST_CENTRAL, 4, 9}, {ZOQ_EST_FORWARD, 1, 2},
+        {ZOQ_EST_FORWARD, 4, 5}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        zoq_ctx *ctx;
+        zoq_create(&ctx);
+        zoq_param_add(ctx, "w", w, ZOQ_F32, N, NULL);
+        zoq_param_desc_t d = {.size = sizeof d, .name = "frozen", .data = frozen, .numel = N,
+                              .flags = ZOQ_PARAM_DISABLED};
+        zoq_param_add_desc(ctx, &d, NULL);
+        zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, cases[c].est);
+        zoq_set_int(ctx, ZOQ_OPT_QUERIES, cases[c].queries);
+        zoq_set_double(ctx, ZOQ_OPT_LR, 0.1);
+        zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, 0.5);
+        zoq_set_objective(ctx, constant_objective, NULL);
+        float before[N];
+        memcpy(before, w, sizeof w);
+        zoq_report_t rep = {.size = sizeof rep};
+        cr_assert_eq(zoq_step(ctx, &rep), ZOQ_OK);
+        cr_assert_eq(rep.passes, cases[c].passes, "case %zu: %lld passes", c,
+                     (long long)rep.passes);
+        cr_assert_eq(rep.n_points, cases[c].est == ZOQ_EST_CENTRAL ? 2 * cases[c].queries
+                                                                   : cases[c].queries + 1);
+        cr_assert_eq(rep.loss, 3.0);
+        cr_assert_eq(rep.grad_norm, 0.0);
+        for (int i = 0; i < N; i++) { /* g = 0: only decay, θ ← 0.95 θ, up to restore rounding */
+            cr_assert(fabs(w[i] - 0.95f * before[i]) <= 4e-6 * fabs(before[i]), "case %zu el %d",
+                      c, i);
+            cr_assert_eq(frozen[i], 1.0f + (float)i, "a disabled parameter moved");
+        }
+        zoq_destroy(ctx);
+    }
+}
+
+Test(step, schedules_follow_their_formulas)
+{
+    float w[8] = {0};
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", w, ZOQ_F32, 8, NULL);
+    zoq_set_objective(ctx, constant_objective, NULL);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 0.1);
+    zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-2);
+    zoq_set_int(ctx, ZOQ_OPT_LR_SCHEDULE, ZOQ_SCHED_LINEAR);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_E_INVALID, "linear schedule without total_steps");
+    zoq_set_int(ctx, ZOQ_OPT_TOTAL_STEPS, 110);
+    zoq_set_int(ctx, ZOQ_OPT_LR_WARMUP, 10);
+    zoq_set_double(ctx, ZOQ_OPT_LR_FINAL, 0.02);
+    zoq_set_int(ctx, ZOQ_OPT_EPS_SCHEDULE, ZOQ_SCHED_COSINE);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_E_INVALID, "eps schedule without eps_final");
+    zoq_set_double(ctx, ZOQ_OPT_EPS_FINAL, 1e-4);
+    const double pi = 3.14159265358979323846;
+    for (int t = 0; t < 120; t++) {
+        zoq_report_t rep = {.size = sizeof rep};
+        cr_assert_eq(zoq_step(ctx, &rep), ZOQ_OK);
+        double lr = t < 10 ? 0.1 * (t + 1) / 10.0
+                           : 0.02 + 0.08 * (1.0 - fmin(1.0, (t - 10) / 100.0));
+        double p = fmin(1.0, t / 110.0);
+        double eps = 1e-4 + (1e-2 - 1e-4) * 0.5 * (1.0 + cos(pi * p));
+        cr_assert(fabs(rep.lr - lr) < 1e-15, "t %d lr %.17g want %.17g", t, rep.lr, lr);
+        cr_assert(fabs(rep.eps - eps) < 1e-15, "t %d eps %.17g want %.17g", t, rep.eps, eps);
+    }
+    zoq_destroy(ctx);
+}
+
+/* The same run on 1 and 2 threads, in place and ask/tell, gives the same bits. */
+static void run_threads(int threads, int dtype, void *buf, int64_t n, int ask_tell)
+{
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_set_int(ctx, ZOQ_OPT_THREADS, threads);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
+    zoq_set_int(ctx, ZOQ_OPT_SEED, 99);
+    zoq_param_add(ctx, "big", buf, dtype, n, NULL);
+    zoq_set_objective(ctx, constant_objective, NULL);
+    zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, 0.1);
+    for (int t = 0; t < 6; t++) {
+        if (ask_tell) {
+            const zoq_point_t *pts;
+            int32_t np;
+            zoq_ask(ctx, &pts, &np);
+            double losses[4] = {1.0 + t, 0.5, 2.0, 1.5 * t};
+            cr_assert_eq(zoq_tell(ctx, losses, np, NULL), ZOQ_OK);
+        } else {
+            cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK);
+        }
+    }
+    zoq_destroy(ctx);
+}
+
+Test(step, thread_count_does_not_change_results)
+{
+    enum { N = 400037 };
+    for (int dtype = ZOQ_F32; dtype <= ZOQ_BF16; dtype++) {
+        size_t sz = dtype == ZOQ_F32 ? 4 : 2;
+        for (int mode = 0; mode < 2; mode++) {
+            unsigned char *a = malloc(N * sz), *b = malloc(N * sz);
+            for (size_t i = 0; i < N * sz; i++)
+                a[i] = b[i] = (unsigned char)(i % 7 == 0 ? 0x3c : 0x1f); /* finite values */
+            run_threads(1, dtype, a, N, mode);
+            run_threads(2, dtype, b, N, mode);
+            cr_assert(memcmp(a, b, N * sz) == 0, "dtype %d mode %d differs across threads",
+                      dtype, mode);
+            free(a);
+            free(b);
+        }
+    }
+}
+
+/* f16 and bf16 parameters train too (arithmetic in f32, stored rounded):
+ * ask/tell, the objective decoding each materialized point. */
+Test(step, half_precision_parameters_train)
+{
+    enum { N = 64 };
+    static float shadow[N];
+    static quad q;
+    for (int dtype = ZOQ_F16; dtype <= ZOQ_BF16; dtype++) {
+        uint16_t h[N], tmp[N];
+        quad_init(&q, shadow, N);
+        for (int i = 0; i < N; i++)
+            h[i] = 0; /* +0 in both formats */
+        zoq_ctx *ctx;
+        zoq_create(&ctx);
+        zoq_param_add(ctx, "h", h, dtype, N, NULL);
+        zoq_set_double(ctx, ZOQ_OPT_LR, 1.0 / (10.0 * (N + 2)));
+        zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-2);
+        double start = quad_loss(&q);
+        for (int t = 0; t < 4000; t++) {
+            const zoq_point_t *pts;
+            int32_t np;
+            cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+            double losses[2];
+            for (int p = 0; p < np; p++) {
+                cr_assert_eq(zoq_materialize(ctx, p, 0, tmp), ZOQ_OK);
+                for (int i = 0; i < N; i++)
+                    shadow[i] = dtype == ZOQ_F16 ? zoq__f16_to_f32(tmp[i])
+                                                 : zoq__bf16_to_f32(tmp[i]);
+                losses[p] = quad_loss(&q);
+            }
+            cr_assert_eq(zoq_tell(ctx, losses, np, NULL), ZOQ_OK);
+        }
+        for (int i = 0; i < N; i++)
+            shadow[i] = dtype == ZOQ_F16 ? zoq__f16_to_f32(h[i]) : zoq__bf16_to_f32(h[i]);
+        double end = quad_loss(&q);
+        /* the floor is the format's resolution: bf16 keeps 8 bits, f16 11 */
+        cr_assert_lt(end, (dtype == ZOQ_F16 ? 1e-3 : 2e-2) * start, "dtype %d: %g -> %g", dtype,
+                     start, end);
+        zoq_destroy(ctx);
+    }
+}
