@@ -20,7 +20,7 @@ PYTHON ?= python3
 OPT ?= -O2
 WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= $(OPT) -g
-ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -pthread \
+ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -fno-math-errno -pthread \
               -Iinclude -Ilib
 DEP_LIBS := -lxxhash -lopenblas -lm -pthread
 
@@ -88,7 +88,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 examples: $(EXAMPLES)
 
 test check: lib $(TESTS) $(EXAMPLES)
-	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) sh tests/run.sh $(TESTS)
+	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)

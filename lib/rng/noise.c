@@ -31,14 +31,11 @@ static float log_spec(float u)
     uint32_t b = float_to_bits(u);
     int e = (int)((b >> 23) & 0xFFu) - 126;
     float m = bits_to_float((b & 0x007FFFFFu) | 0x3F000000u); /* [0.5, 1) */
-    float x;
-    if (m < 0.707106781186547524f) {
-        e -= 1;
-        x = m + m;
-        x = x - 1.0f;
-    } else {
-        x = m - 1.0f;
-    }
+    /* m < sqrt(1/2): e -= 1, x = (m + m) - 1; else x = m - 1 (selected by mask) */
+    uint32_t lo = 0u - (uint32_t)(m < 0.707106781186547524f);
+    e -= (int)(lo & 1u);
+    float twice = m + m;
+    float x = bits_to_float((float_to_bits(twice - 1.0f) & lo) | (float_to_bits(m - 1.0f) & ~lo));
     float z = x * x;
     float p = 7.0376836292e-2f;
     p = p * x + -1.1514610310e-1f;
@@ -78,31 +75,30 @@ static void sincos_spec(float t, float *s, float *c)
     *c = pc + 1.0f;
 }
 
-/* One Box-Muller pair from words (a, b): radius from a, angle from b. */
-static void box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
+/* One Box-Muller pair from words (a, b): radius from a, angle from b. The
+ * octant logic of docs/rng.md is done with bit masks, not branches: the
+ * octant is random, so branches would mispredict half the time. Negation is
+ * a sign-bit flip and selection moves bits, so the values are exactly the
+ * spec's. */
+static inline void box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
 {
     float u = (float)((a >> 8) + 1u) * 5.9604644775390625e-8f; /* (0, 1], times 2^-24 */
     float r = sqrtf(-2.0f * log_spec(u));
-    uint32_t octant = b >> 29;
+    uint32_t o = b >> 29;
     float x = (float)((b >> 5) & 0x00FFFFFFu) * 5.9604644775390625e-8f; /* [0, 1) */
-    if (octant & 1u)
-        x = 1.0f - x;
+    uint32_t odd = 0u - (o & 1u);
+    x = bits_to_float((float_to_bits(1.0f - x) & odd) | (float_to_bits(x) & ~odd));
     float s, c;
     sincos_spec(x * 0.785398163397448310f, &s, &c);
-    if (octant & 1u) {
-        float t = s;
-        s = c;
-        c = t;
-    }
-    float cs, sn; /* rotate (c, s) by quadrant (octant >> 1) * pi/2 */
-    switch (octant >> 1) {
-    case 0: cs = c; sn = s; break;
-    case 1: cs = -s; sn = c; break;
-    case 2: cs = -c; sn = -s; break;
-    default: cs = s; sn = -c; break;
-    }
-    *z0 = r * cs;
-    *z1 = r * sn;
+    /* odd octant swaps (s, c); odd quadrant k = o >> 1 swaps again */
+    uint32_t swap = 0u - ((o ^ (o >> 1)) & 1u);
+    uint32_t sb = float_to_bits(s), cb = float_to_bits(c);
+    uint32_t cs = (sb & swap) | (cb & ~swap), sn = (cb & swap) | (sb & ~swap);
+    /* cos negative in quadrants 1, 2; sin negative in quadrants 2, 3 */
+    cs ^= (((o >> 1) ^ (o >> 2)) & 1u) << 31;
+    sn ^= ((o >> 2) & 1u) << 31;
+    *z0 = r * bits_to_float(cs);
+    *z1 = r * bits_to_float(sn);
 }
 
 void zoq__gauss4(const uint32_t w[4], float z[4])
@@ -111,31 +107,50 @@ void zoq__gauss4(const uint32_t w[4], float z[4])
     box_muller(w[2], w[3], &z[2], &z[3]);
 }
 
+/* Blocks generated per batch: Philox words first, then the transforms over
+ * plain arrays, which the compiler can vectorize. */
+#define BATCH 64
+
 static void fill_gauss(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                        uint64_t offset, size_t count, float *out)
 {
+    uint32_t w[BATCH][4];
+    float z[BATCH * 4];
     uint64_t i = offset, end = offset + count;
     while (i < end) {
-        uint64_t block = i / ZOQ__GAUSS_PER_BLOCK;
-        uint32_t w[4];
-        float z[4];
-        zoq__noise_block(key, step, query, stream, block, w);
-        zoq__gauss4(w, z);
-        for (unsigned j = (unsigned)(i % ZOQ__GAUSS_PER_BLOCK); j < 4 && i < end; j++, i++)
-            out[i - offset] = z[j];
+        uint64_t b0 = i / ZOQ__GAUSS_PER_BLOCK;
+        uint64_t b1 = (end + ZOQ__GAUSS_PER_BLOCK - 1) / ZOQ__GAUSS_PER_BLOCK;
+        int nb = b1 - b0 < BATCH ? (int)(b1 - b0) : BATCH;
+        for (int k = 0; k < nb; k++)
+            zoq__noise_block(key, step, query, stream, b0 + (uint64_t)k, w[k]);
+        for (int k = 0; k < nb; k++)
+            zoq__gauss4(w[k], &z[4 * k]);
+        uint64_t first = i - b0 * ZOQ__GAUSS_PER_BLOCK;
+        uint64_t n = (uint64_t)nb * ZOQ__GAUSS_PER_BLOCK - first;
+        if (n > end - i)
+            n = end - i;
+        memcpy(out + (i - offset), z + first, (size_t)n * sizeof *z);
+        i += n;
     }
 }
 
 static void fill_rademacher(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                             uint64_t offset, size_t count, float *out)
 {
+    uint32_t w[4];
+    float z[ZOQ__RADE_PER_BLOCK];
     uint64_t i = offset, end = offset + count;
     while (i < end) {
-        uint32_t w[4];
-        zoq__noise_block(key, step, query, stream, i / ZOQ__RADE_PER_BLOCK, w);
-        for (unsigned j = (unsigned)(i % ZOQ__RADE_PER_BLOCK); j < ZOQ__RADE_PER_BLOCK && i < end;
-             j++, i++)
-            out[i - offset] = ((w[j >> 5] >> (j & 31u)) & 1u) ? -1.0f : 1.0f;
+        uint64_t block = i / ZOQ__RADE_PER_BLOCK;
+        zoq__noise_block(key, step, query, stream, block, w);
+        for (unsigned j = 0; j < ZOQ__RADE_PER_BLOCK; j++) /* bit set: -1.0f, else +1.0f */
+            z[j] = bits_to_float(0x3F800000u | (((w[j >> 5] >> (j & 31u)) & 1u) << 31));
+        uint64_t first = i - block * ZOQ__RADE_PER_BLOCK;
+        uint64_t n = ZOQ__RADE_PER_BLOCK - first;
+        if (n > end - i)
+            n = end - i;
+        memcpy(out + (i - offset), z + first, (size_t)n * sizeof *z);
+        i += n;
     }
 }
 

@@ -1,0 +1,63 @@
+#!/bin/sh
+# tests/run.sh - runs every check `make check` owns and prints one closing
+# line "check: N passed, M failed". Usage: tests/run.sh TEST_BINARY...
+# Environment: BUILD (build folder), CC, CXX, PYTHON.
+BUILD=${BUILD:-build}
+CC=${CC:-cc}
+CXX=${CXX:-c++}
+PYTHON=${PYTHON:-python3}
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# A Criterion binary: count its tests from its "Synthesis" line.
+for t in "$@"; do
+    echo "== $t"
+    "$t" --jobs 2 >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    line=$(grep 'Synthesis' "$log" | tail -n 1)
+    p=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+    f=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
+    c=$(echo "$line" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
+    if [ -z "$p" ]; then p=0; f=1; c=0; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && [ "$c" -eq 0 ]; then f=1; fi
+    passed=$((passed + p))
+    failed=$((failed + f + c))
+done
+
+# A named shell check: counts as one test.
+check() {
+    name=$1
+    shift
+    if "$@" >"$log" 2>&1; then
+        echo "[PASS] $name"
+        passed=$((passed + 1))
+    else
+        echo "[FAIL] $name"
+        cat "$log"
+        failed=$((failed + 1))
+    fi
+}
+
+check "abi: only zoq_ symbols exported, header portable" sh tests/abi.sh "$BUILD"
+check "example: quadratic converges" "$BUILD/examples/quadratic"
+if $PYTHON -c 'import numpy, xxhash' 2>/dev/null; then
+    check "rng vectors regenerate from docs/rng.md" $PYTHON tests/kat/gen_rng_kat.py --check
+else
+    echo "[SKIP] rng vectors regenerate (needs python3 numpy and xxhash: make deps)"
+fi
+for kat in tests/kat/gen_*_kat.py; do
+    [ "$kat" = tests/kat/gen_rng_kat.py ] && continue
+    [ -f "$kat" ] || continue
+    if $PYTHON "$kat" --help >/dev/null 2>&1; then
+        check "$(basename "$kat") vectors are current" $PYTHON "$kat" --check
+    else
+        echo "[SKIP] $kat (its Python dependencies are missing: make deps)"
+    fi
+done
+
+echo
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,36 @@
+#!/bin/sh
+# tools/deps.sh - installs what zoq's build and tests need on Debian/Ubuntu:
+# Debian packages through apt-get (as root; otherwise prints the command)
+# and the Python packages of tests/requirements.txt through pip.
+set -u
+DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev valgrind \
+abigail-tools python3 python3-pip"
+missing=""
+for p in $DEBS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+# A python3 found on PATH (e.g. pyenv) is as good as Debian's.
+if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+    missing=$(echo "$missing" | sed 's/ python3-pip//; s/ python3\b//')
+fi
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "deps: apt-get install$missing"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing ||
+            { echo "deps: apt-get failed"; exit 1; }
+    else
+        echo "deps: missing Debian packages; run as root:"
+        echo "  sudo apt-get install -y$missing"
+        exit 1
+    fi
+else
+    echo "deps: Debian packages present"
+fi
+if ! python3 -c 'import numpy, xxhash, scipy' >/dev/null 2>&1; then
+    echo "deps: pip install -r tests/requirements.txt"
+    python3 -m pip install -q -r tests/requirements.txt 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages -r tests/requirements.txt ||
+        { echo "deps: pip failed; run: python3 -m pip install -r tests/requirements.txt"; exit 1; }
+else
+    echo "deps: Python packages present"
+fi
