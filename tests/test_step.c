@@ -495,3 +495,46 @@ Test(step, half_precision_parameters_train)
         zoq_destroy(ctx);
     }
 }
+
+/* An objective that tries to change what the restore depends on. */
+static int meddling_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    zoq_ctx *ctx = user;
+    float extra[4];
+    const zoq_point_t *pts;
+    int32_t np;
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, 5), ZOQ_E_STATE);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_DIST, ZOQ_DIST_RADEMACHER), ZOQ_E_STATE);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_THREADS, 1), ZOQ_E_STATE);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, 0.5), ZOQ_E_STATE);
+    cr_assert_eq(zoq_param_add(ctx, "extra", extra, ZOQ_F32, 4, NULL), ZOQ_E_STATE);
+    cr_assert_eq(zoq_param_set_enabled(ctx, 0, 0), ZOQ_E_STATE);
+    cr_assert_eq(zoq_param_set_data(ctx, 0, extra), ZOQ_E_STATE);
+    cr_assert_eq(zoq_group_set_enabled(ctx, "", 0, NULL), ZOQ_E_STATE);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_E_STATE);
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_E_STATE);
+    cr_assert_eq(zoq_skip_step(ctx), ZOQ_E_STATE);
+    cr_assert_eq(zoq_set_objective(ctx, constant_objective, NULL), ZOQ_E_STATE);
+    cr_assert_eq(zoq_state_load(ctx, "/nonexistent"), ZOQ_E_STATE);
+    cr_assert(strstr(zoq_last_error(ctx), "inside the objective"));
+    *loss = (double)ev->point;
+    return 0;
+}
+
+Test(step, objective_cannot_change_what_restore_needs)
+{
+    enum { N = 100 };
+    float w[N], orig[N];
+    for (int i = 0; i < N; i++)
+        w[i] = orig[i] = (float)i;
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", w, ZOQ_F32, N, NULL);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 0.0);
+    zoq_set_objective(ctx, meddling_objective, ctx);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    for (int i = 0; i < N; i++) /* lr 0: only the +εz −2εz +εz round trip */
+        cr_assert(fabs(w[i] - orig[i]) <= 3 * ldexp(fabs(orig[i]) + 0.012, -23));
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, 5), ZOQ_OK, "allowed again after the step");
+    zoq_destroy(ctx);
+}

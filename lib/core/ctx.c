@@ -49,6 +49,19 @@ int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
     return status;
 }
 
+int zoq__check_idle(zoq_ctx *ctx, const char *what)
+{
+    if (!ctx)
+        return ZOQ_E_INVALID;
+    if (ctx->stepping)
+        return zoq__fail(ctx, ZOQ_E_STATE, "%s is not allowed inside the objective, while "
+                         "zoq_step is running", what);
+    if (ctx->pending)
+        return zoq__fail(ctx, ZOQ_E_STATE, "%s is not allowed while an ask/tell step is "
+                         "pending; tell or cancel it first", what);
+    return ZOQ_OK;
+}
+
 int zoq__struct_ok(const void *s, size_t size, size_t need, size_t known)
 {
     if (!s || size < need)

@@ -60,6 +60,7 @@ struct zoq_ctx {
     void *objective_user;
     zoq__plan plan;
     int pending;                /* an ask is waiting for its tell */
+    int stepping;               /* inside zoq_step (the objective may call back in) */
     zoq__backend *backend;      /* created lazily by zoq__ctx_backend() */
     int backend_threads;        /* thread count the backend was made with */
     int auto_threads;           /* online cores, read once; 0 = not yet */
@@ -72,6 +73,11 @@ int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* ZOQ_OK if ctx is non-NULL and no step is in flight (pending ask/tell, or
+ * zoq_step calling the objective); else the status, with a message naming
+ * `what`. Everything that could change what a restore must undo checks it. */
+int zoq__check_idle(zoq_ctx *ctx, const char *what);
 
 /* True when a size-prefixed struct of `size` bytes holds at least `need`
  * bytes and every byte past what this build knows (`known`) is zero. */

@@ -72,20 +72,10 @@ static int lookup(const zoq_ctx *ctx, int key, int type, const opt_info **out)
     return ZOQ_OK;
 }
 
-static int settable(zoq_ctx *ctx)
-{
-    if (!ctx)
-        return ZOQ_E_INVALID;
-    if (ctx->pending)
-        return zoq__fail(ctx, ZOQ_E_STATE, "options cannot change while an ask/tell step is "
-                                           "pending; tell or cancel it first");
-    return ZOQ_OK;
-}
-
 int zoq_set_int(zoq_ctx *ctx, int key, int64_t value)
 {
     const opt_info *oi;
-    int rc = settable(ctx);
+    int rc = zoq__check_idle(ctx, "changing an option");
     if (rc == ZOQ_OK)
         rc = lookup(ctx, key, ZOQ_OPT_INT, &oi);
     if (rc != ZOQ_OK)
@@ -104,7 +94,7 @@ int zoq_set_int(zoq_ctx *ctx, int key, int64_t value)
 int zoq_set_double(zoq_ctx *ctx, int key, double value)
 {
     const opt_info *oi;
-    int rc = settable(ctx);
+    int rc = zoq__check_idle(ctx, "changing an option");
     if (rc == ZOQ_OK)
         rc = lookup(ctx, key, ZOQ_OPT_DOUBLE, &oi);
     if (rc != ZOQ_OK)

@@ -17,16 +17,6 @@ static char *dup_str(const char *s)
     return d;
 }
 
-static int check_mutable(zoq_ctx *ctx)
-{
-    if (!ctx)
-        return ZOQ_E_INVALID;
-    if (ctx->pending)
-        return zoq__fail(ctx, ZOQ_E_STATE, "parameters cannot change while an ask/tell step is "
-                                           "pending; tell or cancel it first");
-    return ZOQ_OK;
-}
-
 static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
 {
     size_t known = sizeof(zoq_param_desc_t);
@@ -63,7 +53,7 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
 
 int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
 {
-    int rc = check_mutable(ctx);
+    int rc = zoq__check_idle(ctx, "changing the parameters");
     if (rc == ZOQ_OK)
         rc = check_desc(ctx, desc);
     if (rc != ZOQ_OK)
@@ -128,7 +118,7 @@ int zoq_param_find(const zoq_ctx *ctx, const char *name, int32_t *id)
 
 static int check_id(zoq_ctx *ctx, int32_t id)
 {
-    int rc = check_mutable(ctx);
+    int rc = zoq__check_idle(ctx, "changing the parameters");
     if (rc == ZOQ_OK && (id < 0 || id >= ctx->n_params))
         rc = zoq__fail(ctx, ZOQ_E_NOT_FOUND, "no parameter with id %d (%d registered)", id,
                        ctx->n_params);
@@ -156,7 +146,7 @@ int zoq_param_set_enabled(zoq_ctx *ctx, int32_t id, int on)
 
 int zoq_group_set_enabled(zoq_ctx *ctx, const char *group, int on, int32_t *count)
 {
-    int rc = check_mutable(ctx);
+    int rc = zoq__check_idle(ctx, "changing the parameters");
     if (rc != ZOQ_OK)
         return rc;
     if (!group)

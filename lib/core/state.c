@@ -332,11 +332,12 @@ int zoq_state_load(zoq_ctx *ctx, const char *path)
         return ZOQ_E_INVALID;
     if (!path)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_load: path is NULL");
-    if (ctx->pending)
-        return zoq__fail(ctx, ZOQ_E_STATE, "an ask/tell step is pending; tell or cancel it first");
+    int rc = zoq__check_idle(ctx, "loading a state");
+    if (rc != ZOQ_OK)
+        return rc;
     unsigned char *data = NULL;
     size_t n = 0;
-    int rc = read_file(ctx, path, &data, &n);
+    rc = read_file(ctx, path, &data, &n);
     if (rc != ZOQ_OK)
         return rc;
     rc = decode(ctx, data, n, path);

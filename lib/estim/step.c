@@ -17,12 +17,11 @@ typedef struct displacement {
 
 static int step_ready(zoq_ctx *ctx, const zoq_report_t *report)
 {
-    if (!ctx)
-        return ZOQ_E_INVALID;
+    int rc = zoq__check_idle(ctx, "starting a step");
+    if (rc != ZOQ_OK)
+        return rc;
     if (report && report->size < sizeof report->size)
         return zoq__fail(ctx, ZOQ_E_INVALID, "report->size must be set to sizeof(zoq_report_t)");
-    if (ctx->pending)
-        return zoq__fail(ctx, ZOQ_E_STATE, "an ask/tell step is pending; tell or cancel it first");
     int64_t numel;
     zoq_param_enabled_numel(ctx, &numel);
     if (numel == 0)
@@ -113,12 +112,14 @@ int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
         pl->losses[i] = NAN;
     displacement at = {-1, 0.0};
     int cb_status = 0, i;
+    ctx->stepping = 1;
     for (i = 0; i < pl->n_points; i++) {
         if ((rc = move_to(ctx, &at, &pl->points[i])) != ZOQ_OK)
             break;
         if ((rc = evaluate(ctx, i, &cb_status)) != ZOQ_OK)
             break;
     }
+    ctx->stepping = 0;
     if (rc != ZOQ_OK) {
         const zoq_point_t home = {.query = -1, .coef = 0.0};
         char why[ZOQ__ERRMSG_CAP];
@@ -146,8 +147,9 @@ int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
 
 int zoq_set_objective(zoq_ctx *ctx, zoq_objective_fn fn, void *user)
 {
-    if (!ctx)
-        return ZOQ_E_INVALID;
+    int rc = zoq__check_idle(ctx, "changing the objective");
+    if (rc != ZOQ_OK)
+        return rc;
     ctx->objective = fn;
     ctx->objective_user = fn ? user : NULL;
     return ZOQ_OK;
@@ -287,10 +289,9 @@ int zoq_get_step(const zoq_ctx *ctx, uint64_t *out)
 
 int zoq_skip_step(zoq_ctx *ctx)
 {
-    if (!ctx)
-        return ZOQ_E_INVALID;
-    if (ctx->pending)
-        return zoq__fail(ctx, ZOQ_E_STATE, "an ask/tell step is pending; tell or cancel it first");
+    int rc = zoq__check_idle(ctx, "skipping a step");
+    if (rc != ZOQ_OK)
+        return rc;
     ctx->step++;
     return ZOQ_OK;
 }

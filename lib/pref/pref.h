@@ -1,0 +1,73 @@
+/* pref.h - internal helpers shared by the preference sources (lib/pref):
+ * stable scalar numerics, the normal distribution, size-prefixed struct
+ * checks and the per-family loss kernels. Nothing here is exported. */
+#ifndef ZOQ_PREF_PREF_H
+#define ZOQ_PREF_PREF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zoq.h"
+
+/* ---- numerics (num.c) --------------------------------------------------- */
+
+/* log(1 + e^x) without overflow or loss of precision for any finite x. */
+double zoq__softplus(double x);
+/* log σ(x) = -softplus(-x). */
+double zoq__log_sigmoid(double x);
+/* σ(x) = 1 / (1 + e^-x), evaluated so that neither tail overflows. */
+double zoq__sigmoid(double x);
+/* log(1 - e^x) for x < 0 (Mächler): log(-expm1(x)) if x > -ln 2, else
+ * log1p(-exp(x)). Caller guarantees x < 0. */
+double zoq__log1mexp(double x);
+/* e^x - 1 - x, accurate for small |x| (series below 1); +inf on overflow. */
+double zoq__expm1mx(double x);
+/* Standard normal quantile Φ⁻¹(p) for 0 < p < 1 (Wichura, AS 241, PPND16). */
+double zoq__norm_ppf(double p);
+/* Two-sided tail 2·(1 - Φ(|z|)) = erfc(|z| / √2). */
+double zoq__norm_two_sided_p(double z);
+
+/* ---- size-prefixed structs ---------------------------------------------- */
+
+/* An input struct is accepted when the caller's size covers this version's
+ * struct and any bytes beyond it (fields of a newer version) are zero. */
+static inline int zoq__pref_in_size_ok(const void *s, size_t ours)
+{
+    const size_t have = *(const size_t *)s;
+    const unsigned char *p = (const unsigned char *)s;
+    if (have < ours)
+        return 0;
+    for (size_t i = ours; i < have; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
+/* An output struct is accepted when it is at least this version's size. */
+static inline int zoq__pref_out_size_ok(const void *s, size_t ours)
+{
+    return *(const size_t *)s >= ours;
+}
+
+/* ---- loss kernels -------------------------------------------------------- */
+
+/* Baseline of an AERO evaluation: (b, v) of the state, or the batch's own
+ * mean and mean squared deviation when the state has seen no rewards yet. */
+typedef struct zoq__aero_base {
+    double baseline;
+    double sq_dev;
+} zoq__aero_base_t;
+
+/* Validates what GRPO/AERO need from the batch (params already validated). */
+int zoq__pref_group_check(const zoq_pref_params_t *p, const zoq_pref_batch_t *b);
+/* Evaluates GRPO (base == NULL) or AERO (base != NULL) on a validated batch. */
+void zoq__pref_group_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
+                          const zoq__aero_base_t *base, zoq_pref_result_t *out);
+/* The AERO baseline an evaluation with state s and these rewards uses. */
+void zoq__pref_aero_base(const zoq_pref_aero_t *s, const double *rewards, int64_t n,
+                         zoq__aero_base_t *out);
+
+/* Finite and, if positive != 0, > 0, for all n entries. */
+int zoq__pref_all_finite(const double *x, int64_t n, int positive);
+
+#endif /* ZOQ_PREF_PREF_H */
