@@ -67,9 +67,12 @@ $(STATIC): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/zoq.pc.in
+
+# For a look at what install will write; install regenerates it for its PREFIX.
 $(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SED) > $@
 
 # Tests link the static library so they can reach zoq__ internals too.
 $(BUILD)/tests/%: tests/%.c $(STATIC)
@@ -112,7 +115,7 @@ install: lib
 	ln -sf libzoq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR)
 	ln -sf libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	install -m 644 $(BUILD)/zoq.pc $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
+	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/zoq.h $(DESTDIR)$(LIBDIR)/libzoq.so.$(VERSION) \

@@ -43,6 +43,9 @@ check() {
 
 check "abi: only zoq_ symbols exported, header portable" sh tests/abi.sh "$BUILD"
 check "example: quadratic converges" "$BUILD/examples/quadratic"
+if [ -z "${SAN:-}" ]; then
+    check "install: pkg-config build of the example, uninstall" sh tests/install.sh "$BUILD"
+fi
 if $PYTHON -c 'import numpy, xxhash' 2>/dev/null; then
     check "rng vectors regenerate from docs/rng.md" $PYTHON tests/kat/gen_rng_kat.py --check
 else
