@@ -47,20 +47,13 @@ static void put(wbuf *b, const void *src, size_t n)
     b->n += n;
 }
 
-static void put_u32(wbuf *b, uint32_t v)
-{
-    unsigned char x[4];
-    for (int i = 0; i < 4; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    put(b, x, 4);
-}
-
-static void put_u64(wbuf *b, uint64_t v)
+/* Appends the low n bytes of v, little-endian. */
+static void put_le(wbuf *b, uint64_t v, int n)
 {
     unsigned char x[8];
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < n; i++)
         x[i] = (unsigned char)(v >> (8 * i));
-    put(b, x, 8);
+    put(b, x, (size_t)n);
 }
 
 /* A bounds-checked reader over an untrusted byte range. */
@@ -81,33 +74,30 @@ static const unsigned char *take(rbuf *r, size_t n)
     return s;
 }
 
-static uint32_t get_u32(rbuf *r)
+/* Reads n little-endian bytes (0 and r->bad set past the end). */
+static uint64_t get_le(rbuf *r, int n)
 {
-    const unsigned char *s = take(r, 4);
-    uint32_t v = 0;
-    for (int i = 0; s && i < 4; i++)
-        v |= (uint32_t)s[i] << (8 * i);
+    const unsigned char *s = take(r, (size_t)n);
+    uint64_t v = 0;
+    for (int i = 0; s && i < n; i++)
+        v |= (uint64_t)s[i] << (8 * i);
     return v;
 }
 
-static uint64_t get_u64(rbuf *r)
+static uint32_t get_u32(rbuf *r)
 {
-    const unsigned char *s = take(r, 8);
-    uint64_t v = 0;
-    for (int i = 0; s && i < 8; i++)
-        v |= (uint64_t)s[i] << (8 * i);
-    return v;
+    return (uint32_t)get_le(r, 4);
 }
 
 static void encode(const zoq_ctx *ctx, wbuf *b)
 {
     put(b, STATE_MAGIC, 8);
-    put_u32(b, STATE_VERSION);
-    put_u32(b, 0);
-    put_u64(b, 0); /* payload size, patched below */
+    put_le(b, STATE_VERSION, 4);
+    put_le(b, 0, 4);
+    put_le(b, 0, 8); /* payload size, patched below */
     size_t start = b->n;
-    put_u64(b, ctx->step);
-    put_u32(b, (uint32_t)zoq__opt_count());
+    put_le(b, ctx->step, 8);
+    put_le(b, (uint32_t)zoq__opt_count(), 4);
     for (size_t i = 0; i < zoq__opt_count(); i++) {
         int type, key = zoq__opt_key_at(i, &type);
         uint64_t bits;
@@ -120,26 +110,26 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
             zoq_get_double(ctx, key, &v);
             memcpy(&bits, &v, sizeof bits);
         }
-        put_u32(b, (uint32_t)key);
-        put_u32(b, (uint32_t)type);
-        put_u64(b, bits);
+        put_le(b, (uint32_t)key, 4);
+        put_le(b, (uint32_t)type, 4);
+        put_le(b, bits, 8);
     }
-    put_u32(b, (uint32_t)ctx->n_params);
+    put_le(b, (uint32_t)ctx->n_params, 4);
     for (int32_t i = 0; i < ctx->n_params; i++) {
         const zoq__param *p = &ctx->params[i];
         size_t len = strlen(p->name);
-        put_u32(b, (uint32_t)len);
+        put_le(b, (uint32_t)len, 4);
         put(b, p->name, len);
-        put_u32(b, (uint32_t)p->t.dtype);
-        put_u64(b, (uint64_t)p->t.numel);
-        put_u32(b, 0); /* optimizer buffers of this parameter: none for ZO-SGD */
+        put_le(b, (uint32_t)p->t.dtype, 4);
+        put_le(b, (uint64_t)p->t.numel, 8);
+        put_le(b, 0, 4); /* optimizer buffers of this parameter: none for ZO-SGD */
     }
     if (b->oom)
         return;
     uint64_t payload = b->n - start;
     for (int i = 0; i < 8; i++)
         b->p[16 + i] = (unsigned char)(payload >> (8 * i));
-    put_u64(b, XXH64(b->p, b->n, 0));
+    put_le(b, XXH64(b->p, b->n, 0), 8);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t n)
@@ -236,7 +226,7 @@ static int check_params(zoq_ctx *ctx, rbuf *r, const char *path)
         uint32_t len = get_u32(r);
         const unsigned char *name = take(r, len);
         uint32_t dtype = get_u32(r);
-        uint64_t numel = get_u64(r);
+        uint64_t numel = get_le(r, 8);
         uint32_t n_buffers = get_u32(r);
         if (r->bad)
             break;
@@ -292,7 +282,7 @@ static int decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char 
         return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s' is not a zoq state file", path);
     rbuf r = {data, n, 8, 0};
     uint32_t version = get_u32(&r), flags = get_u32(&r);
-    uint64_t payload = get_u64(&r);
+    uint64_t payload = get_le(&r, 8);
     if (version != STATE_VERSION || flags != 0)
         return zoq__fail(ctx, ZOQ_E_VERSION, "'%s': state version %u flags %u; this library "
                          "reads version %u", path, version, flags, STATE_VERSION);
@@ -300,10 +290,10 @@ static int decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char 
         return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s' is truncated or has trailing bytes (payload "
                          "%llu, file %zu)", path, (unsigned long long)payload, n);
     rbuf tr = {data, n, n - TRAILER_BYTES, 0};
-    if (get_u64(&tr) != XXH64(data, n - TRAILER_BYTES, 0))
+    if (get_le(&tr, 8) != XXH64(data, n - TRAILER_BYTES, 0))
         return zoq__fail(ctx, ZOQ_E_CHECKSUM, "'%s': checksum mismatch, file is corrupt", path);
     r.n = n - TRAILER_BYTES;
-    uint64_t step = get_u64(&r);
+    uint64_t step = get_le(&r, 8);
     uint32_t n_opts = get_u32(&r);
     if (r.bad || n_opts > (r.n - r.at) / 16)
         return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad option count", path);
@@ -313,7 +303,7 @@ static int decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char 
     for (uint32_t i = 0; i < n_opts; i++) {
         recs[i].key = get_u32(&r);
         recs[i].type = get_u32(&r);
-        recs[i].bits = get_u64(&r);
+        recs[i].bits = get_le(&r, 8);
     }
     int rc = check_params(ctx, &r, path);
     if (rc == ZOQ_OK && (r.bad || r.at != r.n))

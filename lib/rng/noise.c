@@ -7,35 +7,22 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/bits.h"
 #include "zoq.h"
-
-static inline float bits_to_float(uint32_t b)
-{
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
-static inline uint32_t float_to_bits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-}
 
 /* ln(u) for normal u in (0, 1]: exponent split, then Cephes' logf polynomial
  * on m - 1 with m in [sqrt(1/2), sqrt(2)). Max error about 1 ulp; what matters
  * is that the bits are fixed. */
 static float log_spec(float u)
 {
-    uint32_t b = float_to_bits(u);
+    uint32_t b = zoq__f32_bits(u);
     int e = (int)((b >> 23) & 0xFFu) - 126;
-    float m = bits_to_float((b & 0x007FFFFFu) | 0x3F000000u); /* [0.5, 1) */
+    float m = zoq__f32_from_bits((b & 0x007FFFFFu) | 0x3F000000u); /* [0.5, 1) */
     /* m < sqrt(1/2): e -= 1, x = (m + m) - 1; else x = m - 1 (selected by mask) */
     uint32_t lo = 0u - (uint32_t)(m < 0.707106781186547524f);
     e -= (int)(lo & 1u);
     float twice = m + m;
-    float x = bits_to_float((float_to_bits(twice - 1.0f) & lo) | (float_to_bits(m - 1.0f) & ~lo));
+    float x = zoq__f32_from_bits((zoq__f32_bits(twice - 1.0f) & lo) | (zoq__f32_bits(m - 1.0f) & ~lo));
     float z = x * x;
     float p = 7.0376836292e-2f;
     p = p * x + -1.1514610310e-1f;
@@ -87,18 +74,18 @@ static inline void box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
     uint32_t o = b >> 29;
     float x = (float)((b >> 5) & 0x00FFFFFFu) * 5.9604644775390625e-8f; /* [0, 1) */
     uint32_t odd = 0u - (o & 1u);
-    x = bits_to_float((float_to_bits(1.0f - x) & odd) | (float_to_bits(x) & ~odd));
+    x = zoq__f32_from_bits((zoq__f32_bits(1.0f - x) & odd) | (zoq__f32_bits(x) & ~odd));
     float s, c;
     sincos_spec(x * 0.785398163397448310f, &s, &c);
     /* odd octant swaps (s, c); odd quadrant k = o >> 1 swaps again */
     uint32_t swap = 0u - ((o ^ (o >> 1)) & 1u);
-    uint32_t sb = float_to_bits(s), cb = float_to_bits(c);
+    uint32_t sb = zoq__f32_bits(s), cb = zoq__f32_bits(c);
     uint32_t cs = (sb & swap) | (cb & ~swap), sn = (cb & swap) | (sb & ~swap);
     /* cos negative in quadrants 1, 2; sin negative in quadrants 2, 3 */
     cs ^= (((o >> 1) ^ (o >> 2)) & 1u) << 31;
     sn ^= ((o >> 2) & 1u) << 31;
-    *z0 = r * bits_to_float(cs);
-    *z1 = r * bits_to_float(sn);
+    *z0 = r * zoq__f32_from_bits(cs);
+    *z1 = r * zoq__f32_from_bits(sn);
 }
 
 void zoq__gauss4(const uint32_t w[4], float z[4])
@@ -144,7 +131,7 @@ static void fill_rademacher(uint64_t key, uint64_t step, uint32_t query, uint32_
         uint64_t block = i / ZOQ__RADE_PER_BLOCK;
         zoq__noise_block(key, step, query, stream, block, w);
         for (unsigned j = 0; j < ZOQ__RADE_PER_BLOCK; j++) /* bit set: -1.0f, else +1.0f */
-            z[j] = bits_to_float(0x3F800000u | (((w[j >> 5] >> (j & 31u)) & 1u) << 31));
+            z[j] = zoq__f32_from_bits(0x3F800000u | (((w[j >> 5] >> (j & 31u)) & 1u) << 31));
         uint64_t first = i - block * ZOQ__RADE_PER_BLOCK;
         uint64_t n = ZOQ__RADE_PER_BLOCK - first;
         if (n > end - i)

@@ -4,21 +4,8 @@
 #define ZOQ_CPU_CONVERT_H
 
 #include <stdint.h>
-#include <string.h>
 
-static inline uint32_t zoq__f32_bits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-}
-
-static inline float zoq__f32_from_bits(uint32_t b)
-{
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
+#include "core/bits.h"
 
 static inline float zoq__f16_to_f32(uint16_t h)
 {
