@@ -10,6 +10,7 @@
 
 #include "zoq.h"
 #include "backend/backend.h"
+#include "core/abi.h"
 
 #define ZOQ__ERRMSG_CAP 256
 
@@ -79,9 +80,6 @@ int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
  * `what`. Everything that could change what a restore must undo checks it. */
 int zoq__check_idle(zoq_ctx *ctx, const char *what);
 
-/* True when a size-prefixed struct of `size` bytes holds at least `need`
- * bytes and every byte past what this build knows (`known`) is zero. */
-int zoq__struct_ok(const void *s, size_t size, size_t need, size_t known);
 
 /* Options */
 void zoq__opts_default(zoq__opts *o);

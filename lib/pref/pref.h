@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/abi.h"
 #include "zoq.h"
 
 /* ---- numerics (num.c) --------------------------------------------------- */
@@ -33,14 +34,7 @@ double zoq__norm_two_sided_p(double z);
  * struct and any bytes beyond it (fields of a newer version) are zero. */
 static inline int zoq__pref_in_size_ok(const void *s, size_t ours)
 {
-    const size_t have = *(const size_t *)s;
-    const unsigned char *p = (const unsigned char *)s;
-    if (have < ours)
-        return 0;
-    for (size_t i = ours; i < have; i++)
-        if (p[i] != 0)
-            return 0;
-    return 1;
+    return zoq__struct_ok(s, *(const size_t *)s, ours, ours);
 }
 
 /* An output struct is accepted when it is at least this version's size. */
