@@ -24,6 +24,8 @@ ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -fno-
               -Iinclude -Ilib
 DEP_LIBS := -lxxhash -lopenblas -lm -pthread
 
+# V=1 shows full command lines.
+Q := $(if $(filter 1,$(V)),,@)
 BUILD := build
 ifeq ($(SANITIZE),1)
 BUILD := build/sanitize
@@ -54,39 +56,45 @@ lib: $(SO_REAL) $(SO_MAJOR) $(SO_LINK) $(STATIC) $(BUILD)/zoq.pc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ZOQ_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(ZOQ_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(SO_REAL): $(LIB_OBJS) lib/libzoq.map
-	$(CC) -shared $(LDSAN) $(LDFLAGS) -Wl,-soname,libzoq.so.$(MAJOR) \
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDSAN) $(LDFLAGS) -Wl,-soname,libzoq.so.$(MAJOR) \
 	    -Wl,--version-script=lib/libzoq.map -Wl,--no-undefined -o $@ $(LIB_OBJS) $(DEP_LIBS)
 
 $(SO_MAJOR) $(SO_LINK): $(SO_REAL)
-	ln -sf $(notdir $<) $@
+	$(Q)ln -sf $(notdir $<) $@
 
 $(STATIC): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/zoq.pc.in
 
 # For a look at what install will write; install regenerates it for its PREFIX.
 $(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq.h
-	$(PC_SED) > $@
+	$(Q)$(PC_SED) > $@
 
 # Tests link the static library so they can reach zoq__ internals too.
 $(BUILD)/tests/%: tests/%.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests -MMD -MP $< -o $@ \
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests -MMD -MP $< -o $@ \
 	    $(STATIC) -lcriterion $(DEP_LIBS) $(LDSAN)
 
 $(BUILD)/examples/%: examples/%.c $(SO_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lzoq -lm $(LDSAN)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lzoq -lm $(LDSAN)
 
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
 
 examples: $(EXAMPLES)
 
@@ -141,5 +149,6 @@ help:
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
 	@echo "  make clean          remove build/"
+	@echo "  (V=1 shows full command lines; BUILD=dir builds elsewhere)"
 
 -include $(LIB_OBJS:.o=.d) $(TESTS:=.d)
