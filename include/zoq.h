@@ -113,8 +113,22 @@ typedef enum zoq_opt {
     ZOQ_OPT_LR_FINAL = 11,      /* double: lr at step T, >= 0 [0] */
     ZOQ_OPT_EPS_SCHEDULE = 12,  /* int: zoq_schedule_t of eps [constant] */
     ZOQ_OPT_EPS_FINAL = 13,     /* double: eps at step T, > 0 when scheduled [0 = unset] */
-    ZOQ_OPT_THREADS = 14        /* int: CPU worker threads, 0 = all online cores [0] */
+    ZOQ_OPT_THREADS = 14,       /* int: CPU worker threads, 0 = all online cores [0] */
+    ZOQ_OPT_OPTIMIZER = 15,     /* int: zoq_optimizer_t applied to the ZO gradient [SGD] */
+    ZOQ_OPT_MOMENTUM = 16,      /* double: momentum mu in [0, 1) [0.9] */
+    ZOQ_OPT_ADAM_BETA1 = 17,    /* double: Adam beta1 in [0, 1) [0.9] */
+    ZOQ_OPT_ADAM_BETA2 = 18,    /* double: Adam beta2 in [0, 1) [0.999] */
+    ZOQ_OPT_ADAM_EPS = 19,      /* double: Adam epsilon > 0 [1e-8] */
+    ZOQ_OPT_CLIP = 20,          /* double: DDC, clip each g_q to [-C, C]; 0 = off [0] */
+    ZOQ_OPT_SIGN = 21,          /* int: 1 = ZO-SignSGD, use sign(g_q) [0] */
+    ZOQ_OPT_ACCUMULATE = 22     /* int: apply one update every K steps, 1..4096 [1] */
 } zoq_opt_t;
+
+typedef enum zoq_optimizer {
+    ZOQ_OPTIM_SGD = 0,          /* θ ← θ − η ĝ */
+    ZOQ_OPTIM_MOMENTUM = 1,     /* b ← μ b + ĝ;  θ ← θ − η b  (ZO-SGD-MMT) */
+    ZOQ_OPTIM_ADAM = 2          /* Adam on ĝ with bias correction (ZO-Adam) */
+} zoq_optimizer_t;
 
 typedef enum zoq_estimator {
     ZOQ_EST_CENTRAL = 0,        /* g_q = (L(θ+εz_q) − L(θ−εz_q)) / 2ε, 2n evaluations */
@@ -166,7 +180,7 @@ typedef enum zoq_device { ZOQ_DEVICE_CPU = 0 } zoq_device_t;
 /* Parameter flags (bits). Unknown bits are refused. */
 #define ZOQ_PARAM_DISABLED 0x1u /* registered but not trained until enabled */
 #define ZOQ_PARAM_LORA_A 0x2u   /* the A factor of a LoRA pair (informational for now) */
-#define ZOQ_PARAM_LORA_B 0x4u   /* the B factor of a LoRA pair (informational for now) */
+#define ZOQ_PARAM_LORA_B 0x4u   /* the B factor of a LoRA pair (see zoq_lora_b_warm_start) */
 #define ZOQ_PARAM_SCALE 0x8u    /* quantization scales (informational for now) */
 
 /* Full description of a parameter tensor. Set size = sizeof(zoq_param_desc_t). */
@@ -268,6 +282,8 @@ typedef struct zoq_report {
     int32_t failed_point;       /* point whose evaluation failed, -1 if none */
     int32_t callback_status;    /* objective's non-zero return, 0 if none */
     int64_t passes;             /* passes over the parameters this step */
+    int32_t applied;            /* 1 if this step updated the parameters (0: accumulating) */
+    int32_t n_clipped;          /* projected gradients DDC clipped this step */
 } zoq_report_t;
 
 /* One ZO step in place: perturbs the enabled parameters, calls the objective
@@ -296,6 +312,13 @@ ZOQ_API int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t
 ZOQ_API int zoq_cancel(zoq_ctx *ctx);
 /* Current step counter into *out. */
 ZOQ_API int zoq_get_step(const zoq_ctx *ctx, uint64_t *out);
+/* Fills parameter id with sigma·z, z ~ N(0, 1) from its own stream (the
+ * "warm start" of LoRA B factors, seed 000: B ~ N(0, sigma^2) instead of 0).
+ * Reproducible from (seed, name). ZOQ_E_INVALID for sigma < 0 or non-finite. */
+ZOQ_API int zoq_param_init_normal(zoq_ctx *ctx, int32_t id, double sigma);
+/* zoq_param_init_normal on every parameter flagged ZOQ_PARAM_LORA_B; writes
+ * how many to *count (may be NULL). */
+ZOQ_API int zoq_lora_b_warm_start(zoq_ctx *ctx, double sigma, int32_t *count);
 /* Advances the step counter without an update (to move past a step that
  * fails persistently, since a retried step reuses the same directions). */
 ZOQ_API int zoq_skip_step(zoq_ctx *ctx);

@@ -127,7 +127,7 @@ static void run_pass(int threads, int dtype, void *data, int64_t n, float scale,
     zoq__backend *be;
     cr_assert_eq(zoq__cpu_backend_create(threads, &be), ZOQ_OK);
     zoq__tensor t = {.data = data, .dtype = dtype, .numel = n, .key = 0xABCDEFull};
-    zoq__pass ps = {.src = &t, .dst = data, .step = 3, .stream = 0, .dist = dist, .scale = scale,
+    zoq__pass ps = {.src = &t, .dst = data, .stream = 0, .dist = dist, .scale = scale,
                     .n_terms = nt, .terms = terms};
     cr_assert_eq(be->iface->run_passes(be, &ps, 1), ZOQ_OK);
     be->iface->destroy(be);
@@ -140,7 +140,7 @@ Test(backend, pass_formula_and_thread_independence)
           *z1 = malloc(N * sizeof *z1);
     for (int i = 0; i < N; i++)
         a[i] = b[i] = (float)sin(i * 0.001);
-    const zoq__term terms[2] = {{0, 0.25f}, {5, -0.5f}};
+    const zoq__term terms[2] = {{3, 0, 0.25f}, {3, 5, -0.5f}};
     for (int dist = 0; dist < 2; dist++) {
         float *ref = malloc(N * sizeof *ref);
         memcpy(ref, a, N * sizeof *a);
@@ -172,7 +172,7 @@ Test(backend, half_storage_is_rounded_from_f32_arithmetic)
             h[i] = dtype == ZOQ_F16 ? zoq__f32_to_f16(v) : zoq__f32_to_bf16(v);
             g[i] = h[i];
         }
-        const zoq__term t = {2, 0.125f};
+        const zoq__term t = {3, 2, 0.125f};
         run_pass(2, dtype, h, N, 1.0f, &t, 1, ZOQ_DIST_GAUSSIAN);
         zoq__noise_fill(0xABCDEFull, 3, 2, 0, ZOQ_DIST_GAUSSIAN, 0, N, z);
         for (int i = 0; i < N; i++) {

@@ -9,33 +9,53 @@
 
 #define ZOQ__BACKEND_ABI 1
 
-/* A tensor as kernels see it. */
+/* A tensor as kernels see it, with its optimizer buffers (f32, numel each,
+ * NULL until an optimizer needs them). */
 typedef struct zoq__tensor {
     void *data;
     int dtype;                  /* zoq_dtype_t */
     int64_t numel;
     uint64_t key;               /* zoq_tensor_key(seed, name) */
+    float *m;                   /* momentum b, or Adam's first moment */
+    float *v;                   /* Adam's second moment */
 } zoq__tensor;
 
-/* One direction's share of a pass: coef * z_query. */
+/* One direction's share of a pass: coef * z of (step, query). */
 typedef struct zoq__term {
+    uint64_t step;
     uint32_t query;
     float coef;
 } zoq__term;
 
+/* The optimizer stage of an update pass. With ĝ_i = sum_k grad[k].coef * z_k[i]
+ * (binary32, in order), after the pass's own terms:
+ *   momentum: m = mu*m + ĝ;                              acc = acc + (-lr)*m
+ *   adam:     m = b1*m + (1-b1)*ĝ; v = b2*v + (1-b2)*ĝ*ĝ;
+ *             acc = acc + (-lr) * ((m/bc1) / (sqrt(v/bc2) + eps))
+ * (plain SGD needs no stage: its update is ordinary terms.) */
+typedef struct zoq__update {
+    int kind;                   /* zoq_optimizer_t: ZOQ_OPTIM_MOMENTUM or ZOQ_OPTIM_ADAM */
+    int n_grad;
+    const zoq__term *grad;
+    float lr, mu, beta1, beta2, eps;
+    float bc1, bc2;             /* Adam bias corrections 1 - beta^t */
+} zoq__update;
+
 /* One fused pass over a tensor:
- *   dst[i] = scale*src[i] + sum_k terms[k].coef * z_{terms[k].query}[i]
- * in binary32, in that order (scale*src first, then terms in order), stored
- * to dst's dtype with round-to-nearest-even. dst may equal src. */
+ *   acc = scale*src[i] (0 when scale is 0, whatever src holds);
+ *   acc = acc + terms[k].coef * z_k[i] for each k in order;
+ *   then the optimizer stage if upd != NULL;  dst[i] = acc
+ * in binary32, stored to dst's dtype with round-to-nearest-even. dst may
+ * equal src. */
 typedef struct zoq__pass {
     const zoq__tensor *src;
     void *dst;
-    uint64_t step;
     uint32_t stream;
     int dist;                   /* zoq_dist_t */
     float scale;
     int n_terms;
     const zoq__term *terms;
+    const zoq__update *upd;     /* NULL: no optimizer stage */
 } zoq__pass;
 
 typedef struct zoq__backend zoq__backend;

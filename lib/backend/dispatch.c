@@ -31,7 +31,8 @@ int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out)
     return ZOQ_OK;
 }
 
-int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms)
+int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
+                   const zoq__update *upd)
 {
     zoq__backend *be;
     int rc = zoq__ctx_backend(ctx, &be);
@@ -43,9 +44,9 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
         if (!ctx->params[i].enabled)
             continue;
         passes[n++] = (zoq__pass){.src = &ctx->params[i].t, .dst = ctx->params[i].t.data,
-                                  .step = ctx->step, .stream = ZOQ__STREAM_PROBE,
-                                  .dist = (int)ctx->opts.dist, .scale = scale,
-                                  .n_terms = n_terms, .terms = terms};
+                                  .stream = ZOQ__STREAM_PROBE, .dist = (int)ctx->opts.dist,
+                                  .scale = scale, .n_terms = n_terms, .terms = terms,
+                                  .upd = upd};
     }
     rc = be->iface->run_passes(be, passes, n);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));

@@ -89,15 +89,18 @@ void zoq_destroy(zoq_ctx *ctx)
 {
     if (!ctx)
         return;
+    zoq__update_free_buffers(ctx);
     for (int32_t i = 0; i < ctx->n_params; i++) {
         free(ctx->params[i].name);
         free(ctx->params[i].group);
     }
+    free(ctx->accum);
     free(ctx->params);
     free(ctx->plan.points);
     free(ctx->plan.losses);
     free(ctx->plan.grads);
     free(ctx->plan.terms);
+    free(ctx->plan.grad);
     free(ctx->plan.passes);
     if (ctx->backend)
         ctx->backend->iface->destroy(ctx->backend);

@@ -27,6 +27,9 @@ typedef struct zoq__opts {
     int64_t eps_schedule;
     double eps_final;
     int64_t threads;
+    int64_t optimizer;
+    double momentum, adam_beta1, adam_beta2, adam_eps, clip;
+    int64_t sign, accumulate;
 } zoq__opts;
 
 /* A registered parameter. */
@@ -44,13 +47,24 @@ typedef struct zoq__plan {
     zoq_point_t *points;        /* n_points */
     double *losses;             /* n_points */
     double *grads;              /* n_queries */
-    zoq__term *terms;           /* n_queries + 1: coefficients of one pass */
+    zoq__term *terms;           /* coefficients of one pass: moves and the update */
+    zoq__term *grad;            /* the optimizer stage's ĝ terms */
     zoq__pass *passes;          /* n_params: one pass per enabled parameter */
-    int cap_points, cap_losses, cap_grads, cap_terms, cap_passes;
+    int cap_points, cap_losses, cap_grads, cap_terms, cap_grad, cap_passes;
+    zoq__update upd;            /* optimizer stage of the update pass */
     double lr, eps;
     double loss;                /* estimate of L(theta) */
     int64_t passes_run;         /* passes over the parameters this step */
+    int n_clipped;              /* g_q that DDC clipped */
+    int applied;                /* the step's update was applied (not accumulating) */
 } zoq__plan;
+
+/* One accumulated direction: weight w (after DDC/sign) of z of (step, query). */
+typedef struct zoq__accum {
+    uint64_t step;
+    uint32_t query;
+    double w;
+} zoq__accum;
 
 struct zoq_ctx {
     zoq__opts opts;
@@ -60,6 +74,11 @@ struct zoq_ctx {
     zoq_objective_fn objective;
     void *objective_user;
     zoq__plan plan;
+    uint64_t updates;           /* updates applied so far (Adam's t) */
+    zoq__accum *accum;          /* directions gathered since the last update */
+    int n_accum, cap_accum;
+    int accum_steps;            /* steps gathered since the last update */
+    int buffers_kind;           /* optimizer whose buffers params hold (SGD: none) */
     int pending;                /* an ask is waiting for its tell */
     int stepping;               /* inside zoq_step (the objective may call back in) */
     zoq__backend *backend;      /* created lazily by zoq__ctx_backend() */
@@ -102,14 +121,24 @@ int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out);
 int zoq__plan_make(zoq_ctx *ctx);
 /* From plan.losses: the projected gradients plan.grads and plan.loss. */
 void zoq__plan_grads(zoq_ctx *ctx);
-/* The update pass of the planned step: theta <- scale*theta + sum terms,
- * where the parameters currently sit at theta + disp_coef*z_{disp_query}
- * (disp_query -1: at theta). Returns the number of terms written to
- * plan.terms. */
-int zoq__plan_update(zoq_ctx *ctx, int32_t disp_query, double disp_coef, float *scale);
+/* Grows *buf to hold n elements of size sz (ZOQ_E_NOMEM, *buf intact). */
+int zoq__reserve(void **buf, int *cap, int n, size_t sz);
 
-/* Applies theta <- scale*theta + sum_k terms[k].coef * z_{terms[k].query} to
+/* Update (update.c) */
+/* Sizes the accumulation store and the optimizer buffers for the planned
+ * step; called by zoq__plan_make, before anything moves. */
+int zoq__update_prepare(zoq_ctx *ctx);
+/* Ends the planned step from plan.grads: gathers its directions and, on the
+ * last step of an accumulation window, applies the update in one pass from
+ * where the parameters sit, theta + disp_coef*z_{disp_query} (query -1: at
+ * theta). Counts the pass in plan.passes_run and sets plan.applied. */
+int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef);
+/* Frees the optimizer buffers of every parameter. */
+void zoq__update_free_buffers(zoq_ctx *ctx);
+
+/* Applies one fused pass (backend.h) with these terms and optimizer stage to
  * every enabled parameter in place. Does not allocate: uses plan.passes. */
-int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms);
+int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
+                   const zoq__update *upd);
 
 #endif

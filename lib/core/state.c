@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "bits.h"
 #include "internal.h"
 
 #define STATE_MAGIC "ZOQSTATE"
@@ -97,6 +99,17 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
     put_le(b, 0, 8); /* payload size, patched below */
     size_t start = b->n;
     put_le(b, ctx->step, 8);
+    put_le(b, ctx->updates, 8);
+    put_le(b, (uint32_t)ctx->buffers_kind, 4);
+    put_le(b, (uint32_t)ctx->accum_steps, 4);
+    put_le(b, (uint32_t)ctx->n_accum, 4);
+    for (int e = 0; e < ctx->n_accum; e++) {
+        uint64_t w;
+        memcpy(&w, &ctx->accum[e].w, sizeof w);
+        put_le(b, ctx->accum[e].step, 8);
+        put_le(b, ctx->accum[e].query, 4);
+        put_le(b, w, 8);
+    }
     put_le(b, (uint32_t)zoq__opt_count(), 4);
     for (size_t i = 0; i < zoq__opt_count(); i++) {
         int type, key = zoq__opt_key_at(i, &type);
@@ -122,7 +135,12 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
         put(b, p->name, len);
         put_le(b, (uint32_t)p->t.dtype, 4);
         put_le(b, (uint64_t)p->t.numel, 8);
-        put_le(b, 0, 4); /* optimizer buffers of this parameter: none for ZO-SGD */
+        const float *bufs[2] = {p->t.m, p->t.v};
+        uint32_t nb = p->t.v ? 2 : p->t.m ? 1 : 0;
+        put_le(b, nb, 4);
+        for (uint32_t k = 0; k < nb; k++)
+            for (int64_t j = 0; j < p->t.numel; j++)
+                put_le(b, zoq__f32_bits(bufs[k][j]), 4);
     }
     if (b->oom)
         return;
@@ -216,12 +234,50 @@ typedef struct opt_rec {
     uint64_t bits;
 } opt_rec;
 
-static int check_params(zoq_ctx *ctx, rbuf *r, const char *path)
+/* Everything a file holds, decoded and checked, before the context changes:
+ * new buffers and accumulation store are allocated here, installed by
+ * commit(), freed by discard(). */
+typedef struct loaded {
+    uint64_t step, updates;
+    uint32_t buffers_kind, accum_steps, n_accum, n_opts;
+    zoq__accum *accum;
+    opt_rec *opts;
+    float **m, **v;             /* per parameter id; NULL: no buffer in the file */
+} loaded;
+
+static void discard(loaded *ld, int32_t n_params)
+{
+    for (int32_t i = 0; ld->m && i < n_params; i++)
+        free(ld->m[i]);
+    for (int32_t i = 0; ld->v && i < n_params; i++)
+        free(ld->v[i]);
+    free(ld->m);
+    free(ld->v);
+    free(ld->accum);
+    free(ld->opts);
+}
+
+/* Reads count f32 values into a new array (NULL on allocation failure). */
+static float *read_buffer(rbuf *r, int64_t count)
+{
+    float *x = malloc((size_t)count * sizeof *x);
+    for (int64_t j = 0; x && j < count; j++)
+        x[j] = zoq__f32_from_bits(get_u32(r));
+    return x;
+}
+
+static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
 {
     uint32_t n = get_u32(r);
     if (!r->bad && n != (uint32_t)ctx->n_params)
         return zoq__fail(ctx, ZOQ_E_MISMATCH, "'%s' holds %u parameters, the context has %d",
                          path, n, ctx->n_params);
+    ld->m = calloc((size_t)ctx->n_params + 1, sizeof *ld->m);
+    ld->v = calloc((size_t)ctx->n_params + 1, sizeof *ld->v);
+    if (!ld->m || !ld->v)
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    uint32_t need = ld->buffers_kind == ZOQ_OPTIM_ADAM       ? 2
+                    : ld->buffers_kind == ZOQ_OPTIM_MOMENTUM ? 1 : 0;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         uint32_t len = get_u32(r);
         const unsigned char *name = take(r, len);
@@ -242,9 +298,48 @@ static int check_params(zoq_ctx *ctx, rbuf *r, const char *path)
             return zoq__fail(ctx, ZOQ_E_MISMATCH, "parameter '%s': file has dtype %u numel %llu, "
                              "context dtype %d numel %lld", p->name, dtype,
                              (unsigned long long)numel, p->t.dtype, (long long)p->t.numel);
-        if (n_buffers != 0)
-            return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': %u optimizer buffers, version 1 "
-                             "has none", p->name, n_buffers);
+        if ((n_buffers != 0 && n_buffers != need) || ld->m[id])
+            return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': %u optimizer buffers for an "
+                             "optimizer that keeps %u, or listed twice", p->name, n_buffers, need);
+        if (n_buffers > (r->n - r->at) / 4 / numel)
+            return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': truncated buffers of '%s'", path, p->name);
+        if (n_buffers >= 1 && !(ld->m[id] = read_buffer(r, p->t.numel)))
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+        if (n_buffers >= 2 && !(ld->v[id] = read_buffer(r, p->t.numel)))
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    }
+    return ZOQ_OK;
+}
+
+static int read_run(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
+{
+    ld->step = get_le(r, 8);
+    ld->updates = get_le(r, 8);
+    ld->buffers_kind = get_u32(r);
+    ld->accum_steps = get_u32(r);
+    ld->n_accum = get_u32(r);
+    if (r->bad || ld->buffers_kind > ZOQ_OPTIM_ADAM || ld->accum_steps > 4096 ||
+        ld->n_accum > (r->n - r->at) / 20 || (ld->n_accum == 0) != (ld->accum_steps == 0))
+        return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad run state", path);
+    if (!(ld->accum = malloc((ld->n_accum ? ld->n_accum : 1) * sizeof *ld->accum)))
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    for (uint32_t e = 0; e < ld->n_accum; e++) {
+        ld->accum[e].step = get_le(r, 8);
+        ld->accum[e].query = get_u32(r);
+        uint64_t w = get_le(r, 8);
+        memcpy(&ld->accum[e].w, &w, sizeof w);
+        if (!isfinite(ld->accum[e].w) || ld->accum[e].query >= (1u << 24))
+            return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad accumulated direction", path);
+    }
+    ld->n_opts = get_u32(r);
+    if (r->bad || ld->n_opts > (r->n - r->at) / 16)
+        return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad option count", path);
+    if (!(ld->opts = malloc((ld->n_opts ? ld->n_opts : 1) * sizeof *ld->opts)))
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    for (uint32_t i = 0; i < ld->n_opts; i++) {
+        ld->opts[i].key = get_u32(r);
+        ld->opts[i].type = get_u32(r);
+        ld->opts[i].bits = get_le(r, 8);
     }
     return ZOQ_OK;
 }
@@ -276,6 +371,28 @@ static int apply_options(zoq_ctx *ctx, const opt_rec *recs, uint32_t n, const ch
     return ZOQ_OK;
 }
 
+/* Installs a checked file into ctx; cannot fail. Takes ld's allocations. */
+static void commit(zoq_ctx *ctx, loaded *ld)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        zoq__tensor *t = &ctx->params[i].t;
+        free(t->m);
+        free(t->v);
+        t->m = ld->m[i];
+        t->v = ld->v[i];
+        ld->m[i] = ld->v[i] = NULL;
+    }
+    free(ctx->accum);
+    ctx->accum = ld->accum;
+    ctx->cap_accum = (int)(ld->n_accum ? ld->n_accum : 1);
+    ctx->n_accum = (int)ld->n_accum;
+    ld->accum = NULL;
+    ctx->accum_steps = (int)ld->accum_steps;
+    ctx->buffers_kind = (int)ld->buffers_kind;
+    ctx->updates = ld->updates;
+    ctx->step = ld->step;
+}
+
 static int decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char *path)
 {
     if (n < HEADER_BYTES + TRAILER_BYTES || memcmp(data, STATE_MAGIC, 8) != 0)
@@ -293,26 +410,17 @@ static int decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char 
     if (get_le(&tr, 8) != XXH64(data, n - TRAILER_BYTES, 0))
         return zoq__fail(ctx, ZOQ_E_CHECKSUM, "'%s': checksum mismatch, file is corrupt", path);
     r.n = n - TRAILER_BYTES;
-    uint64_t step = get_le(&r, 8);
-    uint32_t n_opts = get_u32(&r);
-    if (r.bad || n_opts > (r.n - r.at) / 16)
-        return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad option count", path);
-    opt_rec *recs = malloc((n_opts ? n_opts : 1) * sizeof *recs);
-    if (!recs)
-        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
-    for (uint32_t i = 0; i < n_opts; i++) {
-        recs[i].key = get_u32(&r);
-        recs[i].type = get_u32(&r);
-        recs[i].bits = get_le(&r, 8);
-    }
-    int rc = check_params(ctx, &r, path);
+    loaded ld = {0};
+    int rc = read_run(ctx, &r, &ld, path);
+    if (rc == ZOQ_OK)
+        rc = read_params(ctx, &r, &ld, path);
     if (rc == ZOQ_OK && (r.bad || r.at != r.n))
         rc = zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': malformed payload", path);
     if (rc == ZOQ_OK)
-        rc = apply_options(ctx, recs, n_opts, path);
+        rc = apply_options(ctx, ld.opts, ld.n_opts, path);
     if (rc == ZOQ_OK)
-        ctx->step = step;
-    free(recs);
+        commit(ctx, &ld);
+    discard(&ld, ctx->n_params);
     return rc;
 }
 

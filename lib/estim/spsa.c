@@ -1,15 +1,13 @@
 /* spsa.c - the SPSA estimators (Spall 1992; MeZO, Malladi et al. 2023):
  * which points a step evaluates, the projected gradients from their losses,
- * and the one fused update pass.
+ * and the buffers a step needs (the update itself: update.c).
  *   central: points θ ± ε z_q,  g_q = (L(θ+εz_q) − L(θ−εz_q)) / 2ε
- *   forward: points θ, θ + ε z_q,  g_q = (L(θ+εz_q) − L(θ)) / ε
- *   update:  θ ← (1 − η·wd) θ − (η/n) Σ_q g_q z_q                        */
+ *   forward: points θ, θ + ε z_q,  g_q = (L(θ+εz_q) − L(θ)) / ε           */
 #include <stdlib.h>
 
 #include "core/internal.h"
 
-/* Grows *buf to hold n elements of size sz. */
-static int reserve(void **buf, int *cap, int n, size_t sz)
+int zoq__reserve(void **buf, int *cap, int n, size_t sz)
 {
     if (n <= *cap)
         return ZOQ_OK;
@@ -30,15 +28,18 @@ int zoq__plan_make(zoq_ctx *ctx)
     int nq = (int)ctx->opts.queries;
     int central = ctx->opts.estimator == ZOQ_EST_CENTRAL;
     int np = central ? 2 * nq : nq + 1;
-    if (reserve((void **)&pl->points, &pl->cap_points, np, sizeof *pl->points) ||
-        reserve((void **)&pl->losses, &pl->cap_losses, np, sizeof *pl->losses) ||
-        reserve((void **)&pl->grads, &pl->cap_grads, nq, sizeof *pl->grads) ||
-        reserve((void **)&pl->terms, &pl->cap_terms, nq + 1, sizeof *pl->terms) ||
-        reserve((void **)&pl->passes, &pl->cap_passes, ctx->n_params, sizeof *pl->passes))
+    if (zoq__reserve((void **)&pl->points, &pl->cap_points, np, sizeof *pl->points) ||
+        zoq__reserve((void **)&pl->losses, &pl->cap_losses, np, sizeof *pl->losses) ||
+        zoq__reserve((void **)&pl->grads, &pl->cap_grads, nq, sizeof *pl->grads) ||
+        zoq__reserve((void **)&pl->passes, &pl->cap_passes, ctx->n_params, sizeof *pl->passes))
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory planning a step");
     pl->n_points = np;
     pl->n_queries = nq;
     pl->passes_run = 0;
+    pl->applied = 0;
+    pl->n_clipped = 0;
+    if ((rc = zoq__update_prepare(ctx)) != ZOQ_OK)
+        return rc;
     int k = 0;
     if (!central)
         pl->points[k++] = (zoq_point_t){.query = -1, .coef = 0.0};
@@ -66,20 +67,4 @@ void zoq__plan_grads(zoq_ctx *ctx)
             pl->grads[q] = (L[q + 1] - L[0]) / pl->eps;
         pl->loss = L[0];
     }
-}
-
-int zoq__plan_update(zoq_ctx *ctx, int32_t disp_query, double disp_coef, float *scale)
-{
-    zoq__plan *pl = &ctx->plan;
-    double s = 1.0 - pl->lr * ctx->opts.weight_decay;
-    int n = 0;
-    for (int q = 0; q < pl->n_queries; q++) {
-        double c = -pl->lr * pl->grads[q] / pl->n_queries;
-        if (q == disp_query) /* undo the displacement in the same pass */
-            c -= s * disp_coef;
-        if (c != 0.0)
-            pl->terms[n++] = (zoq__term){.query = (uint32_t)q, .coef = (float)c};
-    }
-    *scale = (float)s;
-    return n;
 }

@@ -34,19 +34,20 @@ static int move_to(zoq_ctx *ctx, displacement *at, const zoq_point_t *p)
 {
     zoq__term *terms = ctx->plan.terms;
     int n = 0;
+    const uint64_t t = ctx->step;
     if (at->query >= 0 && at->query == p->query) {
-        terms[n++] = (zoq__term){(uint32_t)p->query, (float)(p->coef - at->coef)};
+        terms[n++] = (zoq__term){t, (uint32_t)p->query, (float)(p->coef - at->coef)};
     } else {
         if (at->query >= 0 && at->coef != 0.0)
-            terms[n++] = (zoq__term){(uint32_t)at->query, (float)-at->coef};
+            terms[n++] = (zoq__term){t, (uint32_t)at->query, (float)-at->coef};
         if (p->query >= 0 && p->coef != 0.0)
-            terms[n++] = (zoq__term){(uint32_t)p->query, (float)p->coef};
+            terms[n++] = (zoq__term){t, (uint32_t)p->query, (float)p->coef};
     }
     if (n == 0 || (n == 1 && terms[0].coef == 0.0f)) {
         *at = (displacement){p->query, p->coef};
         return ZOQ_OK;
     }
-    int rc = zoq__apply_all(ctx, 1.0f, terms, n);
+    int rc = zoq__apply_all(ctx, 1.0f, terms, n, NULL);
     if (rc == ZOQ_OK) {
         *at = (displacement){p->query, p->coef};
         ctx->plan.passes_run++;
@@ -68,7 +69,7 @@ static void fill_report(const zoq_ctx *ctx, zoq_report_t *report, int failed_poi
         .grad_norm = failed_point < 0 ? sqrt(g2 / pl->n_queries) : NAN,
         .n_points = pl->n_points, .n_queries = pl->n_queries, .losses = pl->losses,
         .proj_grads = pl->grads, .failed_point = failed_point, .callback_status = cb_status,
-        .passes = pl->passes_run};
+        .passes = pl->passes_run, .applied = pl->applied, .n_clipped = pl->n_clipped};
     size_t n = report->size < sizeof r ? report->size : sizeof r;
     memcpy(report, &r, n);
 }
@@ -133,13 +134,8 @@ int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
         return rc;
     }
     zoq__plan_grads(ctx);
-    float scale;
-    int n = zoq__plan_update(ctx, at.query, at.coef, &scale);
-    if (n > 0 || scale != 1.0f) {
-        if ((rc = zoq__apply_all(ctx, scale, pl->terms, n)) != ZOQ_OK)
-            return rc;
-        pl->passes_run++;
-    }
+    if ((rc = zoq__update_finish(ctx, at.query, at.coef)) != ZOQ_OK)
+        return rc; /* cannot happen: buffers are sized and the backend runs */
     fill_report(ctx, report, -1, 0);
     ctx->step++;
     return ZOQ_OK;
@@ -202,9 +198,9 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
     if ((rc = zoq__ctx_backend(ctx, &be)) != ZOQ_OK)
         return rc;
     const zoq_point_t *pt = &ctx->plan.points[point];
-    zoq__term term = {(uint32_t)(pt->query < 0 ? 0 : pt->query), (float)pt->coef};
-    zoq__pass pass = {.src = &p->t, .dst = dst, .step = ctx->step,
-                      .stream = ZOQ__STREAM_PROBE, .dist = (int)ctx->opts.dist, .scale = 1.0f,
+    zoq__term term = {ctx->step, (uint32_t)(pt->query < 0 ? 0 : pt->query), (float)pt->coef};
+    zoq__pass pass = {.src = &p->t, .dst = dst, .stream = ZOQ__STREAM_PROBE,
+                      .dist = (int)ctx->opts.dist, .scale = 1.0f,
                       .n_terms = pt->query < 0 ? 0 : 1, .terms = &term};
     rc = be->iface->run_passes(be, &pass, 1);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s", zoq_strerror(rc));
@@ -257,14 +253,9 @@ int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report
         }
     }
     zoq__plan_grads(ctx);
-    float scale;
-    int nt = zoq__plan_update(ctx, -1, 0.0, &scale);
-    if (nt > 0 || scale != 1.0f) {
-        int rc = zoq__apply_all(ctx, scale, pl->terms, nt);
-        if (rc != ZOQ_OK)
-            return rc; /* still pending: nothing was modified (first pass of the step) */
-        pl->passes_run++;
-    }
+    int rc = zoq__update_finish(ctx, -1, 0.0);
+    if (rc != ZOQ_OK)
+        return rc; /* still pending: nothing was modified (first pass of the step) */
     ctx->pending = 0;
     fill_report(ctx, report, -1, 0);
     ctx->step++;

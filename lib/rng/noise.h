@@ -13,6 +13,7 @@
 /* Streams: independent sequences for the same (key, step, query). */
 enum {
     ZOQ__STREAM_PROBE = 0,      /* the direction z of SPSA */
+    ZOQ__STREAM_INIT = 1,       /* initial values (zoq_param_init_normal) */
     ZOQ__STREAM_MAX = 255
 };
 #define ZOQ__QUERY_LIMIT (1u << 24)

@@ -1,7 +1,9 @@
 /* cpu.c - the built-in CPU backend: fused noise passes, split into fixed
  * chunks and run on the thread pool. Each element's result depends only on
  * its own index, so any thread count gives the same bits. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/backend.h"
 #include "convert.h"
@@ -62,23 +64,63 @@ static void store_tile(void *dst, int dtype, int64_t i0, int n, const float *acc
     }
 }
 
+/* acc[j] = acc[j] + coef_k * z_k[j] for each term k in order, over the tile
+ * of n elements starting at element b (z: scratch tile). */
+static void add_terms(const zoq__pass *ps, const zoq__term *terms, int n_terms, int64_t b,
+                      int n, float *acc, float *z)
+{
+    const zoq__tensor *t = ps->src;
+    for (int k = 0; k < n_terms; k++) {
+        const float c = terms[k].coef;
+        zoq__noise_fill(t->key, terms[k].step, terms[k].query, ps->stream, ps->dist,
+                        (uint64_t)b, (size_t)n, z);
+        for (int j = 0; j < n; j++)
+            acc[j] = acc[j] + c * z[j];
+    }
+}
+
+/* The optimizer stage of backend.h on one tile: g is ĝ, m and v the
+ * tensor's buffers at this tile. */
+static void optimizer_stage(const zoq__update *u, const float *g, float *m, float *v,
+                            float *acc, int n)
+{
+    const float neg_lr = -u->lr;
+    if (u->kind == ZOQ_OPTIM_MOMENTUM) {
+        for (int j = 0; j < n; j++) {
+            m[j] = u->mu * m[j] + g[j];
+            acc[j] = acc[j] + neg_lr * m[j];
+        }
+        return;
+    }
+    const float a1 = 1.0f - u->beta1, a2 = 1.0f - u->beta2;
+    for (int j = 0; j < n; j++) {
+        m[j] = u->beta1 * m[j] + a1 * g[j];
+        v[j] = u->beta2 * v[j] + a2 * (g[j] * g[j]);
+        float step = (m[j] / u->bc1) / (sqrtf(v[j] / u->bc2) + u->eps);
+        acc[j] = acc[j] + neg_lr * step;
+    }
+}
+
 /* The pass formula of backend.h over elements [i0, i1). */
 static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
 {
-    float acc[TILE], z[TILE];
+    float acc[TILE], z[TILE], g[TILE];
     const zoq__tensor *t = ps->src;
     for (int64_t b = i0; b < i1; b += TILE) {
         int n = (int)(i1 - b < TILE ? i1 - b : TILE);
-        load_tile(t->data, t->dtype, b, n, acc);
-        if (ps->scale != 1.0f)
+        if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
+            memset(acc, 0, (size_t)n * sizeof *acc);
+        else
+            load_tile(t->data, t->dtype, b, n, acc);
+        if (ps->scale != 1.0f && ps->scale != 0.0f)
             for (int j = 0; j < n; j++)
                 acc[j] = ps->scale * acc[j];
-        for (int k = 0; k < ps->n_terms; k++) {
-            const float c = ps->terms[k].coef;
-            zoq__noise_fill(t->key, ps->step, ps->terms[k].query, ps->stream, ps->dist,
-                            (uint64_t)b, (size_t)n, z);
+        add_terms(ps, ps->terms, ps->n_terms, b, n, acc, z);
+        if (ps->upd) {
             for (int j = 0; j < n; j++)
-                acc[j] = acc[j] + c * z[j];
+                g[j] = 0.0f;
+            add_terms(ps, ps->upd->grad, ps->upd->n_grad, b, n, g, z);
+            optimizer_stage(ps->upd, g, t->m + b, t->v ? t->v + b : NULL, acc, n);
         }
         store_tile(ps->dst, t->dtype, b, n, acc);
     }

@@ -1,0 +1,132 @@
+/* update.c - from projected gradients to one update pass. Each g_q is first
+ * clipped to [-C, C] (DDC, seed 002) and/or replaced by its sign (ZO-SignSGD,
+ * seed 004), giving a weight w_q. Directions are gathered for K steps
+ * (gradient accumulation) as (step, query, w) triples — z is never stored —
+ * and the last step of the window applies, in one pass,
+ *   ĝ = (1/N) Σ_e w_e z_e   over the N gathered directions,
+ *   SGD: θ ← (1 − η·wd)θ − η ĝ;  momentum and Adam: the backend's stage. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+/* Buffers each optimizer keeps per parameter: none, m, or m and v. */
+static int buffers_needed(int kind)
+{
+    return kind == ZOQ_OPTIM_ADAM ? 2 : kind == ZOQ_OPTIM_MOMENTUM ? 1 : 0;
+}
+
+void zoq__update_free_buffers(zoq_ctx *ctx)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        free(ctx->params[i].t.m);
+        free(ctx->params[i].t.v);
+        ctx->params[i].t.m = ctx->params[i].t.v = NULL;
+    }
+    ctx->buffers_kind = ZOQ_OPTIM_SGD;
+}
+
+/* Zeroed buffers for every enabled parameter that lacks them. A change of
+ * optimizer starts its buffers from zero: one kind's m is not another's. */
+static int prepare_buffers(zoq_ctx *ctx)
+{
+    int kind = (int)ctx->opts.optimizer, need = buffers_needed(kind);
+    if (kind != ctx->buffers_kind)
+        zoq__update_free_buffers(ctx);
+    ctx->buffers_kind = kind;
+    for (int32_t i = 0; i < ctx->n_params && need > 0; i++) {
+        zoq__tensor *t = &ctx->params[i].t;
+        if (!ctx->params[i].enabled)
+            continue;
+        if (!t->m && !(t->m = calloc((size_t)t->numel, sizeof *t->m)))
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the optimizer buffer of '%s'",
+                             ctx->params[i].name);
+        if (need > 1 && !t->v && !(t->v = calloc((size_t)t->numel, sizeof *t->v)))
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the optimizer buffer of '%s'",
+                             ctx->params[i].name);
+    }
+    return ZOQ_OK;
+}
+
+int zoq__update_prepare(zoq_ctx *ctx)
+{
+    zoq__plan *pl = &ctx->plan;
+    int n = ctx->n_accum + pl->n_queries;
+    if (zoq__reserve((void **)&ctx->accum, &ctx->cap_accum, n, sizeof *ctx->accum) ||
+        zoq__reserve((void **)&pl->terms, &pl->cap_terms, n + 2, sizeof *pl->terms) ||
+        zoq__reserve((void **)&pl->grad, &pl->cap_grad, n, sizeof *pl->grad))
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory planning the update");
+    return prepare_buffers(ctx);
+}
+
+/* w_q from g_q: DDC clip, then sign. Counts the clipped ones. */
+static double weight(const zoq_ctx *ctx, double g, int *clipped)
+{
+    double c = ctx->opts.clip;
+    if (c > 0.0 && fabs(g) > c) {
+        g = g > 0.0 ? c : -c;
+        (*clipped)++;
+    }
+    if (ctx->opts.sign)
+        return (double)((g > 0.0) - (g < 0.0));
+    return g;
+}
+
+int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
+{
+    zoq__plan *pl = &ctx->plan;
+    pl->n_clipped = 0;
+    for (int q = 0; q < pl->n_queries; q++)
+        ctx->accum[ctx->n_accum++] = (zoq__accum){
+            .step = ctx->step, .query = (uint32_t)q, .w = weight(ctx, pl->grads[q], &pl->n_clipped)};
+    ctx->accum_steps++;
+    pl->applied = ctx->accum_steps >= ctx->opts.accumulate;
+    double s = pl->applied ? 1.0 - pl->lr * ctx->opts.weight_decay : 1.0;
+    const int kind = (int)ctx->opts.optimizer, sgd = pl->applied && kind == ZOQ_OPTIM_SGD;
+    const int undo = disp_query >= 0 && disp_coef != 0.0;
+    int n = 0, undone = 0;
+    const zoq__update *upd = NULL;
+    if (sgd) { /* the update is plain terms; the undo merges into its direction */
+        for (int e = 0; e < ctx->n_accum; e++) {
+            const zoq__accum *a = &ctx->accum[e];
+            double c = -pl->lr * a->w / ctx->n_accum;
+            if (undo && a->step == ctx->step && a->query == (uint32_t)disp_query) {
+                c -= s * disp_coef;
+                undone = 1;
+            }
+            pl->terms[n++] = (zoq__term){.step = a->step, .query = a->query, .coef = (float)c};
+        }
+    }
+    if (undo && !undone)
+        pl->terms[n++] = (zoq__term){.step = ctx->step, .query = (uint32_t)disp_query,
+                                     .coef = (float)(-s * disp_coef)};
+    if (pl->applied && !sgd) {
+        for (int e = 0; e < ctx->n_accum; e++)
+            pl->grad[e] = (zoq__term){.step = ctx->accum[e].step, .query = ctx->accum[e].query,
+                                      .coef = (float)(ctx->accum[e].w / ctx->n_accum)};
+        double t = (double)(ctx->updates + 1);
+        pl->upd = (zoq__update){
+            .kind = kind, .n_grad = ctx->n_accum, .grad = pl->grad, .lr = (float)pl->lr,
+            .mu = (float)ctx->opts.momentum, .beta1 = (float)ctx->opts.adam_beta1,
+            .beta2 = (float)ctx->opts.adam_beta2, .eps = (float)ctx->opts.adam_eps,
+            .bc1 = (float)(1.0 - pow(ctx->opts.adam_beta1, t)),
+            .bc2 = (float)(1.0 - pow(ctx->opts.adam_beta2, t))};
+        upd = &pl->upd;
+    }
+    if (n > 0 || upd || s != 1.0) {
+        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd);
+        if (rc != ZOQ_OK) { /* only possible before anything moved (ask/tell) */
+            ctx->n_accum -= pl->n_queries;
+            ctx->accum_steps--;
+            return rc;
+        }
+        pl->passes_run++;
+    }
+    if (pl->applied) {
+        ctx->updates++;
+        ctx->n_accum = 0;
+        ctx->accum_steps = 0;
+    }
+    return ZOQ_OK;
+}

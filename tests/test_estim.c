@@ -1,0 +1,263 @@
+/* test_estim.c - the update rules: DDC, sign, momentum, ZO-Adam, gradient
+ * accumulation and weight decay against known answers from
+ * tests/kat/gen_estim_kat.py (float64, from the equations), in both modes;
+ * warm start; state round trips and thread-count identity per technique. */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kat/estim_vectors.h"
+#include "rng/noise.h"
+#include "zoq.h"
+
+#define N_CASES (sizeof kat_estim / sizeof kat_estim[0])
+
+static void configure(zoq_ctx *ctx, const kat_estim_t *k)
+{
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, KAT_ESTIM_SEED), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, k->estimator), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, k->queries), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, k->optimizer), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SIGN, k->sign), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, k->accumulate), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, k->lr), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, k->eps), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, k->weight_decay), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, k->clip), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, k->momentum), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA1, k->beta1), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA2, k->beta2), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_EPS, k->adam_eps), ZOQ_OK);
+}
+
+/* The in-place objective of the KAT: the table's loss for (step, point). */
+static int table_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    (void)user;
+    *loss = kat_estim_losses[ev->step][ev->point];
+    return 0;
+}
+
+static void check_case(const kat_estim_t *k, int in_place)
+{
+    float w[KAT_ESTIM_N];
+    memcpy(w, kat_estim_theta0, sizeof w);
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    cr_assert_eq(zoq_param_add(ctx, KAT_ESTIM_NAME, w, ZOQ_F32, KAT_ESTIM_N, NULL), ZOQ_OK);
+    configure(ctx, k);
+    zoq_set_objective(ctx, table_objective, NULL);
+    for (int t = 0; t < KAT_ESTIM_STEPS; t++) {
+        zoq_report_t rep = {.size = sizeof rep};
+        if (in_place) {
+            cr_assert_eq(zoq_step(ctx, &rep), ZOQ_OK, "%s: %s", k->name, zoq_last_error(ctx));
+        } else {
+            const zoq_point_t *pts;
+            int32_t np;
+            cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+            cr_assert_eq(zoq_tell(ctx, kat_estim_losses[t], np, &rep), ZOQ_OK, "%s: %s",
+                         k->name, zoq_last_error(ctx));
+            cr_assert_eq(rep.passes, k->applied[t], "%s step %d: ask/tell passes", k->name, t);
+        }
+        cr_assert_eq(rep.applied, k->applied[t], "%s step %d: applied", k->name, t);
+        cr_assert_eq(rep.n_clipped, k->clipped[t], "%s step %d: clipped %d want %d", k->name, t,
+                     rep.n_clipped, k->clipped[t]);
+    }
+    for (int i = 0; i < KAT_ESTIM_N; i++) {
+        double want = k->theta[i], tol = 2e-5 * fabs(want) + 2e-6;
+        cr_assert(fabs(w[i] - want) <= tol, "%s (%s) element %d: %.9g, want %.9g", k->name,
+                  in_place ? "in place" : "ask/tell", i, w[i], want);
+    }
+    zoq_destroy(ctx);
+}
+
+Test(estim, update_rules_match_known_answers_ask_tell)
+{
+    for (size_t c = 0; c < N_CASES; c++)
+        check_case(&kat_estim[c], 0);
+}
+
+Test(estim, update_rules_match_known_answers_in_place)
+{
+    for (size_t c = 0; c < N_CASES; c++)
+        check_case(&kat_estim[c], 1);
+}
+
+Test(estim, accumulating_k_steps_equals_k_scaled_single_steps)
+{
+    /* With losses that do not depend on θ, K gathered steps at lr η equal K
+     * applied steps at lr η/K, to rounding. */
+    enum { N = 500, K = 4 };
+    float a[N], b[N];
+    for (int i = 0; i < N; i++)
+        a[i] = b[i] = (float)cos(i);
+    zoq_ctx *ca, *cb;
+    zoq_create(&ca);
+    zoq_create(&cb);
+    zoq_param_add(ca, "w", a, ZOQ_F32, N, NULL);
+    zoq_param_add(cb, "w", b, ZOQ_F32, N, NULL);
+    zoq_set_int(ca, ZOQ_OPT_ACCUMULATE, K);
+    zoq_set_double(ca, ZOQ_OPT_LR, 0.04);
+    zoq_set_double(cb, ZOQ_OPT_LR, 0.04 / K);
+    for (int t = 0; t < 2 * K; t++) {
+        const zoq_point_t *pts;
+        int32_t np;
+        double L[2] = {1.0 + sin(t), 0.5 * cos(3.0 * t)};
+        zoq_ask(ca, &pts, &np);
+        zoq_ask(cb, &pts, &np);
+        cr_assert_eq(zoq_tell(ca, L, 2, NULL), ZOQ_OK);
+        cr_assert_eq(zoq_tell(cb, L, 2, NULL), ZOQ_OK);
+        if (t % K == K - 1)
+            for (int i = 0; i < N; i++)
+                cr_assert(fabs(a[i] - b[i]) <= 1e-6 * (1.0 + fabs(b[i])), "t %d el %d", t, i);
+    }
+    zoq_destroy(ca);
+    zoq_destroy(cb);
+}
+
+Test(estim, options_validate)
+{
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, 3), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, 1.0), ZOQ_E_INVALID);
+    cr_assert(strstr(zoq_last_error(ctx), "< 1"));
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, -0.1), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA2, 1.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_EPS, 0.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, -1.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SIGN, 2), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 4097), ZOQ_E_INVALID);
+    double d;
+    zoq_get_double(ctx, ZOQ_OPT_MOMENTUM, &d);
+    cr_assert_eq(d, 0.9);
+    zoq_destroy(ctx);
+}
+
+Test(estim, warm_start_fills_lora_b_from_its_own_stream)
+{
+    enum { N = 1000 };
+    float a[N], b[N], other[N], z[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = 7.0f;
+        b[i] = NAN; /* uninitialized memory must not leak through */
+        other[i] = 3.0f;
+    }
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_set_int(ctx, ZOQ_OPT_SEED, 11);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "l0.lora_A", .data = a, .numel = N,
+                          .flags = ZOQ_PARAM_LORA_A};
+    zoq_param_add_desc(ctx, &d, NULL);
+    d = (zoq_param_desc_t){.size = sizeof d, .name = "l0.lora_B", .data = b, .numel = N,
+                           .flags = ZOQ_PARAM_LORA_B};
+    zoq_param_add_desc(ctx, &d, NULL);
+    zoq_param_add(ctx, "other", other, ZOQ_F32, N, NULL);
+    int32_t count = -1;
+    cr_assert_eq(zoq_lora_b_warm_start(ctx, -1.0, &count), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_lora_b_warm_start(ctx, 1e-3, &count), ZOQ_OK);
+    cr_assert_eq(count, 1);
+    zoq_noise_fill(zoq_tensor_key(11, "l0.lora_B"), 0, 0, 1, ZOQ_DIST_GAUSSIAN, 0, N, z);
+    double s2 = 0;
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(b[i], 1e-3f * z[i], "element %d", i);
+        cr_assert_eq(a[i], 7.0f);
+        cr_assert_eq(other[i], 3.0f);
+        s2 += (double)b[i] * b[i];
+    }
+    cr_assert(fabs(sqrt(s2 / N) - 1e-3) < 1.5e-4, "std %g", sqrt(s2 / N));
+    cr_assert_eq(zoq_param_init_normal(ctx, 9, 1.0), ZOQ_E_NOT_FOUND);
+    cr_assert_eq(zoq_param_init_normal(ctx, 0, NAN), ZOQ_E_INVALID);
+    zoq_destroy(ctx);
+}
+
+/* Above the backend's parallel threshold, so 2 threads really split the work. */
+#define TN 100000
+
+static int smooth_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    (void)ev;
+    const float *w = user;
+    double s = 0;
+    for (int i = 0; i < TN; i++)
+        s += (w[i] - 0.1 * (i % 5)) * (w[i] - 0.1 * (i % 5));
+    *loss = s;
+    return 0;
+}
+
+static zoq_ctx *technique_ctx(float *w, int which, int threads)
+{
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", w, ZOQ_F32, TN, NULL);
+    zoq_set_objective(ctx, smooth_objective, w);
+    zoq_set_int(ctx, ZOQ_OPT_THREADS, threads);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 1e-4);
+    zoq_set_double(ctx, ZOQ_OPT_CLIP, 50.0);
+    if (which == 0)
+        zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_MOMENTUM);
+    if (which == 1)
+        zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_ADAM);
+    if (which == 2) {
+        zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 3);
+        zoq_set_int(ctx, ZOQ_OPT_SIGN, 1);
+    }
+    if (which == 3) {
+        zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_ADAM);
+        zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
+    }
+    return ctx;
+}
+
+Test(estim, every_technique_resumes_bit_for_bit)
+{
+    char path[] = "/tmp/zoq-estim-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    static float a[TN], b[TN];
+    for (int which = 0; which < 4; which++) {
+        for (int i = 0; i < TN; i++)
+            a[i] = b[i] = 0.01f * (float)(i % 17);
+        zoq_ctx *ca = technique_ctx(a, which, 1);
+        for (int t = 0; t < 14; t++)
+            cr_assert_eq(zoq_step(ca, NULL), ZOQ_OK);
+        zoq_ctx *cb = technique_ctx(b, which, 1);
+        for (int t = 0; t < 7; t++) /* 7: mid-window for accumulate 2 and 3 */
+            cr_assert_eq(zoq_step(cb, NULL), ZOQ_OK);
+        cr_assert_eq(zoq_state_save(cb, path), ZOQ_OK, "%s", zoq_last_error(cb));
+        zoq_destroy(cb);
+        zoq_create(&cb); /* fresh: default options, no buffers */
+        zoq_param_add(cb, "w", b, ZOQ_F32, TN, NULL);
+        zoq_set_objective(cb, smooth_objective, b);
+        cr_assert_eq(zoq_state_load(cb, path), ZOQ_OK, "%s", zoq_last_error(cb));
+        for (int t = 0; t < 7; t++)
+            cr_assert_eq(zoq_step(cb, NULL), ZOQ_OK);
+        cr_assert(memcmp(a, b, sizeof a) == 0, "technique %d: resumed run differs", which);
+        zoq_destroy(ca);
+        zoq_destroy(cb);
+    }
+    unlink(path);
+}
+
+Test(estim, every_technique_is_thread_count_independent)
+{
+    static float a[TN], b[TN];
+    for (int which = 0; which < 4; which++) {
+        for (int i = 0; i < TN; i++)
+            a[i] = b[i] = 0.01f * (float)(i % 17);
+        zoq_ctx *ca = technique_ctx(a, which, 1), *cb = technique_ctx(b, which, 2);
+        for (int t = 0; t < 9; t++) {
+            cr_assert_eq(zoq_step(ca, NULL), ZOQ_OK);
+            cr_assert_eq(zoq_step(cb, NULL), ZOQ_OK);
+        }
+        cr_assert(memcmp(a, b, sizeof a) == 0, "technique %d differs across threads", which);
+        zoq_destroy(ca);
+        zoq_destroy(cb);
+    }
+}
