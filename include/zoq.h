@@ -121,7 +121,10 @@ typedef enum zoq_opt {
     ZOQ_OPT_ADAM_EPS = 19,      /* double: Adam epsilon > 0 [1e-8] */
     ZOQ_OPT_CLIP = 20,          /* double: DDC, clip each g_q to [-C, C]; 0 = off [0] */
     ZOQ_OPT_SIGN = 21,          /* int: 1 = ZO-SignSGD, use sign(g_q) [0] */
-    ZOQ_OPT_ACCUMULATE = 22     /* int: apply one update every K steps, 1..4096 [1] */
+    ZOQ_OPT_ACCUMULATE = 22,    /* int: apply one update every K steps, 1..4096 [1] */
+    ZOQ_OPT_HESSIAN = 23,       /* int: 1 = HiZOO diagonal-Hessian preconditioning [0] */
+    ZOQ_OPT_HESSIAN_ALPHA = 24, /* double: HiZOO EMA rate alpha in [0, 1) [1e-8] */
+    ZOQ_OPT_HESSIAN_FLOOR = 25  /* double: lower bound of the Hessian estimate, > 0 [1e-8] */
 } zoq_opt_t;
 
 typedef enum zoq_optimizer {
@@ -300,8 +303,9 @@ ZOQ_API int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n);
 /* Writes θ + coef·z_query of point `point` for parameter id into dst (numel
  * elements of the parameter's dtype; dst may not overlap it). */
 ZOQ_API int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst);
-/* Writes the f32 direction z_query[offset .. offset+count) of point `point`
- * for parameter id into out, for callers that perturb with their own kernel. */
+/* Writes the f32 direction d[offset .. offset+count) of point `point` for
+ * parameter id into out (d = z_query, or z_query/sqrt(Σ) under HiZOO), for
+ * callers that perturb with their own kernel; zeros for the unperturbed point. */
 ZOQ_API int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset,
                             int64_t count, float *out);
 /* Ask/tell, step 2: takes the n losses in point order and applies the update

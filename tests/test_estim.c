@@ -1,5 +1,5 @@
 /* test_estim.c - the update rules: DDC, sign, momentum, ZO-Adam, gradient
- * accumulation and weight decay against known answers from
+ * accumulation, weight decay and HiZOO against known answers from
  * tests/kat/gen_estim_kat.py (float64, from the equations), in both modes;
  * warm start; state round trips and thread-count identity per technique. */
 #define _POSIX_C_SOURCE 200809L
@@ -31,6 +31,9 @@ static void configure(zoq_ctx *ctx, const kat_estim_t *k)
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA1, k->beta1), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA2, k->beta2), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_EPS, k->adam_eps), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_HESSIAN, k->hessian), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_HESSIAN_ALPHA, k->hessian_alpha), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_HESSIAN_FLOOR, k->hessian_floor), ZOQ_OK);
 }
 
 /* The in-place objective of the KAT: the table's loss for (step, point). */
@@ -60,7 +63,9 @@ static void check_case(const kat_estim_t *k, int in_place)
             cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
             cr_assert_eq(zoq_tell(ctx, kat_estim_losses[t], np, &rep), ZOQ_OK, "%s: %s",
                          k->name, zoq_last_error(ctx));
-            cr_assert_eq(rep.passes, k->applied[t], "%s step %d: ask/tell passes", k->name, t);
+            /* one pass when the update applies, or when HiZOO updates its estimate */
+            cr_assert_eq(rep.passes, k->applied[t] || k->hessian, "%s step %d: ask/tell passes",
+                         k->name, t);
         }
         cr_assert_eq(rep.applied, k->applied[t], "%s step %d: applied", k->name, t);
         cr_assert_eq(rep.n_clipped, k->clipped[t], "%s step %d: clipped %d want %d", k->name, t,
@@ -118,10 +123,32 @@ Test(estim, accumulating_k_steps_equals_k_scaled_single_steps)
     zoq_destroy(cb);
 }
 
+Test(estim, hizoo_needs_the_central_estimator)
+{
+    float w[8] = {0};
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", w, ZOQ_F32, 8, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 1);
+    zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, ZOQ_EST_FORWARD);
+    const zoq_point_t *pts;
+    int32_t np;
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_E_INVALID);
+    cr_assert(strstr(zoq_last_error(ctx), "central"));
+    zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, ZOQ_EST_CENTRAL);
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+    cr_assert_eq(np, 3, "HiZOO adds the unperturbed point");
+    cr_assert_eq(pts[0].query, -1);
+    zoq_destroy(ctx);
+}
+
 Test(estim, options_validate)
 {
     zoq_ctx *ctx;
     zoq_create(&ctx);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_HESSIAN_ALPHA, 1.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_HESSIAN_FLOOR, 0.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 2), ZOQ_E_INVALID);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, 3), ZOQ_E_INVALID);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, 1.0), ZOQ_E_INVALID);
     cr_assert(strstr(zoq_last_error(ctx), "< 1"));
@@ -189,6 +216,10 @@ static int smooth_objective(void *user, const zoq_eval_t *ev, double *loss)
     return 0;
 }
 
+/* 0 momentum, 1 Adam, 2 sign + accumulation, 3 Adam + accumulation,
+ * 4 HiZOO + momentum + accumulation (all with DDC). */
+#define N_TECHNIQUES 5
+
 static zoq_ctx *technique_ctx(float *w, int which, int threads)
 {
     zoq_ctx *ctx;
@@ -211,6 +242,12 @@ static zoq_ctx *technique_ctx(float *w, int which, int threads)
         zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_ADAM);
         zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
     }
+    if (which == 4) {
+        zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 1);
+        zoq_set_double(ctx, ZOQ_OPT_HESSIAN_ALPHA, 1e-3);
+        zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_MOMENTUM);
+        zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
+    }
     return ctx;
 }
 
@@ -221,7 +258,7 @@ Test(estim, every_technique_resumes_bit_for_bit)
     cr_assert(fd >= 0);
     close(fd);
     static float a[TN], b[TN];
-    for (int which = 0; which < 4; which++) {
+    for (int which = 0; which < N_TECHNIQUES; which++) {
         for (int i = 0; i < TN; i++)
             a[i] = b[i] = 0.01f * (float)(i % 17);
         zoq_ctx *ca = technique_ctx(a, which, 1);
@@ -248,7 +285,7 @@ Test(estim, every_technique_resumes_bit_for_bit)
 Test(estim, every_technique_is_thread_count_independent)
 {
     static float a[TN], b[TN];
-    for (int which = 0; which < 4; which++) {
+    for (int which = 0; which < N_TECHNIQUES; which++) {
         for (int i = 0; i < TN; i++)
             a[i] = b[i] = 0.01f * (float)(i % 17);
         zoq_ctx *ca = technique_ctx(a, which, 1), *cb = technique_ctx(b, which, 2);

@@ -18,6 +18,7 @@ typedef struct zoq__tensor {
     uint64_t key;               /* zoq_tensor_key(seed, name) */
     float *m;                   /* momentum b, or Adam's first moment */
     float *v;                   /* Adam's second moment */
+    float *sigma;               /* HiZOO's diagonal Hessian estimate */
 } zoq__tensor;
 
 /* One direction's share of a pass: coef * z of (step, query). */
@@ -27,19 +28,33 @@ typedef struct zoq__term {
     float coef;
 } zoq__term;
 
-/* The optimizer stage of an update pass. With ĝ_i = sum_k grad[k].coef * z_k[i]
- * (binary32, in order), after the pass's own terms:
+/* The optimizer stage of an update pass. With ĝ_i = sum_k grad[k].coef * d_k[i]
+ * (binary32, in order; d = z, or z / sqrt(sigma_new) under HiZOO), after the
+ * pass's own terms:
+ *   sgd:      acc = acc + (-lr)*ĝ
  *   momentum: m = mu*m + ĝ;                              acc = acc + (-lr)*m
  *   adam:     m = b1*m + (1-b1)*ĝ; v = b2*v + (1-b2)*ĝ*ĝ;
  *             acc = acc + (-lr) * ((m/bc1) / (sqrt(v/bc2) + eps))
- * (plain SGD needs no stage: its update is ordinary terms.) */
+ * (plain SGD without HiZOO needs no stage: its update is ordinary terms.) */
 typedef struct zoq__update {
-    int kind;                   /* zoq_optimizer_t: ZOQ_OPTIM_MOMENTUM or ZOQ_OPTIM_ADAM */
+    int kind;                   /* zoq_optimizer_t */
     int n_grad;
     const zoq__term *grad;
     float lr, mu, beta1, beta2, eps;
     float bc1, bc2;             /* Adam bias corrections 1 - beta^t */
 } zoq__update;
+
+/* HiZOO in a pass: the pass's own terms use d = z / sqrt(sigma) with the
+ * tensor's current sigma; when n_curv > 0 the pass then updates it,
+ *   s = keep*sigma; s = s + (curv[k].coef*sigma) * (z_k*z_k) for each k;
+ *   sigma = max(s, floor)
+ * and the optimizer stage uses the new sigma. */
+typedef struct zoq__hessian {
+    float keep;                 /* 1 - alpha */
+    float floor;
+    int n_curv;
+    const zoq__term *curv;      /* coef = alpha * h_q / n for each direction of the step */
+} zoq__hessian;
 
 /* One fused pass over a tensor:
  *   acc = scale*src[i] (0 when scale is 0, whatever src holds);
@@ -56,6 +71,7 @@ typedef struct zoq__pass {
     int n_terms;
     const zoq__term *terms;
     const zoq__update *upd;     /* NULL: no optimizer stage */
+    const zoq__hessian *hs;     /* NULL: directions are z, no HiZOO */
 } zoq__pass;
 
 typedef struct zoq__backend zoq__backend;

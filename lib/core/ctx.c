@@ -101,6 +101,8 @@ void zoq_destroy(zoq_ctx *ctx)
     free(ctx->plan.grads);
     free(ctx->plan.terms);
     free(ctx->plan.grad);
+    free(ctx->plan.curv);
+    free(ctx->plan.curv_terms);
     free(ctx->plan.passes);
     if (ctx->backend)
         ctx->backend->iface->destroy(ctx->backend);

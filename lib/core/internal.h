@@ -30,6 +30,8 @@ typedef struct zoq__opts {
     int64_t optimizer;
     double momentum, adam_beta1, adam_beta2, adam_eps, clip;
     int64_t sign, accumulate;
+    int64_t hessian;
+    double hessian_alpha, hessian_floor;
 } zoq__opts;
 
 /* A registered parameter. */
@@ -47,11 +49,16 @@ typedef struct zoq__plan {
     zoq_point_t *points;        /* n_points */
     double *losses;             /* n_points */
     double *grads;              /* n_queries */
+    double *curv;               /* n_queries: HiZOO's h_q = |L+ + L- - 2 L0| / (2 eps^2) */
     zoq__term *terms;           /* coefficients of one pass: moves and the update */
     zoq__term *grad;            /* the optimizer stage's ĝ terms */
     zoq__pass *passes;          /* n_params: one pass per enabled parameter */
-    int cap_points, cap_losses, cap_grads, cap_terms, cap_grad, cap_passes;
+    zoq__term *curv_terms;      /* HiZOO's sigma-update terms of the final pass */
+    int cap_points, cap_losses, cap_grads, cap_curv, cap_terms, cap_grad, cap_curv_terms,
+        cap_passes;
     zoq__update upd;            /* optimizer stage of the update pass */
+    zoq__hessian hs_move;       /* HiZOO in a move: precondition only */
+    zoq__hessian hs_final;      /* HiZOO in the final pass: precondition and update sigma */
     double lr, eps;
     double loss;                /* estimate of L(theta) */
     int64_t passes_run;         /* passes over the parameters this step */
@@ -139,6 +146,8 @@ void zoq__update_free_buffers(zoq_ctx *ctx);
 /* Applies one fused pass (backend.h) with these terms and optimizer stage to
  * every enabled parameter in place. Does not allocate: uses plan.passes. */
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                   const zoq__update *upd);
+                   const zoq__update *upd, const zoq__hessian *hs);
+/* The HiZOO block a move or materialization needs (NULL when HiZOO is off). */
+const zoq__hessian *zoq__move_hessian(const zoq_ctx *ctx);
 
 #endif

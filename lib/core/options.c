@@ -45,6 +45,9 @@ static const opt_info options[] = {
     REAL_OPT(ZOQ_OPT_CLIP, "clip", clip, 0.0, 0, INFINITY),
     INT_OPT(ZOQ_OPT_SIGN, "sign", sign, 0, 1),
     INT_OPT(ZOQ_OPT_ACCUMULATE, "accumulate", accumulate, 1, 4096),
+    INT_OPT(ZOQ_OPT_HESSIAN, "hessian", hessian, 0, 1),
+    REAL_OPT(ZOQ_OPT_HESSIAN_ALPHA, "hessian_alpha", hessian_alpha, 0.0, 0, 1.0),
+    REAL_OPT(ZOQ_OPT_HESSIAN_FLOOR, "hessian_floor", hessian_floor, 0.0, 1, INFINITY),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -63,6 +66,8 @@ void zoq__opts_default(zoq__opts *o)
     o->adam_beta2 = 0.999;
     o->adam_eps = 1e-8;
     o->accumulate = 1;
+    o->hessian_alpha = 1e-8;
+    o->hessian_floor = 1e-8;
 }
 
 static const opt_info *find_key(int key)

@@ -21,6 +21,8 @@
 #define HEADER_BYTES 24u        /* magic 8, version 4, flags 4, payload size 8 */
 #define TRAILER_BYTES 8u        /* XXH64 (seed 0) of header and payload */
 #define MAX_FILE_BYTES (1ull << 40)
+/* Per-parameter buffers, tagged in the file by index + 1: m, v, sigma. */
+#define N_TAGS 3
 
 /* A growable little-endian byte buffer. */
 typedef struct wbuf {
@@ -135,12 +137,18 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
         put(b, p->name, len);
         put_le(b, (uint32_t)p->t.dtype, 4);
         put_le(b, (uint64_t)p->t.numel, 8);
-        const float *bufs[2] = {p->t.m, p->t.v};
-        uint32_t nb = p->t.v ? 2 : p->t.m ? 1 : 0;
+        const float *bufs[N_TAGS] = {p->t.m, p->t.v, p->t.sigma};
+        uint32_t nb = 0;
+        for (int k = 0; k < N_TAGS; k++)
+            nb += bufs[k] != NULL;
         put_le(b, nb, 4);
-        for (uint32_t k = 0; k < nb; k++)
+        for (int k = 0; k < N_TAGS; k++) {
+            if (!bufs[k])
+                continue;
+            put_le(b, (uint32_t)k + 1, 4);
             for (int64_t j = 0; j < p->t.numel; j++)
                 put_le(b, zoq__f32_bits(bufs[k][j]), 4);
+        }
     }
     if (b->oom)
         return;
@@ -242,17 +250,16 @@ typedef struct loaded {
     uint32_t buffers_kind, accum_steps, n_accum, n_opts;
     zoq__accum *accum;
     opt_rec *opts;
-    float **m, **v;             /* per parameter id; NULL: no buffer in the file */
+    float **buf[N_TAGS];        /* [tag][parameter id]; NULL: not in the file */
 } loaded;
 
 static void discard(loaded *ld, int32_t n_params)
 {
-    for (int32_t i = 0; ld->m && i < n_params; i++)
-        free(ld->m[i]);
-    for (int32_t i = 0; ld->v && i < n_params; i++)
-        free(ld->v[i]);
-    free(ld->m);
-    free(ld->v);
+    for (int k = 0; k < N_TAGS; k++) {
+        for (int32_t i = 0; ld->buf[k] && i < n_params; i++)
+            free(ld->buf[k][i]);
+        free(ld->buf[k]);
+    }
     free(ld->accum);
     free(ld->opts);
 }
@@ -272,13 +279,14 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
     if (!r->bad && n != (uint32_t)ctx->n_params)
         return zoq__fail(ctx, ZOQ_E_MISMATCH, "'%s' holds %u parameters, the context has %d",
                          path, n, ctx->n_params);
-    ld->m = calloc((size_t)ctx->n_params + 1, sizeof *ld->m);
-    ld->v = calloc((size_t)ctx->n_params + 1, sizeof *ld->v);
-    if (!ld->m || !ld->v)
+    for (int k = 0; k < N_TAGS; k++)
+        if (!(ld->buf[k] = calloc((size_t)ctx->n_params + 1, sizeof *ld->buf[k])))
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    char *seen = calloc((size_t)ctx->n_params + 1, 1);
+    if (!seen)
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
-    uint32_t need = ld->buffers_kind == ZOQ_OPTIM_ADAM       ? 2
-                    : ld->buffers_kind == ZOQ_OPTIM_MOMENTUM ? 1 : 0;
-    for (uint32_t i = 0; i < n && !r->bad; i++) {
+    int rc = ZOQ_OK;
+    for (uint32_t i = 0; i < n && !r->bad && rc == ZOQ_OK; i++) {
         uint32_t len = get_u32(r);
         const unsigned char *name = take(r, len);
         uint32_t dtype = get_u32(r);
@@ -290,25 +298,36 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
         for (int32_t j = 0; j < ctx->n_params && id < 0; j++)
             if (strlen(ctx->params[j].name) == len && memcmp(ctx->params[j].name, name, len) == 0)
                 id = j;
-        if (id < 0)
-            return zoq__fail(ctx, ZOQ_E_MISMATCH, "'%s' has parameter '%.*s' the context lacks",
-                             path, (int)(len > 200 ? 200 : len), (const char *)name);
+        if (id < 0) {
+            rc = zoq__fail(ctx, ZOQ_E_MISMATCH, "'%s' has parameter '%.*s' the context lacks",
+                           path, (int)(len > 200 ? 200 : len), (const char *)name);
+            break;
+        }
         const zoq__param *p = &ctx->params[id];
-        if (dtype != (uint32_t)p->t.dtype || numel != (uint64_t)p->t.numel)
-            return zoq__fail(ctx, ZOQ_E_MISMATCH, "parameter '%s': file has dtype %u numel %llu, "
-                             "context dtype %d numel %lld", p->name, dtype,
-                             (unsigned long long)numel, p->t.dtype, (long long)p->t.numel);
-        if ((n_buffers != 0 && n_buffers != need) || ld->m[id])
-            return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': %u optimizer buffers for an "
-                             "optimizer that keeps %u, or listed twice", p->name, n_buffers, need);
-        if (n_buffers > (r->n - r->at) / 4 / numel)
-            return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': truncated buffers of '%s'", path, p->name);
-        if (n_buffers >= 1 && !(ld->m[id] = read_buffer(r, p->t.numel)))
-            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
-        if (n_buffers >= 2 && !(ld->v[id] = read_buffer(r, p->t.numel)))
-            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+        if (dtype != (uint32_t)p->t.dtype || numel != (uint64_t)p->t.numel) {
+            rc = zoq__fail(ctx, ZOQ_E_MISMATCH, "parameter '%s': file has dtype %u numel %llu, "
+                           "context dtype %d numel %lld", p->name, dtype,
+                           (unsigned long long)numel, p->t.dtype, (long long)p->t.numel);
+            break;
+        }
+        if (seen[id] || n_buffers > N_TAGS || n_buffers > (r->n - r->at) / 4 / numel) {
+            rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': listed twice, or %u buffers "
+                           "(truncated?)", p->name, n_buffers);
+            break;
+        }
+        seen[id] = 1;
+        for (uint32_t k = 0; k < n_buffers && rc == ZOQ_OK; k++) {
+            uint32_t tag = get_u32(r);
+            if (tag < 1 || tag > N_TAGS || ld->buf[tag - 1][id] ||
+                (uint64_t)(r->n - r->at) / 4 < numel)
+                rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad or repeated buffer tag "
+                               "%u, or truncated", p->name, tag);
+            else if (!(ld->buf[tag - 1][id] = read_buffer(r, p->t.numel)))
+                rc = zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+        }
     }
-    return ZOQ_OK;
+    free(seen);
+    return rc;
 }
 
 static int read_run(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
@@ -376,11 +395,12 @@ static void commit(zoq_ctx *ctx, loaded *ld)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__tensor *t = &ctx->params[i].t;
-        free(t->m);
-        free(t->v);
-        t->m = ld->m[i];
-        t->v = ld->v[i];
-        ld->m[i] = ld->v[i] = NULL;
+        float **dst[N_TAGS] = {&t->m, &t->v, &t->sigma};
+        for (int k = 0; k < N_TAGS; k++) {
+            free(*dst[k]);
+            *dst[k] = ld->buf[k][i];
+            ld->buf[k][i] = NULL;
+        }
     }
     free(ctx->accum);
     ctx->accum = ld->accum;

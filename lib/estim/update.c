@@ -4,7 +4,9 @@
  * (gradient accumulation) as (step, query, w) triples — z is never stored —
  * and the last step of the window applies, in one pass,
  *   ĝ = (1/N) Σ_e w_e z_e   over the N gathered directions,
- *   SGD: θ ← (1 − η·wd)θ − η ĝ;  momentum and Adam: the backend's stage. */
+ *   SGD: θ ← (1 − η·wd)θ − η ĝ;  momentum and Adam: the backend's stage.
+ * Under HiZOO every direction is d = z/√Σ, the pass first updates Σ from
+ * the step's curvatures h_q, and ĝ uses the new Σ (backend.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,8 @@ static int buffers_needed(int kind)
     return kind == ZOQ_OPTIM_ADAM ? 2 : kind == ZOQ_OPTIM_MOMENTUM ? 1 : 0;
 }
 
-void zoq__update_free_buffers(zoq_ctx *ctx)
+/* Frees the optimizer's buffers (m, v) of every parameter. */
+static void free_moments(zoq_ctx *ctx)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
         free(ctx->params[i].t.m);
@@ -27,17 +30,53 @@ void zoq__update_free_buffers(zoq_ctx *ctx)
     ctx->buffers_kind = ZOQ_OPTIM_SGD;
 }
 
+static void free_sigma(zoq_ctx *ctx)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        free(ctx->params[i].t.sigma);
+        ctx->params[i].t.sigma = NULL;
+    }
+}
+
+void zoq__update_free_buffers(zoq_ctx *ctx)
+{
+    free_moments(ctx);
+    free_sigma(ctx);
+}
+
+/* HiZOO's estimate starts at 1 (no preconditioning). */
+static float *new_sigma(int64_t n)
+{
+    float *s = malloc((size_t)n * sizeof *s);
+    for (int64_t i = 0; s && i < n; i++)
+        s[i] = 1.0f;
+    return s;
+}
+
+const zoq__hessian *zoq__move_hessian(const zoq_ctx *ctx)
+{
+    return ctx->opts.hessian ? &ctx->plan.hs_move : NULL;
+}
+
 /* Zeroed buffers for every enabled parameter that lacks them. A change of
- * optimizer starts its buffers from zero: one kind's m is not another's. */
+ * optimizer starts its buffers from zero: one kind's m is not another's.
+ * HiZOO's sigma lives while the option is on. */
 static int prepare_buffers(zoq_ctx *ctx)
 {
     int kind = (int)ctx->opts.optimizer, need = buffers_needed(kind);
     if (kind != ctx->buffers_kind)
-        zoq__update_free_buffers(ctx);
+        free_moments(ctx);
     ctx->buffers_kind = kind;
-    for (int32_t i = 0; i < ctx->n_params && need > 0; i++) {
+    if (!ctx->opts.hessian)
+        free_sigma(ctx);
+    for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__tensor *t = &ctx->params[i].t;
         if (!ctx->params[i].enabled)
+            continue;
+        if (ctx->opts.hessian && !t->sigma && !(t->sigma = new_sigma(t->numel)))
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the Hessian estimate of '%s'",
+                             ctx->params[i].name);
+        if (need == 0)
             continue;
         if (!t->m && !(t->m = calloc((size_t)t->numel, sizeof *t->m)))
             return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the optimizer buffer of '%s'",
@@ -55,8 +94,12 @@ int zoq__update_prepare(zoq_ctx *ctx)
     int n = ctx->n_accum + pl->n_queries;
     if (zoq__reserve((void **)&ctx->accum, &ctx->cap_accum, n, sizeof *ctx->accum) ||
         zoq__reserve((void **)&pl->terms, &pl->cap_terms, n + 2, sizeof *pl->terms) ||
-        zoq__reserve((void **)&pl->grad, &pl->cap_grad, n, sizeof *pl->grad))
+        zoq__reserve((void **)&pl->grad, &pl->cap_grad, n, sizeof *pl->grad) ||
+        zoq__reserve((void **)&pl->curv_terms, &pl->cap_curv_terms, pl->n_queries,
+                     sizeof *pl->curv_terms))
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory planning the update");
+    pl->hs_move = (zoq__hessian){.keep = (float)(1.0 - ctx->opts.hessian_alpha),
+                                 .floor = (float)ctx->opts.hessian_floor};
     return prepare_buffers(ctx);
 }
 
@@ -83,7 +126,9 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
     ctx->accum_steps++;
     pl->applied = ctx->accum_steps >= ctx->opts.accumulate;
     double s = pl->applied ? 1.0 - pl->lr * ctx->opts.weight_decay : 1.0;
-    const int kind = (int)ctx->opts.optimizer, sgd = pl->applied && kind == ZOQ_OPTIM_SGD;
+    const int kind = (int)ctx->opts.optimizer, hessian = ctx->opts.hessian != 0;
+    /* plain SGD's update is ordinary terms; under HiZOO it needs sigma_new: a stage */
+    const int sgd = pl->applied && kind == ZOQ_OPTIM_SGD && !hessian;
     const int undo = disp_query >= 0 && disp_coef != 0.0;
     int n = 0, undone = 0;
     const zoq__update *upd = NULL;
@@ -114,8 +159,19 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
             .bc2 = (float)(1.0 - pow(ctx->opts.adam_beta2, t))};
         upd = &pl->upd;
     }
-    if (n > 0 || upd || s != 1.0) {
-        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd);
+    const zoq__hessian *hs = NULL;
+    if (hessian) {
+        for (int q = 0; q < pl->n_queries; q++)
+            pl->curv_terms[q] = (zoq__term){
+                .step = ctx->step, .query = (uint32_t)q,
+                .coef = (float)(ctx->opts.hessian_alpha * pl->curv[q] / pl->n_queries)};
+        pl->hs_final = pl->hs_move;
+        pl->hs_final.n_curv = pl->n_queries;
+        pl->hs_final.curv = pl->curv_terms;
+        hs = &pl->hs_final;
+    }
+    if (n > 0 || upd || hs || s != 1.0) {
+        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd, hs);
         if (rc != ZOQ_OK) { /* only possible before anything moved (ask/tell) */
             ctx->n_accum -= pl->n_queries;
             ctx->accum_steps--;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Known answers for the update rules (docs/algorithms.md), written from the
 equations alone: SGD with weight decay, DDC clipping, ZO-SignSGD, momentum,
-ZO-Adam and gradient accumulation, each over a few ask/tell steps with a fixed
+ZO-Adam, gradient accumulation and HiZOO's diagonal Hessian, each over a few ask/tell steps with a fixed
 table of losses. Directions come from gen_rng_kat.py (an implementation of
 docs/rng.md written without the C code); the arithmetic here is float64, so
 the C test compares with a relative tolerance.
@@ -20,19 +20,26 @@ import gen_rng_kat as rng  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "estim_vectors.h")
 N, STEPS, SEED, NAME = 37, 6, 5, "w"
-MAX_POINTS = 4
+MAX_POINTS = 5
 
 # (name, estimator 0 central / 1 forward, queries, optimizer 0 sgd / 1 momentum / 2 adam,
-#  sign, accumulate, lr, eps, weight decay, clip, momentum, beta1, beta2, adam eps)
+#  sign, accumulate, lr, eps, weight decay, clip, momentum, beta1, beta2, adam eps,
+#  hessian, hessian alpha, hessian floor)
+H0 = (0, 1e-8, 1e-8)
 CASES = [
-    ("sgd", 0, 2, 0, 0, 1, 0.05, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8),
-    ("sgd_wd_clip", 0, 2, 0, 0, 1, 0.05, 0.01, 0.1, 5.0, 0.9, 0.9, 0.999, 1e-8),
-    ("sign", 0, 2, 0, 1, 1, 0.01, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8),
-    ("momentum", 0, 2, 1, 0, 1, 0.02, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8),
-    ("adam", 0, 2, 2, 0, 1, 0.01, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8),
-    ("accumulate3", 0, 2, 0, 0, 3, 0.05, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8),
-    ("adam_acc2_clip_wd", 0, 2, 2, 0, 2, 0.01, 0.01, 0.05, 10.0, 0.9, 0.8, 0.99, 1e-6),
-    ("forward_momentum_sign", 1, 3, 1, 1, 1, 0.003, 0.02, 0.0, 0.0, 0.5, 0.9, 0.999, 1e-8),
+    ("sgd", 0, 2, 0, 0, 1, 0.05, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8) + H0,
+    ("sgd_wd_clip", 0, 2, 0, 0, 1, 0.05, 0.01, 0.1, 5.0, 0.9, 0.9, 0.999, 1e-8) + H0,
+    ("sign", 0, 2, 0, 1, 1, 0.01, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8) + H0,
+    ("momentum", 0, 2, 1, 0, 1, 0.02, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8) + H0,
+    ("adam", 0, 2, 2, 0, 1, 0.01, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8) + H0,
+    ("accumulate3", 0, 2, 0, 0, 3, 0.05, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8) + H0,
+    ("adam_acc2_clip_wd", 0, 2, 2, 0, 2, 0.01, 0.01, 0.05, 10.0, 0.9, 0.8, 0.99, 1e-6) + H0,
+    ("forward_momentum_sign", 1, 3, 1, 1, 1, 0.003, 0.02, 0.0, 0.0, 0.5, 0.9, 0.999, 1e-8) + H0,
+    ("hizoo_sgd", 0, 1, 0, 0, 1, 0.01, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8, 1, 1e-4, 1e-8),
+    ("hizoo_momentum_floor", 0, 2, 1, 0, 1, 0.005, 1.0, 0.02, 0.0, 0.9, 0.9, 0.999, 1e-8,
+     1, 0.9, 0.5),
+    ("hizoo_adam_acc2_clip", 0, 2, 2, 0, 2, 0.01, 0.01, 0.0, 20.0, 0.9, 0.9, 0.999, 1e-8,
+     1, 1e-3, 1e-8),
 ]
 
 
@@ -46,14 +53,18 @@ def losses():
 
 
 def run(case):
-    _, est, nq, opt, sign, acc, lr, eps, wd, clip, mu, b1, b2, aeps = case
+    _, est, nq, opt, sign, acc, lr, eps, wd, clip, mu, b1, b2, aeps, hz, alpha, floor = case
     key = rng.tensor_key(SEED, NAME)
     th = theta0()
-    m, v = [0.0] * N, [0.0] * N
+    m, v, sig = [0.0] * N, [0.0] * N, [1.0] * N
     gathered, updates, clipped, applied = [], 0, [], []
     L = losses()
     for t in range(STEPS):
-        if est == 0:
+        if hz:  # points: θ, then θ ± ε z_q/√Σ
+            g = [(L[t][1 + 2 * q] - L[t][2 + 2 * q]) / (2 * eps) for q in range(nq)]
+            h = [abs(L[t][1 + 2 * q] + L[t][2 + 2 * q] - 2 * L[t][0]) / (2 * eps * eps)
+                 for q in range(nq)]
+        elif est == 0:
             g = [(L[t][2 * q] - L[t][2 * q + 1]) / (2 * eps) for q in range(nq)]
         else:
             g = [(L[t][q + 1] - L[t][0]) / eps for q in range(nq)]
@@ -66,6 +77,12 @@ def run(case):
                 w = (w > 0) - (w < 0)
             gathered.append((t, q, w))
         clipped.append(c)
+        if hz:  # Σ ← (1 − α)Σ + α (1/n) Σ_q h_q Σ ⊙ z_q², floored; every step
+            zs = [rng.noise(key, t, q, 0, 0, 0, N) for q in range(nq)]
+            for i in range(N):
+                s = (1 - alpha) * sig[i] + sum(alpha * h[q] / nq * sig[i] * float(zs[q][i]) ** 2
+                                               for q in range(nq))
+                sig[i] = max(s, floor)
         done = len(gathered) // nq >= acc
         applied.append(int(done))
         if not done:
@@ -74,7 +91,7 @@ def run(case):
         for (s, q, w) in gathered:
             z = rng.noise(key, s, q, 0, 0, 0, N)
             for i in range(N):
-                gh[i] += w * float(z[i]) / len(gathered)
+                gh[i] += w * float(z[i]) / math.sqrt(sig[i]) / len(gathered)
         gathered, updates = [], updates + 1
         for i in range(N):
             th[i] *= 1 - lr * wd
@@ -104,14 +121,17 @@ def generate():
     out += ["typedef struct {", "    const char *name;",
             "    int estimator, queries, optimizer, sign, accumulate;",
             "    double lr, eps, weight_decay, clip, momentum, beta1, beta2, adam_eps;",
+            "    int hessian;",
+            "    double hessian_alpha, hessian_floor;",
             "    int clipped[KAT_ESTIM_STEPS], applied[KAT_ESTIM_STEPS];",
             "    double theta[KAT_ESTIM_N];", "} kat_estim_t;", "",
             "static const kat_estim_t kat_estim[] = {"]
     for case in CASES:
         th, clipped, applied = run(case)
         ints = ", ".join(str(x) for x in case[1:6])
-        reals = ", ".join("%.17g" % x for x in case[6:])
-        out.append(f'    {{"{case[0]}", {ints}, {reals},')
+        reals = ", ".join("%.17g" % x for x in case[6:14])
+        hz = "%d, %.17g, %.17g" % case[14:]
+        out.append(f'    {{"{case[0]}", {ints}, {reals}, {hz},')
         out.append("     {" + ", ".join(map(str, clipped)) + "}, {" +
                    ", ".join(map(str, applied)) + "},")
         out.append("     {" + ", ".join("%.17g" % x for x in th) + "}},")

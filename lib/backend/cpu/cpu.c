@@ -64,18 +64,48 @@ static void store_tile(void *dst, int dtype, int64_t i0, int n, const float *acc
     }
 }
 
-/* acc[j] = acc[j] + coef_k * z_k[j] for each term k in order, over the tile
- * of n elements starting at element b (z: scratch tile). */
-static void add_terms(const zoq__pass *ps, const zoq__term *terms, int n_terms, int64_t b,
-                      int n, float *acc, float *z)
+/* z of a term over the tile of n elements starting at element b, divided by
+ * root[j] = sqrt(sigma[j]) under HiZOO (root NULL: plain z). */
+static void direction(const zoq__pass *ps, const zoq__term *term, int64_t b, int n,
+                      const float *root, float *z)
 {
     const zoq__tensor *t = ps->src;
+    zoq__noise_fill(t->key, term->step, term->query, ps->stream, ps->dist, (uint64_t)b,
+                    (size_t)n, z);
+    if (root)
+        for (int j = 0; j < n; j++)
+            z[j] = z[j] / root[j];
+}
+
+/* acc[j] = acc[j] + coef_k * d_k[j] for each term k in order (z: scratch). */
+static void add_terms(const zoq__pass *ps, const zoq__term *terms, int n_terms, int64_t b,
+                      int n, const float *root, float *acc, float *z)
+{
     for (int k = 0; k < n_terms; k++) {
         const float c = terms[k].coef;
-        zoq__noise_fill(t->key, terms[k].step, terms[k].query, ps->stream, ps->dist,
-                        (uint64_t)b, (size_t)n, z);
+        direction(ps, &terms[k], b, n, root, z);
         for (int j = 0; j < n; j++)
             acc[j] = acc[j] + c * z[j];
+    }
+}
+
+/* HiZOO's sigma update of backend.h on one tile; root gets sqrt(new sigma). */
+static void hessian_stage(const zoq__pass *ps, int64_t b, int n, float *sig, float *root,
+                          float *z)
+{
+    const zoq__hessian *hs = ps->hs;
+    float s[TILE];
+    for (int j = 0; j < n; j++)
+        s[j] = hs->keep * sig[j];
+    for (int k = 0; k < hs->n_curv; k++) {
+        const float c = hs->curv[k].coef;
+        direction(ps, &hs->curv[k], b, n, NULL, z);
+        for (int j = 0; j < n; j++)
+            s[j] = s[j] + (c * sig[j]) * (z[j] * z[j]);
+    }
+    for (int j = 0; j < n; j++) {
+        sig[j] = s[j] < hs->floor ? hs->floor : s[j];
+        root[j] = sqrtf(sig[j]);
     }
 }
 
@@ -85,6 +115,11 @@ static void optimizer_stage(const zoq__update *u, const float *g, float *m, floa
                             float *acc, int n)
 {
     const float neg_lr = -u->lr;
+    if (u->kind == ZOQ_OPTIM_SGD) {
+        for (int j = 0; j < n; j++)
+            acc[j] = acc[j] + neg_lr * g[j];
+        return;
+    }
     if (u->kind == ZOQ_OPTIM_MOMENTUM) {
         for (int j = 0; j < n; j++) {
             m[j] = u->mu * m[j] + g[j];
@@ -104,8 +139,9 @@ static void optimizer_stage(const zoq__update *u, const float *g, float *m, floa
 /* The pass formula of backend.h over elements [i0, i1). */
 static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
 {
-    float acc[TILE], z[TILE], g[TILE];
+    float acc[TILE], z[TILE], g[TILE], root_buf[TILE];
     const zoq__tensor *t = ps->src;
+    float *root = ps->hs ? root_buf : NULL;
     for (int64_t b = i0; b < i1; b += TILE) {
         int n = (int)(i1 - b < TILE ? i1 - b : TILE);
         if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
@@ -115,12 +151,18 @@ static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
         if (ps->scale != 1.0f && ps->scale != 0.0f)
             for (int j = 0; j < n; j++)
                 acc[j] = ps->scale * acc[j];
-        add_terms(ps, ps->terms, ps->n_terms, b, n, acc, z);
+        if (root)
+            for (int j = 0; j < n; j++)
+                root[j] = sqrtf(t->sigma[b + j]);
+        add_terms(ps, ps->terms, ps->n_terms, b, n, root, acc, z);
+        if (ps->hs && ps->hs->n_curv > 0)
+            hessian_stage(ps, b, n, t->sigma + b, root, z);
         if (ps->upd) {
             for (int j = 0; j < n; j++)
                 g[j] = 0.0f;
-            add_terms(ps, ps->upd->grad, ps->upd->n_grad, b, n, g, z);
-            optimizer_stage(ps->upd, g, t->m + b, t->v ? t->v + b : NULL, acc, n);
+            add_terms(ps, ps->upd->grad, ps->upd->n_grad, b, n, root, g, z);
+            optimizer_stage(ps->upd, g, t->m ? t->m + b : NULL, t->v ? t->v + b : NULL, acc,
+                            n);
         }
         store_tile(ps->dst, t->dtype, b, n, acc);
     }
