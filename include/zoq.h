@@ -124,8 +124,17 @@ typedef enum zoq_opt {
     ZOQ_OPT_ACCUMULATE = 22,    /* int: apply one update every K steps, 1..4096 [1] */
     ZOQ_OPT_HESSIAN = 23,       /* int: 1 = HiZOO diagonal-Hessian preconditioning [0] */
     ZOQ_OPT_HESSIAN_ALPHA = 24, /* double: HiZOO EMA rate alpha in [0, 1) [1e-8] */
-    ZOQ_OPT_HESSIAN_FLOOR = 25  /* double: lower bound of the Hessian estimate, > 0 [1e-8] */
+    ZOQ_OPT_HESSIAN_FLOOR = 25, /* double: lower bound of the Hessian estimate, > 0 [1e-8] */
+    ZOQ_OPT_SPARSE = 26,        /* int: zoq_sparse_t, perturb only part of each tensor [off] */
+    ZOQ_OPT_SPARSE_KEEP = 27,   /* double: fraction of each tensor perturbed, (0, 1] [0.5] */
+    ZOQ_OPT_SPARSE_EVERY = 28   /* int: recompute the mask's threshold (or redraw it) every k steps [1] */
 } zoq_opt_t;
+
+typedef enum zoq_sparse {
+    ZOQ_SPARSE_OFF = 0,
+    ZOQ_SPARSE_MAGNITUDE = 1,   /* Sparse MeZO: the fraction `keep` with the smallest |θ| */
+    ZOQ_SPARSE_RANDOM = 2       /* a random fraction `keep`, from its own stream */
+} zoq_sparse_t;
 
 typedef enum zoq_optimizer {
     ZOQ_OPTIM_SGD = 0,          /* θ ← θ − η ĝ */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/convert.h"
+#include "core/convert.h"
 #include "backend/cpu/pool.h"
 #include "rng/noise.h"
 #include "zoq.h"

@@ -102,7 +102,7 @@ Test(core, options_are_typed_and_keyed)
 
 Test(core, option_names_round_trip)
 {
-    for (int key = 1; key <= ZOQ_OPT_HESSIAN_FLOOR; key++) {
+    for (int key = 1; key <= ZOQ_OPT_SPARSE_EVERY; key++) {
         const char *name = zoq_opt_name(key);
         cr_assert_not_null(name, "key %d has no name", key);
         int k2, type;

@@ -217,8 +217,9 @@ static int smooth_objective(void *user, const zoq_eval_t *ev, double *loss)
 }
 
 /* 0 momentum, 1 Adam, 2 sign + accumulation, 3 Adam + accumulation,
- * 4 HiZOO + momentum + accumulation (all with DDC). */
-#define N_TECHNIQUES 5
+ * 4 HiZOO + momentum + accumulation, 5 magnitude mask every 3 updates with
+ * HiZOO, 6 random mask + Adam + accumulation (all with DDC). */
+#define N_TECHNIQUES 7
 
 static zoq_ctx *technique_ctx(float *w, int which, int threads)
 {
@@ -246,6 +247,17 @@ static zoq_ctx *technique_ctx(float *w, int which, int threads)
         zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 1);
         zoq_set_double(ctx, ZOQ_OPT_HESSIAN_ALPHA, 1e-3);
         zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_MOMENTUM);
+        zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
+    }
+    if (which == 5) {
+        zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_MAGNITUDE);
+        zoq_set_int(ctx, ZOQ_OPT_SPARSE_EVERY, 3);
+        zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 1);
+        zoq_set_double(ctx, ZOQ_OPT_HESSIAN_ALPHA, 1e-3);
+    }
+    if (which == 6) {
+        zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_RANDOM);
+        zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_ADAM);
         zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
     }
     return ctx;
@@ -297,4 +309,110 @@ Test(estim, every_technique_is_thread_count_independent)
         zoq_destroy(ca);
         zoq_destroy(cb);
     }
+}
+
+static int cmp_abs(const void *a, const void *b)
+{
+    float x = fabsf(*(const float *)a), y = fabsf(*(const float *)b);
+    return (x > y) - (x < y);
+}
+
+/* Parameters as the objective saw them at point 0 of each step. */
+static float seen[4096];
+static int snapshot_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    const float *w = user;
+    if (ev->point == 0)
+        memcpy(seen, w, sizeof seen);
+    *loss = 1.0 + 0.01 * ev->point * ev->point; /* g != 0: the update moves θ */
+    return 0;
+}
+
+Test(estim, magnitude_mask_perturbs_exactly_the_smallest)
+{
+    enum { N = 4096 };
+    static float w[N], before[N], sorted[N], z[N];
+    for (int i = 0; i < N; i++)
+        w[i] = (float)sin(1.7 * i) * (1.0f + (float)(i % 7)); /* distinct magnitudes */
+    memcpy(sorted, w, sizeof w);
+    qsort(sorted, N, sizeof *sorted, cmp_abs);
+    const double keep = 0.3;
+    const float tau = fabsf(sorted[(int)ceil(keep * N) - 1]); /* independent: sort */
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", w, ZOQ_F32, N, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_MAGNITUDE);
+    zoq_set_double(ctx, ZOQ_OPT_SPARSE_KEEP, keep);
+    zoq_set_double(ctx, ZOQ_OPT_EPS, 0.1);
+    /* ask/tell: the direction is zero exactly where |θ| > tau */
+    const zoq_point_t *pts;
+    int32_t np;
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+    cr_assert_eq(zoq_point_noise(ctx, 0, 0, 0, N, z), ZOQ_OK);
+    int kept = 0;
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(z[i] != 0.0f, fabsf(w[i]) <= tau, "element %d", i);
+        kept += z[i] != 0.0f;
+    }
+    cr_assert_eq(kept, (int)ceil(keep * N));
+    zoq_cancel(ctx);
+    /* in place: the objective sees exactly those elements moved, and only they update */
+    memcpy(before, w, sizeof w);
+    zoq_set_objective(ctx, snapshot_objective, w);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    for (int i = 0; i < N; i++) {
+        int in_mask = fabsf(before[i]) <= tau;
+        cr_assert_eq(seen[i] != before[i], in_mask, "perturbed element %d", i);
+        if (!in_mask)
+            cr_assert_eq(w[i], before[i], "an unmasked element %d moved", i);
+    }
+    zoq_destroy(ctx);
+}
+
+Test(estim, random_mask_keeps_its_fraction_within_a_window)
+{
+    enum { N = 100000 };
+    static float w[N], z0[N], z1[N];
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", w, ZOQ_F32, N, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_RANDOM);
+    zoq_set_double(ctx, ZOQ_OPT_SPARSE_KEEP, 0.25);
+    zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
+    const zoq_point_t *pts;
+    int32_t np;
+    double L[2] = {1.0, 2.0};
+    zoq_ask(ctx, &pts, &np);
+    zoq_point_noise(ctx, 0, 0, 0, N, z0);
+    zoq_tell(ctx, L, 2, NULL); /* first step of the window */
+    zoq_ask(ctx, &pts, &np);
+    zoq_point_noise(ctx, 0, 0, 0, N, z1);
+    long kept = 0, same = 0;
+    for (int i = 0; i < N; i++) {
+        kept += z0[i] != 0.0f;
+        same += (z0[i] != 0.0f) == (z1[i] != 0.0f);
+    }
+    cr_assert(labs(kept - N / 4) < 5 * 137, "kept %ld of %d", kept, N); /* 5 sigma */
+    cr_assert_eq(same, N, "the mask changed inside an accumulation window");
+    zoq_tell(ctx, L, 2, NULL); /* applies; the next window draws a new mask */
+    zoq_ask(ctx, &pts, &np);
+    zoq_point_noise(ctx, 0, 0, 0, N, z1);
+    same = 0;
+    for (int i = 0; i < N; i++)
+        same += (z0[i] != 0.0f) == (z1[i] != 0.0f);
+    cr_assert(same < N * 7 / 10, "a new window kept the old mask (%ld of %d alike)", same, N);
+    zoq_destroy(ctx);
+}
+
+Test(estim, sparse_options_validate)
+{
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SPARSE, 3), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SPARSE_KEEP, 0.0), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SPARSE_KEEP, 1.5), ZOQ_E_INVALID);
+    cr_assert(strstr(zoq_last_error(ctx), "<= 1"));
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SPARSE_KEEP, 1.0), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SPARSE_EVERY, 0), ZOQ_E_INVALID);
+    zoq_destroy(ctx);
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/convert.h"
+#include "core/convert.h"
 #include "zoq.h"
 
 #define DIM 1000

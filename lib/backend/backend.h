@@ -19,6 +19,8 @@ typedef struct zoq__tensor {
     float *m;                   /* momentum b, or Adam's first moment */
     float *v;                   /* Adam's second moment */
     float *sigma;               /* HiZOO's diagonal Hessian estimate */
+    uint8_t *bits;              /* sparse mask of the step, 1 bit per element */
+    float tau;                  /* magnitude threshold: |θ| <= tau is perturbed */
 } zoq__tensor;
 
 /* One direction's share of a pass: coef * z of (step, query). */
@@ -56,6 +58,21 @@ typedef struct zoq__hessian {
     const zoq__term *curv;      /* coef = alpha * h_q / n for each direction of the step */
 } zoq__hessian;
 
+/* Sparse perturbation: directions are z ⊙ mask. The magnitude mask must come
+ * from the unperturbed θ, so the first in-place move computes it from src
+ * and stores it in the tensor's bits; later passes of the step read them. */
+enum {
+    ZOQ__MASK_MAGNITUDE = 1,    /* |src| <= tau, computed from src */
+    ZOQ__MASK_MAGNITUDE_STORE = 2, /* the same, also written to bits */
+    ZOQ__MASK_BITS = 3,         /* read from bits */
+    ZOQ__MASK_RANDOM = 4        /* u < keep, u from stream 2 of (key, step) */
+};
+typedef struct zoq__mask {
+    int kind;
+    float keep;                 /* random: fraction kept */
+    uint64_t step;              /* random: counter of the draw */
+} zoq__mask;
+
 /* One fused pass over a tensor:
  *   acc = scale*src[i] (0 when scale is 0, whatever src holds);
  *   acc = acc + terms[k].coef * z_k[i] for each k in order;
@@ -72,6 +89,7 @@ typedef struct zoq__pass {
     const zoq__term *terms;
     const zoq__update *upd;     /* NULL: no optimizer stage */
     const zoq__hessian *hs;     /* NULL: directions are z, no HiZOO */
+    const zoq__mask *mask;      /* NULL: every element perturbed */
 } zoq__pass;
 
 typedef struct zoq__backend zoq__backend;

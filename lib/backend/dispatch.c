@@ -32,7 +32,7 @@ int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out)
 }
 
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                   const zoq__update *upd, const zoq__hessian *hs)
+                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask)
 {
     zoq__backend *be;
     int rc = zoq__ctx_backend(ctx, &be);
@@ -46,7 +46,7 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
         passes[n++] = (zoq__pass){.src = &ctx->params[i].t, .dst = ctx->params[i].t.data,
                                   .stream = ZOQ__STREAM_PROBE, .dist = (int)ctx->opts.dist,
                                   .scale = scale, .n_terms = n_terms, .terms = terms,
-                                  .upd = upd, .hs = hs};
+                                  .upd = upd, .hs = hs, .mask = mask};
     }
     rc = be->iface->run_passes(be, passes, n);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));

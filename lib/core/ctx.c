@@ -81,6 +81,7 @@ int zoq_create(zoq_ctx **out)
     if (!ctx)
         return ZOQ_E_NOMEM;
     zoq__opts_default(&ctx->opts);
+    ctx->mask_epoch = -1;
     *out = ctx;
     return ZOQ_OK;
 }
@@ -93,6 +94,7 @@ void zoq_destroy(zoq_ctx *ctx)
     for (int32_t i = 0; i < ctx->n_params; i++) {
         free(ctx->params[i].name);
         free(ctx->params[i].group);
+        free(ctx->params[i].t.bits);
     }
     free(ctx->accum);
     free(ctx->params);

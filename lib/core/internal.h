@@ -32,6 +32,9 @@ typedef struct zoq__opts {
     int64_t sign, accumulate;
     int64_t hessian;
     double hessian_alpha, hessian_floor;
+    int64_t sparse;
+    double sparse_keep;
+    int64_t sparse_every;
 } zoq__opts;
 
 /* A registered parameter. */
@@ -41,6 +44,7 @@ typedef struct zoq__param {
     zoq__tensor t;              /* data, dtype, numel, key: what kernels see */
     uint32_t flags;
     int enabled;
+    int tau_valid;              /* t.tau holds this epoch's magnitude threshold */
 } zoq__param;
 
 /* The points, losses and gradients of the step being evaluated. */
@@ -59,6 +63,8 @@ typedef struct zoq__plan {
     zoq__update upd;            /* optimizer stage of the update pass */
     zoq__hessian hs_move;       /* HiZOO in a move: precondition only */
     zoq__hessian hs_final;      /* HiZOO in the final pass: precondition and update sigma */
+    zoq__mask mask_store, mask_bits, mask_calc, mask_random; /* sparse masks by pass */
+    int moved;                  /* an in-place move has run this step (bits are valid) */
     double lr, eps;
     double loss;                /* estimate of L(theta) */
     int64_t passes_run;         /* passes over the parameters this step */
@@ -86,6 +92,7 @@ struct zoq_ctx {
     int n_accum, cap_accum;
     int accum_steps;            /* steps gathered since the last update */
     int buffers_kind;           /* optimizer whose buffers params hold (SGD: none) */
+    int64_t mask_epoch;         /* updates / sparse_every when thresholds were computed; -1 none */
     int pending;                /* an ask is waiting for its tell */
     int stepping;               /* inside zoq_step (the objective may call back in) */
     zoq__backend *backend;      /* created lazily by zoq__ctx_backend() */
@@ -143,10 +150,22 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef);
 /* Frees the optimizer buffers of every parameter. */
 void zoq__update_free_buffers(zoq_ctx *ctx);
 
+/* Sparse perturbation (sparse.c) */
+/* Mask bits and, at the start of a mask epoch, each tensor's magnitude
+ * threshold; called at plan time. Frees the bits when sparsity is off. */
+int zoq__sparse_prepare(zoq_ctx *ctx);
+/* The mask a pass uses: in place, the first move stores it (`store`), later
+ * passes read it back; ask/tell computes it from θ. NULL when off. */
+const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store);
+/* Zeroes out[i] for the elements [offset, offset+count) of parameter id the
+ * current mask leaves unperturbed (θ unmoved: ask/tell). */
+void zoq__sparse_apply(const zoq_ctx *ctx, int32_t id, int64_t offset, int64_t count,
+                       float *out);
+
 /* Applies one fused pass (backend.h) with these terms and optimizer stage to
  * every enabled parameter in place. Does not allocate: uses plan.passes. */
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                   const zoq__update *upd, const zoq__hessian *hs);
+                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask);
 /* The HiZOO block a move or materialization needs (NULL when HiZOO is off). */
 const zoq__hessian *zoq__move_hessian(const zoq_ctx *ctx);
 

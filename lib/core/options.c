@@ -14,40 +14,44 @@ typedef struct opt_info {
     int64_t imin, imax;         /* integer bounds, inclusive */
     double dmin;                /* real lower bound ... */
     int dmin_open;              /* ... exclusive when set */
-    double dmax;                /* real upper bound, exclusive (INFINITY: none) */
+    double dmax;                /* real upper bound (INFINITY: none) ... */
+    int dmax_open;              /* ... exclusive when set */
 } opt_info;
 
-#define INT_OPT(k, n, f, lo, hi) {k, n, ZOQ_OPT_INT, offsetof(zoq__opts, f), lo, hi, 0, 0, 0}
-#define REAL_OPT(k, n, f, lo, open, hi) \
-    {k, n, ZOQ_OPT_DOUBLE, offsetof(zoq__opts, f), 0, 0, lo, open, hi}
+#define INT_OPT(k, n, f, lo, hi) {k, n, ZOQ_OPT_INT, offsetof(zoq__opts, f), lo, hi, 0, 0, 0, 0}
+#define REAL_OPT(k, n, f, lo, lo_open, hi, hi_open) \
+    {k, n, ZOQ_OPT_DOUBLE, offsetof(zoq__opts, f), 0, 0, lo, lo_open, hi, hi_open}
 
 static const opt_info options[] = {
     INT_OPT(ZOQ_OPT_SEED, "seed", seed, INT64_MIN, INT64_MAX),
     INT_OPT(ZOQ_OPT_ESTIMATOR, "estimator", estimator, ZOQ_EST_CENTRAL, ZOQ_EST_FORWARD),
     INT_OPT(ZOQ_OPT_DIST, "dist", dist, ZOQ_DIST_GAUSSIAN, ZOQ_DIST_RADEMACHER),
     INT_OPT(ZOQ_OPT_QUERIES, "queries", queries, 1, 65536),
-    REAL_OPT(ZOQ_OPT_LR, "lr", lr, 0.0, 0, INFINITY),
-    REAL_OPT(ZOQ_OPT_EPS, "eps", eps, 0.0, 1, INFINITY),
-    REAL_OPT(ZOQ_OPT_WEIGHT_DECAY, "weight_decay", weight_decay, 0.0, 0, INFINITY),
+    REAL_OPT(ZOQ_OPT_LR, "lr", lr, 0.0, 0, INFINITY, 1),
+    REAL_OPT(ZOQ_OPT_EPS, "eps", eps, 0.0, 1, INFINITY, 1),
+    REAL_OPT(ZOQ_OPT_WEIGHT_DECAY, "weight_decay", weight_decay, 0.0, 0, INFINITY, 1),
     INT_OPT(ZOQ_OPT_TOTAL_STEPS, "total_steps", total_steps, 0, INT64_MAX),
     INT_OPT(ZOQ_OPT_LR_SCHEDULE, "lr_schedule", lr_schedule, ZOQ_SCHED_CONSTANT, ZOQ_SCHED_COSINE),
     INT_OPT(ZOQ_OPT_LR_WARMUP, "lr_warmup", lr_warmup, 0, INT64_MAX),
-    REAL_OPT(ZOQ_OPT_LR_FINAL, "lr_final", lr_final, 0.0, 0, INFINITY),
+    REAL_OPT(ZOQ_OPT_LR_FINAL, "lr_final", lr_final, 0.0, 0, INFINITY, 1),
     INT_OPT(ZOQ_OPT_EPS_SCHEDULE, "eps_schedule", eps_schedule, ZOQ_SCHED_CONSTANT,
             ZOQ_SCHED_COSINE),
-    REAL_OPT(ZOQ_OPT_EPS_FINAL, "eps_final", eps_final, 0.0, 0, INFINITY),
+    REAL_OPT(ZOQ_OPT_EPS_FINAL, "eps_final", eps_final, 0.0, 0, INFINITY, 1),
     INT_OPT(ZOQ_OPT_THREADS, "threads", threads, 0, 1024),
     INT_OPT(ZOQ_OPT_OPTIMIZER, "optimizer", optimizer, ZOQ_OPTIM_SGD, ZOQ_OPTIM_ADAM),
-    REAL_OPT(ZOQ_OPT_MOMENTUM, "momentum", momentum, 0.0, 0, 1.0),
-    REAL_OPT(ZOQ_OPT_ADAM_BETA1, "adam_beta1", adam_beta1, 0.0, 0, 1.0),
-    REAL_OPT(ZOQ_OPT_ADAM_BETA2, "adam_beta2", adam_beta2, 0.0, 0, 1.0),
-    REAL_OPT(ZOQ_OPT_ADAM_EPS, "adam_eps", adam_eps, 0.0, 1, INFINITY),
-    REAL_OPT(ZOQ_OPT_CLIP, "clip", clip, 0.0, 0, INFINITY),
+    REAL_OPT(ZOQ_OPT_MOMENTUM, "momentum", momentum, 0.0, 0, 1.0, 1),
+    REAL_OPT(ZOQ_OPT_ADAM_BETA1, "adam_beta1", adam_beta1, 0.0, 0, 1.0, 1),
+    REAL_OPT(ZOQ_OPT_ADAM_BETA2, "adam_beta2", adam_beta2, 0.0, 0, 1.0, 1),
+    REAL_OPT(ZOQ_OPT_ADAM_EPS, "adam_eps", adam_eps, 0.0, 1, INFINITY, 1),
+    REAL_OPT(ZOQ_OPT_CLIP, "clip", clip, 0.0, 0, INFINITY, 1),
     INT_OPT(ZOQ_OPT_SIGN, "sign", sign, 0, 1),
     INT_OPT(ZOQ_OPT_ACCUMULATE, "accumulate", accumulate, 1, 4096),
     INT_OPT(ZOQ_OPT_HESSIAN, "hessian", hessian, 0, 1),
-    REAL_OPT(ZOQ_OPT_HESSIAN_ALPHA, "hessian_alpha", hessian_alpha, 0.0, 0, 1.0),
-    REAL_OPT(ZOQ_OPT_HESSIAN_FLOOR, "hessian_floor", hessian_floor, 0.0, 1, INFINITY),
+    REAL_OPT(ZOQ_OPT_HESSIAN_ALPHA, "hessian_alpha", hessian_alpha, 0.0, 0, 1.0, 1),
+    REAL_OPT(ZOQ_OPT_HESSIAN_FLOOR, "hessian_floor", hessian_floor, 0.0, 1, INFINITY, 1),
+    INT_OPT(ZOQ_OPT_SPARSE, "sparse", sparse, ZOQ_SPARSE_OFF, ZOQ_SPARSE_RANDOM),
+    REAL_OPT(ZOQ_OPT_SPARSE_KEEP, "sparse_keep", sparse_keep, 0.0, 1, 1.0, 0),
+    INT_OPT(ZOQ_OPT_SPARSE_EVERY, "sparse_every", sparse_every, 1, INT64_MAX),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -68,6 +72,8 @@ void zoq__opts_default(zoq__opts *o)
     o->accumulate = 1;
     o->hessian_alpha = 1e-8;
     o->hessian_floor = 1e-8;
+    o->sparse_keep = 0.5;
+    o->sparse_every = 1;
 }
 
 static const opt_info *find_key(int key)
@@ -122,11 +128,11 @@ int zoq_set_double(zoq_ctx *ctx, int key, double value)
     if (rc != ZOQ_OK)
         return rc;
     if (!isfinite(value) || value < oi->dmin || (oi->dmin_open && value == oi->dmin) ||
-        value >= oi->dmax)
+        value > oi->dmax || (oi->dmax_open && value == oi->dmax))
     {
         char upper[40] = "";
         if (isfinite(oi->dmax))
-            snprintf(upper, sizeof upper, " and < %g", oi->dmax);
+            snprintf(upper, sizeof upper, " and %s %g", oi->dmax_open ? "<" : "<=", oi->dmax);
         return zoq__fail(ctx, ZOQ_E_INVALID, "option '%s' must be finite, %s %g%s, got %g",
                          oi->name, oi->dmin_open ? ">" : ">=", oi->dmin, upper, value);
     }

@@ -102,6 +102,7 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
     size_t start = b->n;
     put_le(b, ctx->step, 8);
     put_le(b, ctx->updates, 8);
+    put_le(b, (uint64_t)ctx->mask_epoch, 8);
     put_le(b, (uint32_t)ctx->buffers_kind, 4);
     put_le(b, (uint32_t)ctx->accum_steps, 4);
     put_le(b, (uint32_t)ctx->n_accum, 4);
@@ -137,6 +138,8 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
         put(b, p->name, len);
         put_le(b, (uint32_t)p->t.dtype, 4);
         put_le(b, (uint64_t)p->t.numel, 8);
+        put_le(b, (uint32_t)p->tau_valid, 4);
+        put_le(b, zoq__f32_bits(p->t.tau), 4);
         const float *bufs[N_TAGS] = {p->t.m, p->t.v, p->t.sigma};
         uint32_t nb = 0;
         for (int k = 0; k < N_TAGS; k++)
@@ -247,6 +250,9 @@ typedef struct opt_rec {
  * commit(), freed by discard(). */
 typedef struct loaded {
     uint64_t step, updates;
+    int64_t mask_epoch;
+    int *tau_valid;             /* per parameter id */
+    float *tau;
     uint32_t buffers_kind, accum_steps, n_accum, n_opts;
     zoq__accum *accum;
     opt_rec *opts;
@@ -262,6 +268,8 @@ static void discard(loaded *ld, int32_t n_params)
     }
     free(ld->accum);
     free(ld->opts);
+    free(ld->tau_valid);
+    free(ld->tau);
 }
 
 /* Reads count f32 values into a new array (NULL on allocation failure). */
@@ -283,14 +291,20 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
         if (!(ld->buf[k] = calloc((size_t)ctx->n_params + 1, sizeof *ld->buf[k])))
             return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
     char *seen = calloc((size_t)ctx->n_params + 1, 1);
-    if (!seen)
+    ld->tau_valid = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau_valid);
+    ld->tau = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau);
+    if (!seen || !ld->tau_valid || !ld->tau) {
+        free(seen);
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    }
     int rc = ZOQ_OK;
     for (uint32_t i = 0; i < n && !r->bad && rc == ZOQ_OK; i++) {
         uint32_t len = get_u32(r);
         const unsigned char *name = take(r, len);
         uint32_t dtype = get_u32(r);
         uint64_t numel = get_le(r, 8);
+        uint32_t tau_valid = get_u32(r);
+        float tau = zoq__f32_from_bits(get_u32(r));
         uint32_t n_buffers = get_u32(r);
         if (r->bad)
             break;
@@ -316,6 +330,12 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
             break;
         }
         seen[id] = 1;
+        if (tau_valid > 1 || !(tau >= 0.0f)) {
+            rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad sparse threshold", p->name);
+            break;
+        }
+        ld->tau_valid[id] = (int)tau_valid;
+        ld->tau[id] = tau;
         for (uint32_t k = 0; k < n_buffers && rc == ZOQ_OK; k++) {
             uint32_t tag = get_u32(r);
             if (tag < 1 || tag > N_TAGS || ld->buf[tag - 1][id] ||
@@ -334,10 +354,12 @@ static int read_run(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
 {
     ld->step = get_le(r, 8);
     ld->updates = get_le(r, 8);
+    ld->mask_epoch = (int64_t)get_le(r, 8);
     ld->buffers_kind = get_u32(r);
     ld->accum_steps = get_u32(r);
     ld->n_accum = get_u32(r);
     if (r->bad || ld->buffers_kind > ZOQ_OPTIM_ADAM || ld->accum_steps > 4096 ||
+        ld->mask_epoch < -1 ||
         ld->n_accum > (r->n - r->at) / 20 || (ld->n_accum == 0) != (ld->accum_steps == 0))
         return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad run state", path);
     if (!(ld->accum = malloc((ld->n_accum ? ld->n_accum : 1) * sizeof *ld->accum)))
@@ -395,6 +417,8 @@ static void commit(zoq_ctx *ctx, loaded *ld)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__tensor *t = &ctx->params[i].t;
+        t->tau = ld->tau[i];
+        ctx->params[i].tau_valid = ld->tau_valid[i];
         float **dst[N_TAGS] = {&t->m, &t->v, &t->sigma};
         for (int k = 0; k < N_TAGS; k++) {
             free(*dst[k]);
@@ -410,6 +434,7 @@ static void commit(zoq_ctx *ctx, loaded *ld)
     ctx->accum_steps = (int)ld->accum_steps;
     ctx->buffers_kind = (int)ld->buffers_kind;
     ctx->updates = ld->updates;
+    ctx->mask_epoch = ld->mask_epoch;
     ctx->step = ld->step;
 }
 

@@ -47,10 +47,12 @@ static int move_to(zoq_ctx *ctx, displacement *at, const zoq_point_t *p)
         *at = (displacement){p->query, p->coef};
         return ZOQ_OK;
     }
-    int rc = zoq__apply_all(ctx, 1.0f, terms, n, NULL, zoq__move_hessian(ctx));
+    int rc = zoq__apply_all(ctx, 1.0f, terms, n, NULL, zoq__move_hessian(ctx),
+                            zoq__sparse_mask(ctx, !ctx->plan.moved));
     if (rc == ZOQ_OK) {
         *at = (displacement){p->query, p->coef};
         ctx->plan.passes_run++;
+        ctx->plan.moved = 1;
     }
     return rc;
 }
@@ -202,7 +204,7 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
     zoq__pass pass = {.src = &p->t, .dst = dst, .stream = ZOQ__STREAM_PROBE,
                       .dist = (int)ctx->opts.dist, .scale = 1.0f,
                       .n_terms = pt->query < 0 ? 0 : 1, .terms = &term,
-                      .hs = zoq__move_hessian(ctx)};
+                      .hs = zoq__move_hessian(ctx), .mask = zoq__sparse_mask(ctx, 0)};
     rc = be->iface->run_passes(be, &pass, 1);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s", zoq_strerror(rc));
 }
@@ -226,6 +228,7 @@ int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int
     }
     zoq__noise_fill(p->t.key, ctx->step, (uint32_t)q, ZOQ__STREAM_PROBE, (int)ctx->opts.dist,
                     (uint64_t)offset, (size_t)count, out);
+    zoq__sparse_apply(ctx, id, offset, count, out);
     if (ctx->opts.hessian && p->t.sigma) /* the direction is z/√Σ */
         for (int64_t i = 0; i < count; i++)
             out[i] = out[i] / sqrtf(p->t.sigma[offset + i]);

@@ -100,7 +100,8 @@ int zoq__update_prepare(zoq_ctx *ctx)
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory planning the update");
     pl->hs_move = (zoq__hessian){.keep = (float)(1.0 - ctx->opts.hessian_alpha),
                                  .floor = (float)ctx->opts.hessian_floor};
-    return prepare_buffers(ctx);
+    int rc = prepare_buffers(ctx);
+    return rc == ZOQ_OK ? zoq__sparse_prepare(ctx) : rc;
 }
 
 /* w_q from g_q: DDC clip, then sign. Counts the clipped ones. */
@@ -171,7 +172,7 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
         hs = &pl->hs_final;
     }
     if (n > 0 || upd || hs || s != 1.0) {
-        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd, hs);
+        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd, hs, zoq__sparse_mask(ctx, 0));
         if (rc != ZOQ_OK) { /* only possible before anything moved (ask/tell) */
             ctx->n_accum -= pl->n_queries;
             ctx->accum_steps--;

@@ -141,6 +141,18 @@ static void fill_rademacher(uint64_t key, uint64_t step, uint32_t query, uint32_
     }
 }
 
+void zoq__mask_fill(uint64_t key, uint64_t step, float keep, uint64_t offset, size_t count,
+                    uint8_t *out)
+{
+    uint64_t i = offset, end = offset + count;
+    while (i < end) {
+        uint32_t w[4];
+        zoq__noise_block(key, step, 0, ZOQ__STREAM_MASK, i / 4, w);
+        for (unsigned j = (unsigned)(i % 4); j < 4 && i < end; j++, i++)
+            out[i - offset] = (float)(w[j] >> 8) * 5.9604644775390625e-8f < keep;
+    }
+}
+
 void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                      uint64_t offset, size_t count, float *out)
 {

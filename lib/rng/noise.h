@@ -14,6 +14,7 @@
 enum {
     ZOQ__STREAM_PROBE = 0,      /* the direction z of SPSA */
     ZOQ__STREAM_INIT = 1,       /* initial values (zoq_param_init_normal) */
+    ZOQ__STREAM_MASK = 2,       /* random sparse masks */
     ZOQ__STREAM_MAX = 255
 };
 #define ZOQ__QUERY_LIMIT (1u << 24)
@@ -31,6 +32,12 @@ static inline void zoq__noise_block(uint64_t key, uint64_t step, uint32_t query,
                            query | (stream << 24)};
     zoq__philox4x32_10(c, k, out);
 }
+
+/* Random mask of elements [offset, offset+count) (docs/rng.md, "Masks"):
+ * element i takes word i % 4 of block i / 4 of (key, step, query 0, stream
+ * 2), u = float(w >> 8) * 2^-24, and out[i] = (u < keep). */
+void zoq__mask_fill(uint64_t key, uint64_t step, float keep, uint64_t offset, size_t count,
+                    uint8_t *out);
 
 /* The four Gaussian draws of one block's words (docs/rng.md, "Gaussian"). */
 void zoq__gauss4(const uint32_t w[4], float z[4]);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "convert.h"
+#include "core/convert.h"
 #include "pool.h"
 #include "rng/noise.h"
 #include "zoq.h"
@@ -64,14 +64,44 @@ static void store_tile(void *dst, int dtype, int64_t i0, int n, const float *acc
     }
 }
 
-/* z of a term over the tile of n elements starting at element b, divided by
- * root[j] = sqrt(sigma[j]) under HiZOO (root NULL: plain z). */
+/* The sparse mask of the tile of n elements at b (m[j] = 1: perturbed);
+ * vals are the tile's unperturbed values (magnitude modes). */
+static void mask_tile(const zoq__pass *ps, int64_t b, int n, const float *vals, uint8_t *m)
+{
+    const zoq__mask *mk = ps->mask;
+    zoq__tensor *t = (zoq__tensor *)ps->src; /* STORE writes the tensor's bits */
+    switch (mk->kind) {
+    case ZOQ__MASK_RANDOM:
+        zoq__mask_fill(t->key, mk->step, mk->keep, (uint64_t)b, (size_t)n, m);
+        return;
+    case ZOQ__MASK_BITS:
+        for (int j = 0; j < n; j++)
+            m[j] = (t->bits[(b + j) >> 3] >> ((b + j) & 7)) & 1u;
+        return;
+    default:
+        for (int j = 0; j < n; j++)
+            m[j] = fabsf(vals[j]) <= t->tau;
+        if (mk->kind == ZOQ__MASK_MAGNITUDE_STORE) /* b is a multiple of 8: whole bytes */
+            for (int j = 0; j < n; j += 8) {
+                uint8_t byte = 0;
+                for (int k = 0; k < 8 && j + k < n; k++)
+                    byte |= (uint8_t)(m[j + k] << k);
+                t->bits[(b + j) >> 3] = byte;
+            }
+    }
+}
+
+/* The direction of a term over the tile of n elements at b: z, times the
+ * mask m (NULL: none), divided by root[j] = sqrt(sigma[j]) under HiZOO. */
 static void direction(const zoq__pass *ps, const zoq__term *term, int64_t b, int n,
-                      const float *root, float *z)
+                      const uint8_t *m, const float *root, float *z)
 {
     const zoq__tensor *t = ps->src;
     zoq__noise_fill(t->key, term->step, term->query, ps->stream, ps->dist, (uint64_t)b,
                     (size_t)n, z);
+    if (m)
+        for (int j = 0; j < n; j++)
+            z[j] = m[j] ? z[j] : 0.0f;
     if (root)
         for (int j = 0; j < n; j++)
             z[j] = z[j] / root[j];
@@ -79,19 +109,20 @@ static void direction(const zoq__pass *ps, const zoq__term *term, int64_t b, int
 
 /* acc[j] = acc[j] + coef_k * d_k[j] for each term k in order (z: scratch). */
 static void add_terms(const zoq__pass *ps, const zoq__term *terms, int n_terms, int64_t b,
-                      int n, const float *root, float *acc, float *z)
+                      int n, const uint8_t *m, const float *root, float *acc, float *z)
 {
     for (int k = 0; k < n_terms; k++) {
         const float c = terms[k].coef;
-        direction(ps, &terms[k], b, n, root, z);
+        direction(ps, &terms[k], b, n, m, root, z);
         for (int j = 0; j < n; j++)
             acc[j] = acc[j] + c * z[j];
     }
 }
 
-/* HiZOO's sigma update of backend.h on one tile; root gets sqrt(new sigma). */
-static void hessian_stage(const zoq__pass *ps, int64_t b, int n, float *sig, float *root,
-                          float *z)
+/* HiZOO's sigma update of backend.h on one tile; root gets sqrt(new sigma).
+ * Elements the sparse mask m leaves out were not probed: their sigma stays. */
+static void hessian_stage(const zoq__pass *ps, int64_t b, int n, const uint8_t *m, float *sig,
+                          float *root, float *z)
 {
     const zoq__hessian *hs = ps->hs;
     float s[TILE];
@@ -99,12 +130,13 @@ static void hessian_stage(const zoq__pass *ps, int64_t b, int n, float *sig, flo
         s[j] = hs->keep * sig[j];
     for (int k = 0; k < hs->n_curv; k++) {
         const float c = hs->curv[k].coef;
-        direction(ps, &hs->curv[k], b, n, NULL, z);
+        direction(ps, &hs->curv[k], b, n, NULL, NULL, z);
         for (int j = 0; j < n; j++)
             s[j] = s[j] + (c * sig[j]) * (z[j] * z[j]);
     }
     for (int j = 0; j < n; j++) {
-        sig[j] = s[j] < hs->floor ? hs->floor : s[j];
+        if (!m || m[j])
+            sig[j] = s[j] < hs->floor ? hs->floor : s[j];
         root[j] = sqrtf(sig[j]);
     }
 }
@@ -140,27 +172,31 @@ static void optimizer_stage(const zoq__update *u, const float *g, float *m, floa
 static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
 {
     float acc[TILE], z[TILE], g[TILE], root_buf[TILE];
+    uint8_t mask_buf[TILE];
     const zoq__tensor *t = ps->src;
     float *root = ps->hs ? root_buf : NULL;
+    uint8_t *m = ps->mask ? mask_buf : NULL;
     for (int64_t b = i0; b < i1; b += TILE) {
         int n = (int)(i1 - b < TILE ? i1 - b : TILE);
         if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
             memset(acc, 0, (size_t)n * sizeof *acc);
         else
             load_tile(t->data, t->dtype, b, n, acc);
+        if (m)
+            mask_tile(ps, b, n, acc, m);
         if (ps->scale != 1.0f && ps->scale != 0.0f)
             for (int j = 0; j < n; j++)
                 acc[j] = ps->scale * acc[j];
         if (root)
             for (int j = 0; j < n; j++)
                 root[j] = sqrtf(t->sigma[b + j]);
-        add_terms(ps, ps->terms, ps->n_terms, b, n, root, acc, z);
+        add_terms(ps, ps->terms, ps->n_terms, b, n, m, root, acc, z);
         if (ps->hs && ps->hs->n_curv > 0)
-            hessian_stage(ps, b, n, t->sigma + b, root, z);
+            hessian_stage(ps, b, n, m, t->sigma + b, root, z);
         if (ps->upd) {
             for (int j = 0; j < n; j++)
                 g[j] = 0.0f;
-            add_terms(ps, ps->upd->grad, ps->upd->n_grad, b, n, root, g, z);
+            add_terms(ps, ps->upd->grad, ps->upd->n_grad, b, n, m, root, g, z);
             optimizer_stage(ps->upd, g, t->m ? t->m + b : NULL, t->v ? t->v + b : NULL, acc,
                             n);
         }

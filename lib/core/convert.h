@@ -1,11 +1,12 @@
 /* convert.h - binary16 and bfloat16 <-> binary32, round-to-nearest-even,
  * NaN kept quiet, overflow to infinity. Header-only for the kernels. */
-#ifndef ZOQ_CPU_CONVERT_H
-#define ZOQ_CPU_CONVERT_H
+#ifndef ZOQ_CORE_CONVERT_H
+#define ZOQ_CORE_CONVERT_H
 
 #include <stdint.h>
 
 #include "core/bits.h"
+#include "zoq.h"
 
 static inline float zoq__f16_to_f32(uint16_t h)
 {
@@ -39,6 +40,16 @@ static inline uint16_t zoq__f32_to_f16(float f)
 static inline float zoq__bf16_to_f32(uint16_t h)
 {
     return zoq__f32_from_bits((uint32_t)h << 16);
+}
+
+/* Element i of a buffer of dtype (zoq_dtype_t) as binary32. */
+static inline float zoq__load_f32(const void *data, int dtype, int64_t i)
+{
+    if (dtype == ZOQ_F16)
+        return zoq__f16_to_f32(((const uint16_t *)data)[i]);
+    if (dtype == ZOQ_BF16)
+        return zoq__bf16_to_f32(((const uint16_t *)data)[i]);
+    return ((const float *)data)[i];
 }
 
 static inline uint16_t zoq__f32_to_bf16(float f)

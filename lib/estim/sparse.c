@@ -1,0 +1,126 @@
+/* sparse.c - Sparse MeZO (Liu et al. 2024, arXiv:2402.15751; seed 000):
+ * perturb only a fraction `keep` of each tensor. Magnitude mode perturbs the
+ * elements with |θ| <= τ, τ the exact keep-quantile of |θ| over the tensor,
+ * recomputed at the start of every `sparse_every`-th update (two read passes:
+ * a radix select on the bits of |θ|); random mode draws the mask from stream
+ * 2. The mask is constant within an accumulation window and, in magnitude
+ * mode, always taken from the unperturbed θ: the first in-place move stores
+ * it as 1 bit per element for the rest of the step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/convert.h"
+#include "core/internal.h"
+#include "rng/noise.h"
+
+#define BINS 65536
+
+/* Exact k-th smallest |θ| (0-based) by two 16-bit histogram passes over the
+ * bit patterns of |θ| (ordered like the values for non-negative floats). */
+static float kth_abs(const zoq__tensor *t, int64_t k, uint64_t *hist)
+{
+    memset(hist, 0, BINS * sizeof *hist);
+    for (int64_t i = 0; i < t->numel; i++)
+        hist[(zoq__f32_bits(zoq__load_f32(t->data, t->dtype, i)) & 0x7FFFFFFFu) >> 16]++;
+    uint32_t hi = 0;
+    uint64_t below = 0;
+    while (below + hist[hi] <= (uint64_t)k)
+        below += hist[hi++];
+    memset(hist, 0, BINS * sizeof *hist);
+    for (int64_t i = 0; i < t->numel; i++) {
+        uint32_t b = zoq__f32_bits(zoq__load_f32(t->data, t->dtype, i)) & 0x7FFFFFFFu;
+        if (b >> 16 == hi)
+            hist[b & 0xFFFFu]++;
+    }
+    uint32_t lo = 0;
+    while (below + hist[lo] <= (uint64_t)k)
+        below += hist[lo++];
+    return zoq__f32_from_bits(hi << 16 | lo);
+}
+
+static void free_bits(zoq_ctx *ctx)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        free(ctx->params[i].t.bits);
+        ctx->params[i].t.bits = NULL;
+        ctx->params[i].tau_valid = 0;
+    }
+    ctx->mask_epoch = -1;
+}
+
+int zoq__sparse_prepare(zoq_ctx *ctx)
+{
+    zoq__plan *pl = &ctx->plan;
+    pl->moved = 0;
+    if (ctx->opts.sparse == ZOQ_SPARSE_OFF) {
+        free_bits(ctx);
+        return ZOQ_OK;
+    }
+    /* the mask changes only between accumulation windows */
+    int64_t epoch = ctx->accum_steps == 0 ? (int64_t)(ctx->updates / (uint64_t)ctx->opts.sparse_every)
+                                          : ctx->mask_epoch;
+    if (epoch < 0)
+        epoch = (int64_t)(ctx->updates / (uint64_t)ctx->opts.sparse_every);
+    const float keep = (float)ctx->opts.sparse_keep;
+    pl->mask_random = (zoq__mask){.kind = ZOQ__MASK_RANDOM, .keep = keep, .step = (uint64_t)epoch};
+    pl->mask_store = (zoq__mask){.kind = ZOQ__MASK_MAGNITUDE_STORE};
+    pl->mask_bits = (zoq__mask){.kind = ZOQ__MASK_BITS};
+    pl->mask_calc = (zoq__mask){.kind = ZOQ__MASK_MAGNITUDE};
+    if (ctx->opts.sparse == ZOQ_SPARSE_RANDOM) {
+        ctx->mask_epoch = epoch;
+        return ZOQ_OK;
+    }
+    uint64_t *hist = NULL;
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        zoq__param *p = &ctx->params[i];
+        if (!p->enabled)
+            continue;
+        if (!p->t.bits && !(p->t.bits = malloc(((size_t)p->t.numel + 7) / 8))) {
+            free(hist);
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the sparse mask of '%s'",
+                             p->name);
+        }
+        if (p->tau_valid && epoch == ctx->mask_epoch)
+            continue;
+        if (!hist && !(hist = malloc(BINS * sizeof *hist)))
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory computing sparse thresholds");
+        int64_t k = (int64_t)ceil(ctx->opts.sparse_keep * (double)p->t.numel) - 1;
+        p->t.tau = kth_abs(&p->t, k < 0 ? 0 : k, hist);
+        p->tau_valid = 1;
+    }
+    free(hist);
+    ctx->mask_epoch = epoch;
+    return ZOQ_OK;
+}
+
+const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store)
+{
+    const zoq__plan *pl = &ctx->plan;
+    switch (ctx->opts.sparse) {
+    case ZOQ_SPARSE_RANDOM: return &pl->mask_random;
+    case ZOQ_SPARSE_MAGNITUDE:
+        return store ? &pl->mask_store : pl->moved ? &pl->mask_bits : &pl->mask_calc;
+    default: return NULL;
+    }
+}
+
+void zoq__sparse_apply(const zoq_ctx *ctx, int32_t id, int64_t offset, int64_t count,
+                       float *out)
+{
+    const zoq__tensor *t = &ctx->params[id].t;
+    if (ctx->opts.sparse == ZOQ_SPARSE_MAGNITUDE) {
+        for (int64_t i = 0; i < count; i++)
+            if (!(fabsf(zoq__load_f32(t->data, t->dtype, offset + i)) <= t->tau))
+                out[i] = 0.0f;
+    } else if (ctx->opts.sparse == ZOQ_SPARSE_RANDOM) {
+        uint8_t m[512];
+        for (int64_t i = 0; i < count; i += 512) {
+            int64_t n = count - i < 512 ? count - i : 512;
+            zoq__mask_fill(t->key, ctx->plan.mask_random.step, ctx->plan.mask_random.keep,
+                           (uint64_t)(offset + i), (size_t)n, m);
+            for (int64_t j = 0; j < n; j++)
+                out[i + j] = m[j] ? out[i + j] : 0.0f;
+        }
+    }
+}
