@@ -7,24 +7,11 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "timing.h"
 #include "zoq.h"
 
 #define MAX_REPS 64
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct bench {
     const zoq_qmatrix_t *m;
@@ -81,8 +68,7 @@ static double time_us(method_fn f, const bench *b, int reps)
         f(b);
         t[r] = now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    return 1e6 * t[reps / 2];
+    return 1e6 * median(t, reps);
 }
 
 int main(int argc, char **argv)

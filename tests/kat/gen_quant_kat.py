@@ -12,12 +12,13 @@ mapping to zoq's layout that docs/quantized.md states.
 
 Needs numpy.
 """
-import argparse
 import os
 import sys
 from fractions import Fraction as Q
 
 import numpy as np
+
+import katfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "quant_vectors.h")
@@ -255,28 +256,5 @@ def generate():
             "".join(table) + "};\n\n#endif\n")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true",
-                    help="regenerate in memory; exit 1 if %s differs" % os.path.relpath(OUT))
-    ap.add_argument("--out", default=OUT)
-    args = ap.parse_args()
-    text = generate()
-    if args.check:
-        try:
-            with open(args.out) as f:
-                old = f.read()
-        except OSError:
-            old = None
-        if old != text:
-            print("%s is stale: run python3 tests/kat/gen_quant_kat.py" % args.out)
-            return 1
-        print("%s is current" % args.out)
-        return 0
-    with open(args.out, "w") as f:
-        f.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(katfile.main(__doc__, OUT, generate))
