@@ -11,13 +11,14 @@ The statistics are cross-checked against scipy.stats.
 
 Needs mpmath and scipy (pip install mpmath scipy).
 """
-import argparse
 import os
 import random
 import sys
 
 import mpmath as mp
 from scipy import stats as sst
+
+import katfile
 
 mp.mp.dps = 60
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -608,29 +609,5 @@ def render():
     return "".join(o)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true",
-                    help="regenerate in memory; exit 1 if %s differs" % os.path.relpath(OUT))
-    ap.add_argument("--out", default=OUT)
-    args = ap.parse_args()
-    text = render()
-    if args.check:
-        try:
-            with open(args.out) as fh:
-                old = fh.read()
-        except OSError:
-            old = None
-        if old != text:
-            sys.stderr.write("%s is stale: run tests/kat/gen_pref_kat.py\n" % args.out)
-            return 1
-        print("%s is up to date" % args.out)
-        return 0
-    with open(args.out, "w") as fh:
-        fh.write(text)
-    print("wrote %s" % args.out)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(katfile.main(__doc__, OUT, render))
