@@ -17,6 +17,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_rng_kat as rng  # noqa: E402
+import katfile  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "estim_vectors.h")
 N, STEPS, SEED, NAME = 37, 6, 5, "w"
@@ -139,22 +140,5 @@ def generate():
     return "\n".join(out)
 
 
-def main():
-    text = generate()
-    if "--check" in sys.argv[1:]:
-        try:
-            with open(OUT) as f:
-                same = f.read() == text
-        except OSError:
-            same = False
-        if not same:
-            print(f"{OUT} is out of date: run python3 {sys.argv[0]}")
-            return 1
-        return 0
-    with open(OUT, "w") as f:
-        f.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(katfile.main(__doc__, OUT, generate))
