@@ -108,6 +108,9 @@ void zoq__plan_grads(zoq_ctx *ctx);
  * plan.terms. */
 int zoq__plan_update(zoq_ctx *ctx, int32_t disp_query, double disp_coef, float *scale);
 
+/* The eval info of point i (< plan.n_points) of the planned step. */
+void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev);
+
 /* Applies theta <- scale*theta + sum_k terms[k].coef * z_{terms[k].query} to
  * every enabled parameter in place. Does not allocate: uses plan.passes. */
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms);

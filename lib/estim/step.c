@@ -73,13 +73,19 @@ static void fill_report(const zoq_ctx *ctx, zoq_report_t *report, int failed_poi
     memcpy(report, &r, n);
 }
 
+void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev)
+{
+    const zoq__plan *pl = &ctx->plan;
+    *ev = (zoq_eval_t){.size = sizeof *ev, .step = ctx->step, .point = i,
+                       .n_points = pl->n_points, .query = pl->points[i].query,
+                       .coef = pl->points[i].coef, .lr = pl->lr, .eps = pl->eps};
+}
+
 /* Calls the objective at point i; ZOQ_OK with plan.losses[i] set, or why not. */
 static int evaluate(zoq_ctx *ctx, int i, int *cb_status)
 {
-    const zoq__plan *pl = &ctx->plan;
-    zoq_eval_t ev = {.size = sizeof ev, .step = ctx->step, .point = i, .n_points = pl->n_points,
-                     .query = pl->points[i].query, .coef = pl->points[i].coef, .lr = pl->lr,
-                     .eps = pl->eps};
+    zoq_eval_t ev;
+    zoq__eval_info(ctx, i, &ev);
     double loss = NAN;
     int rc = ctx->objective(ctx->objective_user, &ev, &loss);
     *cb_status = rc;
