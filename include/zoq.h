@@ -512,7 +512,8 @@ ZOQ_API int zoq_pref_curriculum_sort(const double *chosen_scores,
 /* zoq knows sequences only as integer ids; the caller maps them to text.
  * Pairwise losses (DPO, IPO, SimPO, CPO, ORPO, RPO, SPPO): item i is pair i,
  * its chosen completion is sequence 2i and its rejected one 2i+1. KTO, GRPO,
- * AERO: item i is sequence i. Guide: docs/preference.md, "The objective". */
+ * AERO: item i is sequence i. An objective is used by one thread at a time.
+ * Guide: docs/preference.md, "The objective". */
 #define ZOQ_PREF_CHOSEN_SEQ(pair) (2 * (int64_t)(pair))
 #define ZOQ_PREF_REJECTED_SEQ(pair) (2 * (int64_t)(pair) + 1)
 

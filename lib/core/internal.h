@@ -110,6 +110,10 @@ int zoq__plan_update(zoq_ctx *ctx, int32_t disp_query, double disp_coef, float *
 
 /* The eval info of point i (< plan.n_points) of the planned step. */
 void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev);
+/* ZOQ_OK if ctx has an ask/tell step pending with this point; else the
+ * status (ZOQ_E_INVALID for a NULL ctx or a point out of range, ZOQ_E_STATE),
+ * with a message. */
+int zoq__check_pending_point(zoq_ctx *ctx, int32_t point);
 
 /* Applies theta <- scale*theta + sum_k terms[k].coef * z_{terms[k].query} to
  * every enabled parameter in place. Does not allocate: uses plan.passes. */

@@ -176,8 +176,7 @@ int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n)
     return ZOQ_OK;
 }
 
-/* Checks that a step is pending and that point and id exist. */
-static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
+int zoq__check_pending_point(zoq_ctx *ctx, int32_t point)
 {
     if (!ctx)
         return ZOQ_E_INVALID;
@@ -186,6 +185,15 @@ static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
     if (point < 0 || point >= ctx->plan.n_points)
         return zoq__fail(ctx, ZOQ_E_INVALID, "point %d out of range [0, %d)", point,
                          ctx->plan.n_points);
+    return ZOQ_OK;
+}
+
+/* Checks that a step is pending and that point and id exist. */
+static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
+{
+    int rc = zoq__check_pending_point(ctx, point);
+    if (rc != ZOQ_OK)
+        return rc;
     if (id < 0 || id >= ctx->n_params)
         return zoq__fail(ctx, ZOQ_E_NOT_FOUND, "no parameter with id %d", id);
     return ZOQ_OK;

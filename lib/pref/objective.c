@@ -301,11 +301,9 @@ int zoq_pref_objective_eval_point(zoq_pref_objective_t *obj, zoq_ctx *ctx, int32
 {
     if (obj == NULL || ctx == NULL || loss == NULL)
         return ZOQ_E_INVALID;
-    if (!ctx->pending)
-        return zoq__fail(ctx, ZOQ_E_STATE, "no step pending: call zoq_ask first");
-    if (point < 0 || point >= ctx->plan.n_points)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "point %d out of range [0, %d)", point,
-                         ctx->plan.n_points);
+    const int rc = zoq__check_pending_point(ctx, point);
+    if (rc != ZOQ_OK)
+        return rc;
     zoq_eval_t ev;
     zoq__eval_info(ctx, point, &ev);
     return zoq_pref_objective_eval(obj, &ev, loss);
