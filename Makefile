@@ -37,6 +37,11 @@ endif
 LIB_SRCS := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+# Test-only helpers (e.g. the gzip'd JSONL pair reader): linked into tests
+# with zlib, never into libzoq.
+SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+.SECONDARY: $(SUPPORT_OBJS)
 TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
@@ -80,11 +85,11 @@ $(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq.h
 	$(Q)$(PC_SED) > $@
 
 # Tests link the static library so they can reach zoq__ internals too.
-$(BUILD)/tests/%: tests/%.c $(STATIC)
+$(BUILD)/tests/%: tests/%.c $(STATIC) $(SUPPORT_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests -MMD -MP $< -o $@ \
-	    $(STATIC) -lcriterion $(DEP_LIBS) $(LDSAN)
+	    $(SUPPORT_OBJS) $(STATIC) -lcriterion -lz $(DEP_LIBS) $(LDSAN)
 
 $(BUILD)/examples/%: examples/%.c $(SO_LINK)
 	@mkdir -p $(dir $@)
@@ -151,4 +156,4 @@ help:
 	@echo "  make clean          remove build/"
 	@echo "  (V=1 shows full command lines; BUILD=dir builds elsewhere)"
 
--include $(LIB_OBJS:.o=.d) $(TESTS:=.d)
+-include $(LIB_OBJS:.o=.d) $(SUPPORT_OBJS:.o=.d) $(TESTS:=.d)

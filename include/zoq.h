@@ -543,6 +543,77 @@ ZOQ_API int zoq_pref_curriculum_sort(const double *chosen_scores,
                                      int64_t m);
 
 /* ------------------------------------------------------------------------ */
+/* Preference objective: a caller's scorer turned into a ZO loss            */
+/* ------------------------------------------------------------------------ */
+
+/* zoq knows sequences only as integer ids; the caller maps them to text.
+ * Pairwise losses (DPO, IPO, SimPO, CPO, ORPO, RPO, SPPO): item i is pair i,
+ * its chosen completion is sequence 2i and its rejected one 2i+1. KTO, GRPO,
+ * AERO: item i is sequence i. An objective is used by one thread at a time.
+ * Guide: docs/preference.md, "The objective". */
+#define ZOQ_PREF_CHOSEN_SEQ(pair) (2 * (int64_t)(pair))
+#define ZOQ_PREF_REJECTED_SEQ(pair) (2 * (int64_t)(pair) + 1)
+
+/* Scorer: for each of the n sequence ids seqs[k] (in no promised order),
+ * write its log-prob summed over its completion tokens to logps[k] and its
+ * completion token count (> 0) to tokens[k]. ev == NULL: score the reference
+ * (the model with the adapter disabled); else the policy at the point ev
+ * describes. Return 0, or non-zero to fail the evaluation: the objective
+ * returns that value unchanged (so ZOQ_CALLBACK_STOP stops a zoq_step run). */
+typedef int (*zoq_pref_scorer_fn)(void *user, const zoq_eval_t *ev, const int64_t *seqs,
+                                  int64_t n, double *logps, double *tokens);
+
+/* The objective: loss, per-item data, reference cache and minibatch. Opaque. */
+typedef struct zoq_pref_objective zoq_pref_objective_t;
+
+/* What the objective is made of; arrays are copied at creation. Fields a
+ * loss does not use are ignored. Zero-initialize and set size. */
+typedef struct zoq_pref_objective_desc {
+    size_t size;                      /* sizeof(zoq_pref_objective_desc_t) */
+    const zoq_pref_params_t *params;  /* loss and hyperparameters (copied) */
+    int64_t n_items;                  /* pairs, or KTO/GRPO/AERO sequences, > 0 */
+    zoq_pref_scorer_fn scorer;        /* required */
+    void *scorer_user;                /* passed to the scorer as is */
+    const int32_t *labels;            /* KTO: n_items labels, 1 desirable, 0 not */
+    double kto_z0;                    /* KTO: KL baseline z0 held fixed (clamped >= 0) */
+    const int64_t *group_ids;         /* GRPO/AERO: n_items ids, or NULL: batch = one group */
+    const double *rewards;            /* GRPO/AERO: n_items finite rewards */
+    zoq_pref_aero_t *aero;            /* AERO: state, borrowed (caller frees it after) */
+} zoq_pref_objective_desc_t;
+
+/* Creates an objective from *desc into *out (caller owns it; free with
+ * zoq_pref_objective_free). ZOQ_E_INVALID for a bad or missing field the
+ * loss needs (params, scorer, labels, rewards, aero), ZOQ_E_NOMEM. */
+ZOQ_API int zoq_pref_objective_create(const zoq_pref_objective_desc_t *desc,
+                                      zoq_pref_objective_t **out);
+/* Frees an objective (never the borrowed AERO state). Accepts NULL. */
+ZOQ_API void zoq_pref_objective_free(zoq_pref_objective_t *obj);
+/* Sets the minibatch: the m item indices (copied; duplicates allowed; GRPO/
+ * AERO groups must be contiguous runs) every evaluation uses until the next
+ * call. Between steps only. ZOQ_E_INVALID (batch kept), ZOQ_E_NOMEM. */
+ZOQ_API int zoq_pref_objective_set_batch(zoq_pref_objective_t *obj, const int64_t *items,
+                                         int64_t m);
+/* The loss of the minibatch at the point ev (a zoq_objective_fn: pass it to
+ * zoq_set_objective with obj as user). Scores uncached reference sequences
+ * once (ev NULL to the scorer), then all policy sequences in one call.
+ * Scorer errors return unchanged; ZOQ_E_INVALID for NULL or scorer output the
+ * loss refuses (non-finite, tokens <= 0); ZOQ_E_STATE with no minibatch. */
+ZOQ_API int zoq_pref_objective_eval(void *obj, const zoq_eval_t *ev, double *loss);
+/* Ask/tell: the loss of point `point` of ctx's pending step, after the
+ * caller materialized that point into its engine; errors as
+ * zoq_pref_objective_eval, plus ZOQ_E_STATE if no step is pending. */
+ZOQ_API int zoq_pref_objective_eval_point(zoq_pref_objective_t *obj, zoq_ctx *ctx,
+                                          int32_t point, double *loss);
+/* Call once after each applied step (zoq_step or zoq_tell returned ZOQ_OK),
+ * never per evaluation: AERO folds the minibatch's rewards into its EMA
+ * baseline; other losses do nothing. ZOQ_E_INVALID, ZOQ_E_STATE (no batch). */
+ZOQ_API int zoq_pref_objective_step_done(zoq_pref_objective_t *obj);
+/* Diagnostics of the last successful evaluation (loss, rewards, accuracy,
+ * margin, ...) into *out; its array pointers are left as they are.
+ * ZOQ_E_INVALID for NULL or a small out->size, ZOQ_E_STATE before any. */
+ZOQ_API int zoq_pref_objective_last(const zoq_pref_objective_t *obj, zoq_pref_result_t *out);
+
+/* ------------------------------------------------------------------------ */
 /* Quantized formats                                                        */
 /* ------------------------------------------------------------------------ */
 

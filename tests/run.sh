@@ -43,6 +43,7 @@ check() {
 
 check "abi: only zoq_ symbols exported, header portable" sh tests/abi.sh "$BUILD"
 check "example: quadratic converges" "$BUILD/examples/quadratic"
+check "example: preference objective raises accuracy" "$BUILD/examples/preference"
 if [ -z "${SAN:-}" ]; then
     check "install: pkg-config build of the example, uninstall" sh tests/install.sh "$BUILD"
 fi

@@ -3,7 +3,7 @@
 # Debian packages through apt-get (as root; otherwise prints the command)
 # and the Python packages of tests/requirements.txt through pip.
 set -u
-DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev valgrind \
+DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
 abigail-tools python3 python3-pip"
 missing=""
 for p in $DEBS; do

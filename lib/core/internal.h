@@ -162,6 +162,13 @@ const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store);
 void zoq__sparse_apply(const zoq_ctx *ctx, int32_t id, int64_t offset, int64_t count,
                        float *out);
 
+/* The eval info of point i (< plan.n_points) of the planned step. */
+void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev);
+/* ZOQ_OK if ctx has an ask/tell step pending with this point; else the
+ * status (ZOQ_E_INVALID for a NULL ctx or a point out of range, ZOQ_E_STATE),
+ * with a message. */
+int zoq__check_pending_point(zoq_ctx *ctx, int32_t point);
+
 /* Applies one fused pass (backend.h) with these terms and optimizer stage to
  * every enabled parameter in place. Does not allocate: uses plan.passes. */
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,

@@ -76,13 +76,19 @@ static void fill_report(const zoq_ctx *ctx, zoq_report_t *report, int failed_poi
     memcpy(report, &r, n);
 }
 
+void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev)
+{
+    const zoq__plan *pl = &ctx->plan;
+    *ev = (zoq_eval_t){.size = sizeof *ev, .step = ctx->step, .point = i,
+                       .n_points = pl->n_points, .query = pl->points[i].query,
+                       .coef = pl->points[i].coef, .lr = pl->lr, .eps = pl->eps};
+}
+
 /* Calls the objective at point i; ZOQ_OK with plan.losses[i] set, or why not. */
 static int evaluate(zoq_ctx *ctx, int i, int *cb_status)
 {
-    const zoq__plan *pl = &ctx->plan;
-    zoq_eval_t ev = {.size = sizeof ev, .step = ctx->step, .point = i, .n_points = pl->n_points,
-                     .query = pl->points[i].query, .coef = pl->points[i].coef, .lr = pl->lr,
-                     .eps = pl->eps};
+    zoq_eval_t ev;
+    zoq__eval_info(ctx, i, &ev);
     double loss = NAN;
     int rc = ctx->objective(ctx->objective_user, &ev, &loss);
     *cb_status = rc;
@@ -168,8 +174,7 @@ int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n)
     return ZOQ_OK;
 }
 
-/* Checks that a step is pending and that point and id exist. */
-static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
+int zoq__check_pending_point(zoq_ctx *ctx, int32_t point)
 {
     if (!ctx)
         return ZOQ_E_INVALID;
@@ -178,6 +183,15 @@ static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
     if (point < 0 || point >= ctx->plan.n_points)
         return zoq__fail(ctx, ZOQ_E_INVALID, "point %d out of range [0, %d)", point,
                          ctx->plan.n_points);
+    return ZOQ_OK;
+}
+
+/* Checks that a step is pending and that point and id exist. */
+static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
+{
+    int rc = zoq__check_pending_point(ctx, point);
+    if (rc != ZOQ_OK)
+        return rc;
     if (id < 0 || id >= ctx->n_params)
         return zoq__fail(ctx, ZOQ_E_NOT_FOUND, "no parameter with id %d", id);
     return ZOQ_OK;

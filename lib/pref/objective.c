@@ -1,0 +1,335 @@
+/* objective.c - the preference objective: a caller's scorer (engine forward,
+ * or a server's echo+logprobs) turned into a ZO loss for any of the ten
+ * losses. Each evaluation scores every policy sequence of the minibatch in
+ * one scorer call; reference log-probs are scored once per sequence id and
+ * cached. Nothing allocates during an evaluation (buffers are sized when the
+ * minibatch is set), so the objective is safe inside zoq_step.
+ * Guide: docs/preference.md, "The objective". */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "pref.h"
+
+enum { REF_NONE = 0, REF_CACHED = 1, REF_LISTED = 2 };
+
+/* Per-minibatch buffers, one allocation. Pairwise losses: ns = 2m sequences,
+ * ordered [chosen of every item..., rejected of every item...], so the
+ * chosen and rejected halves of logps/tokens/ref are the batch's arrays. */
+typedef struct batch_bufs {
+    int64_t m, ns;
+    int64_t *items;     /* m */
+    int64_t *seqs;      /* ns: the policy scorer call */
+    int64_t *ref_list;  /* ns: the uncached reference ids of one evaluation */
+    int64_t *groups;    /* m */
+    double *logps;      /* ns */
+    double *tokens;     /* ns */
+    double *ref;        /* ns: cached reference, gathered */
+    double *rewards;    /* m */
+    int32_t *labels;    /* m */
+} batch_bufs;
+
+struct zoq_pref_objective {
+    zoq_pref_params_t params;
+    int64_t n_items, n_seqs;
+    int paired;         /* item i = sequences 2i, 2i+1 */
+    int needs_ref;
+    zoq_pref_scorer_fn scorer;
+    void *scorer_user;
+    double kto_z0;
+    int32_t *labels;    /* KTO: n_items */
+    int64_t *group_ids; /* GRPO/AERO: n_items, or NULL */
+    double *rewards;    /* GRPO/AERO: n_items */
+    zoq_pref_aero_t *aero;
+    double *ref;        /* n_seqs cached reference log-probs */
+    unsigned char *ref_state; /* n_seqs REF_* */
+    batch_bufs b;
+    void *b_mem;        /* owns every pointer of b; NULL: no minibatch yet */
+    int has_last;
+    zoq_pref_result_t last;
+};
+
+static int is_group_loss(int loss)
+{
+    return loss == ZOQ_LOSS_GRPO || loss == ZOQ_LOSS_AERO;
+}
+
+static int loss_needs_ref(const zoq_pref_params_t *p)
+{
+    switch (p->loss) {
+    case ZOQ_LOSS_DPO:
+    case ZOQ_LOSS_IPO:
+    case ZOQ_LOSS_KTO:
+    case ZOQ_LOSS_RPO:
+    case ZOQ_LOSS_SPPO: return 1;
+    case ZOQ_LOSS_GRPO:
+    case ZOQ_LOSS_AERO: return p->beta > 0.0; /* the KL term */
+    default: return 0;
+    }
+}
+
+/* A copy of n elements of `size` bytes, or NULL on allocation failure. */
+static void *dup_array(const void *src, int64_t n, size_t size)
+{
+    void *d = malloc((size_t)n * size);
+    if (d != NULL)
+        memcpy(d, src, (size_t)n * size);
+    return d;
+}
+
+static int desc_check(const zoq_pref_objective_desc_t *d)
+{
+    if (!zoq__pref_in_size_ok(d, sizeof *d) || d->params == NULL || d->scorer == NULL)
+        return ZOQ_E_INVALID;
+    if (zoq_pref_params_check(d->params) != ZOQ_OK)
+        return ZOQ_E_INVALID;
+    const int64_t n = d->n_items;
+    if (n <= 0 || n > INT64_MAX / 2 / (int64_t)sizeof(double))
+        return ZOQ_E_INVALID;
+    const int L = d->params->loss;
+    if (L == ZOQ_LOSS_KTO) {
+        if (d->labels == NULL || !isfinite(d->kto_z0))
+            return ZOQ_E_INVALID;
+        for (int64_t i = 0; i < n; i++)
+            if (d->labels[i] != 0 && d->labels[i] != 1)
+                return ZOQ_E_INVALID;
+    }
+    if (is_group_loss(L) && (d->rewards == NULL || !zoq__pref_all_finite(d->rewards, n, 0)))
+        return ZOQ_E_INVALID;
+    if (L == ZOQ_LOSS_AERO && d->aero == NULL)
+        return ZOQ_E_INVALID;
+    return ZOQ_OK;
+}
+
+int zoq_pref_objective_create(const zoq_pref_objective_desc_t *desc,
+                              zoq_pref_objective_t **out)
+{
+    if (desc == NULL || out == NULL)
+        return ZOQ_E_INVALID;
+    int st = desc_check(desc);
+    if (st != ZOQ_OK)
+        return st;
+    zoq_pref_objective_t *o = calloc(1, sizeof *o);
+    if (o == NULL)
+        return ZOQ_E_NOMEM;
+    const int L = desc->params->loss;
+    memcpy(&o->params, desc->params, sizeof o->params);
+    o->params.size = sizeof o->params;
+    o->n_items = desc->n_items;
+    o->paired = L != ZOQ_LOSS_KTO && !is_group_loss(L);
+    o->n_seqs = o->paired ? 2 * o->n_items : o->n_items;
+    o->needs_ref = loss_needs_ref(&o->params);
+    o->scorer = desc->scorer;
+    o->scorer_user = desc->scorer_user;
+    o->kto_z0 = desc->kto_z0;
+    o->aero = L == ZOQ_LOSS_AERO ? desc->aero : NULL;
+    int nomem = 0;
+    if (L == ZOQ_LOSS_KTO)
+        nomem |= (o->labels = dup_array(desc->labels, o->n_items, sizeof *o->labels)) == NULL;
+    if (is_group_loss(L)) {
+        nomem |= (o->rewards = dup_array(desc->rewards, o->n_items, sizeof *o->rewards)) == NULL;
+        if (desc->group_ids != NULL)
+            nomem |= (o->group_ids = dup_array(desc->group_ids, o->n_items,
+                                               sizeof *o->group_ids)) == NULL;
+    }
+    if (o->needs_ref) {
+        nomem |= (o->ref = malloc((size_t)o->n_seqs * sizeof *o->ref)) == NULL;
+        nomem |= (o->ref_state = calloc((size_t)o->n_seqs, 1)) == NULL;
+    }
+    if (nomem) {
+        zoq_pref_objective_free(o);
+        return ZOQ_E_NOMEM;
+    }
+    *out = o;
+    return ZOQ_OK;
+}
+
+void zoq_pref_objective_free(zoq_pref_objective_t *obj)
+{
+    if (obj == NULL)
+        return;
+    free(obj->labels);
+    free(obj->group_ids);
+    free(obj->rewards);
+    free(obj->ref);
+    free(obj->ref_state);
+    free(obj->b_mem);
+    free(obj);
+}
+
+/* Carves the buffers of a minibatch of m items out of one allocation. */
+static void *batch_alloc(const zoq_pref_objective_t *o, int64_t m, batch_bufs *b)
+{
+    const int64_t ns = o->paired ? 2 * m : m;
+    const size_t n8 = (size_t)(m + ns + ns + m) * sizeof(int64_t) +
+                      (size_t)(ns + ns + ns + m) * sizeof(double);
+    char *mem = malloc(n8 + (size_t)m * sizeof(int32_t));
+    if (mem == NULL)
+        return NULL;
+    char *p = mem;
+#define CARVE(field, count)                       \
+    do {                                          \
+        b->field = (void *)p;                     \
+        p += (size_t)(count) * sizeof *b->field;  \
+    } while (0)
+    CARVE(items, m);
+    CARVE(seqs, ns);
+    CARVE(ref_list, ns);
+    CARVE(groups, m);
+    CARVE(logps, ns);
+    CARVE(tokens, ns);
+    CARVE(ref, ns);
+    CARVE(rewards, m);
+    CARVE(labels, m);
+#undef CARVE
+    b->m = m;
+    b->ns = ns;
+    return mem;
+}
+
+int zoq_pref_objective_set_batch(zoq_pref_objective_t *obj, const int64_t *items, int64_t m)
+{
+    if (obj == NULL || items == NULL || m <= 0 || m > INT64_MAX / 64)
+        return ZOQ_E_INVALID;
+    for (int64_t j = 0; j < m; j++)
+        if (items[j] < 0 || items[j] >= obj->n_items)
+            return ZOQ_E_INVALID;
+    batch_bufs b;
+    void *mem = batch_alloc(obj, m, &b);
+    if (mem == NULL)
+        return ZOQ_E_NOMEM;
+    for (int64_t j = 0; j < m; j++) {
+        const int64_t it = items[j];
+        b.items[j] = it;
+        if (obj->paired) {
+            b.seqs[j] = ZOQ_PREF_CHOSEN_SEQ(it);
+            b.seqs[m + j] = ZOQ_PREF_REJECTED_SEQ(it);
+        } else {
+            b.seqs[j] = it;
+        }
+        b.labels[j] = obj->labels != NULL ? obj->labels[it] : 0;
+        b.rewards[j] = obj->rewards != NULL ? obj->rewards[it] : 0.0;
+        b.groups[j] = obj->group_ids != NULL ? obj->group_ids[it] : 0;
+    }
+    free(obj->b_mem);
+    obj->b_mem = mem;
+    obj->b = b;
+    return ZOQ_OK;
+}
+
+/* Scores the minibatch's uncached reference sequences in one call (each id
+ * once, even if listed twice) and gathers the batch's reference into b.ref. */
+static int ensure_reference(zoq_pref_objective_t *o)
+{
+    batch_bufs *b = &o->b;
+    int64_t k = 0;
+    for (int64_t j = 0; j < b->ns; j++) {
+        const int64_t s = b->seqs[j];
+        if (o->ref_state[s] == REF_NONE) {
+            o->ref_state[s] = REF_LISTED;
+            b->ref_list[k++] = s;
+        }
+    }
+    if (k > 0) {
+        int rc = o->scorer(o->scorer_user, NULL, b->ref_list, k, b->logps, b->tokens);
+        if (rc == 0 && !zoq__pref_all_finite(b->logps, k, 0))
+            rc = ZOQ_E_INVALID;
+        for (int64_t i = 0; i < k; i++) {
+            const int64_t s = b->ref_list[i];
+            o->ref_state[s] = rc == 0 ? REF_CACHED : REF_NONE;
+            if (rc == 0)
+                o->ref[s] = b->logps[i];
+        }
+        if (rc != 0)
+            return rc;
+    }
+    for (int64_t j = 0; j < b->ns; j++)
+        b->ref[j] = o->ref[b->seqs[j]];
+    return ZOQ_OK;
+}
+
+/* The loss batch over the scored minibatch. */
+static void make_batch(const zoq_pref_objective_t *o, zoq_pref_batch_t *pb)
+{
+    const batch_bufs *b = &o->b;
+    memset(pb, 0, sizeof *pb);
+    pb->size = sizeof *pb;
+    pb->n = b->m;
+    pb->chosen_logps = b->logps;
+    pb->chosen_tokens = b->tokens;
+    pb->ref_chosen_logps = o->needs_ref ? b->ref : NULL;
+    if (o->paired) {
+        pb->rejected_logps = b->logps + b->m;
+        pb->rejected_tokens = b->tokens + b->m;
+        pb->ref_rejected_logps = o->needs_ref ? b->ref + b->m : NULL;
+    }
+    pb->labels = b->labels;
+    pb->kto_z0 = o->kto_z0;
+    pb->group_ids = o->group_ids != NULL ? b->groups : NULL;
+    pb->rewards = b->rewards;
+}
+
+int zoq_pref_objective_eval(void *obj, const zoq_eval_t *ev, double *loss)
+{
+    zoq_pref_objective_t *o = obj;
+    if (o == NULL || ev == NULL || loss == NULL)
+        return ZOQ_E_INVALID;
+    if (o->b_mem == NULL)
+        return ZOQ_E_STATE;
+    int rc;
+    if (o->needs_ref && (rc = ensure_reference(o)) != 0)
+        return rc;
+    batch_bufs *b = &o->b;
+    if ((rc = o->scorer(o->scorer_user, ev, b->seqs, b->ns, b->logps, b->tokens)) != 0)
+        return rc;
+    zoq_pref_batch_t pb;
+    make_batch(o, &pb);
+    zoq_pref_result_t r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    if ((rc = zoq_pref_loss_eval(&o->params, &pb, o->aero, &r)) != ZOQ_OK)
+        return rc;
+    o->last = r;
+    o->has_last = 1;
+    *loss = r.loss;
+    return ZOQ_OK;
+}
+
+int zoq_pref_objective_eval_point(zoq_pref_objective_t *obj, zoq_ctx *ctx, int32_t point,
+                                  double *loss)
+{
+    if (obj == NULL || ctx == NULL || loss == NULL)
+        return ZOQ_E_INVALID;
+    const int rc = zoq__check_pending_point(ctx, point);
+    if (rc != ZOQ_OK)
+        return rc;
+    zoq_eval_t ev;
+    zoq__eval_info(ctx, point, &ev);
+    return zoq_pref_objective_eval(obj, &ev, loss);
+}
+
+int zoq_pref_objective_step_done(zoq_pref_objective_t *obj)
+{
+    if (obj == NULL)
+        return ZOQ_E_INVALID;
+    if (obj->b_mem == NULL)
+        return ZOQ_E_STATE;
+    if (obj->aero == NULL)
+        return ZOQ_OK;
+    return zoq_pref_aero_update(obj->aero, obj->b.rewards, obj->b.m);
+}
+
+int zoq_pref_objective_last(const zoq_pref_objective_t *obj, zoq_pref_result_t *out)
+{
+    if (obj == NULL || out == NULL || !zoq__pref_out_size_ok(out, sizeof *out))
+        return ZOQ_E_INVALID;
+    if (!obj->has_last)
+        return ZOQ_E_STATE;
+    zoq_pref_result_t r = obj->last;
+    r.size = out->size;
+    r.item_losses = out->item_losses;
+    r.advantages = out->advantages;
+    memcpy(out, &r, sizeof r);
+    return ZOQ_OK;
+}
