@@ -141,8 +141,8 @@ static void fill_rademacher(uint64_t key, uint64_t step, uint32_t query, uint32_
     }
 }
 
-void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
-                     uint64_t offset, size_t count, float *out)
+void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            int dist, uint64_t offset, size_t count, float *out)
 {
     if (dist == ZOQ_DIST_RADEMACHER)
         fill_rademacher(key, step, query, stream, offset, count, out);
