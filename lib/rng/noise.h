@@ -50,9 +50,9 @@ void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_
 #define ZOQ__NOISE_AVX2 1
 void zoq__noise_fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                           int dist, uint64_t offset, size_t count, float *out);
-/* The Gaussian draws of 8 blocks' words, w[4j..4j+3] -> z[4j..4j+3], as 8
+/* The Gaussian draws of 16 blocks' words, w[4j..4j+3] -> z[4j..4j+3], as 16
  * zoq__gauss4 calls give them (for tests: any words, not only Philox's). */
-void zoq__gauss4x8_avx2(const uint32_t w[32], float z[32]);
+void zoq__gauss4x16_avx2(const uint32_t w[64], float z[64]);
 #endif
 
 /* Nonzero when zoq__noise_fill_avx2 exists and this CPU can run it. */
