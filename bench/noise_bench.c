@@ -40,7 +40,7 @@ static double time_fill(fill_fn *fill, int dist, size_t n, int reps, double *bes
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)atoll(argv[1]) : (size_t)1 << 21;
-    int reps = argc > 2 ? atoi(argv[2]) : 11;
+    int reps = argc > 2 ? atoi(argv[2]) : 21;
     if (reps < 1 || reps > 64 || n < TILE)
         return 2;
     n -= n % TILE;
