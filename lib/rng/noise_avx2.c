@@ -252,8 +252,9 @@ static void rademacher_blocks(const stream_id *s, uint64_t b, int nb, float *out
     }
 }
 
-/* Whole blocks go straight to out, up to 8 per Philox step; a block cut by
- * either end of the slice is made in a scratch block and partly copied. */
+/* Whole blocks go straight to out, up to 16 (Gaussian) or 8 (Rademacher)
+ * per call; a block cut by either end of the slice is made in a scratch
+ * block and partly copied. */
 void zoq__noise_fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                           uint64_t offset, size_t count, float *out)
 {
