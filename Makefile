@@ -59,10 +59,22 @@ all: lib examples
 
 lib: $(SO_REAL) $(SO_MAJOR) $(SO_LINK) $(STATIC) $(BUILD)/zoq.pc
 
+# SIMD kernels: lib/*/*_avx2.c is built with -mavx2 (never -mfma: the noise
+# spec forbids fused multiply-add) on x86 compilers; elsewhere such a file
+# compiles to nothing. The rest of the library stays portable; the kernels
+# run only where the CPU says it has the feature. Where the compiler has it
+# (gcc), -fschedule-insns interleaves the kernels' long dependency chains
+# (about 15% on the Gaussian fill); scheduling never changes a value.
+ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(shell $(CC) -dumpmachine)),)
+SCHED_FLAG := $(shell $(CC) -fschedule-insns -Werror -E -x c /dev/null >/dev/null 2>&1 \
+                && echo -fschedule-insns)
+$(BUILD)/obj/lib/%_avx2.o: SIMD_CFLAGS := -mavx2 $(SCHED_FLAG)
+endif
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) $(ZOQ_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(ZOQ_CFLAGS) $(CFLAGS) $(SIMD_CFLAGS) -MMD -MP -c $< -o $@
 
 $(SO_REAL): $(LIB_OBJS) lib/libzoq.map
 	@$(if $(Q),echo "  LD      $@")
@@ -96,7 +108,7 @@ $(BUILD)/examples/%: examples/%.c $(SO_LINK)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lzoq -lm $(LDSAN)
 
-$(BUILD)/bench/%: bench/%.c $(STATIC)
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)

@@ -9,11 +9,13 @@
  * steps to reach the problem's target (median; "-" if most runs never do),
  * diverged runs. Writes bench/results/techniques.json and .md.
  * Usage: techniques [steps] */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "timing.h"
 #include "zoq.h"
 
 #define SEEDS 5
@@ -177,12 +179,6 @@ static outcome run_one(const problem *pb, const technique *tq, double lr, int se
     }
     zoq_destroy(ctx);
     return o;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void setup(problem *pb)

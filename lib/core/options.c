@@ -102,7 +102,7 @@ static int lookup(const zoq_ctx *ctx, int key, int type, const opt_info **out)
 
 int zoq_set_int(zoq_ctx *ctx, int key, int64_t value)
 {
-    const opt_info *oi;
+    const opt_info *oi = NULL;
     int rc = zoq__check_idle(ctx, "changing an option");
     if (rc == ZOQ_OK)
         rc = lookup(ctx, key, ZOQ_OPT_INT, &oi);
@@ -121,7 +121,7 @@ int zoq_set_int(zoq_ctx *ctx, int key, int64_t value)
 
 int zoq_set_double(zoq_ctx *ctx, int key, double value)
 {
-    const opt_info *oi;
+    const opt_info *oi = NULL;
     int rc = zoq__check_idle(ctx, "changing an option");
     if (rc == ZOQ_OK)
         rc = lookup(ctx, key, ZOQ_OPT_DOUBLE, &oi);
@@ -142,7 +142,7 @@ int zoq_set_double(zoq_ctx *ctx, int key, double value)
 
 int zoq_get_int(const zoq_ctx *ctx, int key, int64_t *out)
 {
-    const opt_info *oi;
+    const opt_info *oi = NULL;
     if (!ctx || !out)
         return ZOQ_E_INVALID;
     int rc = lookup(ctx, key, ZOQ_OPT_INT, &oi);
@@ -153,7 +153,7 @@ int zoq_get_int(const zoq_ctx *ctx, int key, int64_t *out)
 
 int zoq_get_double(const zoq_ctx *ctx, int key, double *out)
 {
-    const opt_info *oi;
+    const opt_info *oi = NULL;
     if (!ctx || !out)
         return ZOQ_E_INVALID;
     int rc = lookup(ctx, key, ZOQ_OPT_DOUBLE, &oi);

@@ -153,8 +153,8 @@ void zoq__mask_fill(uint64_t key, uint64_t step, float keep, uint64_t offset, si
     }
 }
 
-void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
-                     uint64_t offset, size_t count, float *out)
+void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            int dist, uint64_t offset, size_t count, float *out)
 {
     if (dist == ZOQ_DIST_RADEMACHER)
         fill_rademacher(key, step, query, stream, offset, count, out);

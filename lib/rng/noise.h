@@ -43,8 +43,27 @@ void zoq__mask_fill(uint64_t key, uint64_t step, float keep, uint64_t offset, si
 void zoq__gauss4(const uint32_t w[4], float z[4]);
 
 /* Fills out[0..count) with z[offset..offset+count) of a stream; dist is a
- * zoq_dist_t the caller has validated. */
+ * zoq_dist_t the caller has validated. Picks the fastest implementation the
+ * CPU runs (noise_select.c); all of them give the same bits. */
 void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                      int dist, uint64_t offset, size_t count, float *out);
+
+/* The portable scalar reference (noise.c), same contract. */
+void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            int dist, uint64_t offset, size_t count, float *out);
+
+/* x86: the AVX2 path (noise_avx2.c, built with -mavx2, never -mfma). Call it
+ * only when zoq__noise_has_avx2() says the CPU has AVX2. */
+#if defined(__x86_64__) || defined(__i386__)
+#define ZOQ__NOISE_AVX2 1
+void zoq__noise_fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                          int dist, uint64_t offset, size_t count, float *out);
+/* The Gaussian draws of 16 blocks' words, w[4j..4j+3] -> z[4j..4j+3], as 16
+ * zoq__gauss4 calls give them (for tests: any words, not only Philox's). */
+void zoq__gauss4x16_avx2(const uint32_t w[64], float z[64]);
+#endif
+
+/* Nonzero when zoq__noise_fill_avx2 exists and this CPU can run it. */
+int zoq__noise_has_avx2(void);
 
 #endif
