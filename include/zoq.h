@@ -128,7 +128,9 @@ typedef enum zoq_opt {
     ZOQ_OPT_HESSIAN_FLOOR = 25, /* double: lower bound of the Hessian estimate, > 0 [1e-8] */
     ZOQ_OPT_SPARSE = 26,        /* int: zoq_sparse_t, perturb only part of each tensor [off] */
     ZOQ_OPT_SPARSE_KEEP = 27,   /* double: fraction of each tensor perturbed, (0, 1] [0.5] */
-    ZOQ_OPT_SPARSE_EVERY = 28   /* int: recompute the mask's threshold (or redraw it) every k steps [1] */
+    ZOQ_OPT_SPARSE_EVERY = 28,  /* int: recompute the mask's threshold (or redraw it) every k steps [1] */
+    ZOQ_OPT_LOZO_RANK = 29,     /* int: LoZO rank r of U·Vᵀ directions for 2-D tensors, 0 = off, <= 32 [0] */
+    ZOQ_OPT_LOZO_INTERVAL = 30  /* int: LoZO resamples V every nu steps, >= 1 [50] */
 } zoq_opt_t;
 
 typedef enum zoq_sparse {
@@ -207,6 +209,9 @@ typedef struct zoq_param_desc {
     const char *group;          /* group name for zoq_group_set_enabled; NULL = "" ; copied */
     uint32_t flags;             /* ZOQ_PARAM_* bits */
     uint32_t reserved_;         /* must be 0 */
+    /* since 0.1: a 2-D shape (row-major) for low-rank perturbation; 0, 0 = none */
+    int64_t rows;               /* rows * cols == numel when set */
+    int64_t cols;
 } zoq_param_desc_t;
 
 /* Registers a parameter described by desc and writes its id (0, 1, ...) to

@@ -2,6 +2,7 @@
  * every argument check returns its status, a message, and changes nothing. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "zoq.h"
@@ -102,7 +103,7 @@ Test(core, options_are_typed_and_keyed)
 
 Test(core, option_names_round_trip)
 {
-    for (int key = 1; key <= ZOQ_OPT_SPARSE_EVERY; key++) {
+    for (int key = 1; key <= ZOQ_OPT_LOZO_INTERVAL; key++) {
         const char *name = zoq_opt_name(key);
         cr_assert_not_null(name, "key %d has no name", key);
         int k2, type;
@@ -162,6 +163,22 @@ Test(core, register_refuses_bad_input_and_keeps_registry)
     cr_assert_eq(zoq_param_add_desc(ctx, NULL, &id), ZOQ_E_INVALID);
     cr_assert_eq(id, 77, "id written on failure");
     cr_assert_eq(zoq_param_count(ctx), 1);
+}
+
+Test(core, desc_of_the_version_before_the_shape_fields_is_accepted)
+{
+    float a[6];
+    zoq_param_desc_t d = {.size = offsetof(zoq_param_desc_t, rows), .name = "old", .data = a,
+                          .numel = 6, .rows = 99, .cols = 99}; /* beyond its size: ignored */
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    d = (zoq_param_desc_t){.size = sizeof d, .name = "m", .data = a, .numel = 6, .rows = 2,
+                           .cols = 4};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_INVALID, "2 x 4 is not 6");
+    d.cols = 3;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    d.name = "m2";
+    d.rows = 0;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_INVALID, "half a shape");
 }
 
 Test(core, larger_desc_with_zero_tail_is_accepted)

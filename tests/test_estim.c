@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "kat/estim_vectors.h"
 #include "rng/noise.h"
 #include "zoq.h"
@@ -218,14 +220,17 @@ static int smooth_objective(void *user, const zoq_eval_t *ev, double *loss)
 
 /* 0 momentum, 1 Adam, 2 sign + accumulation, 3 Adam + accumulation,
  * 4 HiZOO + momentum + accumulation, 5 magnitude mask every 3 updates with
- * HiZOO, 6 random mask + Adam + accumulation (all with DDC). */
-#define N_TECHNIQUES 7
+ * HiZOO, 6 random mask + Adam + accumulation, 7 LoZO rank 4 (V every 3 steps)
+ * with momentum and accumulation (all with DDC). */
+#define N_TECHNIQUES 8
 
 static zoq_ctx *technique_ctx(float *w, int which, int threads)
 {
     zoq_ctx *ctx;
     zoq_create(&ctx);
-    zoq_param_add(ctx, "w", w, ZOQ_F32, TN, NULL);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = w, .numel = TN, .rows = 250,
+                          .cols = TN / 250};
+    zoq_param_add_desc(ctx, &d, NULL);
     zoq_set_objective(ctx, smooth_objective, w);
     zoq_set_int(ctx, ZOQ_OPT_THREADS, threads);
     zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
@@ -260,6 +265,12 @@ static zoq_ctx *technique_ctx(float *w, int which, int threads)
         zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_ADAM);
         zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
     }
+    if (which == 7) {
+        zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, 4);
+        zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, 3);
+        zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_MOMENTUM);
+        zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
+    }
     return ctx;
 }
 
@@ -282,7 +293,9 @@ Test(estim, every_technique_resumes_bit_for_bit)
         cr_assert_eq(zoq_state_save(cb, path), ZOQ_OK, "%s", zoq_last_error(cb));
         zoq_destroy(cb);
         zoq_create(&cb); /* fresh: default options, no buffers */
-        zoq_param_add(cb, "w", b, ZOQ_F32, TN, NULL);
+        zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = b, .numel = TN, .rows = 250,
+                              .cols = TN / 250};
+        zoq_param_add_desc(cb, &d, NULL);
         zoq_set_objective(cb, smooth_objective, b);
         cr_assert_eq(zoq_state_load(cb, path), ZOQ_OK, "%s", zoq_last_error(cb));
         for (int t = 0; t < 7; t++)
@@ -414,5 +427,77 @@ Test(estim, sparse_options_validate)
     cr_assert(strstr(zoq_last_error(ctx), "<= 1"));
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SPARSE_KEEP, 1.0), ZOQ_OK);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SPARSE_EVERY, 0), ZOQ_E_INVALID);
+    zoq_destroy(ctx);
+}
+
+/* LoZO: point directions equal U·Vᵀ/sqrt(r), U from (step, query) on stream
+ * 3 and V from the step rounded down to nu on stream 4, formed here with
+ * OpenBLAS from the public noise function. */
+static void lozo_reference(uint64_t key, uint64_t step, int r, uint64_t nu, int rows, int cols,
+                           float *out)
+{
+    float *u = malloc((size_t)rows * r * sizeof *u), *v = malloc((size_t)cols * r * sizeof *v);
+    zoq_noise_fill(key, step, 0, 3, ZOQ_DIST_GAUSSIAN, 0, (size_t)rows * r, u);
+    zoq_noise_fill(key, step - step % nu, 0, 4, ZOQ_DIST_GAUSSIAN, 0, (size_t)cols * r, v);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, r,
+                (float)(1.0 / sqrt((double)r)), u, r, v, r, 0.0f, out, cols);
+    free(u);
+    free(v);
+}
+
+Test(estim, lozo_directions_are_low_rank_products)
+{
+    enum { ROWS = 37, COLS = 300, R = 4, NU = 3 };
+    static float w[ROWS * COLS], z[ROWS * COLS], ref[ROWS * COLS], before[ROWS * COLS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = (float)sin(i);
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "W", .data = w, .numel = ROWS * COLS,
+                          .rows = ROWS, .cols = COLS};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, R);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, NU);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 0.01);
+    const uint64_t key = zoq_tensor_key(0, "W");
+    for (uint64_t t = 0; t < 2 * NU + 1; t++) {
+        const zoq_point_t *pts;
+        int32_t np;
+        cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+        cr_assert_eq(zoq_point_noise(ctx, 0, 0, 0, ROWS * COLS, z), ZOQ_OK);
+        lozo_reference(key, t, R, NU, ROWS, COLS, ref);
+        for (int i = 0; i < ROWS * COLS; i++)
+            cr_assert(fabsf(z[i] - ref[i]) <= 1e-5f * (1.0f + fabsf(ref[i])),
+                      "step %llu element %d: %g vs %g", (unsigned long long)t, i, z[i], ref[i]);
+        /* the update regenerates the probe's own U, also on V-resample steps */
+        memcpy(before, w, sizeof w);
+        double L[2] = {1.0 + 0.1 * (double)t, 0.5};
+        zoq_report_t rep = {.size = sizeof rep};
+        cr_assert_eq(zoq_tell(ctx, L, np, &rep), ZOQ_OK);
+        const float c = (float)(-0.01 * rep.proj_grads[0]);
+        for (int i = 0; i < ROWS * COLS; i++)
+            cr_assert_eq(w[i], before[i] + c * z[i], "step %llu element %d",
+                         (unsigned long long)t, i);
+    }
+    zoq_destroy(ctx);
+}
+
+Test(estim, lozo_leaves_one_dimensional_tensors_gaussian)
+{
+    float w[64] = {0}, z[64], ref[64];
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "bias", w, ZOQ_F32, 64, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, 8);
+    const zoq_point_t *pts;
+    int32_t np;
+    zoq_ask(ctx, &pts, &np);
+    zoq_point_noise(ctx, 0, 0, 0, 64, z);
+    zoq_noise_fill(zoq_tensor_key(0, "bias"), 0, 0, 0, ZOQ_DIST_GAUSSIAN, 0, 64, ref);
+    cr_assert(memcmp(z, ref, sizeof z) == 0);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, 33), ZOQ_E_STATE, "pending");
+    zoq_cancel(ctx);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, 33), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, 0), ZOQ_E_INVALID);
     zoq_destroy(ctx);
 }

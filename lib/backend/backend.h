@@ -21,6 +21,7 @@ typedef struct zoq__tensor {
     float *sigma;               /* HiZOO's diagonal Hessian estimate */
     uint8_t *bits;              /* sparse mask of the step, 1 bit per element */
     float tau;                  /* magnitude threshold: |θ| <= tau is perturbed */
+    int64_t cols;               /* row length of a 2-D tensor (LoZO), 0: not 2-D */
 } zoq__tensor;
 
 /* One direction's share of a pass: coef * z of (step, query). */
@@ -90,6 +91,8 @@ typedef struct zoq__pass {
     const zoq__update *upd;     /* NULL: no optimizer stage */
     const zoq__hessian *hs;     /* NULL: directions are z, no HiZOO */
     const zoq__mask *mask;      /* NULL: every element perturbed */
+    int lozo_rank;              /* > 0: 2-D tensors use U·Vᵀ/sqrt(r) directions (rng/lowrank.h) */
+    uint64_t lozo_interval;     /* V is drawn at the step rounded down to this */
 } zoq__pass;
 
 typedef struct zoq__backend zoq__backend;

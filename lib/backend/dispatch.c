@@ -46,7 +46,9 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
         passes[n++] = (zoq__pass){.src = &ctx->params[i].t, .dst = ctx->params[i].t.data,
                                   .stream = ZOQ__STREAM_PROBE, .dist = (int)ctx->opts.dist,
                                   .scale = scale, .n_terms = n_terms, .terms = terms,
-                                  .upd = upd, .hs = hs, .mask = mask};
+                                  .upd = upd, .hs = hs, .mask = mask,
+                                  .lozo_rank = (int)ctx->opts.lozo_rank,
+                                  .lozo_interval = (uint64_t)ctx->opts.lozo_interval};
     }
     rc = be->iface->run_passes(be, passes, n);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));

@@ -35,6 +35,7 @@ typedef struct zoq__opts {
     int64_t sparse;
     double sparse_keep;
     int64_t sparse_every;
+    int64_t lozo_rank, lozo_interval;
 } zoq__opts;
 
 /* A registered parameter. */

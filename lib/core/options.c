@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rng/lowrank.h"
 
 typedef struct opt_info {
     int key;
@@ -52,6 +53,8 @@ static const opt_info options[] = {
     INT_OPT(ZOQ_OPT_SPARSE, "sparse", sparse, ZOQ_SPARSE_OFF, ZOQ_SPARSE_RANDOM),
     REAL_OPT(ZOQ_OPT_SPARSE_KEEP, "sparse_keep", sparse_keep, 0.0, 1, 1.0, 0),
     INT_OPT(ZOQ_OPT_SPARSE_EVERY, "sparse_every", sparse_every, 1, INT64_MAX),
+    INT_OPT(ZOQ_OPT_LOZO_RANK, "lozo_rank", lozo_rank, 0, ZOQ__LOZO_MAX_RANK),
+    INT_OPT(ZOQ_OPT_LOZO_INTERVAL, "lozo_interval", lozo_interval, 1, INT64_MAX),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -74,6 +77,7 @@ void zoq__opts_default(zoq__opts *o)
     o->hessian_floor = 1e-8;
     o->sparse_keep = 0.5;
     o->sparse_every = 1;
+    o->lozo_interval = 50;
 }
 
 static const opt_info *find_key(int key)

@@ -1,5 +1,6 @@
 /* registry.c - the parameters a context trains: caller-owned buffers with a
  * name (which keys their random stream), dtype, size, group and flags. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +18,22 @@ static char *dup_str(const char *s)
     return d;
 }
 
+/* The shape fields, or 0 for a caller built before they existed. */
+static int64_t desc_rows(const zoq_param_desc_t *d)
+{
+    return d->size >= sizeof *d ? d->rows : 0;
+}
+
+static int64_t desc_cols(const zoq_param_desc_t *d)
+{
+    return d->size >= sizeof *d ? d->cols : 0;
+}
+
 static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
 {
-    size_t known = sizeof(zoq_param_desc_t);
-    if (!zoq__struct_ok(d, d ? d->size : 0, known, known))
+    size_t known = sizeof(zoq_param_desc_t), need = offsetof(zoq_param_desc_t, rows);
+    /* the size of a published version (before or after the shape fields), or larger */
+    if (!zoq__struct_ok(d, d ? d->size : 0, need, known) || (d->size != need && d->size < known))
         return zoq__fail(ctx, ZOQ_E_INVALID, "param desc: NULL, or size %zu is not "
                                              "sizeof(zoq_param_desc_t) = %zu (or larger with "
                                              "zero tail)", d ? d->size : 0, known);
@@ -42,6 +55,11 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
                          (unsigned)(d->flags & ~KNOWN_FLAGS));
     if (d->reserved_)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': reserved_ must be 0", d->name);
+    int64_t rows = desc_rows(d), cols = desc_cols(d);
+    if ((rows || cols) && (rows <= 0 || cols <= 0 || rows > d->numel / cols ||
+                           rows * cols != d->numel))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': shape %lld x %lld does not match numel "
+                         "%lld", d->name, (long long)rows, (long long)cols, (long long)d->numel);
     if (d->group && strlen(d->group) > NAME_MAX_LEN)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': group name too long", d->name);
     int32_t dup;
@@ -80,6 +98,7 @@ int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
     p->t.data = desc->data;
     p->t.dtype = desc->dtype;
     p->t.numel = desc->numel;
+    p->t.cols = desc_cols(desc);
     p->t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, p->name);
     p->flags = desc->flags;
     p->enabled = !(desc->flags & ZOQ_PARAM_DISABLED);

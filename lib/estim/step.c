@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "rng/lowrank.h"
 #include "rng/noise.h"
 
 /* Where the parameters sit: θ + coef·z_query (query -1: at θ). */
@@ -218,7 +219,9 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
     zoq__pass pass = {.src = &p->t, .dst = dst, .stream = ZOQ__STREAM_PROBE,
                       .dist = (int)ctx->opts.dist, .scale = 1.0f,
                       .n_terms = pt->query < 0 ? 0 : 1, .terms = &term,
-                      .hs = zoq__move_hessian(ctx), .mask = zoq__sparse_mask(ctx, 0)};
+                      .hs = zoq__move_hessian(ctx), .mask = zoq__sparse_mask(ctx, 0),
+                      .lozo_rank = (int)ctx->opts.lozo_rank,
+                      .lozo_interval = (uint64_t)ctx->opts.lozo_interval};
     rc = be->iface->run_passes(be, &pass, 1);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s", zoq_strerror(rc));
 }
@@ -240,8 +243,13 @@ int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int
         memset(out, 0, (size_t)count * sizeof *out);
         return ZOQ_OK;
     }
-    zoq__noise_fill(p->t.key, ctx->step, (uint32_t)q, ZOQ__STREAM_PROBE, (int)ctx->opts.dist,
-                    (uint64_t)offset, (size_t)count, out);
+    if (ctx->opts.lozo_rank > 0 && p->t.cols > 0)
+        zoq__lowrank_fill(p->t.key, ctx->step, (uint32_t)q, (int)ctx->opts.lozo_rank,
+                          (uint64_t)ctx->opts.lozo_interval, p->t.cols, (uint64_t)offset,
+                          (size_t)count, out);
+    else
+        zoq__noise_fill(p->t.key, ctx->step, (uint32_t)q, ZOQ__STREAM_PROBE,
+                        (int)ctx->opts.dist, (uint64_t)offset, (size_t)count, out);
     zoq__sparse_apply(ctx, id, offset, count, out);
     if (ctx->opts.hessian && p->t.sigma) /* the direction is z/√Σ */
         for (int64_t i = 0; i < count; i++)

@@ -15,6 +15,8 @@ enum {
     ZOQ__STREAM_PROBE = 0,      /* the direction z of SPSA */
     ZOQ__STREAM_INIT = 1,       /* initial values (zoq_param_init_normal) */
     ZOQ__STREAM_MASK = 2,       /* random sparse masks */
+    ZOQ__STREAM_LOZO_U = 3,     /* LoZO's U factor (rng/lowrank.h) */
+    ZOQ__STREAM_LOZO_V = 4,     /* LoZO's V factor */
     ZOQ__STREAM_MAX = 255
 };
 #define ZOQ__QUERY_LIMIT (1u << 24)

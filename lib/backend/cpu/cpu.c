@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "core/convert.h"
 #include "pool.h"
+#include "rng/lowrank.h"
 #include "rng/noise.h"
 #include "zoq.h"
 
@@ -97,8 +98,12 @@ static void direction(const zoq__pass *ps, const zoq__term *term, int64_t b, int
                       const uint8_t *m, const float *root, float *z)
 {
     const zoq__tensor *t = ps->src;
-    zoq__noise_fill(t->key, term->step, term->query, ps->stream, ps->dist, (uint64_t)b,
-                    (size_t)n, z);
+    if (ps->lozo_rank > 0 && t->cols > 0)
+        zoq__lowrank_fill(t->key, term->step, term->query, ps->lozo_rank, ps->lozo_interval,
+                          t->cols, (uint64_t)b, (size_t)n, z);
+    else
+        zoq__noise_fill(t->key, term->step, term->query, ps->stream, ps->dist, (uint64_t)b,
+                        (size_t)n, z);
     if (m)
         for (int j = 0; j < n; j++)
             z[j] = m[j] ? z[j] : 0.0f;

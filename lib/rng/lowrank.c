@@ -1,0 +1,36 @@
+/* lowrank.c - LoZO directions as specified in lowrank.h. */
+#include "lowrank.h"
+
+#include <math.h>
+
+#include "noise.h"
+#include "zoq.h"
+
+#define COLS_PER_BATCH 256
+
+void zoq__lowrank_fill(uint64_t key, uint64_t step, uint32_t query, int rank, uint64_t interval,
+                       int64_t cols, uint64_t offset, size_t count, float *out)
+{
+    float u[ZOQ__LOZO_MAX_RANK], v[COLS_PER_BATCH * ZOQ__LOZO_MAX_RANK];
+    const float inv = (float)(1.0 / sqrt((double)rank));
+    const uint64_t step_v = step - step % interval, r = (uint64_t)rank;
+    uint64_t e = offset, end = offset + count;
+    while (e < end) {
+        uint64_t i = e / (uint64_t)cols, j = e % (uint64_t)cols;
+        uint64_t n = (uint64_t)cols - j;
+        if (n > end - e)
+            n = end - e;
+        if (n > COLS_PER_BATCH)
+            n = COLS_PER_BATCH;
+        zoq__noise_fill(key, step, query, ZOQ__STREAM_LOZO_U, ZOQ_DIST_GAUSSIAN, i * r, r, u);
+        zoq__noise_fill(key, step_v, query, ZOQ__STREAM_LOZO_V, ZOQ_DIST_GAUSSIAN, j * r, n * r,
+                        v);
+        for (uint64_t c = 0; c < n; c++) {
+            float acc = 0.0f;
+            for (uint64_t k = 0; k < r; k++)
+                acc = acc + u[k] * v[c * r + k];
+            out[e - offset + c] = acc * inv;
+        }
+        e += n;
+    }
+}
