@@ -501,3 +501,34 @@ Test(estim, lozo_leaves_one_dimensional_tensors_gaussian)
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, 0), ZOQ_E_INVALID);
     zoq_destroy(ctx);
 }
+
+/* A disabled parameter is never perturbed in place, so ask/tell gives it no
+ * direction either; under HiZOO it has no estimate, which must not be read. */
+Test(estim, disabled_parameters_have_no_direction)
+{
+    float on[64], off[64], dst[64], z[64];
+    for (int i = 0; i < 64; i++)
+        on[i] = off[i] = (float)i;
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "on", on, ZOQ_F32, 64, NULL);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "off", .data = off, .numel = 64,
+                          .flags = ZOQ_PARAM_DISABLED};
+    zoq_param_add_desc(ctx, &d, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 1);
+    zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_MAGNITUDE);
+    const zoq_point_t *pts;
+    int32_t np;
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+    cr_assert_eq(zoq_materialize(ctx, 1, 1, dst), ZOQ_OK);
+    cr_assert(memcmp(dst, off, sizeof dst) == 0, "a disabled parameter was perturbed");
+    cr_assert_eq(zoq_point_noise(ctx, 1, 1, 0, 64, z), ZOQ_OK);
+    for (int i = 0; i < 64; i++)
+        cr_assert_eq(z[i], 0.0f);
+    cr_assert_eq(zoq_point_noise(ctx, 1, 0, 0, 64, z), ZOQ_OK);
+    int moved = 0;
+    for (int i = 0; i < 64; i++)
+        moved += z[i] != 0.0f;
+    cr_assert_gt(moved, 0, "the enabled parameter lost its direction");
+    zoq_destroy(ctx);
+}

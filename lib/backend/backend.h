@@ -105,6 +105,10 @@ typedef struct zoq__backend_iface {
     const char *name;
     /* Runs n passes (each over a whole tensor); returns a zoq status. */
     int (*run_passes)(zoq__backend *be, const zoq__pass *passes, int n);
+    /* Writes the direction d of ps->terms[0] (z with ps's mask, HiZOO and LoZO
+     * applied; coef ignored) for elements [offset, offset+count) as f32. */
+    int (*direction)(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
+                     float *out);
     /* Releases the backend. */
     void (*destroy)(zoq__backend *be);
 } zoq__backend_iface;

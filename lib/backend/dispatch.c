@@ -31,6 +31,14 @@ int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out)
     return ZOQ_OK;
 }
 
+zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst)
+{
+    return (zoq__pass){.src = t, .dst = dst, .stream = ZOQ__STREAM_PROBE,
+                       .dist = (int)ctx->opts.dist, .scale = 1.0f,
+                       .lozo_rank = (int)ctx->opts.lozo_rank,
+                       .lozo_interval = (uint64_t)ctx->opts.lozo_interval};
+}
+
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
                    const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask)
 {
@@ -43,12 +51,14 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
     for (int32_t i = 0; i < ctx->n_params; i++) {
         if (!ctx->params[i].enabled)
             continue;
-        passes[n++] = (zoq__pass){.src = &ctx->params[i].t, .dst = ctx->params[i].t.data,
-                                  .stream = ZOQ__STREAM_PROBE, .dist = (int)ctx->opts.dist,
-                                  .scale = scale, .n_terms = n_terms, .terms = terms,
-                                  .upd = upd, .hs = hs, .mask = mask,
-                                  .lozo_rank = (int)ctx->opts.lozo_rank,
-                                  .lozo_interval = (uint64_t)ctx->opts.lozo_interval};
+        zoq__pass *ps = &passes[n++];
+        *ps = zoq__pass_base(ctx, &ctx->params[i].t, ctx->params[i].t.data);
+        ps->scale = scale;
+        ps->n_terms = n_terms;
+        ps->terms = terms;
+        ps->upd = upd;
+        ps->hs = hs;
+        ps->mask = mask;
     }
     rc = be->iface->run_passes(be, passes, n);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));

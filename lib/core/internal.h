@@ -158,10 +158,7 @@ int zoq__sparse_prepare(zoq_ctx *ctx);
 /* The mask a pass uses: in place, the first move stores it (`store`), later
  * passes read it back; ask/tell computes it from θ. NULL when off. */
 const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store);
-/* Zeroes out[i] for the elements [offset, offset+count) of parameter id the
- * current mask leaves unperturbed (θ unmoved: ask/tell). */
-void zoq__sparse_apply(const zoq_ctx *ctx, int32_t id, int64_t offset, int64_t count,
-                       float *out);
+
 
 /* The eval info of point i (< plan.n_points) of the planned step. */
 void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev);
@@ -174,6 +171,9 @@ int zoq__check_pending_point(zoq_ctx *ctx, int32_t point);
  * every enabled parameter in place. Does not allocate: uses plan.passes. */
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
                    const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask);
+/* A pass over tensor t into dst with the context's stream, distribution and
+ * LoZO settings, scale 1, no terms: callers add what their pass needs. */
+zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst);
 /* The HiZOO block a move or materialization needs (NULL when HiZOO is off). */
 const zoq__hessian *zoq__move_hessian(const zoq_ctx *ctx);
 

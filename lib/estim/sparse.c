@@ -12,7 +12,6 @@
 
 #include "core/convert.h"
 #include "core/internal.h"
-#include "rng/noise.h"
 
 #define BINS 65536
 
@@ -102,25 +101,5 @@ const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store)
     case ZOQ_SPARSE_MAGNITUDE:
         return store ? &pl->mask_store : pl->moved ? &pl->mask_bits : &pl->mask_calc;
     default: return NULL;
-    }
-}
-
-void zoq__sparse_apply(const zoq_ctx *ctx, int32_t id, int64_t offset, int64_t count,
-                       float *out)
-{
-    const zoq__tensor *t = &ctx->params[id].t;
-    if (ctx->opts.sparse == ZOQ_SPARSE_MAGNITUDE) {
-        for (int64_t i = 0; i < count; i++)
-            if (!(fabsf(zoq__load_f32(t->data, t->dtype, offset + i)) <= t->tau))
-                out[i] = 0.0f;
-    } else if (ctx->opts.sparse == ZOQ_SPARSE_RANDOM) {
-        uint8_t m[512];
-        for (int64_t i = 0; i < count; i += 512) {
-            int64_t n = count - i < 512 ? count - i : 512;
-            zoq__mask_fill(t->key, ctx->plan.mask_random.step, ctx->plan.mask_random.keep,
-                           (uint64_t)(offset + i), (size_t)n, m);
-            for (int64_t j = 0; j < n; j++)
-                out[i + j] = m[j] ? out[i + j] : 0.0f;
-        }
     }
 }

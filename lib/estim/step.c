@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "rng/lowrank.h"
-#include "rng/noise.h"
 
 /* Where the parameters sit: θ + coef·z_query (query -1: at θ). */
 typedef struct displacement {
@@ -198,6 +196,23 @@ static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
     return ZOQ_OK;
 }
 
+/* The pass that writes point `point` of parameter p into dst: θ + coef·d,
+ * d with the step's mask, HiZOO and LoZO. A disabled parameter (which the
+ * in-place step never moves, and which holds no HiZOO estimate) gets no
+ * direction, nor does the unperturbed point. */
+static zoq__pass point_pass(const zoq_ctx *ctx, int32_t point, const zoq__param *p, void *dst,
+                            zoq__term *term)
+{
+    const zoq_point_t *pt = &ctx->plan.points[point];
+    *term = (zoq__term){ctx->step, (uint32_t)(pt->query < 0 ? 0 : pt->query), (float)pt->coef};
+    zoq__pass pass = zoq__pass_base(ctx, &p->t, dst);
+    pass.n_terms = pt->query >= 0 && p->enabled;
+    pass.terms = term;
+    pass.hs = zoq__move_hessian(ctx);
+    pass.mask = zoq__sparse_mask(ctx, 0);
+    return pass;
+}
+
 int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
 {
     int rc = check_point(ctx, point, id);
@@ -214,14 +229,12 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
     zoq__backend *be;
     if ((rc = zoq__ctx_backend(ctx, &be)) != ZOQ_OK)
         return rc;
-    const zoq_point_t *pt = &ctx->plan.points[point];
-    zoq__term term = {ctx->step, (uint32_t)(pt->query < 0 ? 0 : pt->query), (float)pt->coef};
-    zoq__pass pass = {.src = &p->t, .dst = dst, .stream = ZOQ__STREAM_PROBE,
-                      .dist = (int)ctx->opts.dist, .scale = 1.0f,
-                      .n_terms = pt->query < 0 ? 0 : 1, .terms = &term,
-                      .hs = zoq__move_hessian(ctx), .mask = zoq__sparse_mask(ctx, 0),
-                      .lozo_rank = (int)ctx->opts.lozo_rank,
-                      .lozo_interval = (uint64_t)ctx->opts.lozo_interval};
+    zoq__term term;
+    zoq__pass pass = point_pass(ctx, point, p, dst, &term);
+    if (pass.n_terms == 0) { /* a plain copy */
+        pass.hs = NULL;
+        pass.mask = NULL;
+    }
     rc = be->iface->run_passes(be, &pass, 1);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s", zoq_strerror(rc));
 }
@@ -238,23 +251,16 @@ int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_point_noise: slice [%lld, +%lld) outside "
                          "parameter '%s' of %lld elements, or out is NULL", (long long)offset,
                          (long long)count, p->name, (long long)p->t.numel);
-    int32_t q = ctx->plan.points[point].query;
-    if (q < 0) { /* the unperturbed point has no direction */
+    zoq__term term;
+    const zoq__pass pass = point_pass(ctx, point, p, NULL, &term);
+    if (pass.n_terms == 0) { /* no direction */
         memset(out, 0, (size_t)count * sizeof *out);
         return ZOQ_OK;
     }
-    if (ctx->opts.lozo_rank > 0 && p->t.cols > 0)
-        zoq__lowrank_fill(p->t.key, ctx->step, (uint32_t)q, (int)ctx->opts.lozo_rank,
-                          (uint64_t)ctx->opts.lozo_interval, p->t.cols, (uint64_t)offset,
-                          (size_t)count, out);
-    else
-        zoq__noise_fill(p->t.key, ctx->step, (uint32_t)q, ZOQ__STREAM_PROBE,
-                        (int)ctx->opts.dist, (uint64_t)offset, (size_t)count, out);
-    zoq__sparse_apply(ctx, id, offset, count, out);
-    if (ctx->opts.hessian && p->t.sigma) /* the direction is z/√Σ */
-        for (int64_t i = 0; i < count; i++)
-            out[i] = out[i] / sqrtf(p->t.sigma[offset + i]);
-    return ZOQ_OK;
+    zoq__backend *be;
+    if ((rc = zoq__ctx_backend(ctx, &be)) != ZOQ_OK)
+        return rc;
+    return be->iface->direction(be, &pass, offset, count, out);
 }
 
 int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report)

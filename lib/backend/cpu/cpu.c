@@ -173,13 +173,22 @@ static void optimizer_stage(const zoq__update *u, const float *g, float *m, floa
     }
 }
 
+/* root[j] = sqrt(sigma) of the tile under HiZOO; NULL when off. */
+static float *tile_root(const zoq__pass *ps, int64_t b, int n, float *root)
+{
+    if (!ps->hs)
+        return NULL;
+    for (int j = 0; j < n; j++)
+        root[j] = sqrtf(ps->src->sigma[b + j]);
+    return root;
+}
+
 /* The pass formula of backend.h over elements [i0, i1). */
 static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
 {
     float acc[TILE], z[TILE], g[TILE], root_buf[TILE];
     uint8_t mask_buf[TILE];
     const zoq__tensor *t = ps->src;
-    float *root = ps->hs ? root_buf : NULL;
     uint8_t *m = ps->mask ? mask_buf : NULL;
     for (int64_t b = i0; b < i1; b += TILE) {
         int n = (int)(i1 - b < TILE ? i1 - b : TILE);
@@ -192,9 +201,7 @@ static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
         if (ps->scale != 1.0f && ps->scale != 0.0f)
             for (int j = 0; j < n; j++)
                 acc[j] = ps->scale * acc[j];
-        if (root)
-            for (int j = 0; j < n; j++)
-                root[j] = sqrtf(t->sigma[b + j]);
+        float *root = tile_root(ps, b, n, root_buf);
         add_terms(ps, ps->terms, ps->n_terms, b, n, m, root, acc, z);
         if (ps->hs && ps->hs->n_curv > 0)
             hessian_stage(ps, b, n, m, t->sigma + b, root, z);
@@ -207,6 +214,25 @@ static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
         }
         store_tile(ps->dst, t->dtype, b, n, acc);
     }
+}
+
+static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
+                         float *out)
+{
+    (void)be;
+    float vals[TILE], root_buf[TILE];
+    uint8_t mask_buf[TILE];
+    for (int64_t b = offset; b < offset + count; b += TILE) {
+        int n = (int)(offset + count - b < TILE ? offset + count - b : TILE);
+        uint8_t *m = NULL;
+        if (ps->mask) {
+            load_tile(ps->src->data, ps->src->dtype, b, n, vals);
+            m = mask_buf;
+            mask_tile(ps, b, n, vals, m);
+        }
+        direction(ps, ps->terms, b, n, m, tile_root(ps, b, n, root_buf), out + (b - offset));
+    }
+    return ZOQ_OK;
 }
 
 static void run_task(void *arg, size_t task)
@@ -266,6 +292,7 @@ static const zoq__backend_iface cpu_iface = {
     .abi = ZOQ__BACKEND_ABI,
     .name = "cpu",
     .run_passes = cpu_run_passes,
+    .direction = cpu_direction,
     .destroy = cpu_destroy,
 };
 
