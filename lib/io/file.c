@@ -3,6 +3,7 @@
 #include "io/file.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,17 @@
 
 #include "zoq.h"
 
+int zoq__errf(char *err, size_t cap, int status, const char *fmt, ...)
+{
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
 int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap)
 {
     memset(f, 0, sizeof *f);
@@ -20,17 +32,23 @@ int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap)
     f->path = path;
     size_t plen = strlen(path);
     if (!(f->tmp = malloc(plen + 12))) {
-        snprintf(err, cap, "out of memory");
-        return ZOQ_E_NOMEM;
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
     }
     memcpy(f->tmp, path, plen);
     memcpy(f->tmp + plen, ".tmp.XXXXXX", 12);
-    if ((f->fd = mkstemp(f->tmp)) < 0) {
-        snprintf(err, cap, "cannot create a temporary file beside '%s': %s", path,
-                 strerror(errno));
+    /* mkstemp makes the file 0600; give it what open(2) would under the usual
+     * umask 022, so that other users (a serving engine) can read it. */
+    if ((f->fd = mkstemp(f->tmp)) < 0 || fchmod(f->fd, 0644) != 0) {
+        int e = errno;
+        if (f->fd >= 0) {
+            close(f->fd);
+            unlink(f->tmp);
+            f->fd = -1;
+        }
         free(f->tmp);
         f->tmp = NULL;
-        return ZOQ_E_IO;
+        return zoq__errf(err, cap, ZOQ_E_IO, "cannot create a temporary file beside '%s': %s",
+                         path, strerror(e));
     }
     return ZOQ_OK;
 }
@@ -93,9 +111,9 @@ int zoq__afile_commit(zoq__afile *f, char *err, size_t cap)
         f->err_no = errno;
     }
     if (f->failed) {
-        snprintf(err, cap, "cannot write '%s': %s", f->path, strerror(f->err_no));
         zoq__afile_abort(f);
-        return ZOQ_E_IO;
+        return zoq__errf(err, cap, ZOQ_E_IO, "cannot write '%s': %s", f->path,
+                         strerror(f->err_no));
     }
     free(f->tmp);
     f->tmp = NULL;
@@ -107,29 +125,25 @@ int zoq__file_read_all(const char *path, size_t max, unsigned char **data, size_
                        char *err, size_t cap)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, cap, "cannot open '%s': %s", path, strerror(errno));
-        return ZOQ_E_IO;
-    }
+    if (!f)
+        return zoq__errf(err, cap, ZOQ_E_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > max) {
         fclose(f);
-        snprintf(err, cap, "cannot size '%s', or it is larger than %zu bytes", path, max);
-        return ZOQ_E_IO;
+        return zoq__errf(err, cap, ZOQ_E_IO, "cannot size '%s', or it is larger than %zu bytes",
+                         path, max);
     }
     size_t len = (size_t)st.st_size;
     unsigned char *p = malloc(len + 1);
     if (!p) {
         fclose(f);
-        snprintf(err, cap, "out of memory reading '%s'", path);
-        return ZOQ_E_NOMEM;
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory reading '%s'", path);
     }
     size_t got = fread(p, 1, len, f);
     fclose(f);
     if (got != len) {
         free(p);
-        snprintf(err, cap, "short read on '%s'", path);
-        return ZOQ_E_IO;
+        return zoq__errf(err, cap, ZOQ_E_IO, "short read on '%s'", path);
     }
     p[len] = '\0';
     *data = p;

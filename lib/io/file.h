@@ -14,7 +14,7 @@ typedef struct zoq__afile {
     int err_no;
 } zoq__afile;
 
-/* Creates <path>.tmp.XXXXXX for writing. ZOQ_E_IO, ZOQ_E_NOMEM. */
+/* Creates <path>.tmp.XXXXXX (mode 0644) for writing. ZOQ_E_IO, ZOQ_E_NOMEM. */
 int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap);
 /* Appends n bytes; a failure is remembered and reported by commit. */
 void zoq__afile_write(zoq__afile *f, const void *p, size_t n);
@@ -23,6 +23,14 @@ void zoq__afile_write(zoq__afile *f, const void *p, size_t n);
 int zoq__afile_commit(zoq__afile *f, char *err, size_t cap);
 /* Drops the temporary file (after an error of the caller's own). */
 void zoq__afile_abort(zoq__afile *f);
+
+/* Formats a message into err[cap] (skipped when err is NULL or cap 0) and
+ * returns status: the error convention of lib/io. */
+int zoq__errf(char *err, size_t cap, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* fsync of the folder holding path (durability of a rename); best effort. */
 void zoq__fsync_parent(const char *path);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/file.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "zoq.h"
@@ -45,23 +46,6 @@ struct zoq_st {
     zoq__json doc;              /* owns every string */
 };
 
-static int failf(char *err, size_t cap, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int failf(char *err, size_t cap, int status, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
@@ -86,52 +70,53 @@ static int parse_tensor(const zoq__json *doc, const zoq__json_node *v, st_tensor
 {
     const char *nm = t->name;
     if (v->kind != ZOQ__JSON_OBJECT)
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': entry is not an object", nm);
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': entry is not an object", nm);
     const zoq__json_node *dt = zoq__json_get(doc, v, "dtype");
     const zoq__json_node *sh = zoq__json_get(doc, v, "shape");
     const zoq__json_node *off = zoq__json_get(doc, v, "data_offsets");
     if (!dt || !sh || !off || v->count != 3)
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': needs exactly dtype, shape and "
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': needs exactly dtype, shape and "
                      "data_offsets", nm);
     if (dt->kind != ZOQ__JSON_STRING)
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': dtype is not a string", nm);
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': dtype is not a string", nm);
     t->dtype = zoq__st_dtype_parse(dt->str, dt->len);
     if (t->dtype == ZOQ__ST_UNSUPPORTED)
-        return failf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': dtype %.16s is not read "
+        return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': dtype %.16s is not read "
                      "by zoq (F32, F16, BF16, I8, I32 are)", nm, dt->str);
     if (t->dtype < 0)
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': unknown dtype '%.16s'", nm,
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': unknown dtype '%.16s'", nm,
                      dt->str);
     if (sh->kind != ZOQ__JSON_ARRAY)
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape is not an array", nm);
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape is not an array", nm);
     if (sh->count > ZOQ_ST_MAX_DIMS)
-        return failf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': %d dimensions, zoq reads "
+        return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': %d dimensions, zoq reads "
                      "at most %d", nm, sh->count, ZOQ_ST_MAX_DIMS);
     t->ndim = sh->count;
     uint64_t numel = 1;
     int32_t d = 0;
-    for (const zoq__json_node *x = zoq__json_at(doc, sh->first); x; x = zoq__json_at(doc, x->next)) {
+    for (const zoq__json_node *x = zoq__json_at(doc, sh->first); x;
+         x = zoq__json_at(doc, x->next)) {
         uint64_t dim;
         if (!zoq__json_uint(x, INT64_MAX, &dim))
-            return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape entry %d is not an "
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape entry %d is not an "
                          "integer in [0, 2^63)", nm, d);
         if (dim && numel > (uint64_t)INT64_MAX / dim)
-            return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape overflows", nm);
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape overflows", nm);
         numel *= dim;
         t->shape[d++] = (int64_t)dim;
     }
     uint64_t size = zoq__st_dtype_size(t->dtype);
     if (numel > UINT64_MAX / size)
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': byte size overflows", nm);
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': byte size overflows", nm);
     t->numel = (int64_t)numel;
     const zoq__json_node *b = zoq__json_at(doc, off->kind == ZOQ__JSON_ARRAY ? off->first : -1);
     const zoq__json_node *e = b ? zoq__json_at(doc, b->next) : NULL;
     if (off->kind != ZOQ__JSON_ARRAY || off->count != 2 || !zoq__json_uint(b, UINT64_MAX, &t->begin)
         || !zoq__json_uint(e, UINT64_MAX, &t->end))
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets is not two "
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets is not two "
                      "unsigned integers", nm);
     if (t->end < t->begin || t->end - t->begin != numel * size)
-        return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets [%llu, %llu] do "
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets [%llu, %llu] do "
                      "not hold %llu elements of %s", nm, (unsigned long long)t->begin,
                      (unsigned long long)t->end, (unsigned long long)numel,
                      zoq__st_dtype_name(t->dtype));
@@ -141,13 +126,14 @@ static int parse_tensor(const zoq__json *doc, const zoq__json_node *v, st_tensor
 static int parse_metadata(zoq_st *st, const zoq__json_node *v, char *err, size_t cap)
 {
     if (v->kind != ZOQ__JSON_OBJECT)
-        return failf(err, cap, ZOQ_E_FORMAT, "__metadata__ is not an object");
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ is not an object");
     if (!(st->meta = malloc(((size_t)v->count + 1) * 2 * sizeof *st->meta)))
-        return failf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
     for (const zoq__json_node *k = zoq__json_at(&st->doc, v->first); k;) {
         const zoq__json_node *x = zoq__json_at(&st->doc, k->next);
         if (x->kind != ZOQ__JSON_STRING)
-            return failf(err, cap, ZOQ_E_FORMAT, "__metadata__ '%.64s' is not a string", k->str);
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ '%.64s' is not a string",
+                             k->str);
         st->meta[2 * st->n_meta] = k->str;
         st->meta[2 * st->n_meta + 1] = x->str;
         st->n_meta++;
@@ -156,7 +142,7 @@ static int parse_metadata(zoq_st *st, const zoq__json_node *v, char *err, size_t
     qsort(st->meta, (size_t)st->n_meta, 2 * sizeof *st->meta, cmp_meta);
     for (int64_t i = 1; i < st->n_meta; i++)
         if (strcmp(st->meta[2 * i - 2], st->meta[2 * i]) == 0)
-            return failf(err, cap, ZOQ_E_FORMAT, "__metadata__ key '%.64s' appears twice",
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ key '%.64s' appears twice",
                          st->meta[2 * i]);
     return ZOQ_OK;
 }
@@ -166,7 +152,7 @@ static int check_layout(zoq_st *st, uint64_t data_bytes, char *err, size_t cap)
 {
     st_tensor **by = malloc(((size_t)st->n + 1) * sizeof *by);
     if (!by)
-        return failf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < st->n; i++)
         by[i] = &st->t[i];
     qsort(by, (size_t)st->n, sizeof *by, cmp_range);
@@ -174,14 +160,14 @@ static int check_layout(zoq_st *st, uint64_t data_bytes, char *err, size_t cap)
     int rc = ZOQ_OK;
     for (int64_t i = 0; i < st->n && rc == ZOQ_OK; i++) {
         if (by[i]->begin != at)
-            rc = failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s' starts at %llu, expected %llu "
+            rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s' starts at %llu, expected %llu "
                        "(%s)", by[i]->name, (unsigned long long)by[i]->begin,
                        (unsigned long long)at, by[i]->begin < at ? "overlap" : "hole");
         at = by[i]->end;
     }
     free(by);
     if (rc == ZOQ_OK && at != data_bytes)
-        rc = failf(err, cap, ZOQ_E_FORMAT, "tensors cover %llu bytes, the data buffer has %llu",
+        rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "tensors cover %llu bytes, the data buffer has %llu",
                    (unsigned long long)at, (unsigned long long)data_bytes);
     return rc;
 }
@@ -191,22 +177,22 @@ static int parse_header(zoq_st *st, const unsigned char *hdr, size_t n, uint64_t
                         char *err, size_t cap)
 {
     if (n == 0 || hdr[0] != '{')
-        return failf(err, cap, ZOQ_E_FORMAT, "header does not start with '{'");
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "header does not start with '{'");
     char jerr[160];
     int rc = zoq__json_parse((const char *)hdr, n, &st->doc, jerr, sizeof jerr);
     if (rc != ZOQ_OK)
-        return failf(err, cap, rc, "header: %s", jerr);
+        return zoq__errf(err, cap, rc, "header: %s", jerr);
     const zoq__json_node *top = &st->doc.nodes[0];
     if (!(st->t = calloc((size_t)top->count + 1, sizeof *st->t)))
-        return failf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
     int seen_meta = 0;
     for (const zoq__json_node *k = zoq__json_at(&st->doc, top->first); k && rc == ZOQ_OK;) {
         const zoq__json_node *v = zoq__json_at(&st->doc, k->next);
         if (strcmp(k->str, "__metadata__") == 0) {
-            rc = seen_meta++ ? failf(err, cap, ZOQ_E_FORMAT, "__metadata__ appears twice")
+            rc = seen_meta++ ? zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ appears twice")
                              : parse_metadata(st, v, err, cap);
         } else if (k->len == 0) {
-            rc = failf(err, cap, ZOQ_E_FORMAT, "a tensor has an empty name");
+            rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "a tensor has an empty name");
         } else {
             st->t[st->n].name = k->str;
             rc = parse_tensor(&st->doc, v, &st->t[st->n], err, cap);
@@ -219,7 +205,7 @@ static int parse_header(zoq_st *st, const unsigned char *hdr, size_t n, uint64_t
     qsort(st->t, (size_t)st->n, sizeof *st->t, cmp_name);
     for (int64_t i = 1; i < st->n; i++)
         if (strcmp(st->t[i - 1].name, st->t[i].name) == 0)
-            return failf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s' appears twice", st->t[i].name);
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s' appears twice", st->t[i].name);
     return check_layout(st, data_bytes, err, cap);
 }
 
@@ -239,10 +225,10 @@ static int header_length(const unsigned char *p8, uint64_t file_bytes, uint64_t 
     for (int i = 0; i < 8; i++)
         v |= (uint64_t)p8[i] << (8 * i);
     if (v > ZOQ_ST_MAX_HEADER_BYTES)
-        return failf(err, cap, ZOQ_E_FORMAT, "header length %llu exceeds the limit of %u bytes",
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "header length %llu exceeds the limit of %u bytes",
                      (unsigned long long)v, ZOQ_ST_MAX_HEADER_BYTES);
     if (v > file_bytes - 8)
-        return failf(err, cap, ZOQ_E_FORMAT, "header length %llu runs past the end of the "
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "header length %llu runs past the end of the "
                      "%llu-byte file (truncated?)", (unsigned long long)v,
                      (unsigned long long)file_bytes);
     *n = v;
@@ -252,10 +238,10 @@ static int header_length(const unsigned char *p8, uint64_t file_bytes, uint64_t 
 int zoq_st_open_memory(const void *data, size_t n, zoq_st **out, char *err, size_t err_cap)
 {
     if (!out || (!data && n))
-        return failf(err, err_cap, ZOQ_E_INVALID, "zoq_st_open_memory: NULL argument");
+        return zoq__errf(err, err_cap, ZOQ_E_INVALID, "zoq_st_open_memory: NULL argument");
     *out = NULL;
     if (n < 8)
-        return failf(err, err_cap, ZOQ_E_FORMAT, "%zu bytes: too short for a safetensors file",
+        return zoq__errf(err, err_cap, ZOQ_E_FORMAT, "%zu bytes: too short for a safetensors file",
                      n);
     uint64_t hlen;
     int rc = header_length(data, n, &hlen, err, err_cap);
@@ -263,7 +249,7 @@ int zoq_st_open_memory(const void *data, size_t n, zoq_st **out, char *err, size
         return rc;
     zoq_st *st = new_reader();
     if (!st)
-        return failf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
     st->mem = data;
     st->data_start = 8 + hlen;
     rc = parse_header(st, st->mem + 8, (size_t)hlen, n - st->data_start, err, err_cap);
@@ -295,30 +281,30 @@ static int read_at(int fd, void *dst, size_t n, uint64_t off)
 int zoq_st_open(const char *path, zoq_st **out, char *err, size_t err_cap)
 {
     if (!out || !path)
-        return failf(err, err_cap, ZOQ_E_INVALID, "zoq_st_open: NULL argument");
+        return zoq__errf(err, err_cap, ZOQ_E_INVALID, "zoq_st_open: NULL argument");
     *out = NULL;
     zoq_st *st = new_reader();
     if (!st)
-        return failf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
     int rc = ZOQ_OK;
     struct stat sb;
     unsigned char len8[8], *hdr = NULL;
     uint64_t hlen = 0;
     if ((st->fd = open(path, O_RDONLY)) < 0 || fstat(st->fd, &sb) != 0)
-        rc = failf(err, err_cap, ZOQ_E_IO, "cannot open '%s': %s", path, strerror(errno));
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot open '%s': %s", path, strerror(errno));
     else if (!S_ISREG(sb.st_mode))
-        rc = failf(err, err_cap, ZOQ_E_IO, "'%s' is not a regular file", path);
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "'%s' is not a regular file", path);
     else if (sb.st_size < 8)
-        rc = failf(err, err_cap, ZOQ_E_FORMAT, "'%s': %lld bytes, too short for a safetensors "
+        rc = zoq__errf(err, err_cap, ZOQ_E_FORMAT, "'%s': %lld bytes, too short for a safetensors "
                    "file", path, (long long)sb.st_size);
     else if (read_at(st->fd, len8, 8, 0) != 0)
-        rc = failf(err, err_cap, ZOQ_E_IO, "cannot read '%s'", path);
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot read '%s'", path);
     else
         rc = header_length(len8, (uint64_t)sb.st_size, &hlen, err, err_cap);
     if (rc == ZOQ_OK && !(hdr = malloc(hlen ? hlen : 1)))
-        rc = failf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+        rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
     if (rc == ZOQ_OK && read_at(st->fd, hdr, hlen, 8) != 0)
-        rc = failf(err, err_cap, ZOQ_E_IO, "cannot read the header of '%s'", path);
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot read the header of '%s'", path);
     if (rc == ZOQ_OK) {
         st->data_start = 8 + hlen;
         rc = parse_header(st, hdr, hlen, (uint64_t)sb.st_size - st->data_start, err, err_cap);

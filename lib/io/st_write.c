@@ -16,6 +16,8 @@
 
 #define CHUNK_ELEMS 16384u
 #define ERR_CAP 256
+/* Records a message as the writer's last error and returns the status. */
+#define WFAIL(w, ...) zoq__errf((w)->err, sizeof (w)->err, __VA_ARGS__)
 
 typedef struct wt_tensor {
     char *name;
@@ -32,21 +34,6 @@ struct zoq_st_writer {
     int64_t n_meta, cap_meta;
     char err[ERR_CAP];
 };
-
-static int wfail(zoq_st_writer *w, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int wfail(zoq_st_writer *w, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->err, sizeof w->err, fmt, ap);
-    va_end(ap);
-    return status;
-}
 
 int zoq_st_writer_create(zoq_st_writer **out)
 {
@@ -99,31 +86,31 @@ int zoq_st_writer_add(zoq_st_writer *w, const char *name, int32_t ndim, const in
     if (!w)
         return ZOQ_E_INVALID;
     if (!name || !name[0] || !valid_text(name) || strcmp(name, "__metadata__") == 0)
-        return wfail(w, ZOQ_E_INVALID, "tensor name must be non-empty UTF-8, not __metadata__");
+        return WFAIL(w, ZOQ_E_INVALID, "tensor name must be non-empty UTF-8, not __metadata__");
     if (ndim < 0 || ndim > ZOQ_ST_MAX_DIMS || (ndim && !shape))
-        return wfail(w, ZOQ_E_INVALID, "tensor '%.64s': ndim %d outside 0..%d", name, ndim,
+        return WFAIL(w, ZOQ_E_INVALID, "tensor '%.64s': ndim %d outside 0..%d", name, ndim,
                      ZOQ_ST_MAX_DIMS);
     if (data_dtype != file_dtype && !(zoq__st_convertible(data_dtype, file_dtype) &&
                                       zoq__st_convertible(file_dtype, data_dtype)))
-        return wfail(w, ZOQ_E_INVALID, "tensor '%.64s': cannot store dtype %d as %d", name,
+        return WFAIL(w, ZOQ_E_INVALID, "tensor '%.64s': cannot store dtype %d as %d", name,
                      data_dtype, file_dtype);
     if (!zoq__st_dtype_size(file_dtype))
-        return wfail(w, ZOQ_E_INVALID, "tensor '%.64s': unknown dtype %d", name, file_dtype);
+        return WFAIL(w, ZOQ_E_INVALID, "tensor '%.64s': unknown dtype %d", name, file_dtype);
     uint64_t numel = 1;
     for (int32_t d = 0; d < ndim; d++) {
         if (shape[d] < 0 || (shape[d] && numel > (uint64_t)INT64_MAX / 8 / (uint64_t)shape[d]))
-            return wfail(w, ZOQ_E_INVALID, "tensor '%.64s': bad or too large shape", name);
+            return WFAIL(w, ZOQ_E_INVALID, "tensor '%.64s': bad or too large shape", name);
         numel *= (uint64_t)shape[d];
     }
     if (numel && !data)
-        return wfail(w, ZOQ_E_INVALID, "tensor '%.64s': data is NULL", name);
+        return WFAIL(w, ZOQ_E_INVALID, "tensor '%.64s': data is NULL", name);
     for (int64_t i = 0; i < w->n; i++)
         if (strcmp(w->t[i].name, name) == 0)
-            return wfail(w, ZOQ_E_EXISTS, "tensor '%.64s' was already added", name);
+            return WFAIL(w, ZOQ_E_EXISTS, "tensor '%.64s' was already added", name);
     char *copy = strdup(name);
     if (!copy || grow((void **)&w->t, &w->cap, w->n, sizeof *w->t)) {
         free(copy);
-        return wfail(w, ZOQ_E_NOMEM, "out of memory");
+        return WFAIL(w, ZOQ_E_NOMEM, "out of memory");
     }
     wt_tensor *t = &w->t[w->n++];
     memset(t, 0, sizeof *t);
@@ -143,10 +130,10 @@ int zoq_st_writer_set_metadata(zoq_st_writer *w, const char *key, const char *va
     if (!w)
         return ZOQ_E_INVALID;
     if (!key || !value || !valid_text(key) || !valid_text(value))
-        return wfail(w, ZOQ_E_INVALID, "metadata key and value must be UTF-8 strings");
+        return WFAIL(w, ZOQ_E_INVALID, "metadata key and value must be UTF-8 strings");
     char *v = strdup(value);
     if (!v)
-        return wfail(w, ZOQ_E_NOMEM, "out of memory");
+        return WFAIL(w, ZOQ_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < w->n_meta; i++)
         if (strcmp(w->meta[2 * i], key) == 0) {
             free(w->meta[2 * i + 1]);
@@ -157,7 +144,7 @@ int zoq_st_writer_set_metadata(zoq_st_writer *w, const char *key, const char *va
     if (!k || grow((void **)&w->meta, &w->cap_meta, 2 * w->n_meta + 1, sizeof *w->meta)) {
         free(k);
         free(v);
-        return wfail(w, ZOQ_E_NOMEM, "out of memory");
+        return WFAIL(w, ZOQ_E_NOMEM, "out of memory");
     }
     w->meta[2 * w->n_meta] = k;
     w->meta[2 * w->n_meta + 1] = v;
@@ -236,7 +223,7 @@ int zoq_st_writer_write(zoq_st_writer *w, const char *path)
     if (!w)
         return ZOQ_E_INVALID;
     if (!path || !path[0])
-        return wfail(w, ZOQ_E_INVALID, "zoq_st_writer_write: empty path");
+        return WFAIL(w, ZOQ_E_INVALID, "zoq_st_writer_write: empty path");
     wt_tensor **order = malloc(((size_t)w->n + 1) * sizeof *order);
     unsigned char *chunk = malloc(CHUNK_ELEMS * 4);
     zoq__buf hdr = {0};
@@ -248,9 +235,9 @@ int zoq_st_writer_write(zoq_st_writer *w, const char *path)
         encode_header(w, order, &hdr);
     }
     if (!order || !chunk || hdr.oom) {
-        rc = wfail(w, ZOQ_E_NOMEM, "out of memory");
+        rc = WFAIL(w, ZOQ_E_NOMEM, "out of memory");
     } else if (hdr.n > ZOQ_ST_MAX_HEADER_BYTES) {
-        rc = wfail(w, ZOQ_E_INVALID, "header of %zu bytes exceeds the %u-byte limit readers "
+        rc = WFAIL(w, ZOQ_E_INVALID, "header of %zu bytes exceeds the %u-byte limit readers "
                    "accept", hdr.n, ZOQ_ST_MAX_HEADER_BYTES);
     } else {
         zoq__afile f;
