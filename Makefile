@@ -145,6 +145,7 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	@for t in $(FUZZ_NAMES); do \
 	    mkdir -p build/fuzz/new_$$t; \
 	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	        -dict=tests/fuzz/safetensors.dict \
 	        build/fuzz/new_$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
