@@ -130,7 +130,7 @@ $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC)
 
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
-FUZZ_SRCS := lib/io/json.c lib/io/dtype.c lib/io/st_read.c
+FUZZ_SRCS := lib/io/json.c lib/io/buf.c lib/io/dtype.c lib/io/st_read.c lib/io/file.c
 FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -Iinclude -Ilib
 
