@@ -197,7 +197,7 @@ help:
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
 	@echo "  make demo           the main job (for now: the quadratic example)"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
-	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (clang; FUZZ_TIME=s per target)"
+	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (needs clang; FUZZ_TIME=s per target)"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
