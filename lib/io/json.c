@@ -3,6 +3,7 @@
  * checked against the input length; the input need not be NUL-terminated. */
 #include "io/json.h"
 
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,10 +400,13 @@ int zoq__json_double(const zoq__json_node *v, double *out)
 {
     if (!v || v->kind != ZOQ__JSON_NUMBER || v->len == 0 || v->len > 64)
         return 0;
-    char tmp[65];
+    /* strtod reads the locale's decimal point; JSON's is always '.' */
+    char tmp[65], point = localeconv()->decimal_point[0];
     memcpy(tmp, v->str, v->len);
     tmp[v->len] = '\0';
-    char *end;
+    char *dot = memchr(tmp, '.', v->len), *end;
+    if (dot && point)
+        *dot = point;
     double x = strtod(tmp, &end);
     if (*end != '\0' || !isfinite(x))
         return 0;
