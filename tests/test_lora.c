@@ -266,7 +266,6 @@ Test(lora, apply_and_merge_match_plain_loops_at_larger_sizes)
     cr_assert_eq(zoq_lora_merge(&l, -1.0, w), ZOQ_OK);
     for (int i = 0; i < OUT * IN; i++)
         cr_expect(fabsf(w[i] - w0[i]) <= 1e-5f, "w[%d] %g vs %g", i, w[i], w0[i]);
-    /* merged forward equals base forward plus the adapter */
     free(a), free(b), free(x), free(y), free(w), free(w0), free(yr), free(wr);
 }
 
@@ -458,6 +457,27 @@ Test(rotation, messages_name_the_culprits)
     cr_expect_eq(tiny[5], 'x');
     cr_expect_eq(zoq_rotation_check(&r, &failed, NULL, 100), ZOQ_OK);
     cr_expect_eq(failed, lora_kat_rots[3].failed);
+}
+
+Test(rotation, interleaving_fails_one_night_short_of_the_bound)
+{
+    /* a1..a4 | f1 f2, three a night over two nights: both nights can mix */
+    const char *names[6] = {"a1", "a2", "a3", "a4", "f1", "f2"};
+    const int32_t losses[1] = {ZOQ_LOSS_DPO};
+    zoq_rotation_t r;
+    cr_assert_eq(zoq_rotation_generate(names, 6, 0x30, 3, losses, 1, &r), ZOQ_OK);
+    cr_assert_eq(r.n_nights, 2);
+    uint32_t failed;
+    char msg[256];
+    r.nights[0] = 0x07; /* a1 a2 a3 */
+    r.nights[1] = 0x38; /* a4 f1 f2: one mixed night of two possible */
+    cr_assert_eq(zoq_rotation_check(&r, &failed, msg, sizeof msg), ZOQ_OK);
+    cr_expect_eq(failed, (uint32_t)ZOQ_ROT_INTERLEAVING, "%s", msg);
+    cr_expect(strstr(msg, "1 of 2 nights") && strstr(msg, "allow 2"), "%s", msg);
+    r.nights[0] = 0x13; /* a1 a2 f1 */
+    r.nights[1] = 0x2c; /* a3 a4 f2 */
+    cr_assert_eq(zoq_rotation_check(&r, &failed, msg, sizeof msg), ZOQ_OK);
+    cr_expect_eq(failed, 0u, "%s", msg);
 }
 
 Test(rotation, generate_matches_known_answers)
