@@ -53,7 +53,8 @@ SO_MAJOR := $(BUILD)/libzoq.so.$(MAJOR)
 SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
-.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump
+.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
+        fuzz
 
 all: lib examples
 
@@ -115,8 +116,41 @@ $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 
 examples: $(EXAMPLES)
 
-test check: lib $(TESTS) $(EXAMPLES)
-	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" sh tests/run.sh $(TESTS)
+# Fuzz targets (tests/fuzz/fuzz_*.c). `make check` replays each committed
+# corpus tests/fuzz/corpus/<name>/ through the target with the ordinary
+# compiler (replay.c); `make fuzz` runs libFuzzer on them with clang.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -MMD -MP $< tests/fuzz/replay.c \
+	    -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
+
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SRCS := lib/io/json.c lib/io/dtype.c lib/io/st_read.c
+FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -Iinclude -Ilib
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard lib/io/*.h) include/zoq.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_SRCS) -o $@
+
+# FUZZ_TIME seconds per target; new inputs go to build/fuzz/new_<name>/.
+# Fold them into the committed corpus with
+#   build/fuzz/fuzz_<name> -merge=1 tests/fuzz/corpus/<name> build/fuzz/new_<name>
+fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZ_NAMES); do \
+	    mkdir -p build/fuzz/new_$$t; \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	        build/fuzz/new_$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS)
+	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" FUZZ="$(FUZZ_NAMES)" \
+	    sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
@@ -162,10 +196,11 @@ help:
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
 	@echo "  make demo           the main job (for now: the quadratic example)"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
+	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (clang; FUZZ_TIME=s per target)"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
 	@echo "  make clean          remove build/"
 	@echo "  (V=1 shows full command lines; BUILD=dir builds elsewhere)"
 
--include $(LIB_OBJS:.o=.d) $(SUPPORT_OBJS:.o=.d) $(TESTS:=.d)
+-include $(LIB_OBJS:.o=.d) $(SUPPORT_OBJS:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/run.sh - runs every check `make check` owns and prints one closing
 # line "check: N passed, M failed". Usage: tests/run.sh TEST_BINARY...
-# Environment: BUILD (build folder), CC, CXX, PYTHON.
+# Environment: BUILD (build folder), CC, CXX, PYTHON, FUZZ (fuzz target
+# names whose corpus is replayed).
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
 CXX=${CXX:-c++}
@@ -47,6 +48,9 @@ check "example: preference objective raises accuracy" "$BUILD/examples/preferenc
 if [ -z "${SAN:-}" ]; then
     check "install: pkg-config build of the example, uninstall" sh tests/install.sh "$BUILD"
 fi
+for f in ${FUZZ:-}; do
+    check "fuzz corpus replays: $f" "$BUILD/fuzz/replay_$f" "tests/fuzz/corpus/$f"
+done
 if $PYTHON -c 'import numpy, xxhash' 2>/dev/null; then
     check "rng vectors regenerate from docs/rng.md" $PYTHON tests/kat/gen_rng_kat.py --check
 else

@@ -3,18 +3,15 @@
  * target folder and renamed over the path, so a reader never sees half a
  * file. Loading validates everything before it changes the context. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include "bits.h"
 #include "internal.h"
+#include "io/file.h"
 
 #define STATE_MAGIC "ZOQSTATE"
 #define STATE_VERSION 1u
@@ -161,20 +158,6 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
     put_le(b, XXH64(b->p, b->n, 0), 8);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int zoq_state_save(zoq_ctx *ctx, const char *path)
 {
     if (!ctx)
@@ -183,60 +166,18 @@ int zoq_state_save(zoq_ctx *ctx, const char *path)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_save: empty path");
     wbuf b = {0};
     encode(ctx, &b);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (b.oom || !tmp) {
+    if (b.oom) {
         free(b.p);
-        free(tmp);
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory encoding the state");
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int rc = ZOQ_OK, fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = zoq__fail(ctx, ZOQ_E_IO, "cannot create a temporary file beside '%s': %s", path,
-                       strerror(errno));
-    } else {
-        int bad = write_all(fd, b.p, b.n) != 0 || fsync(fd) != 0;
-        int err = errno;
-        bad |= close(fd) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            rc = zoq__fail(ctx, ZOQ_E_IO, "cannot write '%s': %s", path,
-                           strerror(bad ? err : errno));
-            unlink(tmp);
-        }
+    zoq__afile f;
+    int rc = zoq__afile_open(&f, path, ctx->err, sizeof ctx->err);
+    if (rc == ZOQ_OK) {
+        zoq__afile_write(&f, b.p, b.n);
+        rc = zoq__afile_commit(&f, ctx->err, sizeof ctx->err);
     }
-    free(tmp);
     free(b.p);
     return rc;
-}
-
-/* Reads a whole file into *data (caller frees). */
-static int read_file(zoq_ctx *ctx, const char *path, unsigned char **data, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return zoq__fail(ctx, ZOQ_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > MAX_FILE_BYTES) {
-        fclose(f);
-        return zoq__fail(ctx, ZOQ_E_IO, "cannot size '%s'", path);
-    }
-    size_t len = (size_t)st.st_size;
-    unsigned char *p = malloc(len ? len : 1);
-    if (!p) {
-        fclose(f);
-        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory reading '%s'", path);
-    }
-    size_t got = fread(p, 1, len, f);
-    fclose(f);
-    if (got != len) {
-        free(p);
-        return zoq__fail(ctx, ZOQ_E_IO, "short read on '%s'", path);
-    }
-    *data = p;
-    *n = len;
-    return ZOQ_OK;
 }
 
 /* Decoded option values, applied only once the whole file checked out. */
@@ -480,7 +421,7 @@ int zoq_state_load(zoq_ctx *ctx, const char *path)
         return rc;
     unsigned char *data = NULL;
     size_t n = 0;
-    rc = read_file(ctx, path, &data, &n);
+    rc = zoq__file_read_all(path, MAX_FILE_BYTES, &data, &n, ctx->err, sizeof ctx->err);
     if (rc != ZOQ_OK)
         return rc;
     rc = decode(ctx, data, n, path);

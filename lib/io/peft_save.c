@@ -1,0 +1,301 @@
+/* peft_save.c - writes a PEFT LoRA adapter folder (docs/formats.md):
+ * adapter_model.safetensors with base_model.model.<module>.lora_A.weight
+ * (r x in) and .lora_B.weight (out x r), and adapter_config.json with the
+ * keys PEFT's LoraConfig and PeftConfig define (vLLM and SGLang read the
+ * same file). Both files go into a fresh folder beside the target, which
+ * then replaces the target in one atomic exchange. */
+#define _GNU_SOURCE /* renameat2 / RENAME_EXCHANGE */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/abi.h"
+#include "io/file.h"
+#include "io/json.h"
+#include "io/peft.h"
+#include "zoq.h"
+
+static int is_float(int dtype)
+{
+    return dtype == ZOQ_ST_F32 || dtype == ZOQ_ST_F16 || dtype == ZOQ_ST_BF16;
+}
+
+static int check_module(const zoq_peft_module_t *m, int64_t i, char *err, size_t cap)
+{
+    if (!m || m->size < sizeof *m)
+        return zoq__errf(err, cap, ZOQ_E_INVALID, "module %lld: size not set", (long long)i);
+    if (!m->module || !m->module[0] ||
+        !zoq__utf8_valid((const unsigned char *)m->module, strlen(m->module)))
+        return zoq__errf(err, cap, ZOQ_E_INVALID, "module %lld: empty or non-UTF-8 path",
+                     (long long)i);
+    if (m->rank < 1 || m->in_features < 1 || m->out_features < 1 || !isfinite(m->alpha) ||
+        m->alpha <= 0 || !is_float(m->dtype) || !m->a || !m->b ||
+        m->in_features > INT64_MAX / 8 / m->rank || m->out_features > INT64_MAX / 8 / m->rank)
+        return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': needs rank, in/out features "
+                     ">= 1, alpha > 0, dtype F32/F16/BF16 and both factors", m->module);
+    return ZOQ_OK;
+}
+
+/* Last component of a module path (what PEFT's target_modules lists). */
+static const char *leaf(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot ? dot + 1 : path;
+}
+
+static void put_number(zoq__buf *b, double x)
+{
+    zoq__buf_printf(b, "%.17g", x);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* adapter_config.json, keys sorted and indented as PEFT writes them. */
+static int encode_config(const zoq_peft_config_t *cfg, const zoq_peft_module_t *m, int64_t n,
+                         zoq__buf *b)
+{
+    const char **leaves = malloc((size_t)n * sizeof *leaves);
+    if (!leaves)
+        return ZOQ_E_NOMEM;
+    for (int64_t i = 0; i < n; i++)
+        leaves[i] = leaf(m[i].module);
+    qsort(leaves, (size_t)n, sizeof *leaves, cmp_str);
+    zoq__buf_puts(b, "{\n  \"alpha_pattern\": {");
+    int any = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (m[i].alpha != m[0].alpha) {
+            zoq__buf_puts(b, any++ ? ",\n    " : "\n    ");
+            zoq__buf_json_string(b, m[i].module);
+            zoq__buf_puts(b, ": ");
+            put_number(b, m[i].alpha);
+        }
+    zoq__buf_puts(b, any ? "\n  },\n" : "},\n");
+    zoq__buf_puts(b, "  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ");
+    if (cfg->base_model)
+        zoq__buf_json_string(b, cfg->base_model);
+    else
+        zoq__buf_puts(b, "null");
+    zoq__buf_puts(b, ",\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n"
+                     "  \"inference_mode\": true,\n  \"init_lora_weights\": true,\n"
+                     "  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n"
+                     "  \"lora_alpha\": ");
+    put_number(b, m[0].alpha);
+    zoq__buf_puts(b, ",\n  \"lora_dropout\": 0.0,\n  \"modules_to_save\": null,\n"
+                     "  \"peft_type\": \"LORA\",\n");
+    zoq__buf_printf(b, "  \"r\": %d,\n  \"rank_pattern\": {", m[0].rank);
+    any = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (m[i].rank != m[0].rank) {
+            zoq__buf_puts(b, any++ ? ",\n    " : "\n    ");
+            zoq__buf_json_string(b, m[i].module);
+            zoq__buf_printf(b, ": %d", m[i].rank);
+        }
+    zoq__buf_puts(b, any ? "\n  },\n" : "},\n");
+    zoq__buf_puts(b, "  \"revision\": null,\n  \"target_modules\": [");
+    for (int64_t i = 0, k = 0; i < n; i++) {
+        if (i && strcmp(leaves[i], leaves[i - 1]) == 0)
+            continue;
+        zoq__buf_puts(b, k++ ? ",\n    " : "\n    ");
+        zoq__buf_json_string(b, leaves[i]);
+    }
+    zoq__buf_puts(b, "\n  ],\n  \"task_type\": ");
+    zoq__buf_json_string(b, cfg->task_type ? cfg->task_type : "CAUSAL_LM");
+    zoq__buf_puts(b, ",\n  \"use_dora\": false,\n  \"use_rslora\": false\n}\n");
+    free(leaves);
+    return b->oom ? ZOQ_E_NOMEM : ZOQ_OK;
+}
+
+/* Adds both factors of every module to a writer. */
+static int add_tensors(zoq_st_writer *w, const zoq_peft_config_t *cfg,
+                       const zoq_peft_module_t *m, int64_t n, char *err, size_t cap)
+{
+    for (int64_t i = 0; i < n; i++) {
+        char *name = malloc(strlen(m[i].module) + sizeof ZOQ__PEFT_PREFIX ZOQ__PEFT_A);
+        if (!name)
+            return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        int64_t sa[2] = {m[i].rank, m[i].in_features}, sb[2] = {m[i].out_features, m[i].rank};
+        sprintf(name, "%s%s%s", ZOQ__PEFT_PREFIX, m[i].module, ZOQ__PEFT_A);
+        int rc = zoq_st_writer_add(w, name, 2, sa, m[i].a, m[i].dtype, cfg->file_dtype);
+        sprintf(name, "%s%s%s", ZOQ__PEFT_PREFIX, m[i].module, ZOQ__PEFT_B);
+        if (rc == ZOQ_OK)
+            rc = zoq_st_writer_add(w, name, 2, sb, m[i].b, m[i].dtype, cfg->file_dtype);
+        free(name);
+        if (rc != ZOQ_OK)
+            return zoq__errf(err, cap, rc == ZOQ_E_EXISTS ? ZOQ_E_INVALID : rc, "%s%s",
+                         rc == ZOQ_E_EXISTS ? "module listed twice: " : "",
+                         zoq_st_writer_last_error(w));
+    }
+    return ZOQ_OK;
+}
+
+/* "<dir>/<file>" in a new string (NULL when out of memory). */
+static char *join(const char *dir, const char *file)
+{
+    char *p = malloc(strlen(dir) + strlen(file) + 2);
+    if (p)
+        sprintf(p, "%s/%s", dir, file);
+    return p;
+}
+
+/* Removes the adapter files of folder dir, then dir itself; best effort. */
+static void remove_adapter_dir(const char *dir)
+{
+    const char *files[] = {ZOQ__PEFT_WEIGHTS, ZOQ__PEFT_CONFIG};
+    for (int i = 0; i < 2; i++) {
+        char *p = join(dir, files[i]);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    rmdir(dir);
+}
+
+/* ZOQ_OK if dir is absent (*exists = 0) or a folder holding only adapter
+ * files (*exists = 1). */
+static int check_target(const char *dir, int *exists, char *err, size_t cap)
+{
+    struct stat sb;
+    *exists = 0;
+    if (lstat(dir, &sb) != 0) {
+        if (errno == ENOENT)
+            return ZOQ_OK;
+        return zoq__errf(err, cap, ZOQ_E_IO, "cannot inspect '%s': %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return zoq__errf(err, cap, ZOQ_E_EXISTS, "'%s' exists and is not a folder", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return zoq__errf(err, cap, ZOQ_E_IO, "cannot list '%s': %s", dir, strerror(errno));
+    int rc = ZOQ_OK;
+    for (struct dirent *e; rc == ZOQ_OK && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            strcmp(e->d_name, ZOQ__PEFT_WEIGHTS) && strcmp(e->d_name, ZOQ__PEFT_CONFIG))
+            rc = zoq__errf(err, cap, ZOQ_E_EXISTS, "'%s' holds '%.64s'; zoq replaces only folders "
+                       "holding nothing but adapter files", dir, e->d_name);
+    closedir(d);
+    *exists = 1;
+    return rc;
+}
+
+/* Puts the finished folder tmp in place of dir. */
+static int install(const char *tmp, const char *dir, int exists, char *err, size_t cap)
+{
+    if (!exists) {
+        if (rename(tmp, dir) != 0)
+            return zoq__errf(err, cap, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
+                         strerror(errno));
+        return ZOQ_OK;
+    }
+#ifdef RENAME_EXCHANGE
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+        remove_adapter_dir(tmp); /* now the old adapter */
+        return ZOQ_OK;
+    }
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return zoq__errf(err, cap, ZOQ_E_IO, "cannot exchange '%s' with '%s': %s", tmp, dir,
+                     strerror(errno));
+#endif
+    /* No atomic exchange here: move the old folder aside, then the new in. */
+    char *old = malloc(strlen(dir) + 12);
+    if (!old)
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+    sprintf(old, "%s.old.XXXXXX", dir);
+    int rc = ZOQ_OK;
+    if (!mkdtemp(old) || rename(dir, old) != 0)
+        rc = zoq__errf(err, cap, ZOQ_E_IO, "cannot move '%s' aside: %s", dir, strerror(errno));
+    else if (rename(tmp, dir) != 0) {
+        rc = zoq__errf(err, cap, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
+                   strerror(errno));
+        rename(old, dir); /* put the old adapter back */
+    } else
+        remove_adapter_dir(old);
+    free(old);
+    return rc;
+}
+
+/* Writes the config text atomically to path. */
+static int write_text(const char *path, const zoq__buf *b, char *err, size_t cap)
+{
+    zoq__afile f;
+    int rc = zoq__afile_open(&f, path, err, cap);
+    if (rc != ZOQ_OK)
+        return rc;
+    zoq__afile_write(&f, b->p, b->n);
+    return zoq__afile_commit(&f, err, cap);
+}
+
+int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
+                  const zoq_peft_module_t *modules, int64_t n, char *err, size_t err_cap)
+{
+    zoq_peft_config_t defaults = {.size = sizeof defaults};
+    if (!cfg)
+        cfg = &defaults;
+    if (!dir || !dir[0] || !modules || n < 1)
+        return zoq__errf(err, err_cap, ZOQ_E_INVALID,
+                         "zoq_peft_save: needs a folder and >= 1 module");
+    if (!zoq__struct_ok(cfg, cfg->size, sizeof *cfg, sizeof *cfg) || cfg->reserved_ ||
+        !is_float(cfg->file_dtype) ||
+        (cfg->base_model && !zoq__utf8_valid((const unsigned char *)cfg->base_model,
+                                             strlen(cfg->base_model))) ||
+        (cfg->task_type && !zoq__utf8_valid((const unsigned char *)cfg->task_type,
+                                            strlen(cfg->task_type))))
+        return zoq__errf(err, err_cap, ZOQ_E_INVALID, "zoq_peft_save: bad config (size, "
+                     "file_dtype F32/F16/BF16, UTF-8 strings, reserved_ 0)");
+    for (int64_t i = 0; i < n; i++) {
+        int rc = check_module(&modules[i], i, err, err_cap);
+        if (rc != ZOQ_OK)
+            return rc;
+    }
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    char *target = strndup(dir, len), *tmp = malloc(len + 12);
+    zoq_st_writer *w = NULL;
+    zoq__buf conf = {0};
+    int rc = ZOQ_OK, exists = 0;
+    if (!target || !tmp || zoq_st_writer_create(&w) != ZOQ_OK) {
+        rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = add_tensors(w, cfg, modules, n, err, err_cap)) != ZOQ_OK ||
+        (rc = encode_config(cfg, modules, n, &conf)) != ZOQ_OK ||
+        (rc = check_target(target, &exists, err, err_cap)) != ZOQ_OK)
+        goto done;
+    sprintf(tmp, "%s.tmp.XXXXXX", target);
+    if (!mkdtemp(tmp)) {
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot create a folder beside '%s': %s",
+                       target, strerror(errno));
+        goto done;
+    }
+    char *wpath = join(tmp, ZOQ__PEFT_WEIGHTS), *cpath = join(tmp, ZOQ__PEFT_CONFIG);
+    if (chmod(tmp, 0755) != 0) /* mkdtemp makes it 0700; a serving engine must read it */
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot chmod '%s': %s", tmp, strerror(errno));
+    else if (!wpath || !cpath)
+        rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+    else if ((rc = zoq_st_writer_write(w, wpath)) != ZOQ_OK)
+        zoq__errf(err, err_cap, rc, "%s", zoq_st_writer_last_error(w));
+    else if ((rc = write_text(cpath, &conf, err, err_cap)) == ZOQ_OK)
+        rc = install(tmp, target, exists, err, err_cap);
+    free(wpath);
+    free(cpath);
+    if (rc != ZOQ_OK)
+        remove_adapter_dir(tmp);
+    else
+        zoq__fsync_parent(target);
+done:
+    free(conf.p);
+    zoq_st_writer_free(w);
+    free(target);
+    free(tmp);
+    return rc;
+}

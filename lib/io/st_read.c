@@ -1,0 +1,434 @@
+/* st_read.c - safetensors reader for untrusted files (docs/formats.md).
+ *
+ * The file is 8 bytes N (u64 little-endian), N bytes of JSON header, then
+ * the data buffer. Open reads and checks the whole header before anything
+ * is handed out: N <= ZOQ_ST_MAX_HEADER_BYTES and within the file, strict
+ * JSON starting with '{', every tensor {dtype, shape, data_offsets} with
+ * nothing else, known dtype, dims and byte counts without overflow,
+ * data_offsets[1] - data_offsets[0] = numel * element size, and the
+ * ranges, sorted, tile the data buffer exactly from 0 to its end (no
+ * overlap, no hole, no trailing bytes); names non-empty, unique and not
+ * "__metadata__" twice; metadata an object of strings. Tensor data is read
+ * on demand with pread (files) or from the borrowed buffer (memory). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/file.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "zoq.h"
+
+#define CHUNK_BYTES 65536u      /* conversion buffer of file reads */
+
+typedef struct st_tensor {
+    const char *name;           /* in doc.strings */
+    int32_t dtype, ndim;
+    int64_t shape[ZOQ_ST_MAX_DIMS];
+    int64_t numel;
+    uint64_t begin, end;        /* byte range in the data buffer */
+} st_tensor;
+
+struct zoq_st {
+    int fd;                     /* -1 for a memory reader */
+    const unsigned char *mem;   /* memory reader: the whole file */
+    uint64_t data_start;        /* 8 + N */
+    int64_t n;
+    st_tensor *t;               /* sorted by name */
+    int64_t n_meta;
+    const char **meta;          /* key, value pairs sorted by key */
+    zoq__json doc;              /* owns every string */
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+static int cmp_meta(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One tensor entry: {"dtype": str, "shape": [uint...], "data_offsets": [b, e]}. */
+static int parse_tensor(const zoq__json *doc, const zoq__json_node *v, st_tensor *t,
+                        char *err, size_t cap)
+{
+    const char *nm = t->name;
+    if (v->kind != ZOQ__JSON_OBJECT)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': entry is not an object", nm);
+    const zoq__json_node *dt = zoq__json_get(doc, v, "dtype");
+    const zoq__json_node *sh = zoq__json_get(doc, v, "shape");
+    const zoq__json_node *off = zoq__json_get(doc, v, "data_offsets");
+    if (!dt || !sh || !off || v->count != 3)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': needs exactly dtype, shape and "
+                     "data_offsets", nm);
+    if (dt->kind != ZOQ__JSON_STRING)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': dtype is not a string", nm);
+    t->dtype = zoq__st_dtype_parse(dt->str, dt->len);
+    if (t->dtype == ZOQ__ST_UNSUPPORTED)
+        return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': dtype %.16s is not read "
+                     "by zoq (F32, F16, BF16, I8, I32 are)", nm, dt->str);
+    if (t->dtype < 0)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': unknown dtype '%.16s'", nm,
+                     dt->str);
+    if (sh->kind != ZOQ__JSON_ARRAY)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape is not an array", nm);
+    if (sh->count > ZOQ_ST_MAX_DIMS)
+        return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': %d dimensions, zoq reads "
+                     "at most %d", nm, sh->count, ZOQ_ST_MAX_DIMS);
+    t->ndim = sh->count;
+    uint64_t numel = 1;
+    int32_t d = 0;
+    for (const zoq__json_node *x = zoq__json_at(doc, sh->first); x;
+         x = zoq__json_at(doc, x->next)) {
+        uint64_t dim;
+        if (!zoq__json_uint(x, INT64_MAX, &dim))
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape entry %d is not an "
+                         "integer in [0, 2^63)", nm, d);
+        if (dim && numel > (uint64_t)INT64_MAX / dim)
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape overflows", nm);
+        numel *= dim;
+        t->shape[d++] = (int64_t)dim;
+    }
+    uint64_t size = zoq__st_dtype_size(t->dtype);
+    if (numel > UINT64_MAX / size)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': byte size overflows", nm);
+    t->numel = (int64_t)numel;
+    const zoq__json_node *b = zoq__json_at(doc, off->kind == ZOQ__JSON_ARRAY ? off->first : -1);
+    const zoq__json_node *e = b ? zoq__json_at(doc, b->next) : NULL;
+    if (off->kind != ZOQ__JSON_ARRAY || off->count != 2 || !zoq__json_uint(b, UINT64_MAX, &t->begin)
+        || !zoq__json_uint(e, UINT64_MAX, &t->end))
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets is not two "
+                     "unsigned integers", nm);
+    if (t->end < t->begin || t->end - t->begin != numel * size)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets [%llu, %llu] do "
+                     "not hold %llu elements of %s", nm, (unsigned long long)t->begin,
+                     (unsigned long long)t->end, (unsigned long long)numel,
+                     zoq__st_dtype_name(t->dtype));
+    return ZOQ_OK;
+}
+
+static int parse_metadata(zoq_st *st, const zoq__json_node *v, char *err, size_t cap)
+{
+    if (v->kind != ZOQ__JSON_OBJECT)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ is not an object");
+    if (!(st->meta = malloc(((size_t)v->count + 1) * 2 * sizeof *st->meta)))
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+    for (const zoq__json_node *k = zoq__json_at(&st->doc, v->first); k;) {
+        const zoq__json_node *x = zoq__json_at(&st->doc, k->next);
+        if (x->kind != ZOQ__JSON_STRING)
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ '%.64s' is not a string",
+                             k->str);
+        st->meta[2 * st->n_meta] = k->str;
+        st->meta[2 * st->n_meta + 1] = x->str;
+        st->n_meta++;
+        k = zoq__json_at(&st->doc, x->next);
+    }
+    qsort(st->meta, (size_t)st->n_meta, 2 * sizeof *st->meta, cmp_meta);
+    for (int64_t i = 1; i < st->n_meta; i++)
+        if (strcmp(st->meta[2 * i - 2], st->meta[2 * i]) == 0)
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ key '%.64s' appears twice",
+                         st->meta[2 * i]);
+    return ZOQ_OK;
+}
+
+/* Sorted by range, the tensors must tile [0, data_bytes) exactly. */
+static int check_layout(zoq_st *st, uint64_t data_bytes, char *err, size_t cap)
+{
+    st_tensor **by = malloc(((size_t)st->n + 1) * sizeof *by);
+    if (!by)
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+    for (int64_t i = 0; i < st->n; i++)
+        by[i] = &st->t[i];
+    qsort(by, (size_t)st->n, sizeof *by, cmp_range);
+    uint64_t at = 0;
+    int rc = ZOQ_OK;
+    for (int64_t i = 0; i < st->n && rc == ZOQ_OK; i++) {
+        if (by[i]->begin != at)
+            rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s' starts at %llu, expected %llu "
+                       "(%s)", by[i]->name, (unsigned long long)by[i]->begin,
+                       (unsigned long long)at, by[i]->begin < at ? "overlap" : "hole");
+        at = by[i]->end;
+    }
+    free(by);
+    if (rc == ZOQ_OK && at != data_bytes)
+        rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "tensors cover %llu bytes, the data buffer has %llu",
+                   (unsigned long long)at, (unsigned long long)data_bytes);
+    return rc;
+}
+
+/* Checks header hdr[0 .. n) of a file whose data buffer has data_bytes. */
+static int parse_header(zoq_st *st, const unsigned char *hdr, size_t n, uint64_t data_bytes,
+                        char *err, size_t cap)
+{
+    if (n == 0 || hdr[0] != '{')
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "header does not start with '{'");
+    char jerr[160];
+    int rc = zoq__json_parse((const char *)hdr, n, &st->doc, jerr, sizeof jerr);
+    if (rc != ZOQ_OK)
+        return zoq__errf(err, cap, rc, "header: %s", jerr);
+    const zoq__json_node *top = &st->doc.nodes[0];
+    if (!(st->t = calloc((size_t)top->count + 1, sizeof *st->t)))
+        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+    int seen_meta = 0;
+    for (const zoq__json_node *k = zoq__json_at(&st->doc, top->first); k && rc == ZOQ_OK;) {
+        const zoq__json_node *v = zoq__json_at(&st->doc, k->next);
+        if (strcmp(k->str, "__metadata__") == 0) {
+            rc = seen_meta++ ? zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ appears twice")
+                             : parse_metadata(st, v, err, cap);
+        } else if (k->len == 0) {
+            rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "a tensor has an empty name");
+        } else {
+            st->t[st->n].name = k->str;
+            rc = parse_tensor(&st->doc, v, &st->t[st->n], err, cap);
+            st->n++;
+        }
+        k = zoq__json_at(&st->doc, v->next);
+    }
+    if (rc != ZOQ_OK)
+        return rc;
+    qsort(st->t, (size_t)st->n, sizeof *st->t, cmp_name);
+    for (int64_t i = 1; i < st->n; i++)
+        if (strcmp(st->t[i - 1].name, st->t[i].name) == 0)
+            return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s' appears twice", st->t[i].name);
+    return check_layout(st, data_bytes, err, cap);
+}
+
+static zoq_st *new_reader(void)
+{
+    zoq_st *st = calloc(1, sizeof *st);
+    if (st)
+        st->fd = -1;
+    return st;
+}
+
+/* Reads the 8-byte length N of a file of file_bytes; checks it. */
+static int header_length(const unsigned char *p8, uint64_t file_bytes, uint64_t *n, char *err,
+                         size_t cap)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p8[i] << (8 * i);
+    if (v > ZOQ_ST_MAX_HEADER_BYTES)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "header length %llu exceeds the limit of %u bytes",
+                     (unsigned long long)v, ZOQ_ST_MAX_HEADER_BYTES);
+    if (v > file_bytes - 8)
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "header length %llu runs past the end of the "
+                     "%llu-byte file (truncated?)", (unsigned long long)v,
+                     (unsigned long long)file_bytes);
+    *n = v;
+    return ZOQ_OK;
+}
+
+int zoq_st_open_memory(const void *data, size_t n, zoq_st **out, char *err, size_t err_cap)
+{
+    if (!out || (!data && n))
+        return zoq__errf(err, err_cap, ZOQ_E_INVALID, "zoq_st_open_memory: NULL argument");
+    *out = NULL;
+    if (n < 8)
+        return zoq__errf(err, err_cap, ZOQ_E_FORMAT, "%zu bytes: too short for a safetensors file",
+                     n);
+    uint64_t hlen;
+    int rc = header_length(data, n, &hlen, err, err_cap);
+    if (rc != ZOQ_OK)
+        return rc;
+    zoq_st *st = new_reader();
+    if (!st)
+        return zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+    st->mem = data;
+    st->data_start = 8 + hlen;
+    rc = parse_header(st, st->mem + 8, (size_t)hlen, n - st->data_start, err, err_cap);
+    if (rc != ZOQ_OK) {
+        zoq_st_free(st);
+        return rc;
+    }
+    *out = st;
+    return ZOQ_OK;
+}
+
+/* pread of exactly n bytes at off. */
+static int read_at(int fd, void *dst, size_t n, uint64_t off)
+{
+    unsigned char *p = dst;
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+int zoq_st_open(const char *path, zoq_st **out, char *err, size_t err_cap)
+{
+    if (!out || !path)
+        return zoq__errf(err, err_cap, ZOQ_E_INVALID, "zoq_st_open: NULL argument");
+    *out = NULL;
+    zoq_st *st = new_reader();
+    if (!st)
+        return zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+    int rc = ZOQ_OK;
+    struct stat sb;
+    unsigned char len8[8], *hdr = NULL;
+    uint64_t hlen = 0;
+    if ((st->fd = open(path, O_RDONLY)) < 0 || fstat(st->fd, &sb) != 0)
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "'%s' is not a regular file", path);
+    else if (sb.st_size < 8)
+        rc = zoq__errf(err, err_cap, ZOQ_E_FORMAT, "'%s': %lld bytes, too short for a safetensors "
+                   "file", path, (long long)sb.st_size);
+    else if (read_at(st->fd, len8, 8, 0) != 0)
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot read '%s'", path);
+    else
+        rc = header_length(len8, (uint64_t)sb.st_size, &hlen, err, err_cap);
+    if (rc == ZOQ_OK && !(hdr = malloc(hlen ? hlen : 1)))
+        rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+    if (rc == ZOQ_OK && read_at(st->fd, hdr, hlen, 8) != 0)
+        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot read the header of '%s'", path);
+    if (rc == ZOQ_OK) {
+        st->data_start = 8 + hlen;
+        rc = parse_header(st, hdr, hlen, (uint64_t)sb.st_size - st->data_start, err, err_cap);
+    }
+    free(hdr);
+    if (rc != ZOQ_OK) {
+        zoq_st_free(st);
+        return rc;
+    }
+    *out = st;
+    return ZOQ_OK;
+}
+
+void zoq_st_free(zoq_st *st)
+{
+    if (!st)
+        return;
+    if (st->fd >= 0)
+        close(st->fd);
+    zoq__json_free(&st->doc);
+    free(st->t);
+    free(st->meta);
+    free(st);
+}
+
+int64_t zoq_st_count(const zoq_st *st)
+{
+    return st ? st->n : 0;
+}
+
+int zoq_st_info(const zoq_st *st, int64_t index, zoq_st_info_t *out)
+{
+    if (!st || !out || out->size < sizeof *out || index < 0 || index >= st->n)
+        return ZOQ_E_INVALID;
+    const st_tensor *t = &st->t[index];
+    size_t size = out->size;
+    memset(out, 0, sizeof *out);
+    out->size = size;
+    out->name = t->name;
+    out->dtype = t->dtype;
+    out->ndim = t->ndim;
+    memcpy(out->shape, t->shape, sizeof out->shape);
+    out->numel = t->numel;
+    out->nbytes = t->end - t->begin;
+    out->offset = t->begin;
+    return ZOQ_OK;
+}
+
+int zoq_st_find(const zoq_st *st, const char *name, int64_t *index)
+{
+    if (!st || !name || !index)
+        return ZOQ_E_INVALID;
+    int64_t lo = 0, hi = st->n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(st->t[mid].name, name);
+        if (c == 0) {
+            *index = mid;
+            return ZOQ_OK;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return ZOQ_E_NOT_FOUND;
+}
+
+int zoq_st_read(const zoq_st *st, int64_t index, int dtype, void *dst, size_t dst_bytes)
+{
+    if (!st || !dst || index < 0 || index >= st->n)
+        return ZOQ_E_INVALID;
+    const st_tensor *t = &st->t[index];
+    if (!zoq__st_convertible(t->dtype, dtype) ||
+        (uint64_t)t->numel > SIZE_MAX / zoq__st_dtype_size(dtype) ||
+        dst_bytes != (size_t)t->numel * zoq__st_dtype_size(dtype))
+        return ZOQ_E_INVALID;
+    size_t n = (size_t)t->numel, es = zoq__st_dtype_size(t->dtype), ds = zoq__st_dtype_size(dtype);
+    uint64_t at = st->data_start + t->begin;
+    if (st->mem) {
+        zoq__st_decode(st->mem + at, t->dtype, dst, dtype, n);
+        return ZOQ_OK;
+    }
+    if (t->dtype == dtype && ds == 1)
+        return read_at(st->fd, dst, n, at) == 0 ? ZOQ_OK : ZOQ_E_IO;
+    unsigned char *buf = malloc(CHUNK_BYTES);
+    if (!buf)
+        return ZOQ_E_NOMEM;
+    int rc = ZOQ_OK;
+    for (size_t i = 0, step = CHUNK_BYTES / es; i < n && rc == ZOQ_OK; i += step) {
+        size_t k = n - i < step ? n - i : step;
+        if (read_at(st->fd, buf, k * es, at + (uint64_t)(i * es)) != 0)
+            rc = ZOQ_E_IO;
+        else
+            zoq__st_decode(buf, t->dtype, (unsigned char *)dst + i * ds, dtype, k);
+    }
+    free(buf);
+    return rc;
+}
+
+int64_t zoq_st_metadata_count(const zoq_st *st)
+{
+    return st ? st->n_meta : 0;
+}
+
+int zoq_st_metadata_at(const zoq_st *st, int64_t i, const char **key, const char **value)
+{
+    if (!st || i < 0 || i >= st->n_meta)
+        return ZOQ_E_INVALID;
+    if (key)
+        *key = st->meta[2 * i];
+    if (value)
+        *value = st->meta[2 * i + 1];
+    return ZOQ_OK;
+}
+
+int zoq_st_metadata_get(const zoq_st *st, const char *key, const char **value)
+{
+    if (!st || !key || !value)
+        return ZOQ_E_INVALID;
+    for (int64_t i = 0; i < st->n_meta; i++)
+        if (strcmp(st->meta[2 * i], key) == 0) {
+            *value = st->meta[2 * i + 1];
+            return ZOQ_OK;
+        }
+    return ZOQ_E_NOT_FOUND;
+}
