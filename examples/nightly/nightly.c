@@ -23,11 +23,13 @@
  * once as DIR/base.safetensors), {3..7} are the "day's usage" (night t gets
  * the j-th such row when j mod 7 = t mod 7), {8,9} the held-out evaluation.
  *
- * Usage: nightly --dir DIR --night T [--data digits.csv.gz] [--steps S]
+ * Usage: nightly --dir DIR --night T [--data digits.csv.gz] [--steps S] [--lr LR]
+ *                [--min-margin-gain G]   (the guard's threshold on the margin gain [0])
  * Guide: docs/pipeline.md. tests/nightly.sh runs seven nights and checks
  * the rotation and the guard independently. */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,7 @@
 #define ALPHA 16.0
 #define DEFAULT_DATA "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 #define BATCH 16
+#define MAX_FAILED 10
 #define PATH_CAP 4096
 
 static const char *const weekday[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
@@ -236,14 +239,15 @@ static int pair_logps(const model *m, const zoq_lora_t *lora, const data *D, con
     return 0;
 }
 
-/* Held-out accuracy and margin of log p(chosen) - log p(rejected). */
+/* Held-out accuracy and margin of log p(chosen) - log p(rejected): 0, or 1
+ * when the adapter makes a score non-finite, or -1 out of memory. */
 static int evaluate(const model *m, const zoq_lora_t *lora, const data *D, zoq_pref_eval_t *ev)
 {
     double lc[N_ROWS_MAX], lr[N_ROWS_MAX];
     ev->size = sizeof *ev;
     if (pair_logps(m, lora, D, D->held, D->n_held, lc, lr))
         return -1;
-    return zoq_pref_evaluate(lc, lr, D->n_held, ev) == ZOQ_OK ? 0 : -1;
+    return zoq_pref_evaluate(lc, lr, D->n_held, ev) == ZOQ_OK ? 0 : 1;
 }
 
 /* ---- the scorer the preference objective calls ------------------------------ */
@@ -283,13 +287,18 @@ typedef struct options {
     const char *dir, *data;
     int64_t night;
     int steps;
+    double lr;
+    double min_margin_gain; /* the guard's margin threshold */
 } options;
 
 typedef struct night_result {
     uint64_t modules;
     int32_t loss;
-    int first_night, n_pairs, n_kept, steps_done, deployed, best_improved;
-    double loss_first, loss_last, p_value, delta_norm[N_LAYERS], seconds;
+    int64_t from_night;     /* the night whose adapter was loaded, -1: initialized */
+    int n_pairs, n_kept, steps_done, steps_failed, deployed, candidate_ok, best_improved;
+    double loss_first, loss_last; /* mean loss of the first and the last pass */
+    int n_first, n_last;
+    double p_value, delta_norm[N_LAYERS], seconds;
     zoq_pref_eval_t before, after;
     zoq_lora_best_t best;
 } night_result;
@@ -335,6 +344,7 @@ static int train(zoq_ctx *ctx, const model *m, adapter *ad, const data *D, int32
     zoq_set_objective(ctx, zoq_pref_objective_eval, obj);
     const int bs = n_keep < BATCH ? (int)n_keep : BATCH;
     const int epoch = (int)((n_keep + bs - 1) / bs) < steps ? (int)((n_keep + bs - 1) / bs) : steps;
+    int failed_run = 0;
     for (int t = 0; t < steps && rc == ZOQ_OK; t++) {
         int64_t items[2 * BATCH];
         int m_items = 0;
@@ -349,18 +359,32 @@ static int train(zoq_ctx *ctx, const model *m, adapter *ad, const data *D, int32
         }
         zoq_report_t rep = {.size = sizeof rep};
         rc = zoq_pref_objective_set_batch(obj, items, m_items);
-        if (rc == ZOQ_OK)
+        if (rc == ZOQ_OK) {
             rc = zoq_step(ctx, &rep);
+            /* a point the model cannot score (overflow: lr too large) abandons
+             * the step with the parameters restored: move past it, and give
+             * up after MAX_FAILED in a row; the guard judges what is left */
+            if (rc == ZOQ_E_CALLBACK || rc == ZOQ_E_NONFINITE) {
+                res->steps_failed++;
+                rc = ++failed_run == MAX_FAILED ? ZOQ_OK : zoq_skip_step(ctx);
+                if (failed_run == MAX_FAILED)
+                    break;
+                continue;
+            }
+            failed_run = 0;
+        }
         if (rc == ZOQ_OK)
             rc = zoq_pref_objective_step_done(obj);
-        if (rc == ZOQ_OK) { /* mean loss of the first and of the last pass over the pairs */
+        if (rc == ZOQ_OK) {
             if (t < epoch)
-                res->loss_first += rep.loss / epoch;
+                res->loss_first += rep.loss, res->n_first++;
             if (t >= steps - epoch)
-                res->loss_last += rep.loss / epoch;
+                res->loss_last += rep.loss, res->n_last++;
             res->steps_done++;
         }
     }
+    res->loss_first = res->n_first ? res->loss_first / res->n_first : NAN;
+    res->loss_last = res->n_last ? res->loss_last / res->n_last : NAN;
     if (rc != ZOQ_OK)
         fprintf(stderr, "nightly: step %d: %s\n", res->steps_done, zoq_last_error(ctx));
     zoq_set_objective(ctx, NULL, NULL);
@@ -401,50 +425,80 @@ static int write_text(const char *path, const char *text)
     return 0;
 }
 
-static void json_eval(char *buf, size_t cap, const char *key, const zoq_pref_eval_t *e)
+/* The report is appended to a fixed buffer; snprintf truncates, never overruns. */
+typedef struct report_text {
+    char buf[8192];
+    size_t n;
+} report_text;
+
+static void put(report_text *t, const char *fmt, ...)
 {
-    const size_t n = strlen(buf);
-    snprintf(buf + n, cap - n,
-             "  \"%s\": {\"n\": %lld, \"correct\": %lld, \"accuracy\": %.17g, "
-             "\"margin\": %.17g},\n",
-             key, (long long)e->n, (long long)e->correct, e->accuracy, e->mean_margin);
+    va_list ap;
+    va_start(ap, fmt);
+    if (t->n < sizeof t->buf) {
+        const int k = vsnprintf(t->buf + t->n, sizeof t->buf - t->n, fmt, ap);
+        t->n += k > 0 ? (size_t)k : 0;
+    }
+    va_end(ap);
+}
+
+/* "key": value, with null for a number JSON cannot hold */
+static void put_num(report_text *t, const char *key, double v)
+{
+    if (isfinite(v))
+        put(t, "  \"%s\": %.17g,\n", key, v);
+    else
+        put(t, "  \"%s\": null,\n", key);
+}
+
+static void put_eval(report_text *t, const char *key, const zoq_pref_eval_t *e)
+{
+    if (e)
+        put(t, "  \"%s\": {\"n\": %lld, \"correct\": %lld, \"accuracy\": %.17g, "
+               "\"margin\": %.17g},\n", key, (long long)e->n, (long long)e->correct,
+            e->accuracy, e->mean_margin);
+    else
+        put(t, "  \"%s\": null,\n", key);
 }
 
 static int write_report(const options *o, const zoq_rotation_t *rot, const night_result *r)
 {
-    char buf[8192], path[PATH_CAP];
-    int n = snprintf(buf, sizeof buf, "{\n  \"night\": %lld,\n  \"weekday\": \"%s\",\n"
-                                      "  \"first_night\": %s,\n  \"modules\": [",
-                     (long long)o->night, weekday[o->night % 7],
-                     r->first_night ? "true" : "false");
+    static report_text t;
+    t.n = 0;
+    put(&t, "{\n  \"night\": %lld,\n  \"weekday\": \"%s\",\n  \"from_night\": %lld,\n"
+            "  \"modules\": [", (long long)o->night, weekday[o->night % 7],
+        (long long)r->from_night);
     for (int m = 0, first = 1; m < rot->n_modules; m++)
         if (r->modules >> m & 1) {
-            n += snprintf(buf + n, sizeof buf - n, "%s\"%s\"", first ? "" : ", ",
-                          rot->modules[m]);
+            put(&t, "%s\"%s\"", first ? "" : ", ", rot->modules[m]);
             first = 0;
         }
-    n += snprintf(buf + n, sizeof buf - n,
-                  "],\n  \"loss\": \"%s\",\n  \"pairs\": %d,\n  \"pairs_after_raft\": %d,\n"
-                  "  \"steps\": %d,\n  \"train_loss_first_pass\": %.17g,\n"
-                  "  \"train_loss_last_pass\": %.17g,\n",
-                  zoq_pref_loss_name(r->loss), r->n_pairs, r->n_kept, r->steps_done,
-                  r->loss_first, r->loss_last);
-    json_eval(buf, sizeof buf, "before", &r->before);
-    json_eval(buf, sizeof buf, "candidate", &r->after);
-    json_eval(buf, sizeof buf, "served", r->deployed ? &r->after : &r->before);
-    n = (int)strlen(buf);
-    n += snprintf(buf + n, sizeof buf - n,
-                  "  \"p_value\": %.17g,\n  \"deployed\": %s,\n  \"ema_alpha\": %.17g,\n"
-                  "  \"best\": {\"margin\": %.17g, \"night\": %lld, \"improved\": %s},\n"
-                  "  \"delta_w_norm\": {",
-                  r->p_value, r->deployed ? "true" : "false", ZOQ_LORA_EMA_ALPHA_DEFAULT,
-                  r->best.score, (long long)r->best.tag, r->best_improved ? "true" : "false");
+    put(&t, "],\n  \"loss\": \"%s\",\n  \"pairs\": %d,\n  \"pairs_after_raft\": %d,\n"
+            "  \"steps\": %d,\n  \"steps_failed\": %d,\n", zoq_pref_loss_name(r->loss),
+        r->n_pairs, r->n_kept, r->steps_done, r->steps_failed);
+    put_num(&t, "train_loss_first_pass", r->loss_first);
+    put_num(&t, "train_loss_last_pass", r->loss_last);
+    put_eval(&t, "before", &r->before);
+    put_eval(&t, "candidate", r->candidate_ok ? &r->after : NULL);
+    put_eval(&t, "served", r->deployed ? &r->after : &r->before);
+    put_num(&t, "p_value", r->candidate_ok ? r->p_value : NAN);
+    put(&t, "  \"deployed\": %s,\n", r->deployed ? "true" : "false");
+    put_num(&t, "ema_alpha", ZOQ_LORA_EMA_ALPHA_DEFAULT);
+    put_num(&t, "min_margin_gain", o->min_margin_gain);
+    if (r->best.valid)
+        put(&t, "  \"best\": {\"margin\": %.17g, \"night\": %lld, \"improved\": %s},\n",
+            r->best.score, (long long)r->best.tag, r->best_improved ? "true" : "false");
+    else
+        put(&t, "  \"best\": null,\n");
+    put(&t, "  \"delta_w_norm\": {");
     for (int l = 0; l < N_LAYERS; l++)
-        n += snprintf(buf + n, sizeof buf - n, "%s\"%s\": %.9g", l ? ", " : "",
-                      rot->modules[l], r->delta_norm[l]);
-    snprintf(buf + n, sizeof buf - n, "},\n  \"seconds\": %.3f\n}\n", r->seconds);
+        put(&t, "%s\"%s\": %.9g", l ? ", " : "", rot->modules[l], r->delta_norm[l]);
+    put(&t, "},\n  \"seconds\": %.3f\n}\n", r->seconds);
+    if (t.n >= sizeof t.buf)
+        return fprintf(stderr, "nightly: report too long\n"), -1;
+    char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/night-%lld.json", o->dir, (long long)o->night);
-    return write_text(path, buf);
+    return write_text(path, t.buf);
 }
 
 static int run_night(const options *o, data *D, night_result *res)
@@ -477,9 +531,13 @@ static int run_night(const options *o, data *D, night_result *res)
     int32_t ids[N_LAYERS][2];
     for (int l = 0; l < N_LAYERS && rc == ZOQ_OK; l++)
         rc = zoq_lora_add(ctx, &trained.lora[l], &ids[l][0], &ids[l][1]);
-    snprintf(path, sizeof path, "%s/night-%lld", o->dir, (long long)o->night - 1);
-    res->first_night = o->night == 0 || !exists(path);
-    if (rc == ZOQ_OK && res->first_night) {
+    /* the latest served adapter (a failed night leaves none: go further back) */
+    for (res->from_night = o->night - 1; res->from_night >= 0; res->from_night--) {
+        snprintf(path, sizeof path, "%s/night-%lld", o->dir, (long long)res->from_night);
+        if (exists(path))
+            break;
+    }
+    if (rc == ZOQ_OK && res->from_night < 0) {
         for (int l = 0; l < N_LAYERS && rc == ZOQ_OK; l++)
             rc = zoq_lora_init(ctx, ids[l][0], ids[l][1], 0.0);
     } else if (rc == ZOQ_OK) {
@@ -491,7 +549,7 @@ static int run_night(const options *o, data *D, night_result *res)
     int32_t enabled;
     if (rc == ZOQ_OK)
         rc = zoq_rotation_apply(ctx, &rot, o->night, &enabled);
-    zoq_set_double(ctx, ZOQ_OPT_LR, 2e-3);
+    zoq_set_double(ctx, ZOQ_OPT_LR, o->lr);
     zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-2);
     zoq_set_int(ctx, ZOQ_OPT_QUERIES, 4);
     zoq_set_int(ctx, ZOQ_OPT_TOTAL_STEPS, o->steps);
@@ -499,7 +557,7 @@ static int run_night(const options *o, data *D, night_result *res)
     zoq_set_double(ctx, ZOQ_OPT_EPS_FINAL, 1e-4);
     zoq_set_int(ctx, ZOQ_OPT_THREADS, 1);
     if (rc == ZOQ_OK && evaluate(&m, served.lora, D, &res->before))
-        rc = ZOQ_E_NOMEM;
+        rc = ZOQ_E_INVALID;
     if (rc == ZOQ_OK)
         rc = train(ctx, &m, &trained, D, res->loss, o->steps, res);
     zoq_destroy(ctx);
@@ -515,14 +573,18 @@ static int run_night(const options *o, data *D, night_result *res)
             zoq_lora_ema(cand.a[l], trained.a[l], (int64_t)a_count(l), ZOQ_LORA_EMA_ALPHA_DEFAULT);
             zoq_lora_ema(cand.b[l], trained.b[l], (int64_t)b_count(l), ZOQ_LORA_EMA_ALPHA_DEFAULT);
         }
-    if (evaluate(&m, cand.lora, D, &res->after))
+    const int ev = evaluate(&m, cand.lora, D, &res->after);
+    if (ev < 0)
         return 1;
+    res->candidate_ok = ev == 0;
 
-    /* regression guard: serve the candidate only if it is not worse */
+    /* regression guard: serve the candidate only if it is not worse (a
+     * candidate that cannot even be scored is not served) */
     zoq_pref_guard_t guard;
     zoq_pref_guard_default(&guard);
-    if (zoq_pref_guard_decide(&guard, &res->before, &res->after, &res->deployed,
-                              &res->p_value) != ZOQ_OK)
+    guard.min_margin_gain = o->min_margin_gain;
+    if (res->candidate_ok && zoq_pref_guard_decide(&guard, &res->before, &res->after,
+                                                   &res->deployed, &res->p_value) != ZOQ_OK)
         return 1;
     const adapter *serve = res->deployed ? &cand : &served;
     snprintf(path, sizeof path, "%s/candidate-%lld", o->dir, (long long)o->night);
@@ -535,7 +597,8 @@ static int run_night(const options *o, data *D, night_result *res)
     /* best adapter by held-out margin, kept apart from the served one */
     res->best.size = sizeof res->best;
     best_read(o->dir, &res->best);
-    zoq_lora_best_offer(&res->best, res->after.mean_margin, o->night, &res->best_improved);
+    if (res->candidate_ok)
+        zoq_lora_best_offer(&res->best, res->after.mean_margin, o->night, &res->best_improved);
     if (res->best_improved) {
         char text[64];
         snprintf(path, sizeof path, "%s/best", o->dir);
@@ -564,13 +627,14 @@ static int run_night(const options *o, data *D, night_result *res)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: nightly --dir DIR --night T [--data digits.csv.gz] [--steps S]\n");
+    fprintf(stderr, "usage: nightly --dir DIR --night T [--data digits.csv.gz] [--steps S] [--lr LR]\n"
+                    "               [--min-margin-gain G]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    options o = {.data = DEFAULT_DATA, .night = -1, .steps = 150};
+    options o = {.data = DEFAULT_DATA, .night = -1, .steps = 150, .lr = 2e-3};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dir"))
             o.dir = argv[i + 1];
@@ -580,10 +644,14 @@ int main(int argc, char **argv)
             o.data = argv[i + 1];
         else if (!strcmp(argv[i], "--steps"))
             o.steps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--lr"))
+            o.lr = strtod(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--min-margin-gain"))
+            o.min_margin_gain = strtod(argv[i + 1], NULL);
         else
             return usage();
     }
-    if (argc % 2 == 0 || !o.dir || o.night < 0 || o.steps < 1 || strlen(o.dir) > 1024)
+    if (argc % 2 == 0 || !o.dir || o.night < 0 || o.steps < 1 || !(o.lr >= 0) || !isfinite(o.min_margin_gain) || strlen(o.dir) > 1024)
         return usage();
     static data D;
     if (digits_load(o.data, &D.d) != 0) {
@@ -609,10 +677,13 @@ int main(int argc, char **argv)
     for (int m = 0; m < rot.n_modules; m++)
         if (res.modules >> m & 1)
             printf("%s ", rot.modules[m]);
-    printf("%s, %d/%d pairs after RAFT, loss %.4f -> %.4f; held-out acc %.4f -> %.4f, "
-           "margin %.4f -> %.4f: %s\n",
+    printf("%s, %d/%d pairs after RAFT, loss %.4f -> %.4f; held-out acc %.4f, margin %.4f",
            zoq_pref_loss_name(res.loss), res.n_kept, res.n_pairs, res.loss_first, res.loss_last,
-           res.before.accuracy, res.after.accuracy, res.before.mean_margin,
-           res.after.mean_margin, res.deployed ? "deployed" : "kept yesterday's adapter");
+           res.before.accuracy, res.before.mean_margin);
+    if (res.candidate_ok)
+        printf(" -> acc %.4f, margin %.4f", res.after.accuracy, res.after.mean_margin);
+    else
+        printf(" -> a candidate that cannot be scored");
+    printf(": %s\n", res.deployed ? "deployed" : "kept yesterday's adapter");
     return 0;
 }
