@@ -59,7 +59,7 @@ static double rng_uniform(uint64_t *s)
 }
 
 /* One sample through the base model, keeping what backpropagation needs. */
-static void forward_one(const model *m, const float *x, float a[N_LAYERS + 1][N_HID],
+static void forward_one(const model *m, const float *x, float a[N_LAYERS + 1][N_WIDE],
                         float z[N_LAYERS][N_HID])
 {
     memcpy(a[0], x, N_IN * sizeof(float));
@@ -88,7 +88,7 @@ void model_train(model *m, const digits *d, const int *idx, int n, int epochs, d
         for (int k = 0; k < in * out; k++)
             m->w[l][k] = (float)(bound * (2.0 * rng_uniform(&s) - 1.0));
     }
-    float a[N_LAYERS + 1][N_HID], z[N_LAYERS][N_HID], g[N_HID], da[N_HID], nda[N_HID];
+    float a[N_LAYERS + 1][N_WIDE], z[N_LAYERS][N_HID], g[N_HID], da[N_HID], nda[N_WIDE];
     for (int e = 0; e < epochs; e++) {
         for (int k = 0; k < n; k++) {
             const int r = idx[(k * 7919 + e * 31) % n]; /* a fixed shuffle per epoch */

@@ -12,13 +12,14 @@ enum {
     N_IN = 64,      /* 8x8 pixels, 0..16, scaled by 1/16 */
     N_HID = 48,
     N_OUT = 10,
+    N_WIDE = N_IN > N_HID ? N_IN : N_HID, /* the widest layer input */
     N_ROWS_MAX = 1797
 };
 
 /* layer l: z = W_l a + b_l (+ the adapter); a_1 = relu(z_0),
  * a_{l+1} = a_l + relu(z_l) for l = 1..5, logits = z_6. */
 typedef struct model {
-    float w[N_LAYERS][N_HID * N_HID < N_HID * N_IN ? N_HID * N_IN : N_HID * N_HID];
+    float w[N_LAYERS][N_HID * N_WIDE]; /* out x in, row-major; out <= N_HID */
     float b[N_LAYERS][N_HID];
 } model;
 

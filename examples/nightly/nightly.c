@@ -38,8 +38,8 @@
 
 #include "model.h"
 
-#define RANK 8
-#define ALPHA 16.0
+#define RANK ZOQ_LORA_RANK_DEFAULT
+#define ALPHA ZOQ_LORA_ALPHA_DEFAULT
 #define DEFAULT_DATA "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 #define BATCH 16
 #define MAX_FAILED 10
@@ -634,7 +634,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    options o = {.data = DEFAULT_DATA, .night = -1, .steps = 150, .lr = 2e-3};
+    options o = {.data = DEFAULT_DATA, .night = -1, .steps = 300, .lr = 1e-2};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dir"))
             o.dir = argv[i + 1];

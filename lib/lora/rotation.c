@@ -194,30 +194,35 @@ static int check_coverage(const zoq_rotation_t *r, char *msg, size_t cap)
     return 0;
 }
 
+/* Index of v among the *n distinct values seen so far, appending it if new. */
+static int32_t intern(uint64_t *seen, int32_t *n, uint64_t v)
+{
+    int32_t k = 0;
+    while (k < *n && seen[k] != v)
+        k++;
+    if (k == *n)
+        seen[(*n)++] = v;
+    return k;
+}
+
+/* lcm(N, P) of a well-formed schedule. */
+static int64_t supercycle(const zoq_rotation_t *r)
+{
+    return r->n_nights / gcd64(r->n_nights, r->n_losses) * r->n_losses;
+}
+
 /* Property 4: over lcm(N, P) nights every (module set, loss) pair of the
  * schedule's distinct sets and losses is visited exactly once. */
 static int check_supercycle(const zoq_rotation_t *r, char *msg, size_t cap)
 {
-    uint64_t sets[ZOQ_ROTATION_MAX_NIGHTS];
+    uint64_t sets[ZOQ_ROTATION_MAX_NIGHTS], loss_ids[ZOQ_ROTATION_MAX_LOSSES];
     int32_t set_of[ZOQ_ROTATION_MAX_NIGHTS], loss_of[ZOQ_ROTATION_MAX_LOSSES], n_sets = 0,
-            n_loss = 0, loss_ids[ZOQ_ROTATION_MAX_LOSSES];
-    for (int32_t t = 0; t < r->n_nights; t++) {
-        int32_t k = 0;
-        while (k < n_sets && sets[k] != r->nights[t])
-            k++;
-        if (k == n_sets)
-            sets[n_sets++] = r->nights[t];
-        set_of[t] = k;
-    }
-    for (int32_t i = 0; i < r->n_losses; i++) {
-        int32_t k = 0;
-        while (k < n_loss && loss_ids[k] != r->losses[i])
-            k++;
-        if (k == n_loss)
-            loss_ids[n_loss++] = r->losses[i];
-        loss_of[i] = k;
-    }
-    const int64_t len = r->n_nights / gcd64(r->n_nights, r->n_losses) * r->n_losses;
+            n_loss = 0;
+    for (int32_t t = 0; t < r->n_nights; t++)
+        set_of[t] = intern(sets, &n_sets, r->nights[t]);
+    for (int32_t i = 0; i < r->n_losses; i++)
+        loss_of[i] = intern(loss_ids, &n_loss, (uint64_t)r->losses[i]);
+    const int64_t len = supercycle(r);
     int64_t first[MAX_SUPERCYCLE];
     for (int64_t k = 0; k < (int64_t)n_sets * n_loss; k++)
         first[k] = -1;
@@ -265,7 +270,7 @@ int zoq_rotation_supercycle(const zoq_rotation_t *r, int64_t *out)
 {
     if (!out || check_shape(r) != ZOQ_OK)
         return ZOQ_E_INVALID;
-    *out = r->n_nights / gcd64(r->n_nights, r->n_losses) * r->n_losses;
+    *out = supercycle(r);
     return ZOQ_OK;
 }
 
