@@ -3,8 +3,8 @@
  *
  *   1. rotation: tonight's two module types and loss (zoq_rotation_night;
  *      seed table III with the ORPO/KTO/CPO cycle, supercycle 21 nights);
- *   2. yesterday's adapter: the PEFT folder DIR/night-<t-1> (first night:
- *      A Kaiming-uniform, B zero, i.e. the base model);
+ *   2. yesterday's adapter: the PEFT folder DIR/night-<t-1> (or the latest
+ *      night before it; none: A Kaiming-uniform, B zero, i.e. the base model);
  *   3. tonight's pairs: the day's rows of the digits, pair = (true label,
  *      the base model's strongest wrong label), RAFT-filtered and ordered
  *      easy first (curriculum) by yesterday's adapter;
@@ -49,7 +49,7 @@ static const char *const weekday[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri",
 
 /* The adapter: one LoRA pair per layer, module path blocks.0.<attn|mlp>.<type>. */
 typedef struct adapter {
-    float a[N_LAYERS][RANK * N_HID > RANK * N_IN ? RANK * N_HID : RANK * N_IN];
+    float a[N_LAYERS][RANK * N_WIDE];
     float b[N_LAYERS][N_HID * RANK];
     char path[N_LAYERS][64];
     zoq_lora_t lora[N_LAYERS];
@@ -265,6 +265,8 @@ static int score(void *user, const zoq_eval_t *ev, const int64_t *seqs, int64_t 
 {
     const scorer_user *u = user;
     int rows[2 * N_ROWS_MAX];
+    if (n > 2 * N_ROWS_MAX)
+        return ZOQ_E_INVALID;
     float *logits = malloc((size_t)n * N_OUT * sizeof *logits);
     if (!logits)
         return ZOQ_E_NOMEM;
@@ -508,7 +510,7 @@ static int run_night(const options *o, data *D, night_result *res)
     zoq_rotation_default(&rot);
     zoq_rotation_night(&rot, o->night, &res->modules, &res->loss);
 
-    /* the base model: trained on the first night, then read back */
+    /* the base model: trained when DIR has none yet, then read back */
     static model m;
     split(D, o->night);
     snprintf(path, sizeof path, "%s/base.safetensors", o->dir);
@@ -526,7 +528,7 @@ static int run_night(const options *o, data *D, night_result *res)
     adapter_setup(&trained, &rot);
     zoq_ctx *ctx;
     if (zoq_create(&ctx) != ZOQ_OK)
-        return 1;
+        return fprintf(stderr, "nightly: out of memory\n"), 1;
     int rc = zoq_set_int(ctx, ZOQ_OPT_SEED, 1000 + o->night);
     int32_t ids[N_LAYERS][2];
     for (int l = 0; l < N_LAYERS && rc == ZOQ_OK; l++)
@@ -546,20 +548,22 @@ static int run_night(const options *o, data *D, night_result *res)
     adapter_copy(&served, &trained);
 
     /* tonight's modules only, ZO through the preference objective */
-    int32_t enabled;
     if (rc == ZOQ_OK)
-        rc = zoq_rotation_apply(ctx, &rot, o->night, &enabled);
+        rc = zoq_rotation_apply(ctx, &rot, o->night, NULL);
     zoq_set_double(ctx, ZOQ_OPT_LR, o->lr);
     zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-2);
     zoq_set_int(ctx, ZOQ_OPT_QUERIES, 4);
     zoq_set_int(ctx, ZOQ_OPT_TOTAL_STEPS, o->steps);
     zoq_set_int(ctx, ZOQ_OPT_EPS_SCHEDULE, ZOQ_SCHED_COSINE); /* seed 000: 1e-2 -> 1e-4 */
     zoq_set_double(ctx, ZOQ_OPT_EPS_FINAL, 1e-4);
-    zoq_set_int(ctx, ZOQ_OPT_THREADS, 1);
+    zoq_set_int(ctx, ZOQ_OPT_THREADS, 1); /* tensors of a few hundred floats */
     if (rc == ZOQ_OK && evaluate(&m, served.lora, D, &res->before))
-        rc = ZOQ_E_INVALID;
+        rc = ZOQ_E_INVALID; /* yesterday's adapter cannot be scored */
     if (rc == ZOQ_OK)
         rc = train(ctx, &m, &trained, D, res->loss, o->steps, res);
+    if (rc != ZOQ_OK)
+        fprintf(stderr, "nightly: night %lld failed: %s (%s)\n", (long long)o->night,
+                zoq_strerror(rc), zoq_last_error(ctx));
     zoq_destroy(ctx);
     if (rc != ZOQ_OK)
         return 1;
@@ -611,7 +615,7 @@ static int run_night(const options *o, data *D, night_result *res)
     }
 
     /* what serving merges into each base weight: |ΔW|_F = |(alpha/r) B A|_F */
-    static float dw[N_HID * N_IN];
+    static float dw[N_HID * N_WIDE];
     for (int l = 0; l < N_LAYERS; l++) {
         const size_t n = (size_t)layer_in(l) * (size_t)layer_out(l);
         memset(dw, 0, n * sizeof *dw);
