@@ -45,6 +45,10 @@ SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+# Examples of several files live in a folder of their own: examples/<name>/*.c
+# link into $(BUILD)/examples/<name> (with zlib, which reads their data).
+EXAMPLE_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c))))
+EXAMPLES += $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
@@ -108,6 +112,12 @@ $(BUILD)/examples/%: examples/%.c $(SO_LINK)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $< -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' -lzoq -lm $(LDSAN)
+
+$(BUILD)/examples/%: examples/%/*.c examples/%/*.h $(SO_LINK)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $(filter %.c,$^) -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
+	    -lzoq -lz -lm $(LDSAN)
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 	@mkdir -p $(dir $@)

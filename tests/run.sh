@@ -48,6 +48,13 @@ check "example: preference objective raises accuracy" "$BUILD/examples/preferenc
 if [ -z "${SAN:-}" ]; then
     check "install: pkg-config build of the example, uninstall" sh tests/install.sh "$BUILD"
 fi
+DIGITS=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
+if [ -f "$DIGITS" ] && $PYTHON -c 'import numpy' 2>/dev/null; then
+    check "example: nightly pipeline, 7 nights: every module, never a worse adapter" \
+        sh tests/nightly.sh "$BUILD" "$DIGITS"
+else
+    echo "[SKIP] nightly pipeline (needs $DIGITS from python3-sklearn and numpy: make deps)"
+fi
 for f in ${FUZZ:-}; do
     check "fuzz corpus replays: $f" "$BUILD/fuzz/replay_$f" "tests/fuzz/corpus/$f"
 done

@@ -127,6 +127,8 @@ int zoq__schedule_values(zoq_ctx *ctx, uint64_t t, double *lr, double *eps);
 /* Registry */
 /* Recomputes every tensor key after the seed changed. */
 void zoq__registry_rekey(zoq_ctx *ctx);
+/* Unregisters the last parameter added (undoes a zoq_param_add_desc). */
+void zoq__registry_pop(zoq_ctx *ctx);
 
 /* The backend of ctx, (re)created for the current thread option. */
 int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out);

@@ -201,3 +201,10 @@ void zoq__registry_rekey(zoq_ctx *ctx)
     for (int32_t i = 0; i < ctx->n_params; i++)
         ctx->params[i].t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, ctx->params[i].name);
 }
+
+void zoq__registry_pop(zoq_ctx *ctx)
+{
+    zoq__param *p = &ctx->params[--ctx->n_params];
+    free(p->name);
+    free(p->group);
+}
