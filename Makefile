@@ -22,7 +22,7 @@ WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-
 CFLAGS ?= $(OPT) -g
 ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -fno-math-errno -pthread \
               -Iinclude -Ilib
-DEP_LIBS := -lxxhash -lopenblas -lm -pthread
+DEP_LIBS := -lxxhash -lopenblas -lm -ldl -pthread
 
 # V=1 shows full command lines.
 Q := $(if $(filter 1,$(V)),,@)
@@ -100,8 +100,22 @@ $(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq.h
 $(BUILD)/tests/%: tests/%.c $(STATIC) $(SUPPORT_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests -MMD -MP $< -o $@ \
-	    $(SUPPORT_OBJS) $(STATIC) -lcriterion -lz $(DEP_LIBS) $(LDSAN)
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $(TEST_DEFS) -Wno-missing-prototypes -Itests -MMD -MP $< \
+	    -o $@ $(SUPPORT_OBJS) $(STATIC) -lcriterion -lz $(DEP_LIBS) $(LDSAN)
+
+# Plugins for test_plugin (tests/plugin/mock.c: the CPU kernels behind the
+# plugin ABI), one folder per variant, each holding a libzoq-cuda.so.
+MOCK_VARIANTS := full minimal old_abi short no_entry no_device
+MOCK_DIR := $(BUILD)/tests/plugins
+MOCKS := $(MOCK_VARIANTS:%=$(MOCK_DIR)/%/libzoq-cuda.so)
+$(MOCK_DIR)/%/libzoq-cuda.so: tests/plugin/mock.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -shared -DMOCK_VARIANT=MOCK_$(shell echo $* | tr a-z A-Z) \
+	    $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
+$(BUILD)/tests/test_plugin: $(MOCKS)
+$(BUILD)/tests/test_plugin: TEST_DEFS := -DZOQ_TEST_PLUGINS='"$(abspath $(MOCK_DIR))"'
+
 
 $(BUILD)/examples/%: examples/%.c $(SO_LINK)
 	@mkdir -p $(dir $@)

@@ -190,7 +190,17 @@ typedef enum zoq_dtype {
     ZOQ_BF16 = 2                /* bfloat16; arithmetic in f32, stored round-to-nearest-even */
 } zoq_dtype_t;
 
-typedef enum zoq_device { ZOQ_DEVICE_CPU = 0 } zoq_device_t;
+/* Where a parameter's data lives. ZOQ_DEVICE_CUDA: data is CUDA device
+ * memory of the current device; its first registration loads the plugin
+ * libzoq-cuda.so (docs/backends.md: $ZOQ_BACKEND_PATH, else libzoq's own
+ * directory) and fails with ZOQ_E_UNSUPPORTED, saying what was searched, when
+ * there is none or no device, ZOQ_E_VERSION when the plugin is of another ABI.
+ * Its optimizer buffers live on the device; zoq_materialize's dst is device
+ * memory there, zoq_point_noise's out host memory. */
+typedef enum zoq_device {
+    ZOQ_DEVICE_CPU = 0,
+    ZOQ_DEVICE_CUDA = 1
+} zoq_device_t;
 
 /* Parameter flags (bits). Unknown bits are refused. */
 #define ZOQ_PARAM_DISABLED 0x1u /* registered but not trained until enabled */
@@ -350,11 +360,13 @@ ZOQ_API int zoq_skip_step(zoq_ctx *ctx);
 
 /* Saves the optimizer state (step counter, options, per-parameter optimizer
  * buffers; not the parameters themselves) to path, atomically: a temporary
- * file in the same folder renamed over path. Format: docs/formats.md. */
+ * file in the same folder renamed over path. Format: docs/formats.md.
+ * ZOQ_E_UNSUPPORTED (for now) when a parameter is on a CUDA device. */
 ZOQ_API int zoq_state_save(zoq_ctx *ctx, const char *path);
 /* Loads a state saved by zoq_state_save into ctx, whose parameters must match
  * by name, dtype and numel. Validates everything first: on any error
- * (ZOQ_E_IO, _FORMAT, _CHECKSUM, _VERSION, _MISMATCH) ctx is unchanged. */
+ * (ZOQ_E_IO, _FORMAT, _CHECKSUM, _VERSION, _MISMATCH; _UNSUPPORTED as for
+ * zoq_state_save) ctx is unchanged. */
 ZOQ_API int zoq_state_load(zoq_ctx *ctx, const char *path);
 
 /* ------------------------------------------------------------------------ */
