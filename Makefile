@@ -53,7 +53,8 @@ SO_MAJOR := $(BUILD)/libzoq.so.$(MAJOR)
 SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
-.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump
+.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
+        cuda check-gpu bench-gpu
 
 all: lib examples
 
@@ -128,6 +129,41 @@ $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
 
 examples: $(EXAMPLES)
+
+# The CUDA plugin (docs/backends.md), built only where nvcc is: `make cuda`.
+# Exact binary32 as the noise spec demands: nothing contracted into FMA, IEEE
+# division and square root, no flush to zero. Static cudart: the plugin needs
+# only the driver at run time. CUDA_ARCH picks the GPUs (sm_80: A100, sm_90:
+# H100/H200, plus PTX for newer ones).
+NVCC ?= $(shell command -v nvcc 2>/dev/null)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+NVCC_EXACT := -fmad=false -prec-div=true -prec-sqrt=true -ftz=false
+NVCC_FLAGS := -O3 -std=c++17 $(NVCC_EXACT) -Iinclude -Ilib -Werror all-warnings \
+              -Xcompiler -fPIC,-fvisibility=hidden,-ffp-contract=off,-Wall,-Wextra,-Werror
+CUDA_PLUGIN := $(BUILD)/libzoq-cuda.so
+CUDA_HDRS := $(wildcard lib/backend/cuda/*.cuh) lib/backend/backend.h $(wildcard lib/rng/*.h) \
+             $(wildcard lib/core/*.h) include/zoq.h
+CUDA_HOST_TEST := $(BUILD)/tests/cuda/test_cuda_host
+CUDA_PTX := $(BUILD)/cuda/pass.ptx
+
+cuda: $(CUDA_PLUGIN)
+
+$(CUDA_PLUGIN): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
+	@$(if $(NVCC),,echo "make cuda: nvcc not found (set NVCC=/path/to/nvcc)"; exit 1)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) $(CUDA_ARCH) -shared -o $@ $<
+
+# What nvcc makes of the kernels, for tests/cuda/ptx.sh (no fused arithmetic).
+$(CUDA_PTX): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
+	@mkdir -p $(dir $@)
+	$(Q)$(NVCC) $(NVCC_FLAGS) -arch=compute_90 -ptx -o $@ $<
+
+# The kernels' code compiled by nvcc for the host, against the CPU backend.
+$(CUDA_HOST_TEST): tests/cuda/test_cuda_host.cu $(CUDA_HDRS) $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(STATIC) -lxxhash -lopenblas -lm -ldl -lpthread
 
 test check: lib $(TESTS) $(EXAMPLES)
 	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" sh tests/run.sh $(TESTS)

@@ -97,14 +97,14 @@ Test(plugin, no_device_is_unsupported_with_the_plugins_reason)
     cr_assert(strstr(msg, "no CUDA device (mock)"), "%s", msg);
 }
 
-Test(plugin, unknown_device_is_invalid)
+Test(plugin, unknown_device_is_unsupported)
 {
     float x[2] = {0};
     zoq_ctx *ctx;
     cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
     zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = x, .dtype = ZOQ_F32,
                           .device = 7, .numel = 2};
-    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_UNSUPPORTED);
     zoq_destroy(ctx);
 }
 

@@ -45,8 +45,8 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
     if (d->dtype != ZOQ_F32 && d->dtype != ZOQ_F16 && d->dtype != ZOQ_BF16)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': unknown dtype %d", d->name, d->dtype);
     if (d->device != ZOQ_DEVICE_CPU && d->device != ZOQ_DEVICE_CUDA)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': unknown device %d", d->name,
-                         d->device);
+        return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': device %d is not known to this "
+                                                 "build", d->name, d->device);
     if (d->numel <= 0 || d->numel > (INT64_MAX >> 4))
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': numel %lld out of range", d->name,
                          (long long)d->numel);
