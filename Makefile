@@ -53,6 +53,33 @@ SO_MAJOR := $(BUILD)/libzoq.so.$(MAJOR)
 SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
+# The CUDA plugin (docs/backends.md), built only where nvcc is: `make cuda`.
+# Exact binary32 as the noise spec demands: nothing contracted into FMA, IEEE
+# division and square root, no flush to zero. Static cudart: the plugin needs
+# only the driver at run time. CUDA_ARCH picks the GPUs (sm_80: A100, sm_90:
+# H100/H200, plus PTX for newer ones).
+NVCC ?= $(shell command -v nvcc 2>/dev/null)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+NVCC_EXACT := -fmad=false -prec-div=true -prec-sqrt=true -ftz=false
+NVCC_FLAGS := -O3 -std=c++17 $(NVCC_EXACT) -Iinclude -Ilib -Werror all-warnings \
+              -Xcompiler -fPIC,-fvisibility=hidden,-ffp-contract=off,-Wall,-Wextra,-Werror
+CUDA_PLUGIN := $(BUILD)/libzoq-cuda.so
+CUDA_HDRS := $(wildcard lib/backend/cuda/*.cuh) lib/backend/backend.h $(wildcard lib/rng/*.h) \
+             $(wildcard lib/core/*.h) include/zoq.h
+NVCC_LINK := $(STATIC) -lxxhash -lopenblas -lm -ldl -lpthread
+CUDA_HOST_TEST := $(BUILD)/tests/cuda/test_cuda_host
+CUDA_PTX := $(BUILD)/cuda/pass.ptx
+
+CUDA_GPU_CHECK := $(BUILD)/tests/cuda/check_gpu
+CUDA_GPU_BENCH := $(BUILD)/bench/gpu_bench
+# `make check` builds the plugin and runs its host-side tests where nvcc is
+# (not under SANITIZE: nvcc's host objects are not instrumented).
+ifneq ($(NVCC),)
+ifneq ($(SANITIZE),1)
+CHECK_CUDA := $(CUDA_PLUGIN) $(CUDA_HOST_TEST) $(CUDA_PTX)
+endif
+endif
+
 .PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
         cuda check-gpu bench-gpu
 
@@ -116,6 +143,10 @@ $(MOCK_DIR)/%/libzoq-cuda.so: tests/plugin/mock.c $(STATIC)
 	    $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
 $(BUILD)/tests/test_plugin: $(MOCKS)
 $(BUILD)/tests/test_plugin: TEST_DEFS := -DZOQ_TEST_PLUGINS='"$(abspath $(MOCK_DIR))"'
+ifneq ($(CHECK_CUDA),)
+$(BUILD)/tests/test_plugin: $(CUDA_PLUGIN)
+$(BUILD)/tests/test_plugin: TEST_DEFS += -DZOQ_TEST_CUDA_PLUGIN_DIR='"$(abspath $(BUILD))"'
+endif
 
 
 $(BUILD)/examples/%: examples/%.c $(SO_LINK)
@@ -130,23 +161,17 @@ $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 
 examples: $(EXAMPLES)
 
-# The CUDA plugin (docs/backends.md), built only where nvcc is: `make cuda`.
-# Exact binary32 as the noise spec demands: nothing contracted into FMA, IEEE
-# division and square root, no flush to zero. Static cudart: the plugin needs
-# only the driver at run time. CUDA_ARCH picks the GPUs (sm_80: A100, sm_90:
-# H100/H200, plus PTX for newer ones).
-NVCC ?= $(shell command -v nvcc 2>/dev/null)
-CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
-NVCC_EXACT := -fmad=false -prec-div=true -prec-sqrt=true -ftz=false
-NVCC_FLAGS := -O3 -std=c++17 $(NVCC_EXACT) -Iinclude -Ilib -Werror all-warnings \
-              -Xcompiler -fPIC,-fvisibility=hidden,-ffp-contract=off,-Wall,-Wextra,-Werror
-CUDA_PLUGIN := $(BUILD)/libzoq-cuda.so
-CUDA_HDRS := $(wildcard lib/backend/cuda/*.cuh) lib/backend/backend.h $(wildcard lib/rng/*.h) \
-             $(wildcard lib/core/*.h) include/zoq.h
-CUDA_HOST_TEST := $(BUILD)/tests/cuda/test_cuda_host
-CUDA_PTX := $(BUILD)/cuda/pass.ptx
 
 cuda: $(CUDA_PLUGIN)
+
+# On a machine with a GPU: the plugin against the CPU backend, bit for bit
+# (skips when no device is found), and its speed (bench/gpu_bench.cu).
+check-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_CHECK)
+	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) $(CUDA_GPU_CHECK)
+
+bench-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_BENCH)
+	@mkdir -p bench/results
+	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) $(CUDA_GPU_BENCH)
 
 $(CUDA_PLUGIN): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
 	@$(if $(NVCC),,echo "make cuda: nvcc not found (set NVCC=/path/to/nvcc)"; exit 1)
@@ -159,14 +184,25 @@ $(CUDA_PTX): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(NVCC) $(NVCC_FLAGS) -arch=compute_90 -ptx -o $@ $<
 
+$(CUDA_GPU_CHECK): tests/cuda/check_gpu.cu tests/plugin/trajectory.h $(CUDA_HDRS) $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -Itests -o $@ $< $(NVCC_LINK)
+
+$(CUDA_GPU_BENCH): bench/gpu_bench.cu bench/timing.h $(CUDA_HDRS) $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LINK)
+
 # The kernels' code compiled by nvcc for the host, against the CPU backend.
 $(CUDA_HOST_TEST): tests/cuda/test_cuda_host.cu $(CUDA_HDRS) $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NVCC    $@")
-	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(STATIC) -lxxhash -lopenblas -lm -ldl -lpthread
+	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LINK)
 
-test check: lib $(TESTS) $(EXAMPLES)
-	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" sh tests/run.sh $(TESTS)
+test check: lib $(TESTS) $(EXAMPLES) $(CHECK_CUDA)
+	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" \
+	    CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
@@ -212,6 +248,9 @@ help:
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
 	@echo "  make demo           the main job (for now: the quadratic example)"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
+	@echo "  make cuda           $(CUDA_PLUGIN), the CUDA backend plugin (needs nvcc)"
+	@echo "  make check-gpu      CUDA plugin vs CPU backend, bit for bit (skips without a GPU)"
+	@echo "  make bench-gpu      CUDA pass bandwidth vs cudaMemcpy, and vs the MeZO loop in PyTorch"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"

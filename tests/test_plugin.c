@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "backend/plugin.h"
-#include "core/convert.h"
+#include "plugin/trajectory.h"
 #include "zoq.h"
 
 #define DIR(variant) ZOQ_TEST_PLUGINS "/" variant
@@ -97,6 +97,22 @@ Test(plugin, no_device_is_unsupported_with_the_plugins_reason)
     cr_assert(strstr(msg, "no CUDA device (mock)"), "%s", msg);
 }
 
+/* The real plugin (built where nvcc is): it loads and passes the checks; on
+ * a machine without a GPU its create says why, and registration fails. */
+Test(plugin, the_cuda_plugin_loads_and_reports_a_missing_device)
+{
+#ifndef ZOQ_TEST_CUDA_PLUGIN_DIR
+    cr_skip_test("no nvcc: the CUDA plugin is not built");
+#else
+    char msg[512];
+    int rc = add_cuda(ZOQ_TEST_CUDA_PLUGIN_DIR, msg, sizeof msg);
+    if (rc == ZOQ_OK)
+        return; /* a GPU machine: make check-gpu compares it */
+    cr_assert_eq(rc, ZOQ_E_UNSUPPORTED, "%s", msg);
+    cr_assert(strstr(msg, ZOQ_TEST_CUDA_PLUGIN_DIR "/libzoq-cuda.so cannot start"), "%s", msg);
+#endif
+}
+
 Test(plugin, unknown_device_is_unsupported)
 {
     float x[2] = {0};
@@ -133,144 +149,39 @@ Test(plugin, optional_slots_get_host_defaults)
 
 /* ---- trajectories --------------------------------------------------------- */
 
-#define NT 3
-static const int64_t numel[NT] = {1000, 517, 300};
-static const int dtypes[NT] = {ZOQ_F32, ZOQ_F16, ZOQ_BF16};
-
-typedef struct model {
-    void *data[NT];
-} model;
-
-/* L = sum_t sum_i (1 + i % 7) (x_i - sin(0.1 i + t))^2 / 2, in double. */
-static int model_loss(void *user, const zoq_eval_t *ev, double *loss)
+static void *host_alloc(size_t bytes)
 {
-    (void)ev;
-    const model *m = user;
-    double s = 0;
-    for (int t = 0; t < NT; t++)
-        for (int64_t i = 0; i < numel[t]; i++) {
-            double d = zoq__load_f32(m->data[t], dtypes[t], i) - sin(0.1 * (double)i + t);
-            s += 0.5 * (double)(1 + i % 7) * d * d;
-        }
-    *loss = s;
-    return 0;
+    return calloc(1, bytes);
 }
 
-typedef struct config {
-    int optimizer, dist, hessian, sparse, accumulate, lozo, queries;
-} config;
-
-static const config configs[] = {
-    {ZOQ_OPTIM_SGD, ZOQ_DIST_GAUSSIAN, 0, ZOQ_SPARSE_OFF, 1, 0, 1},
-    {ZOQ_OPTIM_MOMENTUM, ZOQ_DIST_RADEMACHER, 0, ZOQ_SPARSE_OFF, 2, 0, 2},
-    {ZOQ_OPTIM_ADAM, ZOQ_DIST_GAUSSIAN, 1, ZOQ_SPARSE_OFF, 1, 0, 2},
-    {ZOQ_OPTIM_ADAM, ZOQ_DIST_GAUSSIAN, 0, ZOQ_SPARSE_MAGNITUDE, 1, 0, 1},
-    {ZOQ_OPTIM_MOMENTUM, ZOQ_DIST_GAUSSIAN, 1, ZOQ_SPARSE_RANDOM, 2, 0, 3},
-    {ZOQ_OPTIM_SGD, ZOQ_DIST_GAUSSIAN, 0, ZOQ_SPARSE_OFF, 1, 4, 2},
-};
-
-/* A context training config c on a model whose tensor t lives on device[t]. */
-static zoq_ctx *model_ctx(const config *c, const int device[NT], model *m)
+static void host_copy(void *dst, const void *src, size_t bytes)
 {
-    zoq_ctx *ctx;
-    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
-    for (int t = 0; t < NT; t++) {
-        size_t width = dtypes[t] == ZOQ_F32 ? 4 : 2;
-        m->data[t] = calloc((size_t)numel[t], width);
-        char name[16];
-        snprintf(name, sizeof name, "t%d", t);
-        zoq_param_desc_t d = {.size = sizeof d, .name = name, .data = m->data[t],
-                              .dtype = dtypes[t], .device = device[t], .numel = numel[t],
-                              .rows = t == 2 ? 20 : 0, .cols = t == 2 ? 15 : 0};
-        cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
-        cr_assert_eq(zoq_param_init_normal(ctx, t, 0.5), ZOQ_OK);
-    }
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, 77), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, c->optimizer), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_DIST, c->dist), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_HESSIAN, c->hessian), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_HESSIAN_ALPHA, 1e-3), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SPARSE, c->sparse), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, c->accumulate), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, c->lozo), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, c->queries), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, 1e-3), ZOQ_OK);
-    cr_assert_eq(zoq_set_objective(ctx, model_loss, m), ZOQ_OK);
-    return ctx;
+    memcpy(dst, src, bytes);
 }
 
-/* Runs 6 in-place steps and 2 ask/tell steps of config c on a model whose
- * tensor t lives on device[t]; leaves the parameters in m and returns the
- * sum of the reported losses and of some point noise. */
-static double trajectory(const config *c, const int device[NT], model *m)
-{
-    zoq_ctx *ctx = model_ctx(c, device, m);
-    double sum = 0;
-    for (int s = 0; s < 6; s++) {
-        zoq_report_t r = {.size = sizeof r};
-        cr_assert_eq(zoq_step(ctx, &r), ZOQ_OK, "%s", zoq_last_error(ctx));
-        sum += r.loss;
-    }
-    for (int s = 0; s < 2; s++) {
-        const zoq_point_t *pts;
-        int32_t n;
-        cr_assert_eq(zoq_ask(ctx, &pts, &n), ZOQ_OK, "%s", zoq_last_error(ctx));
-        double losses[16];
-        for (int i = 0; i < n; i++) { /* evaluate each point in a copy, as an engine would */
-            model at;
-            for (int t = 0; t < NT; t++) {
-                at.data[t] = calloc((size_t)numel[t], 4);
-                cr_assert_eq(zoq_materialize(ctx, i, t, at.data[t]), ZOQ_OK);
-            }
-            model_loss(&at, NULL, &losses[i]);
-            for (int t = 0; t < NT; t++)
-                free(at.data[t]);
-        }
-        float d0[8];
-        cr_assert_eq(zoq_point_noise(ctx, 0, 0, 100, 8, d0), ZOQ_OK);
-        for (int k = 0; k < 8; k++)
-            sum += d0[k];
-        zoq_report_t r = {.size = sizeof r};
-        cr_assert_eq(zoq_tell(ctx, losses, n, &r), ZOQ_OK, "%s", zoq_last_error(ctx));
-        sum += r.loss;
-    }
-    zoq_destroy(ctx);
-    return sum;
-}
+/* The mock's "device" memory is host memory: the engine reads it directly. */
+static const traj_mem host = {host_alloc, free, host_copy};
 
-static void free_model(model *m)
-{
-    for (int t = 0; t < NT; t++)
-        free(m->data[t]);
-}
-
-/* Every config through devices dev equals the all-CPU run, bit for bit. */
-static void same_as_cpu(const int dev[NT])
+/* Every configuration with tensors on dev equals the all-CPU run. */
+static void same_as_cpu(const int dev[TRAJ_NT])
 {
     cr_assert_eq(setenv("ZOQ_BACKEND_PATH", DIR("full"), 1), 0);
-    const int cpu[NT] = {ZOQ_DEVICE_CPU, ZOQ_DEVICE_CPU, ZOQ_DEVICE_CPU};
-    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
-        model a, b;
-        double la = trajectory(&configs[k], cpu, &a), lb = trajectory(&configs[k], dev, &b);
-        cr_assert(memcmp(&la, &lb, sizeof la) == 0, "config %zu: losses %.17g vs %.17g", k, la,
-                  lb);
-        for (int t = 0; t < NT; t++)
-            cr_assert(memcmp(a.data[t], b.data[t], (size_t)numel[t] * (t ? 2 : 4)) == 0,
-                      "config %zu, tensor %d differs", k, t);
-        free_model(&a);
-        free_model(&b);
+    for (int k = 0; k < TRAJ_NCONFIGS; k++) {
+        char why[512];
+        int rc = traj_compare(&traj_configs[k], dev, &host, &host, why, sizeof why);
+        cr_assert_eq(rc, ZOQ_OK, "config %d: %s", k, why);
     }
 }
 
 Test(plugin, trajectories_through_the_plugin_equal_the_cpu_bit_for_bit)
 {
-    const int dev[NT] = {ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CUDA};
+    const int dev[TRAJ_NT] = {ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CUDA};
     same_as_cpu(dev);
 }
 
 Test(plugin, a_context_can_mix_cpu_and_plugin_tensors)
 {
-    const int dev[NT] = {ZOQ_DEVICE_CPU, ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CPU};
+    const int dev[TRAJ_NT] = {ZOQ_DEVICE_CPU, ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CPU};
     same_as_cpu(dev);
 }
 
@@ -279,10 +190,15 @@ Test(plugin, a_context_can_mix_cpu_and_plugin_tensors)
 Test(plugin, optimizer_buffers_live_in_plugin_memory)
 {
     cr_assert_eq(setenv("ZOQ_BACKEND_PATH", DIR("full"), 1), 0);
-    const int dev[NT] = {ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CUDA, ZOQ_DEVICE_CUDA};
-    model m;
-    zoq_ctx *ctx = model_ctx(&configs[2], dev, &m); /* Adam + HiZOO: m, v, sigma */
-    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    traj_model m;
+    for (int t = 0; t < TRAJ_NT; t++) {
+        m.device[t] = ZOQ_DEVICE_CUDA;
+        m.mem[t] = &host;
+    }
+    zoq_ctx *ctx;
+    char why[512];
+    cr_assert_eq(traj_ctx(&traj_configs[2], &m, &ctx, why, sizeof why), ZOQ_OK, "%s", why);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx)); /* Adam, HiZOO */
     void *h = dlopen(DIR("full") "/libzoq-cuda.so", RTLD_NOW | RTLD_NOLOAD);
     cr_assert(h, "the context's plugin is loaded");
     void (*stats)(int *, int *, int *);
@@ -290,21 +206,21 @@ Test(plugin, optimizer_buffers_live_in_plugin_memory)
     memcpy(&stats, &sym, sizeof stats);
     int allocs, live, copies;
     stats(&allocs, &live, &copies);
-    cr_assert_eq(allocs, 3 * NT);
-    cr_assert_eq(live, 3 * NT);
-    cr_assert_eq(copies, NT); /* sigma's fill with 1 */
+    cr_assert_eq(allocs, 3 * TRAJ_NT); /* m, v, sigma */
+    cr_assert_eq(live, 3 * TRAJ_NT);
+    cr_assert_eq(copies, TRAJ_NT); /* sigma's fill with 1 */
     cr_assert_eq(zoq_state_save(ctx, "/nonexistent/state"), ZOQ_E_UNSUPPORTED);
     cr_assert(strstr(zoq_last_error(ctx), "CUDA"), "%s", zoq_last_error(ctx));
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_MOMENTUM), ZOQ_OK);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 0), ZOQ_OK);
     cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
     stats(&allocs, &live, &copies);
-    cr_assert_eq(live, NT); /* momentum's b only */
+    cr_assert_eq(live, TRAJ_NT); /* momentum's b only */
     zoq_destroy(ctx);
     stats(&allocs, &live, &copies);
     cr_assert_eq(live, 0);
     dlclose(h);
     cr_assert(!dlopen(DIR("full") "/libzoq-cuda.so", RTLD_NOW | RTLD_NOLOAD),
               "the plugin stays loaded after its context is gone");
-    free_model(&m);
+    traj_free(&m);
 }

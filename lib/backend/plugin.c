@@ -106,7 +106,8 @@ static int open_file(zoq__plugin *pl, char *err, size_t cap)
     int rc = e->create(&pl->be, &why);
     if (rc != ZOQ_OK) {
         pl->be = NULL;
-        snprintf(err, cap, "%s: %s%s%s", path, zoq_strerror(rc), why ? ": " : "", why ? why : "");
+        snprintf(err, cap, "%s cannot start (%s)%s%s", path, zoq_strerror(rc), why ? ": " : "",
+                 why ? why : "");
         return rc;
     }
     pl->be->iface = &pl->iface;
