@@ -169,9 +169,11 @@ cuda: $(CUDA_PLUGIN)
 check-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_CHECK)
 	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) $(CUDA_GPU_CHECK)
 
+# MEZO_PYTHON: an interpreter whose torch has CUDA, for bench/mezo_gpu.py.
+MEZO_PYTHON ?= /usr/bin/python3
 bench-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_BENCH)
 	@mkdir -p bench/results
-	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) $(CUDA_GPU_BENCH)
+	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) MEZO_PYTHON=$(MEZO_PYTHON) $(CUDA_GPU_BENCH)
 
 $(CUDA_PLUGIN): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
 	@$(if $(NVCC),,echo "make cuda: nvcc not found (set NVCC=/path/to/nvcc)"; exit 1)
@@ -226,12 +228,14 @@ install: lib
 	ln -sf libzoq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR)
 	ln -sf libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	if [ -f $(CUDA_PLUGIN) ]; then install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/; fi
 	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/zoq.h $(DESTDIR)$(LIBDIR)/libzoq.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so \
-	    $(DESTDIR)$(LIBDIR)/libzoq.a $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
+	    $(DESTDIR)$(LIBDIR)/libzoq.a $(DESTDIR)$(LIBDIR)/libzoq-cuda.so \
+	    $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
 
 deps:
 	@sh tools/deps.sh
