@@ -186,15 +186,16 @@ $(CUDA_PTX): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
 	@mkdir -p $(dir $@)
 	$(Q)$(NVCC) $(NVCC_FLAGS) -arch=compute_90 -ptx -o $@ $<
 
-$(CUDA_GPU_CHECK): tests/cuda/check_gpu.cu tests/plugin/trajectory.h $(CUDA_HDRS) $(STATIC)
+$(CUDA_GPU_CHECK): tests/cuda/check_gpu.cu tests/cuda/gpu.h tests/plugin/trajectory.h $(CUDA_HDRS) \
+                   $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NVCC    $@")
 	$(Q)$(NVCC) $(NVCC_FLAGS) -Itests -o $@ $< $(NVCC_LINK)
 
-$(CUDA_GPU_BENCH): bench/gpu_bench.cu bench/timing.h $(CUDA_HDRS) $(STATIC)
+$(CUDA_GPU_BENCH): bench/gpu_bench.cu bench/timing.h tests/cuda/gpu.h $(CUDA_HDRS) $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NVCC    $@")
-	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LINK)
+	$(Q)$(NVCC) $(NVCC_FLAGS) -Itests -o $@ $< $(NVCC_LINK)
 
 # The kernels' code compiled by nvcc for the host, against the CPU backend.
 $(CUDA_HOST_TEST): tests/cuda/test_cuda_host.cu $(CUDA_HDRS) $(STATIC)

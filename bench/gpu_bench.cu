@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/gpu.h"
 #include "timing.h"
 #include "zoq.h"
 
@@ -48,14 +49,7 @@ static double step_time(void *w, int dtype, int64_t n, int dist, int reps, long 
 {
     zoq_ctx *ctx;
     zoq_create(&ctx);
-    zoq_param_desc_t d;
-    memset(&d, 0, sizeof d);
-    d.size = sizeof d;
-    d.name = "w";
-    d.data = w;
-    d.dtype = dtype;
-    d.device = ZOQ_DEVICE_CUDA;
-    d.numel = n;
+    const zoq_param_desc_t d = gpu_desc("w", w, dtype, ZOQ_DEVICE_CUDA, n);
     if (zoq_param_add_desc(ctx, &d, NULL) != ZOQ_OK) {
         fprintf(stderr, "gpu_bench: %s\n", zoq_last_error(ctx));
         exit(1);
@@ -105,15 +99,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: gpu_bench [numel > 0] [reps 1..%d]\n", REPS_MAX);
         return 2;
     }
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0) {
-        printf("bench-gpu: SKIP, no CUDA device (cudaGetDeviceCount: %s)\n",
-               e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        return 0;
-    }
     cudaDeviceProp prop;
-    cudaGetDeviceProperties(&prop, 0);
+    if (!gpu_found("bench-gpu", &prop))
+        return 0;
     void *a, *b;
     if (cudaMalloc(&a, (size_t)n * 4) != cudaSuccess || cudaMalloc(&b, (size_t)n * 4) != cudaSuccess) {
         fprintf(stderr, "gpu_bench: cannot allocate 2 x %lld floats\n", (long long)n);

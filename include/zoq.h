@@ -226,7 +226,9 @@ typedef struct zoq_param_desc {
 
 /* Registers a parameter described by desc and writes its id (0, 1, ...) to
  * *id (may be NULL). ZOQ_E_INVALID for bad fields, ZOQ_E_EXISTS for a
- * duplicate name, ZOQ_E_STATE while an ask/tell step is pending. */
+ * duplicate name, ZOQ_E_STATE while an ask/tell step is pending,
+ * ZOQ_E_UNSUPPORTED or ZOQ_E_VERSION when a device's backend cannot be had
+ * (zoq_device_t). */
 ZOQ_API int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id);
 /* Shorthand for a CPU tensor in group "" with no flags. */
 ZOQ_API int zoq_param_add(zoq_ctx *ctx, const char *name, void *data, int dtype,

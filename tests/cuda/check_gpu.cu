@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/gpu.h"
 #include "plugin/trajectory.h"
 
 static void *dev_alloc(size_t bytes)
@@ -62,14 +63,8 @@ static int point_noise(int device, int dist, int hessian, int64_t n, float *out)
     zoq_ctx *ctx;
     zoq_create(&ctx);
     void *data = device == ZOQ_DEVICE_CUDA ? dev_alloc((size_t)n * 4) : calloc((size_t)n, 4);
-    zoq_param_desc_t d;
-    memset(&d, 0, sizeof d);
-    d.size = sizeof d;
-    d.name = "model.layers.0.mlp.up_proj.weight";
-    d.data = data;
-    d.dtype = ZOQ_F32;
-    d.device = device;
-    d.numel = n;
+    const zoq_param_desc_t d =
+        gpu_desc("model.layers.0.mlp.up_proj.weight", data, ZOQ_F32, device, n);
     int rc = zoq_param_add_desc(ctx, &d, NULL);
     const zoq_point_t *pts;
     int32_t np;
@@ -97,15 +92,9 @@ static int point_noise(int device, int dist, int hessian, int64_t n, float *out)
 
 int main(void)
 {
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0) {
-        printf("check-gpu: SKIP, no CUDA device (cudaGetDeviceCount: %s)\n",
-               e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        return 0;
-    }
     cudaDeviceProp prop;
-    cudaGetDeviceProperties(&prop, 0);
+    if (!gpu_found("check-gpu", &prop))
+        return 0;
     printf("check-gpu: %s\n", prop.name);
     int failed = 0;
     const int64_t n = 1 << 24;

@@ -2,7 +2,10 @@
  * passes of backend.h as kernels, one thread per group of 8 elements
  * (pass.cuh, shared with the host tests), over tensors and optimizer buffers
  * in device memory. Loaded by lib/backend/plugin.c; docs/backends.md. Passes
- * run on the legacy default stream and each call returns after they finish. */
+ * run on the calling thread's current device, on the legacy default stream,
+ * and each call returns after they finish. CUDA errors come back as
+ * ZOQ_E_NOMEM (allocation) or ZOQ_E_UNSUPPORTED, with CUDA's text in
+ * last_error. */
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +16,6 @@
 #define THREADS 256
 
 typedef struct cuda_ctx {
-    int device;
     zoq__term *terms;           /* device copy of the passes' term lists */
     size_t cap_terms;
     float *scratch;             /* direction output before it goes to the host */
@@ -26,7 +28,7 @@ static int fail(zoq__backend *be, cudaError_t e, const char *what)
 {
     cuda_ctx *c = (cuda_ctx *)be->context;
     snprintf(c->err, sizeof c->err, "(%s: %s)", what, cudaGetErrorString(e));
-    (void)cudaGetLastError(); /* clear a sticky launch error's record */
+    (void)cudaGetLastError(); /* reset, so the next call does not report it again */
     return e == cudaErrorMemoryAllocation ? ZOQ_E_NOMEM : ZOQ_E_UNSUPPORTED;
 }
 
@@ -219,7 +221,6 @@ static int cuda_create(zoq__backend **out, const char **why)
         free(c);
         return ZOQ_E_NOMEM;
     }
-    cudaGetDevice(&c->device);
     be->iface = &cuda_iface;
     be->context = c;
     *out = be;
