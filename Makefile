@@ -22,7 +22,7 @@ WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-
 CFLAGS ?= $(OPT) -g
 ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -fno-math-errno -pthread \
               -Iinclude -Ilib
-DEP_LIBS := -lxxhash -lopenblas -lm -pthread
+DEP_LIBS := -lxxhash -lopenblas -lm -ldl -pthread
 
 # V=1 shows full command lines.
 Q := $(if $(filter 1,$(V)),,@)
@@ -57,8 +57,35 @@ SO_MAJOR := $(BUILD)/libzoq.so.$(MAJOR)
 SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
+# The CUDA plugin (docs/backends.md), built only where nvcc is: `make cuda`.
+# Exact binary32 as the noise spec demands: nothing contracted into FMA, IEEE
+# division and square root, no flush to zero. Static cudart: the plugin needs
+# only the driver at run time. CUDA_ARCH picks the GPUs (sm_80: A100, sm_90:
+# H100/H200, plus PTX for newer ones).
+NVCC ?= $(shell command -v nvcc 2>/dev/null)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+NVCC_EXACT := -fmad=false -prec-div=true -prec-sqrt=true -ftz=false
+NVCC_FLAGS := -O3 -std=c++17 $(NVCC_EXACT) -Iinclude -Ilib -Werror all-warnings \
+              -Xcompiler -fPIC,-fvisibility=hidden,-ffp-contract=off,-Wall,-Wextra,-Werror
+CUDA_PLUGIN := $(BUILD)/libzoq-cuda.so
+CUDA_HDRS := $(wildcard lib/backend/cuda/*.cuh) lib/backend/backend.h $(wildcard lib/rng/*.h) \
+             $(wildcard lib/core/*.h) include/zoq.h
+NVCC_LINK := $(STATIC) -lxxhash -lopenblas -lm -ldl -lpthread
+CUDA_HOST_TEST := $(BUILD)/tests/cuda/test_cuda_host
+CUDA_PTX := $(BUILD)/cuda/pass.ptx
+
+CUDA_GPU_CHECK := $(BUILD)/tests/cuda/check_gpu
+CUDA_GPU_BENCH := $(BUILD)/bench/gpu_bench
+# `make check` builds the plugin and runs its host-side tests where nvcc is
+# (not under SANITIZE: nvcc's host objects are not instrumented).
+ifneq ($(NVCC),)
+ifneq ($(SANITIZE),1)
+CHECK_CUDA := $(CUDA_PLUGIN) $(CUDA_HOST_TEST) $(CUDA_PTX)
+endif
+endif
+
 .PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
-        fuzz
+        fuzz cuda check-gpu bench-gpu
 
 all: lib examples
 
@@ -105,8 +132,26 @@ $(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq.h
 $(BUILD)/tests/%: tests/%.c $(STATIC) $(SUPPORT_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests -MMD -MP $< -o $@ \
-	    $(SUPPORT_OBJS) $(STATIC) -lcriterion -lz $(DEP_LIBS) $(LDSAN)
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $(TEST_DEFS) -Wno-missing-prototypes -Itests -MMD -MP $< \
+	    -o $@ $(SUPPORT_OBJS) $(STATIC) -lcriterion -lz $(DEP_LIBS) $(LDSAN)
+
+# Plugins for test_plugin (tests/plugin/mock.c: the CPU kernels behind the
+# plugin ABI), one folder per variant, each holding a libzoq-cuda.so.
+MOCK_VARIANTS := full minimal old_abi short no_entry no_device
+MOCK_DIR := $(BUILD)/tests/plugins
+MOCKS := $(MOCK_VARIANTS:%=$(MOCK_DIR)/%/libzoq-cuda.so)
+$(MOCK_DIR)/%/libzoq-cuda.so: tests/plugin/mock.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -shared -DMOCK_VARIANT=MOCK_$(shell echo $* | tr a-z A-Z) \
+	    $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
+$(BUILD)/tests/test_plugin: $(MOCKS)
+$(BUILD)/tests/test_plugin: TEST_DEFS := -DZOQ_TEST_PLUGINS='"$(abspath $(MOCK_DIR))"'
+ifneq ($(CHECK_CUDA),)
+$(BUILD)/tests/test_plugin: $(CUDA_PLUGIN)
+$(BUILD)/tests/test_plugin: TEST_DEFS += -DZOQ_TEST_CUDA_PLUGIN_DIR='"$(abspath $(BUILD))"'
+endif
+
 
 $(BUILD)/examples/%: examples/%.c $(SO_LINK)
 	@mkdir -p $(dir $@)
@@ -159,9 +204,50 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	        build/fuzz/new_$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
-test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS)
+cuda: $(CUDA_PLUGIN)
+
+# On a machine with a GPU: the plugin against the CPU backend, bit for bit
+# (skips when no device is found), and its speed (bench/gpu_bench.cu).
+check-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_CHECK)
+	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) $(CUDA_GPU_CHECK)
+
+# MEZO_PYTHON: an interpreter whose torch has CUDA, for bench/mezo_gpu.py.
+MEZO_PYTHON ?= /usr/bin/python3
+bench-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_BENCH)
+	@mkdir -p bench/results
+	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) MEZO_PYTHON=$(MEZO_PYTHON) $(CUDA_GPU_BENCH)
+
+$(CUDA_PLUGIN): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
+	@$(if $(NVCC),,echo "make cuda: nvcc not found (set NVCC=/path/to/nvcc)"; exit 1)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) $(CUDA_ARCH) -shared -o $@ $<
+
+# What nvcc makes of the kernels, for tests/cuda/ptx.sh (no fused arithmetic).
+$(CUDA_PTX): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
+	@mkdir -p $(dir $@)
+	$(Q)$(NVCC) $(NVCC_FLAGS) -arch=compute_90 -ptx -o $@ $<
+
+$(CUDA_GPU_CHECK): tests/cuda/check_gpu.cu tests/cuda/gpu.h tests/plugin/trajectory.h $(CUDA_HDRS) \
+                   $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -Itests -o $@ $< $(NVCC_LINK)
+
+$(CUDA_GPU_BENCH): bench/gpu_bench.cu bench/timing.h tests/cuda/gpu.h $(CUDA_HDRS) $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -Itests -o $@ $< $(NVCC_LINK)
+
+# The kernels' code compiled by nvcc for the host, against the CPU backend.
+$(CUDA_HOST_TEST): tests/cuda/test_cuda_host.cu $(CUDA_HDRS) $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $@")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LINK)
+
+test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS) $(CHECK_CUDA)
 	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" FUZZ="$(FUZZ_NAMES)" \
-	    sh tests/run.sh $(TESTS)
+	    CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
@@ -185,12 +271,14 @@ install: lib
 	ln -sf libzoq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR)
 	ln -sf libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	if [ -f $(CUDA_PLUGIN) ]; then install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/; fi
 	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/zoq.h $(DESTDIR)$(LIBDIR)/libzoq.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so \
-	    $(DESTDIR)$(LIBDIR)/libzoq.a $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
+	    $(DESTDIR)$(LIBDIR)/libzoq.a $(DESTDIR)$(LIBDIR)/libzoq-cuda.so \
+	    $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
 
 deps:
 	@sh tools/deps.sh
@@ -208,6 +296,9 @@ help:
 	@echo "  make demo           the main job (for now: the quadratic example)"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
 	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (needs clang; FUZZ_TIME=s per target)"
+	@echo "  make cuda           $(CUDA_PLUGIN), the CUDA backend plugin (needs nvcc)"
+	@echo "  make check-gpu      CUDA plugin vs CPU backend, bit for bit (skips without a GPU)"
+	@echo "  make bench-gpu      CUDA pass bandwidth vs cudaMemcpy, and vs the MeZO loop in PyTorch"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"

@@ -192,7 +192,17 @@ typedef enum zoq_dtype {
     ZOQ_BF16 = 2                /* bfloat16; arithmetic in f32, stored round-to-nearest-even */
 } zoq_dtype_t;
 
-typedef enum zoq_device { ZOQ_DEVICE_CPU = 0 } zoq_device_t;
+/* Where a parameter's data lives. ZOQ_DEVICE_CUDA: data is CUDA device
+ * memory of the current device; its first registration loads the plugin
+ * libzoq-cuda.so (docs/backends.md: $ZOQ_BACKEND_PATH, else libzoq's own
+ * directory) and fails with ZOQ_E_UNSUPPORTED, saying what was searched, when
+ * there is none or no device, ZOQ_E_VERSION when the plugin is of another ABI.
+ * Its optimizer buffers live on the device; zoq_materialize's dst is device
+ * memory there, zoq_point_noise's out host memory. */
+typedef enum zoq_device {
+    ZOQ_DEVICE_CPU = 0,
+    ZOQ_DEVICE_CUDA = 1
+} zoq_device_t;
 
 /* Parameter flags (bits). Unknown bits are refused. */
 #define ZOQ_PARAM_DISABLED 0x1u /* registered but not trained until enabled */
@@ -218,7 +228,9 @@ typedef struct zoq_param_desc {
 
 /* Registers a parameter described by desc and writes its id (0, 1, ...) to
  * *id (may be NULL). ZOQ_E_INVALID for bad fields, ZOQ_E_EXISTS for a
- * duplicate name, ZOQ_E_STATE while an ask/tell step is pending. */
+ * duplicate name, ZOQ_E_STATE while an ask/tell step is pending,
+ * ZOQ_E_UNSUPPORTED or ZOQ_E_VERSION when a device's backend cannot be had
+ * (zoq_device_t). */
 ZOQ_API int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id);
 /* Shorthand for a CPU tensor in group "" with no flags. */
 ZOQ_API int zoq_param_add(zoq_ctx *ctx, const char *name, void *data, int dtype,
@@ -352,11 +364,13 @@ ZOQ_API int zoq_skip_step(zoq_ctx *ctx);
 
 /* Saves the optimizer state (step counter, options, per-parameter optimizer
  * buffers; not the parameters themselves) to path, atomically: a temporary
- * file in the same folder renamed over path. Format: docs/formats.md. */
+ * file in the same folder renamed over path. Format: docs/formats.md.
+ * ZOQ_E_UNSUPPORTED (for now) when a parameter is on a CUDA device. */
 ZOQ_API int zoq_state_save(zoq_ctx *ctx, const char *path);
 /* Loads a state saved by zoq_state_save into ctx, whose parameters must match
  * by name, dtype and numel. Validates everything first: on any error
- * (ZOQ_E_IO, _FORMAT, _CHECKSUM, _VERSION, _MISMATCH) ctx is unchanged. */
+ * (ZOQ_E_IO, _FORMAT, _CHECKSUM, _VERSION, _MISMATCH; _UNSUPPORTED as for
+ * zoq_state_save) ctx is unchanged. */
 ZOQ_API int zoq_state_load(zoq_ctx *ctx, const char *path);
 
 /* ------------------------------------------------------------------------ */

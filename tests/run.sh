@@ -58,6 +58,16 @@ fi
 for f in ${FUZZ:-}; do
     check "fuzz corpus replays: $f" "$BUILD/fuzz/replay_$f" "tests/fuzz/corpus/$f"
 done
+# CUDA_CHECKS: the host build of the kernels' code and their PTX (make check
+# sets them where nvcc is and SANITIZE is off).
+if [ -n "${CUDA_CHECKS:-}" ]; then
+    host_test=${CUDA_CHECKS%% *}
+    ptx=${CUDA_CHECKS#* }
+    check "cuda: kernel code (host build) equals the noise reference and CPU backend" "$host_test"
+    check "cuda: the kernels' PTX has only single IEEE binary32 operations" sh tests/cuda/ptx.sh "$ptx"
+else
+    echo "[SKIP] cuda plugin host tests (no nvcc on PATH, or SANITIZE=1)"
+fi
 if $PYTHON -c 'import numpy, xxhash' 2>/dev/null; then
     check "rng vectors regenerate from docs/rng.md" $PYTHON tests/kat/gen_rng_kat.py --check
 else

@@ -1,6 +1,10 @@
 /* backend.h - what a compute backend provides: a table of function pointers
  * plus an opaque context (the shape of ggml-backend). The CPU backend is built
- * in; others (CUDA) are plugins checked by ABI version and interface size. */
+ * in; others (CUDA) are plugins checked by ABI version and interface size
+ * (lib/backend/plugin.c, docs/backends.md). This header is the plugin ABI:
+ * change a published layout only by bumping ZOQ__BACKEND_ABI; new slots are
+ * appended to the interface, and the loader gives NULL or absent ones their
+ * defaults. */
 #ifndef ZOQ_BACKEND_H
 #define ZOQ_BACKEND_H
 
@@ -98,25 +102,54 @@ typedef struct zoq__pass {
 typedef struct zoq__backend zoq__backend;
 
 /* The interface. `size` is sizeof the table the backend was built with;
- * optional slots may be NULL and get defaults. */
+ * optional slots may be NULL (or lie beyond `size`) and get defaults. A
+ * plugin's buffers (tensor data, m, v, sigma, bits, pass dst) are memory of
+ * its device; zoq reaches them only through these slots. */
 typedef struct zoq__backend_iface {
     size_t size;
     uint32_t abi;               /* ZOQ__BACKEND_ABI */
     const char *name;
-    /* Runs n passes (each over a whole tensor); returns a zoq status. */
+    /* Runs n passes (each over a whole tensor) and returns when they are done
+     * (dst readable by the caller's next kernel); returns a zoq status. */
     int (*run_passes)(zoq__backend *be, const zoq__pass *passes, int n);
     /* Writes the direction d of ps->terms[0] (z with ps's mask, HiZOO and LoZO
-     * applied; coef ignored) for elements [offset, offset+count) as f32. */
+     * applied; coef ignored) for elements [offset, offset+count) as f32 into
+     * host memory `out`. */
     int (*direction)(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
                      float *out);
     /* Releases the backend. */
     void (*destroy)(zoq__backend *be);
+    /* Optional, default host memory (calloc, free, memcpy): device buffers of
+     * `bytes` zeroed bytes, their release (NULL is a no-op), and copies from
+     * host to device and back. */
+    int (*alloc)(zoq__backend *be, size_t bytes, void **out);
+    void (*release)(zoq__backend *be, void *p);
+    int (*upload)(zoq__backend *be, void *dst, const void *src, size_t bytes);
+    int (*download)(zoq__backend *be, void *dst, const void *src, size_t bytes);
+    /* Optional, default "": what the last failing call met, for messages. */
+    const char *(*last_error)(zoq__backend *be);
 } zoq__backend_iface;
+
+/* The required slots end here: a smaller interface is refused. */
+#define ZOQ__BACKEND_IFACE_MIN (offsetof(zoq__backend_iface, destroy) + sizeof(void (*)(void)))
 
 struct zoq__backend {
     const zoq__backend_iface *iface;
     void *context;
 };
+
+/* A plugin is a shared object exporting ZOQ__PLUGIN_ENTRY, a function
+ * returning this (static) description. `abi` fixes the layout of this struct
+ * and of everything above; `create` makes a backend whose iface is `iface`,
+ * or fails with a zoq status (ZOQ_E_UNSUPPORTED: no usable device) and an
+ * optional static message in *why. */
+#define ZOQ__PLUGIN_ENTRY "zoq_backend_plugin"
+typedef struct zoq__plugin_entry {
+    uint32_t abi;               /* ZOQ__BACKEND_ABI */
+    const zoq__backend_iface *iface;
+    int (*create)(zoq__backend **out, const char **why);
+} zoq__plugin_entry;
+typedef const zoq__plugin_entry *(*zoq__plugin_entry_fn)(void);
 
 /* The built-in CPU backend with n_threads workers (>= 1). */
 int zoq__cpu_backend_create(int n_threads, zoq__backend **out);

@@ -1,5 +1,6 @@
-/* dispatch.c - the context's backend and the one operation the step needs
- * from it: a fused noise pass over every enabled parameter. */
+/* dispatch.c - the context's CPU backend and the one operation the step
+ * needs from the backends: a fused noise pass over every enabled parameter,
+ * one batch per device. */
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -42,24 +43,30 @@ zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst)
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
                    const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask)
 {
-    zoq__backend *be;
-    int rc = zoq__ctx_backend(ctx, &be);
-    if (rc != ZOQ_OK)
-        return rc;
     zoq__pass *passes = ctx->plan.passes; /* sized by zoq__plan_make: no allocation here */
-    int n = 0;
-    for (int32_t i = 0; i < ctx->n_params; i++) {
-        if (!ctx->params[i].enabled)
+    for (int device = ZOQ_DEVICE_CPU; device <= ZOQ_DEVICE_CUDA; device++) {
+        int n = 0;
+        for (int32_t i = 0; i < ctx->n_params; i++) {
+            if (!ctx->params[i].enabled || ctx->params[i].device != device)
+                continue;
+            zoq__pass *ps = &passes[n++];
+            *ps = zoq__pass_base(ctx, &ctx->params[i].t, ctx->params[i].t.data);
+            ps->scale = scale;
+            ps->n_terms = n_terms;
+            ps->terms = terms;
+            ps->upd = upd;
+            ps->hs = hs;
+            ps->mask = mask;
+        }
+        if (n == 0)
             continue;
-        zoq__pass *ps = &passes[n++];
-        *ps = zoq__pass_base(ctx, &ctx->params[i].t, ctx->params[i].t.data);
-        ps->scale = scale;
-        ps->n_terms = n_terms;
-        ps->terms = terms;
-        ps->upd = upd;
-        ps->hs = hs;
-        ps->mask = mask;
+        zoq__backend *be;
+        int rc = zoq__device_backend(ctx, device, &be);
+        if (rc == ZOQ_OK && (rc = be->iface->run_passes(be, passes, n)) != ZOQ_OK)
+            return zoq__fail(ctx, rc, "%s backend pass failed: %s %s", be->iface->name,
+                             zoq_strerror(rc), zoq__backend_error(be));
+        if (rc != ZOQ_OK)
+            return rc;
     }
-    rc = be->iface->run_passes(be, passes, n);
-    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));
+    return ZOQ_OK;
 }

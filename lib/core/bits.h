@@ -5,14 +5,16 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline uint32_t zoq__f32_bits(float f)
+#include "core/hd.h"
+
+static inline ZOQ__HD uint32_t zoq__f32_bits(float f)
 {
     uint32_t b;
     memcpy(&b, &f, sizeof b);
     return b;
 }
 
-static inline float zoq__f32_from_bits(uint32_t b)
+static inline ZOQ__HD float zoq__f32_from_bits(uint32_t b)
 {
     float f;
     memcpy(&f, &b, sizeof f);

@@ -6,9 +6,10 @@
 #include <stdint.h>
 
 #include "core/bits.h"
+#include "core/hd.h"
 #include "zoq.h"
 
-static inline float zoq__f16_to_f32(uint16_t h)
+static inline ZOQ__HD float zoq__f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
@@ -19,7 +20,7 @@ static inline float zoq__f16_to_f32(uint16_t h)
     return zoq__f32_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
-static inline uint16_t zoq__f32_to_f16(float f)
+static inline ZOQ__HD uint16_t zoq__f32_to_f16(float f)
 {
     uint32_t x = zoq__f32_bits(f);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
@@ -37,13 +38,13 @@ static inline uint16_t zoq__f32_to_f16(float f)
     return (uint16_t)(sign | (ax >> 13));
 }
 
-static inline float zoq__bf16_to_f32(uint16_t h)
+static inline ZOQ__HD float zoq__bf16_to_f32(uint16_t h)
 {
     return zoq__f32_from_bits((uint32_t)h << 16);
 }
 
 /* Element i of a buffer of dtype (zoq_dtype_t) as binary32. */
-static inline float zoq__load_f32(const void *data, int dtype, int64_t i)
+static inline ZOQ__HD float zoq__load_f32(const void *data, int dtype, int64_t i)
 {
     if (dtype == ZOQ_F16)
         return zoq__f16_to_f32(((const uint16_t *)data)[i]);
@@ -52,7 +53,7 @@ static inline float zoq__load_f32(const void *data, int dtype, int64_t i)
     return ((const float *)data)[i];
 }
 
-static inline uint16_t zoq__f32_to_bf16(float f)
+static inline ZOQ__HD uint16_t zoq__f32_to_bf16(float f)
 {
     uint32_t x = zoq__f32_bits(f);
     if ((x & 0x7FFFFFFFu) > 0x7F800000u)

@@ -92,9 +92,9 @@ void zoq_destroy(zoq_ctx *ctx)
         return;
     zoq__update_free_buffers(ctx);
     for (int32_t i = 0; i < ctx->n_params; i++) {
+        zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.bits);
         free(ctx->params[i].name);
         free(ctx->params[i].group);
-        free(ctx->params[i].t.bits);
     }
     free(ctx->accum);
     free(ctx->params);
@@ -108,6 +108,7 @@ void zoq_destroy(zoq_ctx *ctx)
     free(ctx->plan.passes);
     if (ctx->backend)
         ctx->backend->iface->destroy(ctx->backend);
+    zoq__devices_close(ctx);
     free(ctx);
 }
 

@@ -15,7 +15,7 @@ int zoq_param_init_normal(zoq_ctx *ctx, int32_t id, double sigma)
     if (!isfinite(sigma) || sigma < 0.0)
         return zoq__fail(ctx, ZOQ_E_INVALID, "sigma must be finite and >= 0, got %g", sigma);
     zoq__backend *be;
-    if ((rc = zoq__ctx_backend(ctx, &be)) != ZOQ_OK)
+    if ((rc = zoq__device_backend(ctx, ctx->params[id].device, &be)) != ZOQ_OK)
         return rc;
     const zoq__tensor *t = &ctx->params[id].t;
     const zoq__term term = {.step = 0, .query = 0, .coef = (float)sigma};
@@ -23,7 +23,8 @@ int zoq_param_init_normal(zoq_ctx *ctx, int32_t id, double sigma)
                             .dist = ZOQ_DIST_GAUSSIAN, .scale = 0.0f, .n_terms = 1,
                             .terms = &term};
     rc = be->iface->run_passes(be, &pass, 1);
-    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "initialization failed: %s", zoq_strerror(rc));
+    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "initialization failed: %s %s",
+                                         zoq_strerror(rc), zoq__backend_error(be));
 }
 
 int zoq_lora_b_warm_start(zoq_ctx *ctx, double sigma, int32_t *count)

@@ -10,6 +10,7 @@
 
 #include "zoq.h"
 #include "backend/backend.h"
+#include "backend/plugin.h"
 #include "core/abi.h"
 
 #define ZOQ__ERRMSG_CAP 256
@@ -46,6 +47,7 @@ typedef struct zoq__param {
     uint32_t flags;
     int enabled;
     int tau_valid;              /* t.tau holds this epoch's magnitude threshold */
+    int device;                 /* zoq_device_t: which backend owns t's buffers */
 } zoq__param;
 
 /* The points, losses and gradients of the step being evaluated. */
@@ -99,6 +101,7 @@ struct zoq_ctx {
     zoq__backend *backend;      /* created lazily by zoq__ctx_backend() */
     int backend_threads;        /* thread count the backend was made with */
     int auto_threads;           /* online cores, read once; 0 = not yet */
+    zoq__plugin *cuda;          /* the CUDA plugin, loaded by the first CUDA parameter */
     char err[ZOQ__ERRMSG_CAP];
 };
 
@@ -130,8 +133,27 @@ void zoq__registry_rekey(zoq_ctx *ctx);
 /* Unregisters the last parameter added (undoes a zoq_param_add_desc). */
 void zoq__registry_pop(zoq_ctx *ctx);
 
-/* The backend of ctx, (re)created for the current thread option. */
+/* The CPU backend of ctx, (re)created for the current thread option. */
 int zoq__ctx_backend(zoq_ctx *ctx, zoq__backend **out);
+
+/* Devices (backend/devices.c) */
+/* The backend that runs passes over tensors of `device` (a zoq_device_t the
+ * registry accepted); loads the plugin on first use (message set on failure). */
+int zoq__device_backend(zoq_ctx *ctx, int device, zoq__backend **out);
+/* Zeroed memory of `bytes` on the device of parameter p (host memory for the
+ * CPU); ZOQ_E_NOMEM with a message naming p. */
+int zoq__param_alloc(zoq_ctx *ctx, const zoq__param *p, size_t bytes, void **out);
+/* Releases a buffer from zoq__param_alloc of p. Accepts NULL. */
+void zoq__param_release(zoq_ctx *ctx, const zoq__param *p, void *buf);
+/* Sets n floats of p's device buffer buf to value. */
+int zoq__param_fill(zoq_ctx *ctx, const zoq__param *p, float *buf, int64_t n, float value);
+/* Elements [offset, offset+count) of p's data as binary32, into host memory. */
+int zoq__param_read(zoq_ctx *ctx, const zoq__param *p, int64_t offset, int64_t count,
+                    float *out);
+/* What be's last failing call met ("" when it cannot say). */
+const char *zoq__backend_error(zoq__backend *be);
+/* The destroyed context's plugin backend goes with it. */
+void zoq__devices_close(zoq_ctx *ctx);
 
 /* Plans the next step in ctx->plan (schedules, points, buffers sized), so
  * that nothing allocates once parameters start moving. */

@@ -44,9 +44,9 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': data is NULL", d->name);
     if (d->dtype != ZOQ_F32 && d->dtype != ZOQ_F16 && d->dtype != ZOQ_BF16)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': unknown dtype %d", d->name, d->dtype);
-    if (d->device != ZOQ_DEVICE_CPU)
-        return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': device %d is not available in "
-                                                 "this build", d->name, d->device);
+    if (d->device != ZOQ_DEVICE_CPU && d->device != ZOQ_DEVICE_CUDA)
+        return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': device %d is not known to this "
+                                                 "build", d->name, d->device);
     if (d->numel <= 0 || d->numel > (INT64_MAX >> 4))
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': numel %lld out of range", d->name,
                          (long long)d->numel);
@@ -66,7 +66,8 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
     if (zoq_param_find(ctx, d->name, &dup) == ZOQ_OK)
         return zoq__fail(ctx, ZOQ_E_EXISTS, "a parameter named '%s' is already registered (id "
                                             "%d)", d->name, dup);
-    return ZOQ_OK;
+    zoq__backend *be; /* the first CUDA parameter loads the plugin */
+    return d->device == ZOQ_DEVICE_CPU ? ZOQ_OK : zoq__device_backend(ctx, d->device, &be);
 }
 
 int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
@@ -101,6 +102,7 @@ int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
     p->t.cols = desc_cols(desc);
     p->t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, p->name);
     p->flags = desc->flags;
+    p->device = desc->device;
     p->enabled = !(desc->flags & ZOQ_PARAM_DISABLED);
     if (id)
         *id = ctx->n_params;

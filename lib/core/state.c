@@ -132,12 +132,25 @@ static void encode(const zoq_ctx *ctx, zoq__buf *b)
     put_le(b, XXH64(b->p, b->n, 0), 8);
 }
 
+/* State files hold the buffers as host arrays; device ones are not copied yet. */
+static int host_only(zoq_ctx *ctx, const char *what)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++)
+        if (ctx->params[i].device != ZOQ_DEVICE_CPU)
+            return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "%s: parameter '%s' lives on a CUDA "
+                             "device, and state files of device buffers are not supported yet",
+                             what, ctx->params[i].name);
+    return ZOQ_OK;
+}
+
 int zoq_state_save(zoq_ctx *ctx, const char *path)
 {
     if (!ctx)
         return ZOQ_E_INVALID;
     if (!path || !path[0])
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_save: empty path");
+    if (host_only(ctx, "zoq_state_save") != ZOQ_OK)
+        return ZOQ_E_UNSUPPORTED;
     zoq__buf b = {0};
     encode(ctx, &b);
     if (b.oom) {
@@ -391,6 +404,8 @@ int zoq_state_load(zoq_ctx *ctx, const char *path)
     if (!path)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_load: path is NULL");
     int rc = zoq__check_idle(ctx, "loading a state");
+    if (rc == ZOQ_OK)
+        rc = host_only(ctx, "zoq_state_load");
     if (rc != ZOQ_OK)
         return rc;
     unsigned char *data = NULL;

@@ -14,34 +14,54 @@
 #include "core/internal.h"
 
 #define BINS 65536
+/* Elements read per call (device tensors are copied to the host in these). */
+#define SLICE 65536
+
+/* One histogram pass over |θ| of p (read in slices into x): with top < 0
+ * counts bits >> 16, else the low 16 bits of those whose top half is top. */
+static int histogram(zoq_ctx *ctx, const zoq__param *p, int64_t top, uint64_t *hist, float *x)
+{
+    memset(hist, 0, BINS * sizeof *hist);
+    for (int64_t s = 0; s < p->t.numel; s += SLICE) {
+        int64_t n = p->t.numel - s < SLICE ? p->t.numel - s : SLICE;
+        int rc = zoq__param_read(ctx, p, s, n, x);
+        if (rc != ZOQ_OK)
+            return rc;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t b = zoq__f32_bits(x[i]) & 0x7FFFFFFFu;
+            if (top < 0)
+                hist[b >> 16]++;
+            else if (b >> 16 == (uint32_t)top)
+                hist[b & 0xFFFFu]++;
+        }
+    }
+    return ZOQ_OK;
+}
 
 /* Exact k-th smallest |θ| (0-based) by two 16-bit histogram passes over the
  * bit patterns of |θ| (ordered like the values for non-negative floats). */
-static float kth_abs(const zoq__tensor *t, int64_t k, uint64_t *hist)
+static int kth_abs(zoq_ctx *ctx, const zoq__param *p, int64_t k, uint64_t *hist, float *x,
+                   float *tau)
 {
-    memset(hist, 0, BINS * sizeof *hist);
-    for (int64_t i = 0; i < t->numel; i++)
-        hist[(zoq__f32_bits(zoq__load_f32(t->data, t->dtype, i)) & 0x7FFFFFFFu) >> 16]++;
+    int rc = histogram(ctx, p, -1, hist, x);
     uint32_t hi = 0;
     uint64_t below = 0;
-    while (below + hist[hi] <= (uint64_t)k)
+    while (rc == ZOQ_OK && below + hist[hi] <= (uint64_t)k)
         below += hist[hi++];
-    memset(hist, 0, BINS * sizeof *hist);
-    for (int64_t i = 0; i < t->numel; i++) {
-        uint32_t b = zoq__f32_bits(zoq__load_f32(t->data, t->dtype, i)) & 0x7FFFFFFFu;
-        if (b >> 16 == hi)
-            hist[b & 0xFFFFu]++;
-    }
+    if (rc == ZOQ_OK)
+        rc = histogram(ctx, p, hi, hist, x);
     uint32_t lo = 0;
-    while (below + hist[lo] <= (uint64_t)k)
+    while (rc == ZOQ_OK && below + hist[lo] <= (uint64_t)k)
         below += hist[lo++];
-    return zoq__f32_from_bits(hi << 16 | lo);
+    if (rc == ZOQ_OK)
+        *tau = zoq__f32_from_bits(hi << 16 | lo);
+    return rc;
 }
 
 static void free_bits(zoq_ctx *ctx)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
-        free(ctx->params[i].t.bits);
+        zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.bits);
         ctx->params[i].t.bits = NULL;
         ctx->params[i].tau_valid = 0;
     }
@@ -71,26 +91,32 @@ int zoq__sparse_prepare(zoq_ctx *ctx)
         return ZOQ_OK;
     }
     uint64_t *hist = NULL;
-    for (int32_t i = 0; i < ctx->n_params; i++) {
+    float *x = NULL;
+    int rc = ZOQ_OK;
+    for (int32_t i = 0; i < ctx->n_params && rc == ZOQ_OK; i++) {
         zoq__param *p = &ctx->params[i];
         if (!p->enabled)
             continue;
-        if (!p->t.bits && !(p->t.bits = malloc(((size_t)p->t.numel + 7) / 8))) {
-            free(hist);
-            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the sparse mask of '%s'",
-                             p->name);
-        }
-        if (p->tau_valid && epoch == ctx->mask_epoch)
+        void *bits;
+        if (!p->t.bits &&
+            (rc = zoq__param_alloc(ctx, p, ((size_t)p->t.numel + 7) / 8, &bits)) == ZOQ_OK)
+            p->t.bits = bits;
+        if (rc != ZOQ_OK || (p->tau_valid && epoch == ctx->mask_epoch))
             continue;
-        if (!hist && !(hist = malloc(BINS * sizeof *hist)))
-            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory computing sparse thresholds");
+        if ((!hist && !(hist = malloc(BINS * sizeof *hist))) ||
+            (!x && !(x = malloc(SLICE * sizeof *x)))) {
+            rc = zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory computing sparse thresholds");
+            break;
+        }
         int64_t k = (int64_t)ceil(ctx->opts.sparse_keep * (double)p->t.numel) - 1;
-        p->t.tau = kth_abs(&p->t, k < 0 ? 0 : k, hist);
-        p->tau_valid = 1;
+        if ((rc = kth_abs(ctx, p, k < 0 ? 0 : k, hist, x, &p->t.tau)) == ZOQ_OK)
+            p->tau_valid = 1;
     }
     free(hist);
-    ctx->mask_epoch = epoch;
-    return ZOQ_OK;
+    free(x);
+    if (rc == ZOQ_OK)
+        ctx->mask_epoch = epoch;
+    return rc;
 }
 
 const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store)

@@ -227,7 +227,7 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_materialize: dst overlaps parameter '%s'",
                          p->name);
     zoq__backend *be;
-    if ((rc = zoq__ctx_backend(ctx, &be)) != ZOQ_OK)
+    if ((rc = zoq__device_backend(ctx, p->device, &be)) != ZOQ_OK)
         return rc;
     zoq__term term;
     zoq__pass pass = point_pass(ctx, point, p, dst, &term);
@@ -236,7 +236,8 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
         pass.mask = NULL;
     }
     rc = be->iface->run_passes(be, &pass, 1);
-    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s", zoq_strerror(rc));
+    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s %s", zoq_strerror(rc),
+                                         zoq__backend_error(be));
 }
 
 int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int64_t count,
@@ -258,9 +259,11 @@ int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int
         return ZOQ_OK;
     }
     zoq__backend *be;
-    if ((rc = zoq__ctx_backend(ctx, &be)) != ZOQ_OK)
+    if ((rc = zoq__device_backend(ctx, p->device, &be)) != ZOQ_OK)
         return rc;
-    return be->iface->direction(be, &pass, offset, count, out);
+    rc = be->iface->direction(be, &pass, offset, count, out);
+    return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "point noise failed: %s %s", zoq_strerror(rc),
+                                         zoq__backend_error(be));
 }
 
 int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report)

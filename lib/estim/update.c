@@ -23,8 +23,8 @@ static int buffers_needed(int kind)
 static void free_moments(zoq_ctx *ctx)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
-        free(ctx->params[i].t.m);
-        free(ctx->params[i].t.v);
+        zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.m);
+        zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.v);
         ctx->params[i].t.m = ctx->params[i].t.v = NULL;
     }
     ctx->buffers_kind = ZOQ_OPTIM_SGD;
@@ -33,7 +33,7 @@ static void free_moments(zoq_ctx *ctx)
 static void free_sigma(zoq_ctx *ctx)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
-        free(ctx->params[i].t.sigma);
+        zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.sigma);
         ctx->params[i].t.sigma = NULL;
     }
 }
@@ -44,13 +44,29 @@ void zoq__update_free_buffers(zoq_ctx *ctx)
     free_sigma(ctx);
 }
 
-/* HiZOO's estimate starts at 1 (no preconditioning). */
-static float *new_sigma(int64_t n)
+/* A zeroed f32 buffer of p's numel on p's device into *buf, unless it has one. */
+static int ensure(zoq_ctx *ctx, const zoq__param *p, float **buf)
 {
-    float *s = malloc((size_t)n * sizeof *s);
-    for (int64_t i = 0; s && i < n; i++)
-        s[i] = 1.0f;
-    return s;
+    void *b;
+    if (*buf)
+        return ZOQ_OK;
+    int rc = zoq__param_alloc(ctx, p, (size_t)p->t.numel * sizeof **buf, &b);
+    if (rc == ZOQ_OK)
+        *buf = b;
+    return rc;
+}
+
+/* HiZOO's estimate starts at 1 (no preconditioning). */
+static int new_sigma(zoq_ctx *ctx, zoq__param *p)
+{
+    if (p->t.sigma)
+        return ZOQ_OK;
+    int rc = ensure(ctx, p, &p->t.sigma);
+    if (rc == ZOQ_OK && (rc = zoq__param_fill(ctx, p, p->t.sigma, p->t.numel, 1.0f)) != ZOQ_OK) {
+        zoq__param_release(ctx, p, p->t.sigma);
+        p->t.sigma = NULL;
+    }
+    return rc;
 }
 
 const zoq__hessian *zoq__move_hessian(const zoq_ctx *ctx)
@@ -70,20 +86,16 @@ static int prepare_buffers(zoq_ctx *ctx)
     if (!ctx->opts.hessian)
         free_sigma(ctx);
     for (int32_t i = 0; i < ctx->n_params; i++) {
-        zoq__tensor *t = &ctx->params[i].t;
-        if (!ctx->params[i].enabled)
+        zoq__param *p = &ctx->params[i];
+        if (!p->enabled)
             continue;
-        if (ctx->opts.hessian && !t->sigma && !(t->sigma = new_sigma(t->numel)))
-            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the Hessian estimate of '%s'",
-                             ctx->params[i].name);
-        if (need == 0)
-            continue;
-        if (!t->m && !(t->m = calloc((size_t)t->numel, sizeof *t->m)))
-            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the optimizer buffer of '%s'",
-                             ctx->params[i].name);
-        if (need > 1 && !t->v && !(t->v = calloc((size_t)t->numel, sizeof *t->v)))
-            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory for the optimizer buffer of '%s'",
-                             ctx->params[i].name);
+        int rc = ctx->opts.hessian ? new_sigma(ctx, p) : ZOQ_OK;
+        if (rc == ZOQ_OK && need > 0)
+            rc = ensure(ctx, p, &p->t.m);
+        if (rc == ZOQ_OK && need > 1)
+            rc = ensure(ctx, p, &p->t.v);
+        if (rc != ZOQ_OK)
+            return rc;
     }
     return ZOQ_OK;
 }

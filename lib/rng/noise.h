@@ -27,7 +27,7 @@ enum {
 #define ZOQ__RADE_PER_BLOCK 128
 
 /* Philox block `block` of the stream (key, step, query, stream). */
-static inline void zoq__noise_block(uint64_t key, uint64_t step, uint32_t query,
+static inline ZOQ__HD void zoq__noise_block(uint64_t key, uint64_t step, uint32_t query,
                                     uint32_t stream, uint64_t block, uint32_t out[4])
 {
     const uint32_t k[2] = {(uint32_t)key, (uint32_t)(key >> 32)};

@@ -1,10 +1,12 @@
 /* philox.h - Philox4x32-10 (Salmon et al., SC'11), the counter-based block
  * generator under every random draw in zoq. Header-only, no state, usable
- * from scalar C, SIMD code and (later) CUDA kernels alike. */
+ * from scalar C, SIMD code and CUDA kernels alike. */
 #ifndef ZOQ_RNG_PHILOX_H
 #define ZOQ_RNG_PHILOX_H
 
 #include <stdint.h>
+
+#include "core/hd.h"
 
 #define ZOQ__PHILOX_M0 0xD2511F53u
 #define ZOQ__PHILOX_M1 0xCD9E8D57u
@@ -13,7 +15,7 @@
 
 /* One Philox4x32-10 block: encrypts counter c (4 words) under key k (2 words)
  * into out (4 words). */
-static inline void zoq__philox4x32_10(const uint32_t c[4], const uint32_t k[2], uint32_t out[4])
+static inline ZOQ__HD void zoq__philox4x32_10(const uint32_t c[4], const uint32_t k[2], uint32_t out[4])
 {
     uint32_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
     uint32_t k0 = k[0], k1 = k[1];
