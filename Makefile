@@ -17,6 +17,9 @@ DESTDIR ?=
 CC ?= cc
 CXX ?= c++
 PYTHON ?= python3
+# Debian's interpreter: the bindings' tests and the demo use its python3-numpy,
+# python3-pytest, python3-torch and python3-matplotlib (tools/deps.sh).
+SYS_PYTHON ?= /usr/bin/python3
 OPT ?= -O2
 WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= $(OPT) -g
@@ -116,7 +119,8 @@ $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 examples: $(EXAMPLES)
 
 test check: lib $(TESTS) $(EXAMPLES)
-	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" sh tests/run.sh $(TESTS)
+	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SYS_PYTHON=$(SYS_PYTHON) SAN="$(SAN)" \
+	    sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
@@ -125,8 +129,8 @@ bench: $(BENCHES)
 	@mkdir -p bench/results
 	@for b in $(BENCHES); do $$b || exit 1; done
 
-demo: examples
-	$(BUILD)/examples/quadratic
+demo: lib
+	ZOQ_LIBRARY=$(abspath $(SO_LINK)) $(SYS_PYTHON) demo/digits.py --out $(BUILD)/demo
 
 # ABI baseline for abidiff (tests/run.sh compares against abi/libzoq.abi).
 abi-dump: $(SO_REAL)
@@ -160,7 +164,7 @@ help:
 	@echo "  make check          build and run every test (SANITIZE=1: under ASan+UBSan)"
 	@echo "  make valgrind       run the C test suites under valgrind (leak check)"
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
-	@echo "  make demo           the main job (for now: the quadratic example)"
+	@echo "  make demo           the main job: ZO training on UCI digits, report in $(BUILD)/demo/"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"

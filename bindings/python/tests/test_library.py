@@ -68,3 +68,14 @@ def test_library_copied_into_the_package_is_found(tmp_path):
     r = _import_in(env, tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(pkg / "libzoq.so.0")
+
+
+def test_every_header_function_is_declared_for_ctypes():
+    """A new zoq_* function in zoq.h fails this until it is bound: add it to
+    PROTOTYPES in zoq/_lib.py (one line) and wrap it."""
+    import re
+    header = open(os.path.join(ROOT, "include", "zoq.h")).read()
+    declared = set(re.findall(r"^ZOQ_API [^;(]*?\b(zoq_\w+)\s*\(", header, re.M))
+    assert len(declared) >= 66
+    assert sorted(declared - set(_lib.PROTOTYPES)) == []
+    assert sorted(set(_lib.PROTOTYPES) - declared) == []

@@ -28,6 +28,7 @@ def test_step_drives_a_quadratic_down_in_place():
     assert rep.losses.shape == (8,) and rep.proj_grads.shape == (4,)
     assert rep.lr == 0.02 and rep.eps == 1e-3 and rep.failed_point == -1
     assert rep.callback_status == 0 and rep.n_clipped == 0 and not rep.stopped
+    assert rep.grad_norm == pytest.approx(np.sqrt(np.mean(rep.proj_grads ** 2)))
     assert abs(rep.loss - quad(w)()) < 0.05 and "Report(step=399" in repr(rep)
 
 
@@ -87,7 +88,7 @@ def test_groups_enable_and_disable():
     opt = zoq.Optimizer()
     assert opt.add_param("a", a, group="g") == 0
     assert opt.add_param("b", b, group="g", flags=zoq.PARAM_LORA_A) == 1
-    opt.add_param("c", c, enabled=False)
+    opt.add_param("c", c, flags=zoq.PARAM_DISABLED)
     assert opt.enabled_numel == 5
     assert opt.set_group_enabled("g", False) == 2 and opt.enabled_numel == 0
     opt.set_enabled("c", True)

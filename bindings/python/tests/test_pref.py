@@ -45,6 +45,9 @@ def test_dpo_matches_its_formula():
     assert math.isclose(r.loss, per.mean(), rel_tol=1e-12)
     assert math.isclose(r.margin, beta * h.mean(), rel_tol=1e-12)
     assert r.reward_accuracy == np.mean(h > 0) and r.advantages is None
+    np.testing.assert_allclose([r.reward_chosen, r.reward_rejected],
+                               [beta * (PC - RC).mean(), beta * (PR - RR).mean()])
+    assert r.kl == 0 and r.nll == 0 and r.log_odds == 0 and r.baseline == 0
     assert "Result(loss=" in repr(r)
 
 
@@ -65,7 +68,7 @@ def test_hyperparameters_and_their_errors():
     assert pref.defaults(4)["lambda_"] == 0.1
     r1 = pref.loss("orpo", PC, PR, chosen_tokens=TOK, rejected_tokens=TOK, **{"lambda": 0.5})
     r2 = pref.loss("orpo", PC, PR, chosen_tokens=TOK, rejected_tokens=TOK, lambda_=0.1)
-    assert r1.loss != r2.loss
+    assert r1.loss != r2.loss and r1.log_odds == r2.log_odds != 0 and r1.nll > 0
     with pytest.raises(TypeError, match="unknown preference hyperparameter"):
         pref.loss("dpo", PC, PR, temperature=1.0)
     with pytest.raises(zoq.InvalidError):
@@ -105,6 +108,7 @@ def test_evaluate_ztest_mde():
     e = pref.evaluate([1.0, 2.0, 0.5], [0.0, 3.0, 0.5])
     assert (e.n, e.correct, e.ties) == (3, 1, 1) and math.isclose(e.accuracy, 1 / 3)
     assert math.isclose(e.mean_margin, 0.0, abs_tol=1e-15) and "Evaluation(n=3" in repr(e)
+    assert math.isclose(e.sd_margin, math.sqrt(1.0))
     z, p = pref.ztest_2prop(50, 100, 70, 100)
     assert z > 0 and 0.003 < p < 0.006  # z = 2.89
     assert pref.ztest_2prop(5, 10, 5, 10) == (0.0, 1.0)
@@ -187,7 +191,7 @@ def test_objective_trains_in_place(name):
     last = obj.last()
     assert np.isfinite(last.loss)
     if name == "aero":
-        assert obj.aero.get()[3] == 50
+        assert obj.aero.get()[3] == 50 and last.baseline != 0
 
 
 def test_objective_ask_tell_and_errors():
