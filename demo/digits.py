@@ -299,8 +299,7 @@ def main():
     plot = write_plot(os.path.join(args.out, "loss_curves.png"), curves, acc_curves)
     write_report(os.path.join(args.out, "report.md"), lines, plot)
     print("report: %s" % os.path.join(args.out, "report.md"))
-    zo_acc = rows[0][6]
-    return 0 if zo_acc >= 0.90 else 1
+    return 0 if args.quick or rows[0][6] >= 0.90 else 1  # the ZO f32 model's accuracy
 
 
 def table(rows, pref_rows, base_acc, base_pairs, steps):
