@@ -200,11 +200,11 @@ def preference_run(loss, base, h_tr, y_tr, wrong, h_te, y_te, steps, seed, **opt
     opt.add_param("lora.a", a, flags=zoq.PARAM_LORA_A)
     opt.add_param("lora.b", b, flags=zoq.PARAM_LORA_B)
     opt.init_normal("lora.a", 1 / np.sqrt(HIDDEN))
-    prog = Progress("pref " + loss, steps, 8)
+    prog = Progress("pref " + loss, steps, 2 * opt.get("queries"))
     accs, losses = [], []
     for t, idx in enumerate(batches(n, steps, seed)):
-        obj.set_batch(idx[:64] if pairwise else np.stack([2 * idx[:64], 2 * idx[:64] + 1],
-                                                            1).ravel())
+        pairs = idx[:64]  # KTO, GRPO, AERO: both sequences of each pair, side by side
+        obj.set_batch(pairs if pairwise else np.stack([2 * pairs, 2 * pairs + 1], 1).ravel())
         rep = opt.step(obj)
         obj.step_done()
         losses.append(rep.loss)
@@ -217,14 +217,11 @@ def preference_run(loss, base, h_tr, y_tr, wrong, h_te, y_te, steps, seed, **opt
             (np.mean(losses[:20]), np.mean(losses[-20:])))
 
 
-def strongest_wrong(logits, y):
-    z = logits.copy()
+def wrong_of(base, h, y):
+    """The wrong label the INT4 model scores highest, per example."""
+    z = base.q2.matmul(h) + base.b2
     z[np.arange(len(y)), y] = -np.inf
     return z.argmax(axis=1)
-
-
-def wrong_of(base, h, y):
-    return strongest_wrong(base.q2.matmul(h) + base.b2, y)
 
 
 def pairs_scores(logits, y, wrong):
@@ -254,8 +251,8 @@ def main():
     steps = 2000 // k
     curve, secs, evals = zo_train(
         "ZO f32", mlp.params(), lambda idx: xent(mlp(x_tr[idx]), y_tr[idx]), len(y_tr), steps,
-        seed=1,
-        lr=1e-2, eps=1e-3, queries=4, optimizer="adam", lr_schedule="cosine", lr_final=1e-3)
+        seed=1, lr=1e-2, eps=1e-3, queries=4, optimizer="adam", lr_schedule="cosine",
+        lr_final=1e-3)
     curves["ZO (zoq), f32"] = curve
     row("a", "ZO-Adam (zoq), f32", "%d weights" % n_params, steps, evals, secs, mlp(x_te))
     fo = MLP(seed=0)
@@ -274,8 +271,8 @@ def main():
     steps = 600 // k
     curve, secs, evals = zo_train(
         "QZO scales", scales, lambda idx: xent(qm(x_tr[idx]), y_tr[idx]), len(y_tr), steps,
-        seed=2,
-        floor=scales.values(), lr=5e-4, eps=1e-3, queries=4, optimizer="adam", clip=100.0)
+        seed=2, floor=scales.values(), lr=5e-4, eps=1e-3, queries=4, optimizer="adam",
+        clip=100.0)
     curves["QZO (scales of the INT4 model)"] = curve
     row("c", "QZO: INT4 scales by ZO + DDC", "%d scales" % n_scales, steps, evals, secs,
         qm(x_te))
@@ -287,8 +284,8 @@ def main():
     steps = 300 // k
     pref_rows, acc_curves = [], {}
     for loss in pref.LOSSES:
-        acc, pair_acc, accs, secs, (l0, l1) = preference_run(loss, base, h_tr, y_tr, wrong, h_te, y_te,
-                                                   steps, seed=3, **PREF_OPTIONS)
+        acc, pair_acc, accs, secs, (l0, l1) = preference_run(
+            loss, base, h_tr, y_tr, wrong, h_te, y_te, steps, seed=3, **PREF_OPTIONS)
         pref_rows.append((loss, l0, l1, acc, pair_acc, secs))
         acc_curves[loss] = accs
     base_acc = accuracy(base(x_te), y_te)
@@ -303,8 +300,8 @@ def main():
 
 
 def table(rows, pref_rows, base_acc, base_pairs, steps):
-    out = ["| stage | model | trained | steps | loss evals | time s | held-out acc | held-out NLL |",
-           "|---|---|---|---:|---:|---:|---:|---:|"]
+    out = ["| stage | model | trained | steps | loss evals | time s | held-out acc "
+           "| held-out NLL |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for stage, what, tensors, st, ev, secs, acc, nll in rows:
         out.append("| %s | %s | %s | %d | %d | %.1f | %.2f%% | %.3f |"
                    % (stage, what, tensors, st, ev, secs, 100 * acc, nll))
