@@ -303,8 +303,9 @@ def table(rows, pref_rows, base_acc, base_pairs, steps):
     out = ["| stage | model | trained | steps | loss evals | time s | held-out acc "
            "| held-out NLL |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for stage, what, tensors, st, ev, secs, acc, nll in rows:
-        out.append("| %s | %s | %s | %d | %d | %.1f | %.2f%% | %.3f |"
-                   % (stage, what, tensors, st, ev, secs, 100 * acc, nll))
+        run = ("%d | %d | %.1f" % (st, ev, secs)) if st else "- | - | -"
+        out.append("| %s | %s | %s | %s | %.2f%% | %.3f |"
+                   % (stage, what, tensors, run, 100 * acc, nll))
     out += ["", "LoRA rank %d on the INT4 model's output layer (%d adapter weights), %d steps, "
             "64 pairs a step; base: %.2f%% held-out accuracy, %.2f%% of the training pairs "
             "ranked right." % (RANK, RANK * (HIDDEN + 10), steps, 100 * base_acc,
