@@ -125,18 +125,21 @@ def batches(n, steps, seed):
     return [r.integers(0, n, BATCH) for _ in range(steps)]
 
 
-def zo_train(name, params, loss_fn, n_train, steps, seed, floor=None, **options):
+def zo_train(name, params, loss_fn, n_train, steps, seed, flags=0, **options):
     """ZO-trains `params` in place; loss_fn(idx) is the loss of the minibatch
-    idx (indices into the n_train training rows).
-    floor: arrays clamped at 0 after each step (QZO's scale update)."""
-    opt = zoq.Optimizer(params, seed=seed, threads=1, total_steps=steps, **options)
+    idx (indices into the n_train training rows). flags: zoq.PARAM_* of every
+    tensor; PARAM_SCALE tensors are floored at 0 after each step (QZO)."""
+    opt = zoq.Optimizer(seed=seed, threads=1, total_steps=steps, **options)
+    for pname, a in params.items():
+        opt.add_param(pname, a, flags=flags)
     idxs = batches(n_train, steps, seed)
     prog = Progress(name, steps, 2 * opt.get("queries"))
     curve = []
     for t, idx in enumerate(idxs):
         rep = opt.step(lambda: loss_fn(idx))
-        for a in floor or ():
-            np.maximum(a, 0, out=a)
+        if flags & zoq.PARAM_SCALE:  # Δ ← max(Δ, 0); zoq will do it itself (scale_floor)
+            for a in params.values():
+                np.maximum(a, 0, out=a)
         curve.append(rep.loss)
         prog.update(t, rep, force=t == steps - 1)
     secs = prog.done()
@@ -271,7 +274,7 @@ def main():
     steps = 600 // k
     curve, secs, evals = zo_train(
         "QZO scales", scales, lambda idx: xent(qm(x_tr[idx]), y_tr[idx]), len(y_tr), steps,
-        seed=2, floor=scales.values(), lr=5e-4, eps=1e-3, queries=4, optimizer="adam",
+        seed=2, flags=zoq.PARAM_SCALE, lr=5e-4, eps=1e-3, queries=4, optimizer="adam",
         clip=100.0)
     curves["QZO (scales of the INT4 model)"] = curve
     row("c", "QZO: INT4 scales by ZO + DDC", "%d scales" % n_scales, steps, evals, secs,
