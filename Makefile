@@ -17,6 +17,9 @@ DESTDIR ?=
 CC ?= cc
 CXX ?= c++
 PYTHON ?= python3
+# Debian's interpreter: the bindings' tests and the demo use its python3-numpy,
+# python3-pytest, python3-torch and python3-matplotlib (tools/deps.sh).
+SYS_PYTHON ?= /usr/bin/python3
 OPT ?= -O2
 WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= $(OPT) -g
@@ -246,8 +249,8 @@ $(CUDA_HOST_TEST): tests/cuda/test_cuda_host.cu $(CUDA_HDRS) $(STATIC)
 	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LINK)
 
 test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS) $(CHECK_CUDA)
-	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" FUZZ="$(FUZZ_NAMES)" \
-	    CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" sh tests/run.sh $(TESTS)
+	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SYS_PYTHON=$(SYS_PYTHON) SAN="$(SAN)" \
+	    FUZZ="$(FUZZ_NAMES)" CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
@@ -256,8 +259,8 @@ bench: $(BENCHES)
 	@mkdir -p bench/results
 	@for b in $(BENCHES); do $$b || exit 1; done
 
-demo: examples
-	$(BUILD)/examples/quadratic
+demo: lib
+	ZOQ_LIBRARY=$(abspath $(SO_LINK)) $(SYS_PYTHON) demo/digits.py --out $(BUILD)/demo
 
 # ABI baseline for abidiff (tests/run.sh compares against abi/libzoq.abi).
 abi-dump: $(SO_REAL)
@@ -293,7 +296,7 @@ help:
 	@echo "  make check          build and run every test (SANITIZE=1: under ASan+UBSan)"
 	@echo "  make valgrind       run the C test suites under valgrind (leak check)"
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
-	@echo "  make demo           the main job (for now: the quadratic example)"
+	@echo "  make demo           the main job: ZO training on UCI digits, report in $(BUILD)/demo/"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
 	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (needs clang; FUZZ_TIME=s per target)"
 	@echo "  make cuda           $(CUDA_PLUGIN), the CUDA backend plugin (needs nvcc)"

@@ -1,12 +1,14 @@
 #!/bin/sh
 # tests/run.sh - runs every check `make check` owns and prints one closing
 # line "check: N passed, M failed". Usage: tests/run.sh TEST_BINARY...
-# Environment: BUILD (build folder), CC, CXX, PYTHON, FUZZ (fuzz target
-# names whose corpus is replayed).
+# Environment: BUILD (build folder), CC, CXX, PYTHON, SYS_PYTHON (Debian's
+# python3 with numpy, pytest and torch), SAN (non-empty under SANITIZE=1),
+# FUZZ (fuzz target names whose corpus is replayed), CUDA_CHECKS.
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
 CXX=${CXX:-c++}
 PYTHON=${PYTHON:-python3}
+SYS_PYTHON=${SYS_PYTHON:-/usr/bin/python3}
 passed=0
 failed=0
 log=$(mktemp)
@@ -67,6 +69,29 @@ if [ -n "${CUDA_CHECKS:-}" ]; then
     check "cuda: the kernels' PTX has only single IEEE binary32 operations" sh tests/cuda/ptx.sh "$ptx"
 else
     echo "[SKIP] cuda plugin host tests (no nvcc on PATH, or SANITIZE=1)"
+fi
+check "docs/api.md lists every function of include/zoq.h" $PYTHON tools/gen_api_doc.py --check
+# The Python bindings load $BUILD/libzoq.so into Debian's python3. Under
+# SANITIZE=1 that library needs the compiler's ASan and UBSan runtimes
+# preloaded into the interpreter; leak checking stays with the C suites and
+# valgrind (the interpreter keeps its own allocations until exit).
+py_env="ZOQ_LIBRARY=$BUILD/libzoq.so PYTHONDONTWRITEBYTECODE=1"
+py_ok=1
+if [ -n "${SAN:-}" ]; then
+    asan=$($CC -print-file-name=libasan.so)
+    ubsan=$($CC -print-file-name=libubsan.so)
+    if [ -f "$asan" ] && [ -f "$ubsan" ]; then
+        py_env="$py_env ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$asan:$ubsan"
+    else
+        echo "[SKIP] python bindings: $CC has no libasan.so/libubsan.so to preload into python3"
+        py_ok=0
+    fi
+fi
+if [ "$py_ok" -eq 1 ] && $SYS_PYTHON -c 'import numpy, pytest' 2>/dev/null; then
+    check "python bindings: pytest bindings/python/tests" env $py_env \
+        $SYS_PYTHON -m pytest -q -p no:cacheprovider bindings/python/tests
+elif [ "$py_ok" -eq 1 ]; then
+    echo "[SKIP] python bindings (needs python3-numpy and python3-pytest: make deps)"
 fi
 if $PYTHON -c 'import numpy, xxhash' 2>/dev/null; then
     check "rng vectors regenerate from docs/rng.md" $PYTHON tests/kat/gen_rng_kat.py --check

@@ -1,0 +1,42 @@
+"""examples/python/*.py and the demo run and reach their goals."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+EXAMPLES = sorted(f for f in os.listdir(os.path.join(ROOT, "examples", "python"))
+                  if f.endswith(".py"))
+
+
+def run(*args):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bindings", "python"))
+    return subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_the_three_examples_are_there():
+    assert EXAMPLES == ["ask_tell_batched.py", "quickstart.py", "torch_module.py"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_runs_and_learns(name):
+    if name.startswith("torch"):
+        pytest.importorskip("torch")
+    path = os.path.join(ROOT, "examples", "python", name)
+    assert sum(1 for _ in open(path)) < 60
+    r = run(path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "loss" in r.stdout or "accuracy" in r.stdout
+
+
+def test_demo_quick_writes_its_report(tmp_path):
+    r = run(os.path.join(ROOT, "demo", "digits.py"), "--quick", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = (tmp_path / "report.md").read_text()
+    for needle in ("ZO-Adam (zoq), f32", "first-order", "INT4 g=32", "QZO", "| aero |",
+                   "| dpo |", "1437"):
+        assert needle in report
+    assert "step" in r.stderr and "ETA" in r.stderr  # the progress line
