@@ -18,19 +18,27 @@
 
 #define N_CASES (sizeof kat_estim / sizeof kat_estim[0])
 
-static void configure(zoq_ctx *ctx, const kat_estim_t *k)
+/* The options both known-answer tables share. */
+static void configure_common(zoq_ctx *ctx, int queries, int optimizer, int accumulate, double lr,
+                             double eps, double weight_decay, double clip, double momentum)
 {
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, KAT_ESTIM_SEED), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, queries), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, optimizer), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, accumulate), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, lr), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, eps), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, weight_decay), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, clip), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, momentum), ZOQ_OK);
+}
+
+static void configure(zoq_ctx *ctx, const kat_estim_t *k)
+{
+    configure_common(ctx, k->queries, k->optimizer, k->accumulate, k->lr, k->eps,
+                     k->weight_decay, k->clip, k->momentum);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, k->estimator), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, k->queries), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, k->optimizer), ZOQ_OK);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SIGN, k->sign), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, k->accumulate), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, k->lr), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, k->eps), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, k->weight_decay), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, k->clip), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, k->momentum), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA1, k->beta1), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA2, k->beta2), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_EPS, k->adam_eps), ZOQ_OK);
@@ -106,17 +114,10 @@ static void check_lozo_case(const kat_lozo_t *k, int in_place)
                           KAT_LOZO_COLS, .rows = KAT_LOZO_ROWS, .cols = KAT_LOZO_COLS};
     cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
     cr_assert_eq(zoq_param_add(ctx, "b", b, ZOQ_F32, KAT_LOZO_NB, NULL), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, KAT_ESTIM_SEED), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, k->queries), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, k->optimizer), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, k->accumulate), ZOQ_OK);
+    configure_common(ctx, k->queries, k->optimizer, k->accumulate, k->lr, k->eps,
+                     k->weight_decay, k->clip, k->momentum);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, k->rank), ZOQ_OK);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, k->interval), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, k->lr), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, k->eps), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, k->weight_decay), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, k->clip), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, k->momentum), ZOQ_OK);
     zoq_set_objective(ctx, table_objective, NULL);
     for (int t = 0; t < KAT_ESTIM_STEPS; t++) {
         if (in_place) {
