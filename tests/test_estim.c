@@ -276,7 +276,8 @@ static int smooth_objective(void *user, const zoq_eval_t *ev, double *loss)
 /* 0 momentum, 1 Adam, 2 sign + accumulation, 3 Adam + accumulation,
  * 4 HiZOO + momentum + accumulation, 5 magnitude mask every 3 updates with
  * HiZOO, 6 random mask + Adam + accumulation, 7 LoZO rank 4 (V every 3 steps)
- * with momentum and accumulation (all with DDC). */
+ * with momentum, i.e. LOZO-M's factors, and accumulation across V redraws
+ * (all with DDC). */
 #define N_TECHNIQUES 8
 
 static zoq_ctx *technique_ctx(float *w, int which, int threads)
