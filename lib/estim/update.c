@@ -175,7 +175,7 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
             .bc2 = (float)(1.0 - pow(ctx->opts.adam_beta2, t))};
         upd = &pl->upd;
     }
-    const int lozom = upd && kind == ZOQ_OPTIM_MOMENTUM && zoq__lozom_on(ctx);
+    const int lozom = upd && zoq__lozom_on(ctx); /* momentum: upd is set when applied */
     if (lozom)
         zoq__lozom_advance(ctx, pl->grad, ctx->n_accum);
     const zoq__hessian *hs = NULL;
