@@ -11,25 +11,34 @@
 
 #include <cblas.h>
 
+#include "core/internal.h"
 #include "kat/estim_vectors.h"
 #include "rng/noise.h"
 #include "zoq.h"
 
 #define N_CASES (sizeof kat_estim / sizeof kat_estim[0])
 
-static void configure(zoq_ctx *ctx, const kat_estim_t *k)
+/* The options both known-answer tables share. */
+static void configure_common(zoq_ctx *ctx, int queries, int optimizer, int accumulate, double lr,
+                             double eps, double weight_decay, double clip, double momentum)
 {
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, KAT_ESTIM_SEED), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, queries), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, optimizer), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, accumulate), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, lr), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, eps), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, weight_decay), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, clip), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, momentum), ZOQ_OK);
+}
+
+static void configure(zoq_ctx *ctx, const kat_estim_t *k)
+{
+    configure_common(ctx, k->queries, k->optimizer, k->accumulate, k->lr, k->eps,
+                     k->weight_decay, k->clip, k->momentum);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, k->estimator), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, k->queries), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, k->optimizer), ZOQ_OK);
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SIGN, k->sign), ZOQ_OK);
-    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, k->accumulate), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, k->lr), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, k->eps), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, k->weight_decay), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, k->clip), ZOQ_OK);
-    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, k->momentum), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA1, k->beta1), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_BETA2, k->beta2), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_ADAM_EPS, k->adam_eps), ZOQ_OK);
@@ -91,6 +100,52 @@ Test(estim, update_rules_match_known_answers_in_place)
 {
     for (size_t c = 0; c < N_CASES; c++)
         check_case(&kat_estim[c], 1);
+}
+
+/* LoZO and LOZO-M on a 2-D "W" beside a 1-D "b", over V redraws. */
+static void check_lozo_case(const kat_lozo_t *k, int in_place)
+{
+    float w[KAT_LOZO_ROWS * KAT_LOZO_COLS], b[KAT_LOZO_NB];
+    memcpy(w, kat_lozo_w0, sizeof w);
+    memcpy(b, kat_lozo_b0, sizeof b);
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "W", .data = w, .numel = KAT_LOZO_ROWS *
+                          KAT_LOZO_COLS, .rows = KAT_LOZO_ROWS, .cols = KAT_LOZO_COLS};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    cr_assert_eq(zoq_param_add(ctx, "b", b, ZOQ_F32, KAT_LOZO_NB, NULL), ZOQ_OK);
+    configure_common(ctx, k->queries, k->optimizer, k->accumulate, k->lr, k->eps,
+                     k->weight_decay, k->clip, k->momentum);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, k->rank), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, k->interval), ZOQ_OK);
+    zoq_set_objective(ctx, table_objective, NULL);
+    for (int t = 0; t < KAT_ESTIM_STEPS; t++) {
+        if (in_place) {
+            cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s: %s", k->name, zoq_last_error(ctx));
+        } else {
+            const zoq_point_t *pts;
+            int32_t np;
+            cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+            cr_assert_eq(zoq_tell(ctx, kat_estim_losses[t], np, NULL), ZOQ_OK, "%s: %s",
+                         k->name, zoq_last_error(ctx));
+        }
+    }
+    const char *mode = in_place ? "in place" : "ask/tell";
+    for (int i = 0; i < KAT_LOZO_ROWS * KAT_LOZO_COLS; i++)
+        cr_assert(fabs(w[i] - k->w[i]) <= 2e-5 * fabs(k->w[i]) + 2e-6,
+                  "%s (%s) W[%d]: %.9g, want %.9g", k->name, mode, i, w[i], k->w[i]);
+    for (int i = 0; i < KAT_LOZO_NB; i++)
+        cr_assert(fabs(b[i] - k->b[i]) <= 2e-5 * fabs(k->b[i]) + 2e-6,
+                  "%s (%s) b[%d]: %.9g, want %.9g", k->name, mode, i, b[i], k->b[i]);
+    zoq_destroy(ctx);
+}
+
+Test(estim, lozo_and_lozo_m_match_known_answers)
+{
+    for (size_t c = 0; c < sizeof kat_lozo / sizeof kat_lozo[0]; c++) {
+        check_lozo_case(&kat_lozo[c], 0);
+        check_lozo_case(&kat_lozo[c], 1);
+    }
 }
 
 Test(estim, accumulating_k_steps_equals_k_scaled_single_steps)
@@ -221,7 +276,8 @@ static int smooth_objective(void *user, const zoq_eval_t *ev, double *loss)
 /* 0 momentum, 1 Adam, 2 sign + accumulation, 3 Adam + accumulation,
  * 4 HiZOO + momentum + accumulation, 5 magnitude mask every 3 updates with
  * HiZOO, 6 random mask + Adam + accumulation, 7 LoZO rank 4 (V every 3 steps)
- * with momentum and accumulation (all with DDC). */
+ * with momentum, i.e. LOZO-M's factors, and accumulation across V redraws
+ * (all with DDC). */
 #define N_TECHNIQUES 8
 
 static zoq_ctx *technique_ctx(float *w, int which, int threads)
@@ -445,7 +501,9 @@ static void lozo_reference(uint64_t key, uint64_t step, int r, uint64_t nu, int 
     free(v);
 }
 
-Test(estim, lozo_directions_are_low_rank_products)
+/* optimizer: SGD, or LOZO-M with mu = 0, whose update is -lr·g·(its own
+ * factor N = g·U/sqrt(r))·Vᵀ: the probe's direction, up to rounding. */
+static void check_lozo_update_direction(int optimizer)
 {
     enum { ROWS = 37, COLS = 300, R = 4, NU = 3 };
     static float w[ROWS * COLS], z[ROWS * COLS], ref[ROWS * COLS], before[ROWS * COLS];
@@ -459,6 +517,8 @@ Test(estim, lozo_directions_are_low_rank_products)
     zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, R);
     zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, NU);
     zoq_set_double(ctx, ZOQ_OPT_LR, 0.01);
+    zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, optimizer);
+    zoq_set_double(ctx, ZOQ_OPT_MOMENTUM, 0.0);
     const uint64_t key = zoq_tensor_key(0, "W");
     for (uint64_t t = 0; t < 2 * NU + 1; t++) {
         const zoq_point_t *pts;
@@ -475,10 +535,88 @@ Test(estim, lozo_directions_are_low_rank_products)
         zoq_report_t rep = {.size = sizeof rep};
         cr_assert_eq(zoq_tell(ctx, L, np, &rep), ZOQ_OK);
         const float c = (float)(-0.01 * rep.proj_grads[0]);
-        for (int i = 0; i < ROWS * COLS; i++)
-            cr_assert_eq(w[i], before[i] + c * z[i], "step %llu element %d",
-                         (unsigned long long)t, i);
+        for (int i = 0; i < ROWS * COLS; i++) {
+            const float want = before[i] + c * z[i];
+            if (optimizer == ZOQ_OPTIM_SGD)
+                cr_assert_eq(w[i], want, "step %llu element %d", (unsigned long long)t, i);
+            else
+                cr_assert(fabsf(w[i] - want) <= 1e-6f * (1.0f + fabsf(c * z[i])) + 1e-6f,
+                          "LOZO-M step %llu element %d: %.9g, want %.9g",
+                          (unsigned long long)t, i, w[i], want);
+        }
     }
+    zoq_destroy(ctx);
+}
+
+Test(estim, lozo_directions_are_low_rank_products)
+{
+    check_lozo_update_direction(ZOQ_OPTIM_SGD);
+    check_lozo_update_direction(ZOQ_OPTIM_MOMENTUM);
+}
+
+static void tell_one(zoq_ctx *ctx)
+{
+    const zoq_point_t *pts;
+    int32_t np;
+    double L[5] = {1.0, 0.5, 0.8, 0.9, 0.7};
+    cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK, "%s", zoq_last_error(ctx));
+    cr_assert_eq(zoq_tell(ctx, L, np, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+}
+
+/* LOZO-M keeps queries x rows x r floats for a 2-D tensor, never a full
+ * buffer; 1-D tensors, and 2-D ones under HiZOO or a mask (ĝ no longer low
+ * rank), keep the full momentum. Factors only load into a 2-D tensor. */
+Test(estim, lozo_m_keeps_factors_not_full_buffers)
+{
+    enum { ROWS = 20, COLS = 50 };
+    static float w[ROWS * COLS], b[7];
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "W", .data = w, .numel = ROWS * COLS,
+                          .rows = ROWS, .cols = COLS};
+    zoq_param_add_desc(ctx, &d, NULL);
+    zoq_param_add(ctx, "b", b, ZOQ_F32, 7, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_MOMENTUM);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, 3);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
+    tell_one(ctx);
+    const zoq__param *W = &ctx->params[0], *B = &ctx->params[1];
+    cr_assert_null(W->t.m, "a full buffer for a LOZO-M tensor");
+    cr_assert_not_null(W->t.lozo_n);
+    cr_assert_eq(W->t.lozo_nq, 2);
+    cr_assert_eq(W->lozo_rank, 3);
+    cr_assert_not_null(B->t.m);
+    cr_assert_null(B->t.lozo_n);
+    /* the factors load only where the tensor is 2-D */
+    char path[] = "/tmp/zoq-lozom-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(zoq_state_save(ctx, path), ZOQ_OK, "%s", zoq_last_error(ctx));
+    zoq_ctx *flat;
+    zoq_create(&flat);
+    zoq_param_add(flat, "W", w, ZOQ_F32, ROWS * COLS, NULL);
+    zoq_param_add(flat, "b", b, ZOQ_F32, 7, NULL);
+    cr_assert_eq(zoq_state_load(flat, path), ZOQ_E_FORMAT);
+    cr_assert(strstr(zoq_last_error(flat), "LOZO-M"), "%s", zoq_last_error(flat));
+    uint64_t step;
+    zoq_get_step(flat, &step);
+    cr_assert_eq(step, 0, "a refused file changed the context");
+    zoq_destroy(flat);
+    unlink(path);
+    /* HiZOO, then a mask: the 2-D tensor's momentum is full size again */
+    zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 1);
+    tell_one(ctx);
+    cr_assert_not_null(W->t.m);
+    cr_assert_null(W->t.lozo_n);
+    zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 0);
+    tell_one(ctx);
+    cr_assert_null(W->t.m);
+    cr_assert_not_null(W->t.lozo_n);
+    zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_RANDOM);
+    tell_one(ctx);
+    cr_assert_not_null(W->t.m);
+    cr_assert_null(W->t.lozo_n);
     zoq_destroy(ctx);
 }
 

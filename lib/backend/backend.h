@@ -26,6 +26,10 @@ typedef struct zoq__tensor {
     uint8_t *bits;              /* sparse mask of the step, 1 bit per element */
     float tau;                  /* magnitude threshold: |θ| <= tau is perturbed */
     int64_t cols;               /* row length of a 2-D tensor (LoZO), 0: not 2-D */
+    float *lozo_n;              /* LOZO-M: lozo_nq factors N_q, rows x rank each, row-major;
+                                   NULL unless the momentum of this tensor is low rank */
+    int lozo_nq;
+    uint64_t lozo_vstep;        /* LOZO-M: the step whose V the factors pair with */
 } zoq__tensor;
 
 /* One direction's share of a pass: coef * z of (step, query). */
@@ -40,6 +44,9 @@ typedef struct zoq__term {
  * pass's own terms:
  *   sgd:      acc = acc + (-lr)*ĝ
  *   momentum: m = mu*m + ĝ;                              acc = acc + (-lr)*m
+ *   momentum, tensor with lozo_n (LOZO-M; the factors already hold this
+ *             update, ĝ is not formed):  acc = acc + (-lr)*M,  M of
+ *             zoq__lowrank_factor_fill (rng/lowrank.h) at lozo_vstep
  *   adam:     m = b1*m + (1-b1)*ĝ; v = b2*v + (1-b2)*ĝ*ĝ;
  *             acc = acc + (-lr) * ((m/bc1) / (sqrt(v/bc2) + eps))
  * (plain SGD without HiZOO needs no stage: its update is ordinary terms.) */

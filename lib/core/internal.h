@@ -48,6 +48,9 @@ typedef struct zoq__param {
     int enabled;
     int tau_valid;              /* t.tau holds this epoch's magnitude threshold */
     int device;                 /* zoq_device_t: which backend owns t's buffers */
+    int lozo_rank;              /* rank of the LOZO-M factors t.lozo_n */
+    float *lozo_spare;          /* LOZO-M: where the next factors are built, same size */
+    uint64_t lozo_vstep_prev;   /* t.lozo_vstep before the last advance (rollback) */
 } zoq__param;
 
 /* The points, losses and gradients of the step being evaluated. */
@@ -102,6 +105,8 @@ struct zoq_ctx {
     int backend_threads;        /* thread count the backend was made with */
     int auto_threads;           /* online cores, read once; 0 = not yet */
     zoq__plugin *cuda;          /* the CUDA plugin, loaded by the first CUDA parameter */
+    float *lozo_scratch;        /* LOZO-M: U, two V and an r x r product of one tensor */
+    size_t cap_lozo_scratch;    /* floats */
     char err[ZOQ__ERRMSG_CAP];
 };
 
@@ -174,6 +179,20 @@ int zoq__update_prepare(zoq_ctx *ctx);
 int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef);
 /* Frees the optimizer buffers of every parameter. */
 void zoq__update_free_buffers(zoq_ctx *ctx);
+
+/* LOZO-M (lozo_m.c): momentum of a 2-D tensor under LoZO kept as factors */
+/* Nonzero when LOZO-M keeps the momentum of 2-D tensors with these options. */
+int zoq__lozom_on(const zoq_ctx *ctx);
+/* Gives enabled parameter p the factors (and spare) its LOZO-M momentum
+ * needs, zeroed when new or reshaped, and grows the scratch; ZOQ_E_NOMEM. */
+int zoq__lozom_prepare(zoq_ctx *ctx, zoq__param *p);
+/* Frees p's factors and spare. */
+void zoq__lozom_free(zoq__param *p);
+/* Builds every factored parameter's factors for the update whose ĝ terms are
+ * pl.grad (n terms) into its spare and swaps them in; zoq__lozom_rollback
+ * undoes that if the update pass then fails. */
+void zoq__lozom_advance(zoq_ctx *ctx, const zoq__term *grad, int n);
+void zoq__lozom_rollback(zoq_ctx *ctx);
 
 /* Sparse perturbation (sparse.c) */
 /* Mask bits and, at the start of a mask epoch, each tensor's magnitude

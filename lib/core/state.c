@@ -13,14 +13,17 @@
 #include "internal.h"
 #include "io/buf.h"
 #include "io/file.h"
+#include "rng/lowrank.h"
 
 #define STATE_MAGIC "ZOQSTATE"
 #define STATE_VERSION 1u
 #define HEADER_BYTES 24u        /* magic 8, version 4, flags 4, payload size 8 */
 #define TRAILER_BYTES 8u        /* XXH64 (seed 0) of header and payload */
 #define MAX_FILE_BYTES (1ull << 40)
-/* Per-parameter buffers, tagged in the file by index + 1: m, v, sigma. */
+/* Per-parameter buffers, tagged in the file by index + 1: m, v, sigma, each
+ * numel values; then tag 4, LOZO-M's factors, with their own shape. */
 #define N_TAGS 3
+#define TAG_LOZO 4u
 
 /* Appends the low n bytes of v, little-endian. */
 static void put_le(zoq__buf *b, uint64_t v, int n)
@@ -112,7 +115,7 @@ static void encode(const zoq_ctx *ctx, zoq__buf *b)
         put_le(b, (uint32_t)p->tau_valid, 4);
         put_le(b, zoq__f32_bits(p->t.tau), 4);
         const float *bufs[N_TAGS] = {p->t.m, p->t.v, p->t.sigma};
-        uint32_t nb = 0;
+        uint32_t nb = p->t.lozo_n != NULL;
         for (int k = 0; k < N_TAGS; k++)
             nb += bufs[k] != NULL;
         put_le(b, nb, 4);
@@ -122,6 +125,15 @@ static void encode(const zoq_ctx *ctx, zoq__buf *b)
             put_le(b, (uint32_t)k + 1, 4);
             for (int64_t j = 0; j < p->t.numel; j++)
                 put_le(b, zoq__f32_bits(bufs[k][j]), 4);
+        }
+        if (p->t.lozo_n) {
+            put_le(b, TAG_LOZO, 4);
+            put_le(b, p->t.lozo_vstep, 8);
+            put_le(b, (uint32_t)p->t.lozo_nq, 4);
+            put_le(b, (uint32_t)p->lozo_rank, 4);
+            int64_t count = p->t.numel / p->t.cols * p->lozo_rank * p->t.lozo_nq;
+            for (int64_t j = 0; j < count; j++)
+                put_le(b, zoq__f32_bits(p->t.lozo_n[j]), 4);
         }
     }
     if (b->oom)
@@ -173,6 +185,13 @@ typedef struct opt_rec {
     uint64_t bits;
 } opt_rec;
 
+/* LOZO-M factors of one parameter as the file holds them. */
+typedef struct lozo_rec {
+    float *n;                   /* NULL: none in the file */
+    uint64_t vstep;
+    int nq, rank;
+} lozo_rec;
+
 /* Everything a file holds, decoded and checked, before the context changes:
  * new buffers and accumulation store are allocated here, installed by
  * commit(), freed by discard(). */
@@ -185,6 +204,7 @@ typedef struct loaded {
     zoq__accum *accum;
     opt_rec *opts;
     float **buf[N_TAGS];        /* [tag][parameter id]; NULL: not in the file */
+    lozo_rec *lozo;             /* per parameter id */
 } loaded;
 
 static void discard(loaded *ld, int32_t n_params)
@@ -194,6 +214,9 @@ static void discard(loaded *ld, int32_t n_params)
             free(ld->buf[k][i]);
         free(ld->buf[k]);
     }
+    for (int32_t i = 0; ld->lozo && i < n_params; i++)
+        free(ld->lozo[i].n);
+    free(ld->lozo);
     free(ld->accum);
     free(ld->opts);
     free(ld->tau_valid);
@@ -209,6 +232,25 @@ static float *read_buffer(rbuf *r, int64_t count)
     return x;
 }
 
+/* The LOZO-M factors after their tag: V step, count of factors, rank, values. */
+static int read_lozo(zoq_ctx *ctx, rbuf *r, const zoq__param *p, lozo_rec *rec,
+                     const char *path)
+{
+    uint64_t vstep = get_le(r, 8);
+    uint32_t nq = get_u32(r), rank = get_u32(r);
+    if (r->bad || rec->n || p->t.cols <= 0 || nq < 1 || nq > 65536 || rank < 1 ||
+        rank > ZOQ__LOZO_MAX_RANK ||
+        (uint64_t)(r->n - r->at) / 4 / nq / rank < (uint64_t)(p->t.numel / p->t.cols))
+        return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad, repeated or truncated "
+                         "LOZO-M factors", p->name);
+    if (!(rec->n = read_buffer(r, p->t.numel / p->t.cols * (int64_t)nq * (int64_t)rank)))
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    rec->vstep = vstep;
+    rec->nq = (int)nq;
+    rec->rank = (int)rank;
+    return ZOQ_OK;
+}
+
 static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
 {
     uint32_t n = get_u32(r);
@@ -221,7 +263,8 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
     char *seen = calloc((size_t)ctx->n_params + 1, 1);
     ld->tau_valid = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau_valid);
     ld->tau = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau);
-    if (!seen || !ld->tau_valid || !ld->tau) {
+    ld->lozo = calloc((size_t)ctx->n_params + 1, sizeof *ld->lozo);
+    if (!seen || !ld->tau_valid || !ld->tau || !ld->lozo) {
         free(seen);
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
     }
@@ -252,7 +295,7 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
                            (unsigned long long)numel, p->t.dtype, (long long)p->t.numel);
             break;
         }
-        if (seen[id] || n_buffers > N_TAGS || n_buffers > (r->n - r->at) / 4 / numel) {
+        if (seen[id] || n_buffers > N_TAGS + 1 || n_buffers > (r->n - r->at) / 4) {
             rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': listed twice, or %u buffers "
                            "(truncated?)", p->name, n_buffers);
             break;
@@ -266,7 +309,9 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
         ld->tau[id] = tau;
         for (uint32_t k = 0; k < n_buffers && rc == ZOQ_OK; k++) {
             uint32_t tag = get_u32(r);
-            if (tag < 1 || tag > N_TAGS || ld->buf[tag - 1][id] ||
+            if (tag == TAG_LOZO)
+                rc = read_lozo(ctx, r, p, &ld->lozo[id], path);
+            else if (tag < 1 || tag > N_TAGS || ld->buf[tag - 1][id] ||
                 (uint64_t)(r->n - r->at) / 4 < numel)
                 rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad or repeated buffer tag "
                                "%u, or truncated", p->name, tag);
@@ -353,6 +398,12 @@ static void commit(zoq_ctx *ctx, loaded *ld)
             *dst[k] = ld->buf[k][i];
             ld->buf[k][i] = NULL;
         }
+        zoq__lozom_free(&ctx->params[i]); /* the spare is regrown by the next step */
+        t->lozo_n = ld->lozo[i].n;
+        t->lozo_nq = ld->lozo[i].nq;
+        t->lozo_vstep = ld->lozo[i].vstep;
+        ctx->params[i].lozo_rank = ld->lozo[i].rank;
+        ld->lozo[i].n = NULL;
     }
     free(ctx->accum);
     ctx->accum = ld->accum;

@@ -26,6 +26,7 @@ static void free_moments(zoq_ctx *ctx)
         zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.m);
         zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.v);
         ctx->params[i].t.m = ctx->params[i].t.v = NULL;
+        zoq__lozom_free(&ctx->params[i]);
     }
     ctx->buffers_kind = ZOQ_OPTIM_SGD;
 }
@@ -42,6 +43,9 @@ void zoq__update_free_buffers(zoq_ctx *ctx)
 {
     free_moments(ctx);
     free_sigma(ctx);
+    free(ctx->lozo_scratch);
+    ctx->lozo_scratch = NULL;
+    ctx->cap_lozo_scratch = 0;
 }
 
 /* A zeroed f32 buffer of p's numel on p's device into *buf, unless it has one. */
@@ -76,10 +80,12 @@ const zoq__hessian *zoq__move_hessian(const zoq_ctx *ctx)
 
 /* Zeroed buffers for every enabled parameter that lacks them. A change of
  * optimizer starts its buffers from zero: one kind's m is not another's.
- * HiZOO's sigma lives while the option is on. */
+ * HiZOO's sigma lives while the option is on. Under LOZO-M a 2-D tensor's
+ * momentum is its factors instead of m (switching starts from zero too). */
 static int prepare_buffers(zoq_ctx *ctx)
 {
     int kind = (int)ctx->opts.optimizer, need = buffers_needed(kind);
+    const int lozom = zoq__lozom_on(ctx);
     if (kind != ctx->buffers_kind)
         free_moments(ctx);
     ctx->buffers_kind = kind;
@@ -90,7 +96,19 @@ static int prepare_buffers(zoq_ctx *ctx)
         if (!p->enabled)
             continue;
         int rc = ctx->opts.hessian ? new_sigma(ctx, p) : ZOQ_OK;
-        if (rc == ZOQ_OK && need > 0)
+        if (rc != ZOQ_OK)
+            return rc;
+        /* LOZO-M's factors and GEMMs live on the host: device tensors keep a whole m */
+        if (lozom && p->t.cols > 0 && p->device == ZOQ_DEVICE_CPU) {
+            zoq__param_release(ctx, p, p->t.m);
+            p->t.m = NULL;
+            rc = zoq__lozom_prepare(ctx, p);
+            if (rc != ZOQ_OK)
+                return rc;
+            continue;
+        }
+        zoq__lozom_free(p);
+        if (need > 0)
             rc = ensure(ctx, p, &p->t.m);
         if (rc == ZOQ_OK && need > 1)
             rc = ensure(ctx, p, &p->t.v);
@@ -172,6 +190,9 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
             .bc2 = (float)(1.0 - pow(ctx->opts.adam_beta2, t))};
         upd = &pl->upd;
     }
+    const int lozom = upd && zoq__lozom_on(ctx); /* momentum: upd is set when applied */
+    if (lozom)
+        zoq__lozom_advance(ctx, pl->grad, ctx->n_accum);
     const zoq__hessian *hs = NULL;
     if (hessian) {
         for (int q = 0; q < pl->n_queries; q++)
@@ -186,6 +207,8 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
     if (n > 0 || upd || hs || s != 1.0) {
         int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd, hs, zoq__sparse_mask(ctx, 0));
         if (rc != ZOQ_OK) { /* only possible before anything moved (ask/tell) */
+            if (lozom)
+                zoq__lozom_rollback(ctx);
             ctx->n_accum -= pl->n_queries;
             ctx->accum_steps--;
             return rc;

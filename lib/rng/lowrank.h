@@ -18,4 +18,13 @@
 void zoq__lowrank_fill(uint64_t key, uint64_t step, uint32_t query, int rank, uint64_t interval,
                        int64_t cols, uint64_t offset, size_t count, float *out);
 
+/* LOZO-M's momentum M = sum_q N_q·V_qᵀ at elements [offset, offset+count):
+ *   M[i][j] = sum over q < n_factors, then k < rank, in that order, of
+ *             N_q[i][k] * V_q[j][k]                            binary32,
+ * N_q = factors + q*rows*rank (row-major rows x rank), V_q the V of query q
+ * drawn at step v_step (stream 4, as above). */
+void zoq__lowrank_factor_fill(uint64_t key, uint64_t v_step, int n_factors, int rank,
+                              const float *factors, int64_t rows, int64_t cols, uint64_t offset,
+                              size_t count, float *out);
+
 #endif

@@ -205,7 +205,14 @@ static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
         add_terms(ps, ps->terms, ps->n_terms, b, n, m, root, acc, z);
         if (ps->hs && ps->hs->n_curv > 0)
             hessian_stage(ps, b, n, m, t->sigma + b, root, z);
-        if (ps->upd) {
+        if (ps->upd && ps->upd->kind == ZOQ_OPTIM_MOMENTUM && t->lozo_n) {
+            zoq__lowrank_factor_fill(t->key, t->lozo_vstep, t->lozo_nq, ps->lozo_rank,
+                                     t->lozo_n, t->numel / t->cols, t->cols, (uint64_t)b,
+                                     (size_t)n, g);
+            const float neg_lr = -ps->upd->lr;
+            for (int j = 0; j < n; j++)
+                acc[j] = acc[j] + neg_lr * g[j];
+        } else if (ps->upd) {
             for (int j = 0; j < n; j++)
                 g[j] = 0.0f;
             add_terms(ps, ps->upd->grad, ps->upd->n_grad, b, n, m, root, g, z);
