@@ -40,7 +40,8 @@ zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst)
 }
 
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask)
+                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
+                   int final)
 {
     zoq__backend *be;
     int rc = zoq__ctx_backend(ctx, &be);
@@ -49,7 +50,8 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
     zoq__pass *passes = ctx->plan.passes; /* sized by zoq__plan_make: no allocation here */
     int n = 0;
     for (int32_t i = 0; i < ctx->n_params; i++) {
-        if (!ctx->params[i].enabled)
+        const zoq__param *p = &ctx->params[i];
+        if (!p->enabled || p->t.dtype == ZOQ_I8) /* codes: lib/quant/codes.c */
             continue;
         zoq__pass *ps = &passes[n++];
         *ps = zoq__pass_base(ctx, &ctx->params[i].t, ctx->params[i].t.data);
@@ -59,6 +61,8 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
         ps->upd = upd;
         ps->hs = hs;
         ps->mask = mask;
+        ps->floor_on = final && (p->flags & ZOQ_PARAM_SCALE);
+        ps->floor = (float)ctx->opts.scale_floor;
     }
     rc = be->iface->run_passes(be, passes, n);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));
