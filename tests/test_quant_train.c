@@ -230,16 +230,19 @@ Test(quant_train, qzo_scales_floor_and_default_ddc)
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SCALE_FLOOR, 0.01), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, 1e-4), ZOQ_OK);
     zoq_report_t r = {.size = sizeof r};
-    int clipped = 0;
+    int clipped = 0, at_floor = 0;
     for (int t = 0; t < 200; t++) {
         cr_assert_eq(zoq_step(ctx, &r), ZOQ_OK);
         clipped += r.n_clipped;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 4; i++) {
             cr_assert(s[i] >= 0.01f, "scale %d = %g below the floor", i, s[i]);
+            at_floor += s[i] == 0.01f;
+        }
     }
+    cr_assert(at_floor > 50, "the floor was reached %d times", at_floor);
     /* |g| = 1e4·|Σz| is above C = 100 unless |Σz| < 0.01 (p ~ 0.004) */
     cr_assert(clipped >= 195, "%d of 200 steps clipped", clipped);
-    cr_assert(s[3] < 1.0f && s[0] == 0.01f, "s = %g %g %g %g", s[0], s[1], s[2], s[3]);
+    cr_assert(s[3] < 0.5f && s[0] < 0.05f, "s = %g %g %g %g", s[0], s[1], s[2], s[3]);
     /* scale_clip = 0 turns the default off; an explicit clip wins */
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SCALE_CLIP, 0.0), ZOQ_OK);
     cr_assert_eq(zoq_step(ctx, &r), ZOQ_OK);
