@@ -14,6 +14,8 @@
 
 #include "zoq.h"
 
+#include "kat/quant_train_vectors.h"
+
 #define N 96
 
 /* A quantized least-squares problem: w_i = s_{i/group}·(q_i - zero) against
@@ -393,5 +395,85 @@ Test(quant_train, arguments_are_checked)
     cr_assert_eq(zoq_param_add_qscales(ctx, "bad", &m4, NULL), ZOQ_E_INVALID);
     cr_assert_eq(zoq_param_add_qscales(NULL, "x", &m8, NULL), ZOQ_E_INVALID);
     cr_assert_eq(zoq_param_count(ctx), 2);
+    zoq_destroy(ctx);
+}
+
+/* Known answers from tests/kat/gen_quant_train_kat.py (written from the docs). */
+static int kat_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    (void)user;
+    *loss = kat_qt_losses[ev->step][ev->point];
+    return 0;
+}
+
+static void kat_run(const kat_qt_t *k, int in_place, int8_t *codes)
+{
+    float scales[KAT_QT_N / KAT_QT_GROUP];
+    memcpy(scales, kat_qt_scales, sizeof scales);
+    memcpy(codes, kat_qt_codes0, KAT_QT_N);
+    zoq_ctx *ctx;
+    int32_t id;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    cr_assert_eq(zoq_param_add(ctx, KAT_QT_NAME, codes, ZOQ_I8, KAT_QT_N, &id), ZOQ_OK);
+    cr_assert_eq(zoq_param_set_codes(ctx, id, KAT_QT_LO, KAT_QT_HI, k->scales ? scales : NULL,
+                                     KAT_QT_GROUP), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, KAT_QT_SEED), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QMETHOD, k->qmethod), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, k->estimator), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUERIES, k->queries), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_QUZO_BITS, k->bits), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, k->accumulate), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_LR, k->lr), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, k->eps), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, k->clip), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SIGN, k->sign), ZOQ_OK);
+    cr_assert_eq(zoq_set_objective(ctx, kat_objective, NULL), ZOQ_OK);
+    for (int t = 0; t < KAT_QT_STEPS; t++) {
+        if (in_place) {
+            cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK);
+            continue;
+        }
+        const zoq_point_t *pts;
+        int32_t n;
+        cr_assert_eq(zoq_ask(ctx, &pts, &n), ZOQ_OK);
+        cr_assert_eq(zoq_tell(ctx, kat_qt_losses[t], n, NULL), ZOQ_OK);
+    }
+    zoq_destroy(ctx);
+}
+
+Test(quant_train, known_answers_of_quzo_naive_and_zoqo)
+{
+    for (size_t c = 0; c < sizeof kat_qt / sizeof kat_qt[0]; c++) {
+        for (int in_place = 0; in_place < 2; in_place++) {
+            int8_t codes[KAT_QT_N];
+            kat_run(&kat_qt[c], in_place, codes);
+            for (int i = 0; i < KAT_QT_N; i++)
+                cr_assert_eq(codes[i], kat_qt[c].codes[i], "%s (%s) code %d: %d, expected %d",
+                             kat_qt[c].name, in_place ? "in place" : "ask/tell", i, codes[i],
+                             kat_qt[c].codes[i]);
+        }
+    }
+}
+
+Test(quant_train, known_answer_of_qzo)
+{
+    float s[KAT_QZO_N];
+    memcpy(s, kat_qzo_scales0, sizeof s);
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "scales", .data = s, .dtype = ZOQ_F32,
+                          .numel = KAT_QZO_N, .flags = ZOQ_PARAM_SCALE};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, KAT_QT_SEED), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SCALE_FLOOR, KAT_QZO_FLOOR), ZOQ_OK);
+    cr_assert_eq(zoq_set_objective(ctx, kat_objective, NULL), ZOQ_OK);
+    zoq_report_t r = {.size = sizeof r};
+    for (int t = 0; t < KAT_QT_STEPS; t++) {
+        cr_assert_eq(zoq_step(ctx, &r), ZOQ_OK);
+        cr_assert_eq(r.n_clipped, kat_qzo_clipped[t], "step %d", t);
+    }
+    for (int i = 0; i < KAT_QZO_N; i++)
+        cr_assert(fabs(s[i] - kat_qzo_scales[i]) <= 1e-6 * kat_qzo_scales[i], "scale %d: %.9g, "
+                  "expected %.9g", i, s[i], kat_qzo_scales[i]);
     zoq_destroy(ctx);
 }
