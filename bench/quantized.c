@@ -1,9 +1,12 @@
-/* quantized.c - can ZO recover what quantization costs? A 64-32-10 ReLU MLP
- * on UCI digits (1797 8x8 images; 898 train, 449 validation, 450 test) is
- * trained in f32 by first-order minibatch SGD (a warm start: the point is
- * the recovery, and ZO from scratch would take minutes), quantized to
- * INT4 g=32 (zoq's GPTQ-like format) and INT8 per row, and then each method
- * spends the same budget of forward passes on minibatches of the training set:
+/* quantized.c - fine-tuning a quantized network from forward passes alone.
+ * A 64-32-10 ReLU MLP on UCI digits (1797 8x8 images; 898 train, 449
+ * validation, 450 test) gets a short first-order warm start in f32 (one epoch
+ * of SGD: ZO from scratch would take minutes, and a fully trained net loses
+ * nothing to INT4 g=32 here, which leaves nothing to recover — see
+ * docs/quantized.md), is quantized to INT4 g=32 (zoq's GPTQ-like format) and
+ * INT8 per row, and each method then spends the same budget of forward passes
+ * on minibatches of the training set:
+ *   mezo-f32    reference: plain ZO-SGD on the unquantized f32 weights
  *   qzo         the scales trained, codes fixed (seed 002; DDC C = 100 on)
  *   quzo        codes trained, two roundings u1/u2 (seed 003, eq. 8, 8 bits)
  *   quzo-naive  codes trained, one rounding (seed 003, eq. 3)
@@ -30,6 +33,7 @@
 #define BATCH 100
 #define SEEDS 5
 #define GRID 5
+#define WARM_EPOCHS 1
 
 static float X[NMAX][IN];
 static int Y[NMAX];
@@ -124,7 +128,7 @@ static double accuracy(const net *m, const int *set, int n, double *loss)
     return (double)ok / n;
 }
 
-/* First-order warm start: minibatch SGD with backprop, 60 epochs. */
+/* First-order warm start: SGD with backprop, WARM_EPOCHS epochs. */
 static void train_f32(net *m)
 {
     unsigned long long s = 12345;
@@ -134,8 +138,8 @@ static void train_f32(net *m)
         m->w2[k] = (float)((uniform(&s) - 0.5) * 2.0 * sqrt(6.0 / HID));
     memset(m->b1, 0, sizeof m->b1);
     memset(m->b2, 0, sizeof m->b2);
-    const float lr = 0.05f;
-    for (int epoch = 0; epoch < 60; epoch++) {
+    const float lr = 0.01f;
+    for (int epoch = 0; epoch < WARM_EPOCHS; epoch++) {
         for (int k = 0; k < n_train; k++) {
             const int i = train[(int)(uniform(&s) * n_train)];
             float h[HID], o[OUT], dh[HID] = {0};
@@ -184,6 +188,7 @@ typedef struct qnet {
     qlayer l[2];
     const net *f32;             /* biases */
     net deq;                    /* scratch: the dequantized weights */
+    net *mezo;                  /* mezo-f32: the f32 weights trained instead */
     unsigned long long perm_seed;
 } qnet;
 
@@ -243,17 +248,21 @@ static void dequantize(qnet *qn)
 static int objective(void *user, const zoq_eval_t *ev, double *loss)
 {
     qnet *qn = user;
-    dequantize(qn);
+    const net *m = qn->mezo;
+    if (!m) {
+        dequantize(qn);
+        m = &qn->deq;
+    }
     unsigned long long s = qn->perm_seed ^ (ev->step * 0x9E3779B97F4A7C15ull);
     double sum = 0.0;
     for (int k = 0; k < BATCH; k++)
-        sum += example_loss(&qn->deq, train[(int)(uniform(&s) * n_train)], NULL);
+        sum += example_loss(m, train[(int)(uniform(&s) * n_train)], NULL);
     *loss = sum / BATCH;
     return 0;
 }
 
-enum { M_QZO, M_QUZO, M_NAIVE, M_ZOQO, N_METHODS };
-static const char *method_names[N_METHODS] = {"qzo", "quzo", "quzo-naive", "zoqo"};
+enum { M_MEZO, M_QZO, M_QUZO, M_NAIVE, M_ZOQO, N_METHODS };
+static const char *method_names[N_METHODS] = {"mezo-f32", "qzo", "quzo", "quzo-naive", "zoqo"};
 
 /* Median scale of the network: the code step eps and lr are set against. */
 static double median_scale(const qnet *qn)
@@ -270,9 +279,10 @@ static double median_scale(const qnet *qn)
 
 /* lr (ZOQO: eps) multipliers of the grid, and the fixed other one. */
 static const double grid[N_METHODS][GRID] = {
-    {1e-5, 3e-5, 1e-4, 3e-4, 1e-3}, /* qzo lr (eps 1e-3) */
-    {1e-4, 3e-4, 1e-3, 3e-3, 1e-2}, /* quzo lr (eps 2 median code steps) */
-    {1e-4, 3e-4, 1e-3, 3e-3, 1e-2}, /* naive lr */
+    {1e-3, 3e-3, 1e-2, 3e-2, 1e-1}, /* mezo lr (eps 1e-3) */
+    {0.03, 0.1, 0.3, 1.0, 3.0},     /* qzo lr / s² (eps s/50; s the median scale) */
+    {1e-3, 3e-3, 1e-2, 3e-2, 1e-1}, /* quzo lr (eps 2 median code steps) */
+    {1e-3, 3e-3, 1e-2, 3e-2, 1e-1}, /* naive lr */
     {1.0, 2.0, 3.0, 4.0, 6.0},      /* zoqo eps in median code steps (lr: one code step) */
 };
 
@@ -283,6 +293,9 @@ static void run(qnet *qn, const qnet *q0, int method, double knob, int seed, int
     for (int k = 0; k < 2; k++)
         qlayer_copy(&qn->l[k], &q0->l[k]);
     const double s = median_scale(q0);
+    static net f32;
+    f32 = *q0->f32;
+    qn->mezo = method == M_MEZO ? &f32 : NULL;
     zoq_ctx *ctx;
     zoq_create(&ctx);
     zoq_set_int(ctx, ZOQ_OPT_SEED, seed);
@@ -291,7 +304,10 @@ static void run(qnet *qn, const qnet *q0, int method, double knob, int seed, int
     const char *names[2] = {"w1", "w2"};
     for (int k = 0; k < 2; k++) {
         qlayer *l = &qn->l[k];
-        if (method == M_QZO) {
+        if (method == M_MEZO) {
+            zoq_param_add(ctx, names[k], k ? f32.w2 : f32.w1, ZOQ_F32, l->m.rows * l->m.cols,
+                          NULL);
+        } else if (method == M_QZO) {
             zoq_param_add_qscales(ctx, names[k], &l->m, NULL);
         } else if (!l->unpacked) {
             zoq_param_add_qcodes(ctx, names[k], &l->m, NULL);
@@ -301,9 +317,12 @@ static void run(qnet *qn, const qnet *q0, int method, double knob, int seed, int
             zoq_param_set_codes(ctx, id, 0, 15, l->m.scales, l->m.group_size);
         }
     }
-    if (method == M_QZO) {
+    if (method == M_MEZO) {
         zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-3);
         zoq_set_double(ctx, ZOQ_OPT_LR, knob);
+    } else if (method == M_QZO) { /* d L / d s ~ (1/s) Σ w ∂L/∂w: lr scales as s² */
+        zoq_set_double(ctx, ZOQ_OPT_EPS, s / 50.0);
+        zoq_set_double(ctx, ZOQ_OPT_LR, knob * s * s);
     } else if (method == M_ZOQO) {
         zoq_set_int(ctx, ZOQ_OPT_QMETHOD, ZOQ_QMETHOD_ZOQO);
         zoq_set_double(ctx, ZOQ_OPT_EPS, knob * s);
@@ -323,7 +342,11 @@ static void run(qnet *qn, const qnet *q0, int method, double knob, int seed, int
         }
     }
     zoq_destroy(ctx);
-    dequantize(qn);
+    if (qn->mezo)
+        qn->deq = *qn->mezo;
+    else
+        dequantize(qn);
+    qn->mezo = NULL;
 }
 
 typedef struct result {
@@ -336,9 +359,11 @@ static void qnet_init(qnet *qn, int format, const net *f32)
     qlayer_init(&qn->l[0], format, HID, IN, f32->w1);
     qlayer_init(&qn->l[1], format, OUT, HID, f32->w2);
     qn->f32 = f32;
+    qn->mezo = NULL;
 }
 
-static void bench_format(int format, const net *f32, int steps, result *res)
+/* One format's row; mezo-f32 does not depend on it: copied from `prev` when given. */
+static void bench_format(int format, const net *f32, int steps, const result *prev, result *res)
 {
     qnet q0, qn;
     qnet_init(&q0, format, f32);
@@ -347,6 +372,14 @@ static void bench_format(int format, const net *f32, int steps, result *res)
     res->before = accuracy(f32, test, n_test, &res->loss_before);
     res->after = accuracy(&q0.deq, test, n_test, &res->loss_after);
     for (int m = 0; m < N_METHODS; m++) {
+        if (m == M_MEZO && prev) {
+            res->med[m] = prev->med[m];
+            res->lo[m] = prev->lo[m];
+            res->hi[m] = prev->hi[m];
+            res->knob[m] = prev->knob[m];
+            res->loss_med[m] = prev->loss_med[m];
+            continue;
+        }
         double best = -1.0;
         for (int k = 0; k < GRID; k++) {
             run(&qn, &q0, m, grid[m][k], 0, steps);
@@ -390,7 +423,7 @@ int main(int argc, char **argv)
     const char *fnames[2] = {"int4 g=32", "int8 row"};
     result res[2];
     for (int f = 0; f < 2; f++)
-        bench_format(formats[f], &f32, steps, &res[f]);
+        bench_format(formats[f], &f32, steps, f ? &res[0] : NULL, &res[f]);
     const double secs = now() - t0;
 
     FILE *md = fopen("bench/results/quantized.md", "w");
@@ -406,7 +439,7 @@ int main(int argc, char **argv)
         fprintf(out, "| format | f32 | quantized |");
         for (int m = 0; m < N_METHODS; m++)
             fprintf(out, " %s |", method_names[m]);
-        fprintf(out, "\n|---|---|---|---|---|---|---|\n");
+        fprintf(out, "\n|---|---|---|---|---|---|---|---|\n");
         for (int f = 0; f < 2; f++) {
             fprintf(out, "| %s | %.3f | %.3f |", fnames[f], res[f].before, res[f].after);
             for (int m = 0; m < N_METHODS; m++)
@@ -416,7 +449,7 @@ int main(int argc, char **argv)
         fprintf(out, "\nTest cross-entropy (median over seeds)\n\n| format | f32 | quantized |");
         for (int m = 0; m < N_METHODS; m++)
             fprintf(out, " %s |", method_names[m]);
-        fprintf(out, "\n|---|---|---|---|---|---|---|\n");
+        fprintf(out, "\n|---|---|---|---|---|---|---|---|\n");
         for (int f = 0; f < 2; f++) {
             fprintf(out, "| %s | %.4f | %.4f |", fnames[f], res[f].loss_before,
                     res[f].loss_after);
@@ -428,7 +461,7 @@ int main(int argc, char **argv)
         for (int f = 0; f < 2; f++)
             for (int m = 0; m < N_METHODS; m++)
                 fprintf(out, " %s/%s %s %g;", fnames[f], method_names[m],
-                        m == M_ZOQO ? "eps/s" : "lr", res[f].knob[m]);
+                        m == M_ZOQO ? "eps/s" : m == M_QZO ? "lr/s²" : "lr", res[f].knob[m]);
         fprintf(out, "\n\n(%.1f s in all)\n", secs);
     }
     if (js) {
