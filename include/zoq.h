@@ -346,12 +346,13 @@ ZOQ_API int zoq_step(zoq_ctx *ctx, zoq_report_t *report);
 ZOQ_API int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n);
 /* Writes θ + coef·d of point `point` for parameter id into dst (numel
  * elements of the parameter's dtype; dst may not overlap it). A disabled
- * parameter is not perturbed: dst gets θ. */
+ * parameter is not perturbed: dst gets θ. ZOQ_I8: the codes clamp(θ ± u1). */
 ZOQ_API int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst);
 /* Writes the f32 direction d[offset .. offset+count) of point `point` for
  * parameter id into out (d = z_query, or z_query/sqrt(Σ) under HiZOO), for
  * callers that perturb with their own kernel; zeros for the unperturbed point
- * and for disabled parameters. */
+ * and for disabled parameters. ZOQ_I8: the integer code offsets u1 (the point
+ * is clamp(θ + sign(coef)·u1), docs/quantized.md). */
 ZOQ_API int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset,
                             int64_t count, float *out);
 /* Ask/tell, step 2: takes the n losses in point order and applies the update
