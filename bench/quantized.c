@@ -10,6 +10,7 @@
  *   qzo         the scales trained, codes fixed (seed 002; DDC C = 100 on)
  *   quzo        codes trained, two roundings u1/u2 (seed 003, eq. 8, 8 bits)
  *   quzo-naive  codes trained, one rounding (seed 003, eq. 3)
+ *   quzo-acc8   quzo with one update (one rounding) per 8 steps' directions
  *   zoqo        codes trained, {-m..m} noise, sign updates (seed 004)
  * Each method's lr (ZOQO: eps) is picked from a 5-point grid by validation
  * accuracy of seed 0; then 5 seeds run. Prints test accuracy before and after
@@ -261,8 +262,9 @@ static int objective(void *user, const zoq_eval_t *ev, double *loss)
     return 0;
 }
 
-enum { M_MEZO, M_QZO, M_QUZO, M_NAIVE, M_ZOQO, N_METHODS };
-static const char *method_names[N_METHODS] = {"mezo-f32", "qzo", "quzo", "quzo-naive", "zoqo"};
+enum { M_MEZO, M_QZO, M_QUZO, M_NAIVE, M_QUZO_ACC, M_ZOQO, N_METHODS };
+static const char *method_names[N_METHODS] = {"mezo-f32", "qzo",      "quzo",
+                                              "quzo-naive", "quzo-acc8", "zoqo"};
 
 /* Median scale of the network: the code step eps and lr are set against. */
 static double median_scale(const qnet *qn)
@@ -283,6 +285,7 @@ static const double grid[N_METHODS][GRID] = {
     {0.03, 0.1, 0.3, 1.0, 3.0},     /* qzo lr / s² (eps s/50; s the median scale) */
     {1e-3, 3e-3, 1e-2, 3e-2, 1e-1}, /* quzo lr (eps 2 median code steps) */
     {1e-3, 3e-3, 1e-2, 3e-2, 1e-1}, /* naive lr */
+    {1e-3, 3e-3, 1e-2, 3e-2, 1e-1}, /* quzo-acc8 lr */
     {1.0, 2.0, 3.0, 4.0, 6.0},      /* zoqo eps in median code steps (lr: one code step) */
 };
 
@@ -329,7 +332,8 @@ static void run(qnet *qn, const qnet *q0, int method, double knob, int seed, int
         zoq_set_double(ctx, ZOQ_OPT_LR, s);
     } else {
         zoq_set_int(ctx, ZOQ_OPT_QMETHOD,
-                    method == M_QUZO ? ZOQ_QMETHOD_QUZO : ZOQ_QMETHOD_QUZO_NAIVE);
+                    method == M_NAIVE ? ZOQ_QMETHOD_QUZO_NAIVE : ZOQ_QMETHOD_QUZO);
+        zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, method == M_QUZO_ACC ? 8 : 1);
         zoq_set_double(ctx, ZOQ_OPT_EPS, 2.0 * s);
         zoq_set_double(ctx, ZOQ_OPT_LR, knob);
     }
@@ -439,7 +443,7 @@ int main(int argc, char **argv)
         fprintf(out, "| format | f32 | quantized |");
         for (int m = 0; m < N_METHODS; m++)
             fprintf(out, " %s |", method_names[m]);
-        fprintf(out, "\n|---|---|---|---|---|---|---|---|\n");
+        fprintf(out, "\n|---|---|---|---|---|---|---|---|---|\n");
         for (int f = 0; f < 2; f++) {
             fprintf(out, "| %s | %.3f | %.3f |", fnames[f], res[f].before, res[f].after);
             for (int m = 0; m < N_METHODS; m++)
@@ -449,7 +453,7 @@ int main(int argc, char **argv)
         fprintf(out, "\nTest cross-entropy (median over seeds)\n\n| format | f32 | quantized |");
         for (int m = 0; m < N_METHODS; m++)
             fprintf(out, " %s |", method_names[m]);
-        fprintf(out, "\n|---|---|---|---|---|---|---|---|\n");
+        fprintf(out, "\n|---|---|---|---|---|---|---|---|---|\n");
         for (int f = 0; f < 2; f++) {
             fprintf(out, "| %s | %.4f | %.4f |", fnames[f], res[f].loss_before,
                     res[f].loss_after);
