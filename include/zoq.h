@@ -244,7 +244,8 @@ ZOQ_API int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32
  * group > 0 divides numel), scale k for elements [k*group, (k+1)*group), used
  * to express eps and lr in code steps; scales NULL means 1 (eps, lr in codes).
  * Default after registration: [-127, 127], no scales. ZOQ_E_INVALID for a
- * non-I8 parameter or bad values (nothing changed). */
+ * non-I8 parameter or bad values (nothing changed). Each step copies the
+ * scales when it starts, so they may be trained in the same context (QZO). */
 ZOQ_API int zoq_param_set_codes(zoq_ctx *ctx, int32_t id, int32_t lo, int32_t hi,
                                 const float *scales, int64_t group);
 /* Shorthand for a CPU tensor in group "" with no flags. */

@@ -141,15 +141,16 @@ Test(quant_train, failed_step_restores_clamped_probes_exactly)
     }
 }
 
-/* Runs `steps` ask/tell steps with materialized points; the codes must end
- * where the in-place run ends. */
+/* Codes and their scales trained together: ask/tell with materialized points
+ * must end where the in-place run ends (the step's offsets use θ's scales,
+ * not the probe's). */
 Test(quant_train, ask_tell_equals_in_place_bit_for_bit)
 {
     for (int k = 0; k < 3; k++) {
         problem a, b;
         problem_init(&a);
         problem_init(&b);
-        zoq_ctx *ca = make_ctx(&a, methods[k], 0, 1), *cb = make_ctx(&b, methods[k], 0, 1);
+        zoq_ctx *ca = make_ctx(&a, methods[k], 1, 1), *cb = make_ctx(&b, methods[k], 1, 1);
         for (int t = 0; t < 40; t++) {
             cr_assert_eq(zoq_step(ca, NULL), ZOQ_OK);
             const zoq_point_t *pts;
@@ -168,13 +169,22 @@ Test(quant_train, ask_tell_equals_in_place_bit_for_bit)
                     int sign = pts[i].coef > 0 ? 1 : -1, v = theta[j] + sign * (int)off[j];
                     cr_assert_eq(pt[j], v < 0 ? 0 : v > 15 ? 15 : v);
                 }
+                float sc[N], sc_theta[N];
+                cr_assert_eq(zoq_materialize(cb, i, 1, sc), ZOQ_OK);
+                memcpy(sc_theta, b.scales, sizeof sc_theta);
+                memcpy(b.scales, sc, (size_t)(N / b.group) * sizeof *sc);
                 memcpy(b.q, pt, sizeof pt);
                 loss_fn(&b, NULL, &losses[i]);
                 memcpy(b.q, theta, sizeof theta);
+                memcpy(b.scales, sc_theta, sizeof sc_theta);
             }
             cr_assert_eq(zoq_tell(cb, losses, n, NULL), ZOQ_OK);
         }
         cr_assert_eq(memcmp(a.q, b.q, sizeof a.q), 0, "method %d", methods[k]);
+        for (int g = 0; g < N / a.group; g++) /* in place: ±eps·z restored by float rounding */
+            cr_assert(fabsf(a.scales[g] - b.scales[g]) <= 1e-4f * fabsf(b.scales[g]),
+                      "method %d scale %d: %.9g vs %.9g", methods[k], g, a.scales[g],
+                      b.scales[g]);
         zoq_destroy(ca);
         zoq_destroy(cb);
     }

@@ -96,6 +96,7 @@ void zoq_destroy(zoq_ctx *ctx)
         free(ctx->params[i].group);
         free(ctx->params[i].t.bits);
         free(ctx->params[i].codes.backup);
+        free(ctx->params[i].codes.plan_scales);
     }
     free(ctx->accum);
     free(ctx->params);

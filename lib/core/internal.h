@@ -46,6 +46,8 @@ typedef struct zoq__codes {
     int32_t lo, hi;
     const float *scales;        /* caller's, numel / group of them; NULL: 1 */
     int64_t group;
+    float *plan_scales;         /* the scales when the step was planned (a step's
+                                   offsets use them even if the scales train too) */
     int8_t *backup;             /* θ during zoq_step; NULL until the first one */
 } zoq__codes;
 
@@ -193,9 +195,11 @@ size_t zoq__dtype_size(int dtype);
 /* Nonzero if an enabled parameter has dtype ZOQ_I8 / flag ZOQ_PARAM_SCALE. */
 int zoq__any_enabled_codes(const zoq_ctx *ctx);
 int zoq__any_enabled_scales(const zoq_ctx *ctx);
-/* ZOQ_E_INVALID (message set) if enabled ZOQ_I8 tensors meet an option they
- * do not support (non-SGD optimizer, HiZOO, sparse, LoZO). */
-int zoq__codes_check(zoq_ctx *ctx);
+/* At plan time: ZOQ_E_INVALID (message set) if enabled ZOQ_I8 tensors meet
+ * an option they do not support (non-SGD optimizer, HiZOO, sparse, LoZO);
+ * then copies their scales, so that the step's points and update use θ's
+ * scales even when the scales are trained in the same context. */
+int zoq__codes_plan(zoq_ctx *ctx);
 /* Allocates the θ copies an in-place step needs (before anything moves). */
 int zoq__codes_prepare(zoq_ctx *ctx);
 /* Moves every enabled ZOQ_I8 tensor to point p of the planned step, from θ

@@ -54,7 +54,7 @@ int zoq__any_enabled_scales(const zoq_ctx *ctx)
     return 0;
 }
 
-int zoq__codes_check(zoq_ctx *ctx)
+int zoq__codes_plan(zoq_ctx *ctx)
 {
     if (!zoq__any_enabled_codes(ctx))
         return ZOQ_OK;
@@ -67,6 +67,18 @@ int zoq__codes_check(zoq_ctx *ctx)
     if (what)
         return zoq__fail(ctx, ZOQ_E_INVALID, "integer-code (ZOQ_I8) tensors train with QuZO or "
                          "ZOQO only; %s is not supported for them", what);
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        zoq__codes *c = &ctx->params[i].codes;
+        if (!is_codes(&ctx->params[i]) || !c->scales)
+            continue;
+        const size_t n = (size_t)(ctx->params[i].t.numel / c->group);
+        float *s = realloc(c->plan_scales, n * sizeof *s); /* the group may have changed */
+        if (!s)
+            return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory copying the scales of '%s'",
+                             ctx->params[i].name);
+        memcpy(s, c->scales, n * sizeof *s);
+        c->plan_scales = s;
+    }
     return ZOQ_OK;
 }
 
@@ -81,12 +93,13 @@ int zoq__codes_prepare(zoq_ctx *ctx)
     return ZOQ_OK;
 }
 
-/* Element i's scale, 0 when it cannot be used (not a positive finite number). */
+/* Element i's scale as planned, 0 when it cannot be used (not a positive
+ * finite number). */
 static double elem_scale(const zoq__codes *c, int64_t i)
 {
     if (!c->scales)
         return 1.0;
-    const double s = c->scales[i / c->group];
+    const double s = c->plan_scales[i / c->group];
     return s > 0.0 && s <= 3.4e38 ? s : 0.0;
 }
 
