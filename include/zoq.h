@@ -240,12 +240,12 @@ typedef struct zoq_param_desc {
  * duplicate name, ZOQ_E_STATE while an ask/tell step is pending. */
 ZOQ_API int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id);
 /* Sets the code range [lo, hi] (within -128..127, lo < hi) of ZOQ_I8 parameter
- * id and its scales: numel/group f32 values (caller-owned, read at each step;
+ * id and its scales: numel/group f32 values (caller-owned, must outlive use;
  * group > 0 divides numel), scale k for elements [k*group, (k+1)*group), used
  * to express eps and lr in code steps; scales NULL means 1 (eps, lr in codes).
+ * Each step copies the scales when it starts, so they may train too (QZO).
  * Default after registration: [-127, 127], no scales. ZOQ_E_INVALID for a
- * non-I8 parameter or bad values (nothing changed). Each step copies the
- * scales when it starts, so they may be trained in the same context (QZO). */
+ * non-I8 parameter or bad values (nothing changed). */
 ZOQ_API int zoq_param_set_codes(zoq_ctx *ctx, int32_t id, int32_t lo, int32_t hi,
                                 const float *scales, int64_t group);
 /* Shorthand for a CPU tensor in group "" with no flags. */
