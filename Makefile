@@ -170,7 +170,11 @@ $(BUILD)/examples/%: examples/%/*.c examples/%/*.h $(SO_LINK)
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(BENCH_LIBS) \
+	    $(DEP_LIBS) $(LDSAN)
+
+# bench/quantized reads sklearn's digits.csv.gz.
+$(BUILD)/bench/quantized: BENCH_LIBS := -lz
 
 examples: $(EXAMPLES)
 

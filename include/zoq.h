@@ -132,8 +132,25 @@ typedef enum zoq_opt {
     ZOQ_OPT_SPARSE_KEEP = 27,   /* double: fraction of each tensor perturbed, (0, 1] [0.5] */
     ZOQ_OPT_SPARSE_EVERY = 28,  /* int: recompute the mask's threshold (or redraw it) every k steps [1] */
     ZOQ_OPT_LOZO_RANK = 29,     /* int: LoZO rank r of U·Vᵀ directions for 2-D tensors, 0 = off, <= 32 [0] */
-    ZOQ_OPT_LOZO_INTERVAL = 30  /* int: LoZO resamples V every nu steps, >= 1 [50] */
+    ZOQ_OPT_LOZO_INTERVAL = 30, /* int: LoZO resamples V every nu steps, >= 1 [50] */
+    /* Quantized training (docs/quantized.md) */
+    ZOQ_OPT_QMETHOD = 40,       /* int: zoq_qmethod_t for ZOQ_I8 code tensors [QUZO] */
+    ZOQ_OPT_QUZO_BITS = 41,     /* int: QuZO perturbation bits b, codes |u| <= 2^(b-1)-1, 2..8 [8] */
+    ZOQ_OPT_SCALE_CLIP = 42,    /* double: DDC threshold C used when clip = 0 and a
+                                   ZOQ_PARAM_SCALE tensor is enabled (QZO); 0 = off [100] */
+    ZOQ_OPT_SCALE_FLOOR = 43    /* double: ZOQ_PARAM_SCALE tensors are kept >= this after
+                                   each update (QZO's non-negativity), >= 0 [0] */
 } zoq_opt_t;
+
+/* How ZOQ_I8 integer-code tensors are perturbed and updated (seeds 003, 004).
+ * f32/f16/bf16 tensors in the same context train as usual. */
+typedef enum zoq_qmethod {
+    ZOQ_QMETHOD_QUZO = 0,       /* QuZO: two independent stochastic roundings u1 (probe),
+                                   u2 (update) of eps*z; update stochastically rounded */
+    ZOQ_QMETHOD_QUZO_NAIVE = 1, /* QuZO's biased baseline (its eq. 3): u1 probes and updates */
+    ZOQ_QMETHOD_ZOQO = 2        /* ZOQO: noise uniform on {-m..m} codes, sign update of
+                                   max(floor(lr/s), 1) codes */
+} zoq_qmethod_t;
 
 typedef enum zoq_sparse {
     ZOQ_SPARSE_OFF = 0,
@@ -189,7 +206,9 @@ ZOQ_API const char *zoq_opt_name(int key);
 typedef enum zoq_dtype {
     ZOQ_F32 = 0,
     ZOQ_F16 = 1,                /* IEEE binary16; arithmetic in f32, stored round-to-nearest-even */
-    ZOQ_BF16 = 2                /* bfloat16; arithmetic in f32, stored round-to-nearest-even */
+    ZOQ_BF16 = 2,               /* bfloat16; arithmetic in f32, stored round-to-nearest-even */
+    ZOQ_I8 = 3                  /* int8 integer codes, trained by QuZO or ZOQO (ZOQ_OPT_QMETHOD),
+                                   always on the grid; range and scales: zoq_param_set_codes */
 } zoq_dtype_t;
 
 /* Where a parameter's data lives. ZOQ_DEVICE_CUDA: data is CUDA device
@@ -208,7 +227,9 @@ typedef enum zoq_device {
 #define ZOQ_PARAM_DISABLED 0x1u /* registered but not trained until enabled */
 #define ZOQ_PARAM_LORA_A 0x2u   /* the A factor of a LoRA pair (informational for now) */
 #define ZOQ_PARAM_LORA_B 0x4u   /* the B factor of a LoRA pair (see zoq_lora_b_warm_start) */
-#define ZOQ_PARAM_SCALE 0x8u    /* quantization scales (informational for now) */
+#define ZOQ_PARAM_SCALE 0x8u    /* quantization scales (QZO): f32/f16/bf16 only; floored at
+                                   ZOQ_OPT_SCALE_FLOOR after each update, and their presence
+                                   turns on DDC (ZOQ_OPT_SCALE_CLIP) when clip is 0 */
 
 /* Full description of a parameter tensor. Set size = sizeof(zoq_param_desc_t). */
 typedef struct zoq_param_desc {
@@ -232,6 +253,15 @@ typedef struct zoq_param_desc {
  * ZOQ_E_UNSUPPORTED or ZOQ_E_VERSION when a device's backend cannot be had
  * (zoq_device_t). */
 ZOQ_API int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id);
+/* Sets the code range [lo, hi] (within -128..127, lo < hi) of ZOQ_I8 parameter
+ * id and its scales: numel/group f32 values (caller-owned, must outlive use;
+ * group > 0 divides numel), scale k for elements [k*group, (k+1)*group), used
+ * to express eps and lr in code steps; scales NULL means 1 (eps, lr in codes).
+ * Each step copies the scales when it starts, so they may train too (QZO).
+ * Default after registration: [-127, 127], no scales. ZOQ_E_INVALID for a
+ * non-I8 parameter or bad values (nothing changed). */
+ZOQ_API int zoq_param_set_codes(zoq_ctx *ctx, int32_t id, int32_t lo, int32_t hi,
+                                const float *scales, int64_t group);
 /* Shorthand for a CPU tensor in group "" with no flags. */
 ZOQ_API int zoq_param_add(zoq_ctx *ctx, const char *name, void *data, int dtype,
                           int64_t numel, int32_t *id);
@@ -331,12 +361,13 @@ ZOQ_API int zoq_step(zoq_ctx *ctx, zoq_report_t *report);
 ZOQ_API int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n);
 /* Writes θ + coef·d of point `point` for parameter id into dst (numel
  * elements of the parameter's dtype; dst may not overlap it). A disabled
- * parameter is not perturbed: dst gets θ. */
+ * parameter is not perturbed: dst gets θ. ZOQ_I8: the codes clamp(θ ± u1). */
 ZOQ_API int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst);
 /* Writes the f32 direction d[offset .. offset+count) of point `point` for
  * parameter id into out (d = z_query, or z_query/sqrt(Σ) under HiZOO), for
  * callers that perturb with their own kernel; zeros for the unperturbed point
- * and for disabled parameters. */
+ * and for disabled parameters. ZOQ_I8: the integer code offsets u1 (the point
+ * is clamp(θ + sign(coef)·u1), docs/quantized.md). */
 ZOQ_API int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset,
                             int64_t count, float *out);
 /* Ask/tell, step 2: takes the n losses in point order and applies the update
@@ -1001,6 +1032,19 @@ ZOQ_API int zoq_q4_pack(const uint8_t *codes, size_t n, uint8_t *packed);
 /* Unpacks n (even) codes from n/2 packed bytes, one code per byte.
  * ZOQ_E_INVALID for NULL or odd n. */
 ZOQ_API int zoq_q4_unpack(const uint8_t *packed, size_t n, uint8_t *codes);
+
+/* QZO: registers m's scales (f32, rows x groups) in ctx as a trainable
+ * ZOQ_PARAM_SCALE tensor named name (codes and zeros stay fixed); m's
+ * buffers must outlive their use. Id to *id (may be NULL). Errors as
+ * zoq_param_add_desc, ZOQ_E_INVALID for a bad descriptor. */
+ZOQ_API int zoq_param_add_qscales(zoq_ctx *ctx, const char *name, const zoq_qmatrix_t *m,
+                                  int32_t *id);
+/* QuZO/ZOQO: registers the int8 codes of an INT8_ROW matrix m as a ZOQ_I8
+ * tensor with range [-127, 127] and m's row scales. ZOQ_E_UNSUPPORTED for
+ * INT4_GROUP (packed: unpack to int8 and use zoq_param_set_codes, range
+ * [0, 15], group = group_size); otherwise errors as zoq_param_add_qscales. */
+ZOQ_API int zoq_param_add_qcodes(zoq_ctx *ctx, const char *name, const zoq_qmatrix_t *m,
+                                 int32_t *id);
 
 #ifdef __cplusplus
 }

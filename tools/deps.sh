@@ -15,6 +15,8 @@ done
 if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
     missing=$(echo "$missing" | sed 's/ python3-pip//')
 fi
+# bench/quantized reads UCI digits from the data files of Debian's scikit-learn.
+dpkg -s python3-sklearn >/dev/null 2>&1 || missing="$missing python3-sklearn"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         echo "deps: apt-get install$missing"

@@ -104,6 +104,8 @@ typedef struct zoq__pass {
     const zoq__mask *mask;      /* NULL: every element perturbed */
     int lozo_rank;              /* > 0: 2-D tensors use U·Vᵀ/sqrt(r) directions (rng/lowrank.h) */
     uint64_t lozo_interval;     /* V is drawn at the step rounded down to this */
+    int floor_on;               /* 1: dst[i] = max(acc, floor) (QZO scales), NaN kept */
+    float floor;
 } zoq__pass;
 
 typedef struct zoq__backend zoq__backend;

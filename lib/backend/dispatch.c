@@ -41,13 +41,15 @@ zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst)
 }
 
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask)
+                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
+                   int final)
 {
     zoq__pass *passes = ctx->plan.passes; /* sized by zoq__plan_make: no allocation here */
     for (int device = ZOQ_DEVICE_CPU; device <= ZOQ_DEVICE_CUDA; device++) {
         int n = 0;
         for (int32_t i = 0; i < ctx->n_params; i++) {
-            if (!ctx->params[i].enabled || ctx->params[i].device != device)
+            const zoq__param *p = &ctx->params[i];
+            if (!p->enabled || p->device != device || p->t.dtype == ZOQ_I8) /* codes: quant/codes.c */
                 continue;
             zoq__pass *ps = &passes[n++];
             *ps = zoq__pass_base(ctx, &ctx->params[i].t, ctx->params[i].t.data);
@@ -57,6 +59,8 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
             ps->upd = upd;
             ps->hs = hs;
             ps->mask = mask;
+            ps->floor_on = final && (p->flags & ZOQ_PARAM_SCALE);
+            ps->floor = (float)ctx->opts.scale_floor;
         }
         if (n == 0)
             continue;

@@ -95,6 +95,8 @@ void zoq_destroy(zoq_ctx *ctx)
         zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.bits);
         free(ctx->params[i].name);
         free(ctx->params[i].group);
+        free(ctx->params[i].codes.backup);
+        free(ctx->params[i].codes.plan_scales);
     }
     free(ctx->accum);
     free(ctx->params);

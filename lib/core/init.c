@@ -14,6 +14,9 @@ int zoq_param_init_normal(zoq_ctx *ctx, int32_t id, double sigma)
         return zoq__fail(ctx, ZOQ_E_NOT_FOUND, "no parameter with id %d", id);
     if (!isfinite(sigma) || sigma < 0.0)
         return zoq__fail(ctx, ZOQ_E_INVALID, "sigma must be finite and >= 0, got %g", sigma);
+    if (ctx->params[id].t.dtype == ZOQ_I8)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s' holds integer codes: no normal "
+                         "initialization", ctx->params[id].name);
     zoq__backend *be;
     if ((rc = zoq__device_backend(ctx, ctx->params[id].device, &be)) != ZOQ_OK)
         return rc;

@@ -37,7 +37,20 @@ typedef struct zoq__opts {
     double sparse_keep;
     int64_t sparse_every;
     int64_t lozo_rank, lozo_interval;
+    int64_t qmethod, quzo_bits;
+    double scale_clip, scale_floor;
 } zoq__opts;
+
+/* What an integer-code (ZOQ_I8) tensor adds: its range, scales, and the
+ * codes of θ kept while an in-place step moves them (lib/quant/codes.c). */
+typedef struct zoq__codes {
+    int32_t lo, hi;
+    const float *scales;        /* caller's, numel / group of them; NULL: 1 */
+    int64_t group;
+    float *plan_scales;         /* the scales when the step was planned (a step's
+                                   offsets use them even if the scales train too) */
+    int8_t *backup;             /* θ during zoq_step; NULL until the first one */
+} zoq__codes;
 
 /* A registered parameter. */
 typedef struct zoq__param {
@@ -51,6 +64,7 @@ typedef struct zoq__param {
     int lozo_rank;              /* rank of the LOZO-M factors t.lozo_n */
     float *lozo_spare;          /* LOZO-M: where the next factors are built, same size */
     uint64_t lozo_vstep_prev;   /* t.lozo_vstep before the last advance (rollback) */
+    zoq__codes codes;           /* ZOQ_I8 only */
 } zoq__param;
 
 /* The points, losses and gradients of the step being evaluated. */
@@ -211,9 +225,39 @@ void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev);
 int zoq__check_pending_point(zoq_ctx *ctx, int32_t point);
 
 /* Applies one fused pass (backend.h) with these terms and optimizer stage to
- * every enabled parameter in place. Does not allocate: uses plan.passes. */
+ * every enabled float parameter in place (ZOQ_I8 ones: lib/quant/codes.c);
+ * `final` marks the step's last pass, where ZOQ_PARAM_SCALE tensors get their
+ * floor. Does not allocate: uses plan.passes. */
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask);
+                   const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
+                   int final);
+
+/* Integer-code tensors (lib/quant/codes.c). */
+/* Bytes per element of a dtype. */
+size_t zoq__dtype_size(int dtype);
+/* Nonzero if an enabled parameter has dtype ZOQ_I8 / flag ZOQ_PARAM_SCALE. */
+int zoq__any_enabled_codes(const zoq_ctx *ctx);
+int zoq__any_enabled_scales(const zoq_ctx *ctx);
+/* At plan time: ZOQ_E_INVALID (message set) if enabled ZOQ_I8 tensors meet
+ * an option they do not support (non-SGD optimizer, HiZOO, sparse, LoZO);
+ * then copies their scales, so that the step's points and update use θ's
+ * scales even when the scales are trained in the same context. */
+int zoq__codes_plan(zoq_ctx *ctx);
+/* Allocates the θ copies an in-place step needs (before anything moves). */
+int zoq__codes_prepare(zoq_ctx *ctx);
+/* Moves every enabled ZOQ_I8 tensor to point p of the planned step, from θ
+ * (its copy, once moved). `moved`: the copy holds θ (else it is taken now). */
+void zoq__codes_move(zoq_ctx *ctx, const zoq_point_t *p, int moved);
+/* Ends the step for ZOQ_I8 tensors: applies the update of the gathered
+ * directions when plan.applied (from the copy when moved), else restores. */
+void zoq__codes_finish(zoq_ctx *ctx, int moved);
+/* Writes point p of ZOQ_I8 parameter `p` into dst (codes). */
+void zoq__codes_point(const zoq_ctx *ctx, const zoq__param *p, const zoq_point_t *pt,
+                      int8_t *dst);
+/* The code offsets u1 of the +eps probe of query `query`, elements
+ * [off, off + n), as floats (zoq_point_noise for ZOQ_I8). */
+void zoq__codes_offsets(const zoq_ctx *ctx, const zoq__param *p, uint32_t query, int64_t off,
+                        int64_t n, float *out);
 /* A pass over tensor t into dst with the context's stream, distribution and
  * LoZO settings, scale 1, no terms: callers add what their pass needs. */
 zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst);

@@ -55,6 +55,10 @@ static const opt_info options[] = {
     INT_OPT(ZOQ_OPT_SPARSE_EVERY, "sparse_every", sparse_every, 1, INT64_MAX),
     INT_OPT(ZOQ_OPT_LOZO_RANK, "lozo_rank", lozo_rank, 0, ZOQ__LOZO_MAX_RANK),
     INT_OPT(ZOQ_OPT_LOZO_INTERVAL, "lozo_interval", lozo_interval, 1, INT64_MAX),
+    INT_OPT(ZOQ_OPT_QMETHOD, "qmethod", qmethod, ZOQ_QMETHOD_QUZO, ZOQ_QMETHOD_ZOQO),
+    INT_OPT(ZOQ_OPT_QUZO_BITS, "quzo_bits", quzo_bits, 2, 8),
+    REAL_OPT(ZOQ_OPT_SCALE_CLIP, "scale_clip", scale_clip, 0.0, 0, INFINITY, 1),
+    REAL_OPT(ZOQ_OPT_SCALE_FLOOR, "scale_floor", scale_floor, 0.0, 0, INFINITY, 1),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -78,6 +82,9 @@ void zoq__opts_default(zoq__opts *o)
     o->sparse_keep = 0.5;
     o->sparse_every = 1;
     o->lozo_interval = 50;
+    o->qmethod = ZOQ_QMETHOD_QUZO;
+    o->quzo_bits = 8;
+    o->scale_clip = 100.0;
 }
 
 static const opt_info *find_key(int key)

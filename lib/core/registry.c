@@ -42,11 +42,18 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
                                              "%d bytes", NAME_MAX_LEN);
     if (!d->data)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': data is NULL", d->name);
-    if (d->dtype != ZOQ_F32 && d->dtype != ZOQ_F16 && d->dtype != ZOQ_BF16)
+    if (d->dtype != ZOQ_F32 && d->dtype != ZOQ_F16 && d->dtype != ZOQ_BF16 &&
+        d->dtype != ZOQ_I8)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': unknown dtype %d", d->name, d->dtype);
+    if (d->dtype == ZOQ_I8 && (d->flags & ZOQ_PARAM_SCALE))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': ZOQ_PARAM_SCALE needs a float dtype "
+                                             "(scales are trained as real numbers)", d->name);
     if (d->device != ZOQ_DEVICE_CPU && d->device != ZOQ_DEVICE_CUDA)
         return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': device %d is not known to this "
                                                  "build", d->name, d->device);
+    if (d->device != ZOQ_DEVICE_CPU && (d->dtype == ZOQ_I8 || (d->flags & ZOQ_PARAM_SCALE)))
+        return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': integer codes and QZO scale "
+                                                 "tensors are trained on the CPU only", d->name);
     if (d->numel <= 0 || d->numel > (INT64_MAX >> 4))
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': numel %lld out of range", d->name,
                          (long long)d->numel);
@@ -104,6 +111,7 @@ int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
     p->flags = desc->flags;
     p->device = desc->device;
     p->enabled = !(desc->flags & ZOQ_PARAM_DISABLED);
+    p->codes = (zoq__codes){.lo = -127, .hi = 127, .group = desc->numel};
     if (id)
         *id = ctx->n_params;
     ctx->n_params++;
@@ -154,6 +162,29 @@ int zoq_param_set_data(zoq_ctx *ctx, int32_t id, void *data)
     if (!data)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': data is NULL", ctx->params[id].name);
     ctx->params[id].t.data = data;
+    return ZOQ_OK;
+}
+
+int zoq_param_set_codes(zoq_ctx *ctx, int32_t id, int32_t lo, int32_t hi,
+                        const float *scales, int64_t group)
+{
+    int rc = check_id(ctx, id);
+    if (rc != ZOQ_OK)
+        return rc;
+    zoq__param *p = &ctx->params[id];
+    if (p->t.dtype != ZOQ_I8)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s' is not ZOQ_I8: it has no code range",
+                         p->name);
+    if (lo < -128 || hi > 127 || lo >= hi)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': code range [%d, %d] is not within "
+                         "[-128, 127] with lo < hi", p->name, lo, hi);
+    if (scales && (group <= 0 || p->t.numel % group != 0))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': scale group %lld does not divide "
+                         "numel %lld", p->name, (long long)group, (long long)p->t.numel);
+    p->codes.lo = lo;
+    p->codes.hi = hi;
+    p->codes.scales = scales;
+    p->codes.group = scales ? group : p->t.numel;
     return ZOQ_OK;
 }
 

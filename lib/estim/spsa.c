@@ -28,6 +28,8 @@ int zoq__plan_make(zoq_ctx *ctx)
     int rc = zoq__schedule_values(ctx, ctx->step, &pl->lr, &pl->eps);
     if (rc != ZOQ_OK)
         return rc;
+    if ((rc = zoq__codes_plan(ctx)) != ZOQ_OK)
+        return rc;
     int nq = (int)ctx->opts.queries;
     int central = ctx->opts.estimator == ZOQ_EST_CENTRAL, hessian = ctx->opts.hessian != 0;
     if (hessian && !central)

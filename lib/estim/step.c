@@ -47,8 +47,9 @@ static int move_to(zoq_ctx *ctx, displacement *at, const zoq_point_t *p)
         return ZOQ_OK;
     }
     int rc = zoq__apply_all(ctx, 1.0f, terms, n, NULL, zoq__move_hessian(ctx),
-                            zoq__sparse_mask(ctx, !ctx->plan.moved));
+                            zoq__sparse_mask(ctx, !ctx->plan.moved), 0);
     if (rc == ZOQ_OK) {
+        zoq__codes_move(ctx, p, ctx->plan.moved);
         *at = (displacement){p->query, p->coef};
         ctx->plan.passes_run++;
         ctx->plan.moved = 1;
@@ -113,7 +114,7 @@ int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
         return rc;
     if (!ctx->objective)
         return zoq__fail(ctx, ZOQ_E_STATE, "no objective set (zoq_set_objective)");
-    if ((rc = zoq__plan_make(ctx)) != ZOQ_OK)
+    if ((rc = zoq__plan_make(ctx)) != ZOQ_OK || (rc = zoq__codes_prepare(ctx)) != ZOQ_OK)
         return rc;
     zoq__plan *pl = &ctx->plan;
     for (int i = 0; i < pl->n_points; i++)
@@ -221,11 +222,15 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
     const zoq__param *p = &ctx->params[id];
     if (!dst)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_materialize: dst is NULL");
-    size_t bytes = (size_t)p->t.numel * (p->t.dtype == ZOQ_F32 ? 4u : 2u);
+    size_t bytes = (size_t)p->t.numel * zoq__dtype_size(p->t.dtype);
     const char *a = p->t.data, *b = dst;
     if (b < a + bytes && a < b + bytes)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_materialize: dst overlaps parameter '%s'",
                          p->name);
+    if (p->t.dtype == ZOQ_I8) {
+        zoq__codes_point(ctx, p, &ctx->plan.points[point], dst);
+        return ZOQ_OK;
+    }
     zoq__backend *be;
     if ((rc = zoq__device_backend(ctx, p->device, &be)) != ZOQ_OK)
         return rc;
@@ -256,6 +261,10 @@ int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int
     const zoq__pass pass = point_pass(ctx, point, p, NULL, &term);
     if (pass.n_terms == 0) { /* no direction */
         memset(out, 0, (size_t)count * sizeof *out);
+        return ZOQ_OK;
+    }
+    if (p->t.dtype == ZOQ_I8) {
+        zoq__codes_offsets(ctx, p, term.query, offset, count, out);
         return ZOQ_OK;
     }
     zoq__backend *be;

@@ -134,10 +134,18 @@ int zoq__update_prepare(zoq_ctx *ctx)
     return rc == ZOQ_OK ? zoq__sparse_prepare(ctx) : rc;
 }
 
-/* w_q from g_q: DDC clip, then sign. Counts the clipped ones. */
-static double weight(const zoq_ctx *ctx, double g, int *clipped)
+/* The DDC threshold: clip, or when it is 0 and QZO scales are trained,
+ * scale_clip (seed 002 clips by default); 0 = off. */
+static double clip_threshold(const zoq_ctx *ctx)
 {
-    double c = ctx->opts.clip;
+    if (ctx->opts.clip > 0.0 || !zoq__any_enabled_scales(ctx))
+        return ctx->opts.clip;
+    return ctx->opts.scale_clip;
+}
+
+/* w_q from g_q: DDC clip at c, then sign. Counts the clipped ones. */
+static double weight(const zoq_ctx *ctx, double c, double g, int *clipped)
+{
     if (c > 0.0 && fabs(g) > c) {
         g = g > 0.0 ? c : -c;
         (*clipped)++;
@@ -151,9 +159,11 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
 {
     zoq__plan *pl = &ctx->plan;
     pl->n_clipped = 0;
+    const double clip = clip_threshold(ctx);
     for (int q = 0; q < pl->n_queries; q++)
         ctx->accum[ctx->n_accum++] = (zoq__accum){
-            .step = ctx->step, .query = (uint32_t)q, .w = weight(ctx, pl->grads[q], &pl->n_clipped)};
+            .step = ctx->step, .query = (uint32_t)q,
+            .w = weight(ctx, clip, pl->grads[q], &pl->n_clipped)};
     ctx->accum_steps++;
     pl->applied = ctx->accum_steps >= ctx->opts.accumulate;
     double s = pl->applied ? 1.0 - pl->lr * ctx->opts.weight_decay : 1.0;
@@ -205,7 +215,8 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
         hs = &pl->hs_final;
     }
     if (n > 0 || upd || hs || s != 1.0) {
-        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd, hs, zoq__sparse_mask(ctx, 0));
+        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd, hs, zoq__sparse_mask(ctx, 0),
+                                1);
         if (rc != ZOQ_OK) { /* only possible before anything moved (ask/tell) */
             if (lozom)
                 zoq__lozom_rollback(ctx);
@@ -215,6 +226,7 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
         }
         pl->passes_run++;
     }
+    zoq__codes_finish(ctx, pl->moved);
     if (pl->applied) {
         ctx->updates++;
         ctx->n_accum = 0;

@@ -17,7 +17,10 @@ enum {
     ZOQ__STREAM_MASK = 2,       /* random sparse masks */
     ZOQ__STREAM_LOZO_U = 3,     /* LoZO's U factor (rng/lowrank.h) */
     ZOQ__STREAM_LOZO_V = 4,     /* LoZO's V factor */
-    ZOQ__STREAM_LORA_A = 5,     /* uniform initial values of LoRA A factors (lib/lora) */
+    ZOQ__STREAM_ROUND1 = 5,     /* QuZO: stochastic rounding u1 (probe) of eps*z */
+    ZOQ__STREAM_ROUND2 = 6,     /* QuZO: the independent rounding u2 (update) */
+    ZOQ__STREAM_ROUND_UPDATE = 7, /* QuZO: stochastic rounding of the code update */
+    ZOQ__STREAM_LORA_A = 8,     /* uniform initial values of LoRA A factors (lib/lora) */
     ZOQ__STREAM_MAX = 255
 };
 #define ZOQ__QUERY_LIMIT (1u << 24)

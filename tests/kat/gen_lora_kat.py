@@ -27,7 +27,7 @@ import katfile  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lora_vectors.h")
 F32 = np.float32
-STREAM_LORA_A = 5
+STREAM_LORA_A = 8
 
 # ---- initialization: A = bound·(2u − 1), u = (w >> 8)·2^-24 -----------------
 INIT_CASES = [(0, "model.layers.0.self_attn.q_proj.lora_A.weight", 3, 5),

@@ -219,6 +219,9 @@ static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
             optimizer_stage(ps->upd, g, t->m ? t->m + b : NULL, t->v ? t->v + b : NULL, acc,
                             n);
         }
+        if (ps->floor_on)
+            for (int j = 0; j < n; j++)
+                acc[j] = acc[j] < ps->floor ? ps->floor : acc[j];
         store_tile(ps->dst, t->dtype, b, n, acc);
     }
 }
