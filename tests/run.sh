@@ -63,6 +63,15 @@ if $PYTHON -c 'import numpy, xxhash' 2>/dev/null; then
 else
     echo "[SKIP] rng vectors regenerate (needs python3 numpy and xxhash: make deps)"
 fi
+# ctypes loads libzoq.so into Python: not with a sanitized build.
+if [ -n "${SAN:-}" ]; then
+    echo "[SKIP] safetensors cross-check (not under SANITIZE=1)"
+elif $PYTHON -c 'import numpy, safetensors' 2>/dev/null; then
+    check "safetensors files match the safetensors package, PEFT config keys" \
+        $PYTHON tests/io_crosscheck.py "$BUILD"
+else
+    echo "[SKIP] safetensors cross-check (needs python3 numpy and safetensors: make deps)"
+fi
 for kat in tests/kat/gen_*_kat.py; do
     [ "$kat" = tests/kat/gen_rng_kat.py ] && continue
     [ -f "$kat" ] || continue
