@@ -4,19 +4,19 @@
 # and the Python packages of tests/requirements.txt through pip.
 set -u
 DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
-abigail-tools python3 python3-pip python3-numpy python3-pytest python3-torch python3-matplotlib"
+abigail-tools python3 python3-pip python3-numpy python3-pytest python3-torch python3-matplotlib \
+python3-sklearn"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 # A python3 with pip on PATH (e.g. pyenv) installs tests/requirements.txt as
 # well as Debian's would. Debian's python3 itself stays: the bindings' tests
-# and the demo run on it with its python3-numpy, -pytest, -torch, -matplotlib.
+# and the demo run on it with its python3-numpy, -pytest, -torch, -matplotlib;
+# python3-sklearn ships the UCI digits file the demo, benches and examples read.
 if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
     missing=$(echo "$missing" | sed 's/ python3-pip//')
 fi
-# bench/quantized reads UCI digits from the data files of Debian's scikit-learn.
-dpkg -s python3-sklearn >/dev/null 2>&1 || missing="$missing python3-sklearn"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         echo "deps: apt-get install$missing"
