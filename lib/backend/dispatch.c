@@ -1,5 +1,6 @@
 /* dispatch.c - the context's backend and the one operation the step needs
  * from it: a fused noise pass over every enabled parameter. */
+#include <stddef.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -42,16 +43,24 @@ zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst)
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
                    const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask)
 {
+    return zoq__apply_chain(ctx, scale, terms, n_terms, upd, hs, mask, NULL);
+}
+
+int zoq__apply_chain(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
+                     const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
+                     const zoq__term *then)
+{
     zoq__backend *be;
     int rc = zoq__ctx_backend(ctx, &be);
     if (rc != ZOQ_OK)
         return rc;
-    zoq__pass *passes = ctx->plan.passes; /* sized by zoq__plan_make: no allocation here */
+    /* sized by zoq__plan_make, two per parameter: no allocation here */
+    zoq__pass *passes = ctx->plan.passes, *next = passes + ctx->n_params;
     int n = 0;
     for (int32_t i = 0; i < ctx->n_params; i++) {
         if (!ctx->params[i].enabled)
             continue;
-        zoq__pass *ps = &passes[n++];
+        zoq__pass *ps = &passes[n];
         *ps = zoq__pass_base(ctx, &ctx->params[i].t, ctx->params[i].t.data);
         ps->scale = scale;
         ps->n_terms = n_terms;
@@ -59,7 +68,18 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
         ps->upd = upd;
         ps->hs = hs;
         ps->mask = mask;
+        if (then) {
+            next[n] = zoq__pass_base(ctx, &ctx->params[i].t, ctx->params[i].t.data);
+            next[n].n_terms = 1;
+            next[n].terms = then;
+        }
+        n++;
     }
-    rc = be->iface->run_passes(be, passes, n);
+    if (!then)
+        rc = be->iface->run_passes(be, passes, n);
+    else if (ZOQ__BACKEND_HAS(be, run_chained))
+        rc = be->iface->run_chained(be, passes, next, n);
+    else if ((rc = be->iface->run_passes(be, passes, n)) == ZOQ_OK)
+        rc = be->iface->run_passes(be, next, n);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "backend pass failed: %s", zoq_strerror(rc));
 }
