@@ -121,9 +121,15 @@ test check: lib $(TESTS) $(EXAMPLES)
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
 
+# Debian's interpreter, for the benchmarks that need python3-torch and
+# python3-matplotlib (tools/deps.sh); ZOQ_BENCH_MAX=n caps the step sizes.
+BENCH_PYTHON ?= /usr/bin/python3
+
 bench: $(BENCHES)
 	@mkdir -p bench/results
 	@for b in $(BENCHES); do $$b || exit 1; done
+	@$(BENCH_PYTHON) bench/mezo_torch.py
+	@$(BENCH_PYTHON) bench/summary.py
 
 demo: examples
 	$(BUILD)/examples/quadratic
@@ -161,7 +167,8 @@ help:
 	@echo "  make valgrind       run the C test suites under valgrind (leak check)"
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
 	@echo "  make demo           the main job (for now: the quadratic example)"
-	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
+	@echo "  make bench          throughput benchmarks next to a plain pass and the MeZO loop in"
+	@echo "                      PyTorch; JSON, tables and a plot in bench/results/"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"

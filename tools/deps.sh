@@ -4,14 +4,14 @@
 # and the Python packages of tests/requirements.txt through pip.
 set -u
 DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
-abigail-tools python3 python3-pip"
+abigail-tools python3 python3-pip python3-torch python3-matplotlib"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 # A python3 found on PATH (e.g. pyenv) is as good as Debian's.
 if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
-    missing=$(echo "$missing" | sed 's/ python3-pip//; s/ python3\b//')
+    missing=$(echo "$missing" | sed -e 's/ python3-pip\( \|$\)/\1/' -e 's/ python3\( \|$\)/\1/')
 fi
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -eq 0 ]; then
