@@ -222,10 +222,11 @@ static void tens_same(const tens *a, const tens *b, const char *what)
 
 /* The pass variants a step is made of (backend.h), on tensor t. */
 enum { V_MOVE, V_DECAY, V_FRESH, V_MASK_STORE, V_MASK_BITS, V_MASK_RANDOM, V_MOMENTUM, V_ADAM,
-       V_HIZOO_ADAM, V_HIZOO_SGD_MASKED, V_COUNT };
+       V_HIZOO_ADAM, V_HIZOO_SGD_MASKED, V_NAN_COEF, V_COUNT };
 
 static const zoq__term terms[3] = {{5, 0, 1e-2f}, {5, 1, -3e-2f}, {4, 0, 7e-3f}};
 static const zoq__term grad[2] = {{5, 0, 0.75f}, {5, 1, -1.25f}};
+static zoq__term nan_term = {5, 2, 0.0f}; /* coef set to NaN at run time */
 
 static zoq__pass variant(int v, int dist, const zoq__tensor *t, zoq__update *u,
                          zoq__hessian *hs, zoq__mask *mk)
@@ -246,6 +247,11 @@ static zoq__pass variant(int v, int dist, const zoq__tensor *t, zoq__update *u,
     case V_MOMENTUM: ps.upd = u; break;
     case V_ADAM: u->kind = ZOQ_OPTIM_ADAM; ps.upd = u; break;
     case V_HIZOO_ADAM: u->kind = ZOQ_OPTIM_ADAM; ps.upd = u; ps.hs = hs; break;
+    case V_NAN_COEF: /* c * z keeps a NaN's sign; a sign flip of c would not */
+        nan_term.coef = zoq__f32_from_bits(0x7FC01234u);
+        ps.terms = &nan_term;
+        ps.n_terms = 1;
+        break;
     case V_HIZOO_SGD_MASKED:
         u->kind = ZOQ_OPTIM_SGD; ps.upd = u; ps.hs = hs; mk->kind = ZOQ__MASK_RANDOM;
         ps.mask = mk; break;

@@ -80,14 +80,26 @@ static void direction(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__
         ops->divide(root, n, z);
 }
 
-/* acc[j] = acc[j] + coef_k * d_k[j] for each term k in order (z: scratch). */
+/* acc[j] = acc[j] + coef_k * d_k[j] for each term k in order (z: scratch).
+ * Plain Rademacher directions over whole blocks skip z where the set can
+ * (c * (±1) is a sign flip of c: same bits unless c is NaN). */
 static void add_terms(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__term *terms,
                       int n_terms, int64_t b, int n, const uint8_t *m, const float *root,
                       float *acc, float *z)
 {
+    const zoq__tensor *t = ps->src;
+    const int signs = ops->rademacher_axpy && ps->dist == ZOQ_DIST_RADEMACHER && !m && !root &&
+                      !(ps->lozo_rank > 0 && t->cols > 0) && b % ZOQ__RADE_PER_BLOCK == 0 &&
+                      n % ZOQ__RADE_PER_BLOCK == 0;
     for (int k = 0; k < n_terms; k++) {
-        direction(ops, ps, &terms[k], b, n, m, root, z);
-        ops->axpy(terms[k].coef, z, n, acc);
+        const zoq__term *tm = &terms[k];
+        if (signs && !isnan(tm->coef)) {
+            ops->rademacher_axpy(t->key, tm->step, tm->query, ps->stream, (uint64_t)b,
+                                 (size_t)n, tm->coef, acc);
+            continue;
+        }
+        direction(ops, ps, tm, b, n, m, root, z);
+        ops->axpy(tm->coef, z, n, acc);
     }
 }
 
@@ -135,13 +147,16 @@ static float *tile_root(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b
 /* The pass formula of backend.h on the tile of n elements at b. */
 static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n)
 {
-    float acc[TILE], z[TILE], g[TILE], root_buf[TILE];
+    float acc_buf[TILE], z[TILE], g[TILE], root_buf[TILE];
     uint8_t mask_buf[TILE];
     const zoq__tensor *t = ps->src;
     uint8_t *m = ps->mask ? mask_buf : NULL;
+    /* f32 in place: the tile itself is the accumulator (no copy in or out) */
+    const int direct = t->dtype == ZOQ_F32 && ps->dst == t->data && ps->scale != 0.0f;
+    float *acc = direct ? (float *)t->data + b : acc_buf;
     if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
         memset(acc, 0, (size_t)n * sizeof *acc);
-    else
+    else if (!direct)
         ops->load(t->data, t->dtype, b, n, acc);
     if (m)
         mask_tile(ps, b, n, acc, m);
@@ -157,7 +172,8 @@ static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, 
         optimizer_stage(ops, ps->upd, g, t->m ? t->m + b : NULL, t->v ? t->v + b : NULL, acc,
                         n);
     }
-    ops->store(ps->dst, t->dtype, b, n, acc);
+    if (!direct)
+        ops->store(ps->dst, t->dtype, b, n, acc);
 }
 
 static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,

@@ -25,6 +25,11 @@ typedef struct zoq__tile_ops {
     /* z[0..n) of a noise stream (rng/noise.h's zoq__noise_fill contract) */
     void (*noise)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                   uint64_t offset, size_t count, float *out);
+    /* NULL, or acc[j] = acc[j] + c * z[offset+j] for Rademacher z without
+     * writing z (noise.h's zoq__rademacher_axpy_avx2 contract: c not NaN,
+     * offset and count multiples of ZOQ__RADE_PER_BLOCK) */
+    void (*rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            uint64_t offset, size_t count, float c, float *acc);
     /* acc[j] = src[i0+j] as binary32 (dtype: zoq_dtype_t) */
     void (*load)(const void *src, int dtype, int64_t i0, int n, float *acc);
     /* dst[i0+j] = acc[j] rounded to dtype, nearest-even (core/convert.h) */

@@ -254,7 +254,8 @@ static void adam(const zoq__update *u, const float *g, float *m, float *v, float
 }
 
 #define OPS(label, suffix)                                                                       \
-    {.name = label, .noise = zoq__noise_fill_avx2, .load = load_##suffix,               \
+    {.name = label, .noise = zoq__noise_fill_avx2,                                               \
+     .rademacher_axpy = zoq__rademacher_axpy_avx2, .load = load_##suffix,               \
      .store = store_##suffix, .scale = scale, .axpy = axpy, .keep = keep, .divide = divide,      \
      .root = root, .curv = curv, .momentum = momentum, .adam = adam}
 static const zoq__tile_ops avx2_f16c = OPS("avx2+f16c", hard),
