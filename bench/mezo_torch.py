@@ -5,7 +5,8 @@ zo_perturb_parameters / zo_update): per parameter tensor, torch.manual_seed
 then torch.normal for z, four passes a step (+eps z, -2 eps z, +eps z, the
 update theta -= lr * (g z + wd theta)), on CPU with Debian's python3-torch.
 The objective is a constant, as in bench/step_bench.c, so only the
-parameter-side work is timed. Medians of `reps` steps after one warm step.
+parameter-side work is timed. Medians of `reps` steps after one warm step;
+with one thread also the thread's CPU time (`_cpu`), as step_bench does.
 
 Usage: /usr/bin/python3 bench/mezo_torch.py [max_numel] [reps]; prints
 `name value unit` lines and writes bench/results/mezo.json. ZOQ_BENCH_MAX
@@ -56,12 +57,13 @@ def measure(numel, threads, reps):
     torch.set_num_threads(threads)
     params = make_params(numel)
     mezo_step(params, 0)
-    times = []
+    times, cpu = [], []
     for r in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         mezo_step(params, r + 1)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu.append(time.thread_time() - c0)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def size_name(n):
@@ -82,12 +84,16 @@ def main():
     results = []
     for n in sizes:
         for threads in (1, 2) if n >= min(top, 10_000_000) else (1,):
-            s = measure(n, threads, reps)
+            s, c = measure(n, threads, reps)
             name = f"mezo_torch_{size_name(n)}_f32_central_n1_gaussian_t{threads}"
             ns = 1e9 * s / n
             print(f"{name} {ns:.3f} ns/param", flush=True)
-            results.append({"name": name, "numel": n, "threads": threads,
-                            "ns_per_param": round(ns, 4), "passes": 4})
+            r = {"name": name, "numel": n, "threads": threads, "ns_per_param": round(ns, 4),
+                 "passes": 4}
+            if threads == 1:  # all of it on this thread: its CPU time (see step_bench.c)
+                r["cpu_ns_per_param"] = round(1e9 * c / n, 4)
+                print(f"{name}_cpu {r['cpu_ns_per_param']:.3f} ns/param", flush=True)
+            results.append(r)
     with open("bench/results/mezo.json", "w") as f:
         json.dump({"torch": torch.__version__, "reps": reps, "tensor_numel": TENSOR,
                    "results": results}, f, indent=1)

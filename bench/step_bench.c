@@ -4,7 +4,11 @@
  * so only zoq's passes are timed. Two ways to step: zoq_step (2n+1 passes
  * central) and zoq_run (the update fused with the next perturbation, 2n);
  * a zoq_run step is the time between the first evaluations of consecutive
- * steps. Every figure is the median of `reps` timings.
+ * steps. Every figure is the median of `reps` timings. With one thread all
+ * work runs on the calling thread, so its CPU time is reported too (`_cpu`
+ * lines): on a shared machine wall time also counts the time other
+ * processes held the core, which a sub-slice plain pass mostly escapes and a
+ * long step does not; CPU time compares the two fairly there.
  * Usage: step_bench [max_numel] [reps]  (defaults 1e8, 5; ZOQ_BENCH_MAX caps
  * max_numel too). Prints `name value unit` lines; writes
  * bench/results/step.json. */
@@ -46,14 +50,15 @@ static void *rw_pass(void *arg)
     return NULL;
 }
 
-/* One read-write pass over `bytes` with `threads` threads, seconds (median). */
-static double plain_pass(void *w, size_t bytes, int threads, int reps)
+/* One read-write pass over `bytes` with `threads` threads, seconds (median);
+ * *cpu gets the calling thread's CPU seconds (median). */
+static double plain_pass(void *w, size_t bytes, int threads, int reps, double *cpu)
 {
-    double t[MAX_REPS];
+    double t[MAX_REPS], tc[MAX_REPS];
     for (int r = 0; r < reps + 1; r++) {
         pthread_t th[8];
         slice s[8];
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         for (int k = 0; k < threads; k++) {
             size_t a = bytes * (size_t)k / (size_t)threads & ~(size_t)63;
             size_t b = k + 1 == threads ? bytes : bytes * (size_t)(k + 1) / (size_t)threads & ~(size_t)63;
@@ -64,23 +69,28 @@ static double plain_pass(void *w, size_t bytes, int threads, int reps)
         rw_pass(&s[0]);
         for (int k = 1; k < threads; k++)
             pthread_join(th[k], NULL);
-        if (r > 0) /* the first one warms up */
+        if (r > 0) { /* the first one warms up */
             t[r - 1] = now() - t0;
+            tc[r - 1] = cpu_now() - c0;
+        }
     }
+    *cpu = median(tc, reps);
     return median(t, reps);
 }
 
-/* Times of the first evaluation of each step. */
+/* Wall and thread CPU times of the first evaluation of each step. */
 typedef struct clock_obj {
-    double t[MAX_REPS + 1];
+    double t[MAX_REPS + 1], c[MAX_REPS + 1];
     int n;
 } clock_obj;
 
 static int constant(void *user, const zoq_eval_t *ev, double *loss)
 {
     clock_obj *c = user;
-    if (ev->point == 0 && c->n <= MAX_REPS)
+    if (ev->point == 0 && c->n <= MAX_REPS) {
+        c->c[c->n] = cpu_now();
         c->t[c->n++] = now();
+    }
     *loss = 1.0;
     return 0;
 }
@@ -96,13 +106,14 @@ static void fail(zoq_ctx *ctx)
     exit(1);
 }
 
-/* Seconds per step (median) with zoq_step (fused = 0) or zoq_run, and the
- * passes of a step. */
-static double step_time(void *w, const cfg *c, int fused, int reps, long long *passes)
+/* Seconds per step (median) with zoq_step (fused = 0) or zoq_run, the
+ * calling thread's CPU seconds per step (median) and the passes of a step. */
+static double step_time(void *w, const cfg *c, int fused, int reps, double *cpu,
+                        long long *passes)
 {
     zoq_ctx *ctx;
     clock_obj clk = {.n = 0};
-    double t[MAX_REPS];
+    double t[MAX_REPS], tc[MAX_REPS];
     if (zoq_create(&ctx) != ZOQ_OK)
         exit(1);
     if (zoq_param_add(ctx, "w", w, c->dtype, c->n, NULL) != ZOQ_OK)
@@ -120,16 +131,20 @@ static double step_time(void *w, const cfg *c, int fused, int reps, long long *p
         clk.n = 0;
         if (zoq_run(ctx, reps + 1, NULL, &rep) != ZOQ_OK)
             fail(ctx);
-        for (int r = 0; r < reps; r++)
+        for (int r = 0; r < reps; r++) {
             t[r] = clk.t[r + 1] - clk.t[r];
+            tc[r] = clk.c[r + 1] - clk.c[r];
+        }
     } else {
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = now(), c0 = cpu_now();
             if (zoq_step(ctx, &rep) != ZOQ_OK)
                 fail(ctx);
             t[r] = now() - t0;
+            tc[r] = cpu_now() - c0;
         }
     }
+    *cpu = median(tc, reps);
     *passes = rep.passes;
     zoq_destroy(ctx);
     return median(t, reps);
@@ -176,15 +191,18 @@ static void measure(int64_t n, int dtype, int full, int reps)
     char sz[32];
     size_name(n, sz, sizeof sz);
     for (int threads = 1; threads <= (full ? 2 : 1); threads++) {
-        double pass = plain_pass(w, bytes, threads, reps);
+        double pass_cpu, pass = plain_pass(w, bytes, threads, reps, &pass_cpu);
         double pass_ns = 1e9 * pass / (double)n;
         printf("plain_rw_pass_%s_%s_t%d %.4f ns/param\n", sz, dtype_name[dtype], threads, pass_ns);
+        if (threads == 1)
+            printf("plain_rw_pass_%s_%s_t1_cpu %.4f ns/param\n", sz, dtype_name[dtype],
+                   1e9 * pass_cpu / (double)n);
         for (int dist = 0; dist < 2; dist++) {
             for (int q = 1; q <= (full ? 4 : 1); q *= 4) {
                 for (int fused = 0; fused < 2; fused++) {
                     cfg c = {n, dtype, dist, q, threads};
                     long long passes;
-                    double s = step_time(w, &c, fused, reps, &passes);
+                    double cpu, s = step_time(w, &c, fused, reps, &cpu, &passes);
                     double ns = 1e9 * s / (double)n;
                     char name[128];
                     snprintf(name, sizeof name, "%s_%s_%s_central_n%d_%s_t%d",
@@ -192,13 +210,19 @@ static void measure(int64_t n, int dtype, int full, int reps)
                              dist_name[dist], threads);
                     printf("%s %.3f ns/param\n", name, ns);
                     printf("%s_bound_ratio %.2f x\n", name, s / pass);
+                    if (threads == 1) {
+                        printf("%s_cpu %.3f ns/param\n", name, 1e9 * cpu / (double)n);
+                        printf("%s_bound_ratio_cpu %.2f x\n", name, cpu / pass_cpu);
+                    }
                     fprintf(js, "%s    {\"name\": \"%s\", \"numel\": %lld, \"dtype\": \"%s\", "
                             "\"dist\": \"%s\", \"queries\": %d, \"threads\": %d, \"mode\": "
                             "\"%s\", \"ns_per_param\": %.4f, \"passes\": %lld, "
-                            "\"pass_ns_per_param\": %.4f, \"bound_ratio\": %.3f}",
+                            "\"pass_ns_per_param\": %.4f, \"bound_ratio\": %.3f, \"cpu_ns_per_param\": "
+                            "%.4f, \"pass_cpu_ns_per_param\": %.4f}",
                             js_first ? "" : ",\n", name, (long long)n, dtype_name[dtype],
                             dist_name[dist], q, threads, fused ? "run" : "step", ns, passes,
-                            pass_ns, s / pass);
+                            pass_ns, s / pass, threads == 1 ? 1e9 * cpu / (double)n : 0.0,
+                            threads == 1 ? 1e9 * pass_cpu / (double)n : 0.0);
                     js_first = 0;
                     fflush(stdout);
                 }

@@ -51,8 +51,11 @@ def main():
         for m in mezo["results"]:
             z = zoq.get(("run", m["numel"], "f32", "gaussian", 1, m["threads"]))
             if z:
-                emit(f"speedup_vs_mezo_{m['name'][len('mezo_torch_'):]}",
-                     m["ns_per_param"] / z["ns_per_param"], "x")
+                tag = m["name"][len("mezo_torch_"):]
+                emit(f"speedup_vs_mezo_{tag}", m["ns_per_param"] / z["ns_per_param"], "x")
+                if m.get("cpu_ns_per_param") and z.get("cpu_ns_per_param"):
+                    emit(f"speedup_vs_mezo_{tag}_cpu",
+                         m["cpu_ns_per_param"] / z["cpu_ns_per_param"], "x")
     for mode in ("run", "step"):
         for dist in ("gaussian", "rademacher"):
             for q in (1, 4):
@@ -68,6 +71,10 @@ def main():
         if r:
             checks.append((f"bound_ratio {dist} n=1 1 thread <= {limit}", r["bound_ratio"],
                            r["bound_ratio"] <= limit))
+            if r.get("pass_cpu_ns_per_param"):  # the same in CPU time (see step_bench.c)
+                ratio = r["cpu_ns_per_param"] / r["pass_cpu_ns_per_param"]
+                checks.append((f"bound_ratio {dist} n=1 1 thread <= {limit}, CPU time", ratio,
+                               ratio <= limit))
     s = out.get(f"speedup_vs_mezo_{big:.0e}_f32_central_n1_gaussian_t1".replace("+0", ""))
     if s:
         checks.append(("speedup_vs_mezo >= 20", s["value"], s["value"] >= 20))
@@ -93,10 +100,19 @@ def main():
     plot(step, mezo)
 
 
+def cpu_cells(run, stp):
+    if not run.get("cpu_ns_per_param"):
+        return ""
+    p = run["pass_cpu_ns_per_param"]
+    return (f"{p:.3f}, {stp['cpu_ns_per_param']:.3f}, {run['cpu_ns_per_param']:.3f}, "
+            f"{run['cpu_ns_per_param'] / p:.2f}")
+
+
 def write_table(step, mezo, meta):
     rows = ["| parameters | dtype | z | n | threads | plain pass ns/param | zoq_step ns/param "
-            "(passes) | zoq_run ns/param (passes) | zoq_run / pass |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "(passes) | zoq_run ns/param (passes) | zoq_run / pass | the same in thread CPU "
+            "time (1 thread): pass, zoq_step, zoq_run, zoq_run / pass |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     runs = [r for r in step["results"] if r["mode"] == "run"]
     for r in runs:
         s = next(x for x in step["results"] if x["mode"] == "step" and
@@ -104,13 +120,14 @@ def write_table(step, mezo, meta):
         rows.append(f"| {r['numel']:.0e} | {r['dtype']} | {r['dist']} | {r['queries']} | "
                     f"{r['threads']} | {r['pass_ns_per_param']:.3f} | {s['ns_per_param']:.3f} "
                     f"({s['passes']}) | {r['ns_per_param']:.3f} ({r['passes']}) | "
-                    f"{r['bound_ratio']:.2f} |".replace("e+0", "e"))
+                    f"{r['bound_ratio']:.2f} | {cpu_cells(r, s)} |".replace("e+0", "e"))
     if mezo:
-        rows += ["", "| parameters | threads | MeZO loop in PyTorch ns/param/step (4 passes) |",
-                 "|---|---|---|"]
+        rows += ["", "| parameters | threads | MeZO loop in PyTorch ns/param/step (4 passes) "
+                 "| the same in thread CPU time |", "|---|---|---|---|"]
         for m in mezo["results"]:
-            rows.append(f"| {m['numel']:.0e} | {m['threads']} | {m['ns_per_param']:.3f} |"
-                        .replace("e+0", "e"))
+            c = m.get("cpu_ns_per_param")
+            rows.append(f"| {m['numel']:.0e} | {m['threads']} | {m['ns_per_param']:.3f} | "
+                        f"{'' if c is None else f'{c:.3f}'} |".replace("e+0", "e"))
     head = (f"Machine: {meta['machine']}, {meta['cores']} cores, load {meta['load_1min']:.2f} "
             f"at the end of the run; one `make bench` run, medians of {step['reps']}.\n\n")
     with open(os.path.join(RES, "step.md"), "w") as f:
@@ -130,24 +147,30 @@ def plot(step, mezo):
     f32 = [r for r in step["results"] if r["dtype"] == "f32" and r["queries"] == 1 and
            r["threads"] == 1]
 
+    # thread CPU time where every point has it: on a shared machine wall time
+    # measures the other processes (step_bench.c); on a quiet one they agree
+    cpu = all(r.get("cpu_ns_per_param") for r in f32) and (
+        not mezo or all(r.get("cpu_ns_per_param") for r in mezo["results"] if r["threads"] == 1))
+    key = "cpu_ns_per_param" if cpu else "ns_per_param"
+    pass_key = "pass_cpu_ns_per_param" if cpu else "pass_ns_per_param"
+
     def series(mode, dist):
-        pts = sorted((r["numel"], r["ns_per_param"]) for r in f32
-                     if r["mode"] == mode and r["dist"] == dist)
+        pts = sorted((r["numel"], r[key]) for r in f32 if r["mode"] == mode and r["dist"] == dist)
         return [p[0] for p in pts], [p[1] for p in pts]
 
     for mode, dist, style in (("run", "gaussian", "o-"), ("step", "gaussian", "o--"),
                               ("run", "rademacher", "s-"), ("step", "rademacher", "s--")):
         x, y = series(mode, dist)
         ax.plot(x, y, style, label=f"zoq_{mode}, {dist}")
-    passes = sorted({(r["numel"], r["pass_ns_per_param"]) for r in f32})
+    passes = sorted({(r["numel"], r[pass_key]) for r in f32})
     ax.plot([p[0] for p in passes], [p[1] for p in passes], "k:", label="one plain read-write pass")
     if mezo:
-        m = sorted((r["numel"], r["ns_per_param"]) for r in mezo["results"] if r["threads"] == 1)
+        m = sorted((r["numel"], r[key]) for r in mezo["results"] if r["threads"] == 1)
         ax.plot([p[0] for p in m], [p[1] for p in m], "^-", label="MeZO loop, PyTorch")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("parameters (f32)")
-    ax.set_ylabel("ns per parameter per step")
+    ax.set_ylabel("ns per parameter per step" + (" (thread CPU time)" if cpu else ""))
     ax.set_title("Central SPSA n = 1, 1 thread: parameter-side cost")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
