@@ -572,7 +572,7 @@ static int traj_objective(void *user, const zoq_eval_t *ev, double *loss)
 }
 
 typedef struct run_cfg {
-    int dtype, dist, queries, optimizer, threads, estimator, hessian, sparse;
+    int dtype, dist, queries, optimizer, threads, estimator, hessian, sparse, lozo;
 } run_cfg;
 
 static zoq_ctx *traj_ctx(const run_cfg *c, traj *t, void *data, int64_t n)
@@ -582,8 +582,13 @@ static zoq_ctx *traj_ctx(const run_cfg *c, traj *t, void *data, int64_t n)
     *t = (traj){.data = data, .dtype = c->dtype, .n = n, .fail_call = -1};
     size_t es = c->dtype == ZOQ_F32 ? 4 : 2;
     memset(data, 0, (size_t)n * es);
-    cr_assert_eq(zoq_param_add(ctx, "w", data, c->dtype, n, NULL), ZOQ_OK);
+    const zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = data, .dtype = c->dtype,
+                                .numel = n, .rows = c->lozo ? n / 100 : 0,
+                                .cols = c->lozo ? 100 : 0};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
     zoq_set_int(ctx, ZOQ_OPT_SEED, 11);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, c->lozo ? 4 : 0);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, 3); /* V redrawn within the run */
     zoq_set_int(ctx, ZOQ_OPT_DIST, c->dist);
     zoq_set_int(ctx, ZOQ_OPT_QUERIES, c->queries);
     zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, c->optimizer);
@@ -647,8 +652,10 @@ Test(run, trajectory_equals_zoq_step_bit_for_bit)
                              .optimizer = opt, .threads = 1 + (opt + dtype) % 2};
                 run_equals_steps(&c, 70001, 6, -1, 0);
             }
-    /* estimators and techniques that cannot fuse take the plain path */
-    const run_cfg plain[] = {{.estimator = ZOQ_EST_FORWARD, .queries = 2},
+    /* LoZO fuses (its directions depend on the step only); estimators and
+     * techniques that cannot fuse take the plain path */
+    const run_cfg plain[] = {{.lozo = 1, .queries = 2, .optimizer = ZOQ_OPTIM_ADAM},
+                             {.estimator = ZOQ_EST_FORWARD, .queries = 2},
                              {.hessian = 1, .queries = 1},
                              {.sparse = ZOQ_SPARSE_MAGNITUDE, .queries = 1}};
     for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
