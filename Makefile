@@ -259,9 +259,13 @@ test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS) $(CHECK_CUDA)
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
 
+# The benchmarks' Python (MeZO in PyTorch, the plot) is SYS_PYTHON;
+# ZOQ_BENCH_MAX=n caps the step sizes.
 bench: $(BENCHES)
 	@mkdir -p bench/results
 	@for b in $(BENCHES); do $$b || exit 1; done
+	@$(SYS_PYTHON) bench/mezo_torch.py
+	@$(SYS_PYTHON) bench/summary.py
 
 demo: lib
 	ZOQ_LIBRARY=$(abspath $(SO_LINK)) $(SYS_PYTHON) demo/digits.py --out $(BUILD)/demo

@@ -1,10 +1,20 @@
-/* step_bench.c - parameter-side cost of a zoq step, ns per parameter, next to
- * the cost of one plain read-write pass over the same buffer measured in the
- * same process (bound_ratio = step / pass). The objective is a constant, so
- * only zoq's passes are timed. Medians of repeated runs.
- * Usage: step_bench [numel] [reps]; writes bench/results/step.json. */
+/* step_bench.c - parameter-side cost of zoq's steps, ns per parameter per
+ * step, next to one plain read-write pass over the same buffer measured in
+ * the same process (bound_ratio = step / pass). The objective is a constant,
+ * so only zoq's passes are timed. Two ways to step: zoq_step (2n+1 passes
+ * central) and zoq_run (the update fused with the next perturbation, 2n);
+ * a zoq_run step is the time between the first evaluations of consecutive
+ * steps. Every figure is the median of `reps` timings. With one thread all
+ * work runs on the calling thread, so its CPU time is reported too (`_cpu`
+ * lines): on a shared machine wall time also counts the time other
+ * processes held the core, which a sub-slice plain pass mostly escapes and a
+ * long step does not; CPU time compares the two fairly there.
+ * Usage: step_bench [max_numel] [reps]  (defaults 1e8, 5; ZOQ_BENCH_MAX caps
+ * max_numel too). Prints `name value unit` lines; writes
+ * bench/results/step.json. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,116 +22,238 @@
 #include "timing.h"
 #include "zoq.h"
 
+#define MAX_REPS 64
+
 typedef struct slice {
-    float *w;
-    size_t n;
+    void *w;
+    size_t bytes;
 } slice;
 
+/* Flips the lowest bit of every 32-bit word: one read and one write of each
+ * byte, vectorized by the compiler's generic vectors (no FP: no subnormal
+ * or NaN slow paths). Run twice it restores the buffer. */
 static void *rw_pass(void *arg)
 {
-    slice *s = arg;
-    for (size_t i = 0; i < s->n; i++)
-        s->w[i] = s->w[i] * 0.999999f + 1e-7f;
+    typedef uint32_t v8 __attribute__((vector_size(32)));
+    const slice *s = arg;
+    unsigned char *p = s->w;
+    size_t n = s->bytes / sizeof(v8);
+    const v8 one = {1, 1, 1, 1, 1, 1, 1, 1};
+    for (size_t i = 0; i < n; i++) {
+        v8 x;
+        memcpy(&x, p + i * sizeof x, sizeof x);
+        x ^= one;
+        memcpy(p + i * sizeof x, &x, sizeof x);
+    }
+    for (size_t i = n * sizeof(v8); i < s->bytes; i++)
+        p[i] ^= 1;
     return NULL;
 }
 
-/* One read-write pass over w with `threads` threads, seconds (median). */
-static double plain_pass(float *w, size_t n, int threads, int reps)
+/* One read-write pass over `bytes` with `threads` threads, seconds (median);
+ * *cpu gets the calling thread's CPU seconds (median). */
+static double plain_pass(void *w, size_t bytes, int threads, int reps, double *cpu)
 {
-    double t[64];
-    for (int r = 0; r < reps; r++) {
+    double t[MAX_REPS], tc[MAX_REPS];
+    for (int r = 0; r < reps + 1; r++) {
         pthread_t th[8];
         slice s[8];
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         for (int k = 0; k < threads; k++) {
-            s[k] = (slice){w + n * (size_t)k / (size_t)threads,
-                           n * (size_t)(k + 1) / (size_t)threads - n * (size_t)k / (size_t)threads};
-            if (k)
-                pthread_create(&th[k], NULL, rw_pass, &s[k]);
+            size_t a = bytes * (size_t)k / (size_t)threads & ~(size_t)63;
+            size_t b = k + 1 == threads ? bytes : bytes * (size_t)(k + 1) / (size_t)threads & ~(size_t)63;
+            s[k] = (slice){(char *)w + a, b - a};
+            if (k && pthread_create(&th[k], NULL, rw_pass, &s[k]) != 0)
+                exit(1);
         }
         rw_pass(&s[0]);
         for (int k = 1; k < threads; k++)
             pthread_join(th[k], NULL);
-        t[r] = now() - t0;
+        if (r > 0) { /* the first one warms up */
+            t[r - 1] = now() - t0;
+            tc[r - 1] = cpu_now() - c0;
+        }
     }
+    *cpu = median(tc, reps);
     return median(t, reps);
 }
 
+/* Wall and thread CPU times of the first evaluation of each step. */
+typedef struct clock_obj {
+    double t[MAX_REPS + 1], c[MAX_REPS + 1];
+    int n;
+} clock_obj;
+
 static int constant(void *user, const zoq_eval_t *ev, double *loss)
 {
-    (void)user;
-    (void)ev;
+    clock_obj *c = user;
+    if (ev->point == 0 && c->n <= MAX_REPS) {
+        c->c[c->n] = cpu_now();
+        c->t[c->n++] = now();
+    }
     *loss = 1.0;
     return 0;
 }
 
-/* One zoq_step's time, seconds (median), and its pass count. */
-static double step_time(float *w, size_t n, int threads, int queries, int dist, int reps,
+typedef struct cfg {
+    int64_t n;
+    int dtype, dist, queries, threads;
+} cfg;
+
+static void fail(zoq_ctx *ctx)
+{
+    fprintf(stderr, "step_bench: %s\n", zoq_last_error(ctx));
+    exit(1);
+}
+
+/* Seconds per step (median) with zoq_step (fused = 0) or zoq_run, the
+ * calling thread's CPU seconds per step (median) and the passes of a step. */
+static double step_time(void *w, const cfg *c, int fused, int reps, double *cpu,
                         long long *passes)
 {
     zoq_ctx *ctx;
-    double t[64];
-    zoq_create(&ctx);
-    zoq_param_add(ctx, "w", w, ZOQ_F32, (int64_t)n, NULL);
-    zoq_set_int(ctx, ZOQ_OPT_THREADS, threads);
-    zoq_set_int(ctx, ZOQ_OPT_QUERIES, queries);
-    zoq_set_int(ctx, ZOQ_OPT_DIST, dist);
+    clock_obj clk = {.n = 0};
+    double t[MAX_REPS], tc[MAX_REPS];
+    if (zoq_create(&ctx) != ZOQ_OK)
+        exit(1);
+    if (zoq_param_add(ctx, "w", w, c->dtype, c->n, NULL) != ZOQ_OK)
+        fail(ctx);
+    zoq_set_int(ctx, ZOQ_OPT_THREADS, c->threads);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, c->queries);
+    zoq_set_int(ctx, ZOQ_OPT_DIST, c->dist);
     zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, 1e-4); /* g = 0: make the update pass real */
-    zoq_set_objective(ctx, constant, NULL);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 1e-6);
+    zoq_set_objective(ctx, constant, &clk);
     zoq_report_t rep = {.size = sizeof rep};
-    zoq_step(ctx, &rep); /* warm: threads started, pages touched */
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        if (zoq_step(ctx, &rep) != ZOQ_OK) {
-            fprintf(stderr, "step failed: %s\n", zoq_last_error(ctx));
-            exit(1);
+    if (zoq_step(ctx, &rep) != ZOQ_OK) /* warm: threads started, pages touched */
+        fail(ctx);
+    if (fused) {
+        clk.n = 0;
+        if (zoq_run(ctx, reps + 1, NULL, &rep) != ZOQ_OK)
+            fail(ctx);
+        for (int r = 0; r < reps; r++) {
+            t[r] = clk.t[r + 1] - clk.t[r];
+            tc[r] = clk.c[r + 1] - clk.c[r];
         }
-        t[r] = now() - t0;
+    } else {
+        for (int r = 0; r < reps; r++) {
+            double t0 = now(), c0 = cpu_now();
+            if (zoq_step(ctx, &rep) != ZOQ_OK)
+                fail(ctx);
+            t[r] = now() - t0;
+            tc[r] = cpu_now() - c0;
+        }
     }
+    *cpu = median(tc, reps);
     *passes = rep.passes;
     zoq_destroy(ctx);
     return median(t, reps);
 }
 
-int main(int argc, char **argv)
+static const char *dtype_name[3] = {"f32", "f16", "bf16"};
+static const char *dist_name[2] = {"gaussian", "rademacher"};
+
+/* e.g. 100000000 -> "1e8" */
+static const char *size_name(int64_t n, char *buf, size_t cap)
 {
-    size_t n = argc > 1 ? (size_t)atoll(argv[1]) : 10000000;
-    int reps = argc > 2 ? atoi(argv[2]) : 7;
-    if (reps < 1 || reps > 64 || n == 0)
-        return 2;
-    float *w = malloc(n * sizeof *w);
-    for (size_t i = 0; i < n; i++)
-        w[i] = (float)(i % 1000) * 1e-3f;
-    FILE *js = fopen("bench/results/step.json", "w");
-    if (js)
-        fprintf(js, "{\n  \"numel\": %zu, \"reps\": %d, \"results\": [\n", n, reps);
-    const char *dist_name[2] = {"gaussian", "rademacher"};
-    int first = 1;
-    for (int threads = 1; threads <= 2; threads++) {
-        double pass = plain_pass(w, n, threads, reps);
-        printf("plain_rw_pass_t%d %.4f ns/param\n", threads, 1e9 * pass / (double)n);
+    int e = 0;
+    int64_t m = n;
+    while (m >= 10 && m % 10 == 0) {
+        m /= 10;
+        e++;
+    }
+    if (m == 1)
+        snprintf(buf, cap, "1e%d", e);
+    else
+        snprintf(buf, cap, "%lld", (long long)n);
+    return buf;
+}
+
+static FILE *js;
+static int js_first = 1;
+
+/* Measures every configuration of one buffer: both distributions, n = 1
+ * and 4 (or only 1 when `full` is 0), 1 and 2 threads. */
+static void measure(int64_t n, int dtype, int full, int reps)
+{
+    size_t bytes = (size_t)n * (dtype == ZOQ_F32 ? 4u : 2u);
+    void *w = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!w)
+        exit(1);
+    for (int64_t i = 0; i < n; i++) {
+        float x = (float)(i % 1000) * 1e-3f;
+        if (dtype == ZOQ_F32)
+            ((float *)w)[i] = x;
+        else /* 0 .. 1 in f16 or bf16, bits of about the right size */
+            ((uint16_t *)w)[i] = dtype == ZOQ_F16 ? (uint16_t)(0x3000 + i % 1000)
+                                                   : (uint16_t)(0x3C00 + i % 1000);
+    }
+    char sz[32];
+    size_name(n, sz, sizeof sz);
+    for (int threads = 1; threads <= (full ? 2 : 1); threads++) {
+        double pass_cpu, pass = plain_pass(w, bytes, threads, reps, &pass_cpu);
+        double pass_ns = 1e9 * pass / (double)n;
+        printf("plain_rw_pass_%s_%s_t%d %.4f ns/param\n", sz, dtype_name[dtype], threads, pass_ns);
+        if (threads == 1)
+            printf("plain_rw_pass_%s_%s_t1_cpu %.4f ns/param\n", sz, dtype_name[dtype],
+                   1e9 * pass_cpu / (double)n);
         for (int dist = 0; dist < 2; dist++) {
-            for (int q = 1; q <= 4; q *= 4) {
-                long long passes;
-                double s = step_time(w, n, threads, q, dist, reps, &passes);
-                double ns = 1e9 * s / (double)n;
-                printf("step_central_n%d_%s_t%d %.3f ns/param (passes %lld, bound_ratio %.1f, "
-                       "per_pass_ratio %.2f)\n", q, dist_name[dist], threads, ns, passes,
-                       s / pass, s / pass / (double)passes);
-                if (js)
-                    fprintf(js, "%s    {\"queries\": %d, \"dist\": \"%s\", \"threads\": %d, "
-                            "\"ns_per_param\": %.4f, \"passes\": %lld, \"pass_ns_per_param\": "
-                            "%.4f, \"bound_ratio\": %.3f}", first ? "" : ",\n", q,
-                            dist_name[dist], threads, ns, passes, 1e9 * pass / (double)n,
-                            s / pass);
-                first = 0;
+            for (int q = 1; q <= (full ? 4 : 1); q *= 4) {
+                for (int fused = 0; fused < 2; fused++) {
+                    cfg c = {n, dtype, dist, q, threads};
+                    long long passes;
+                    double cpu, s = step_time(w, &c, fused, reps, &cpu, &passes);
+                    double ns = 1e9 * s / (double)n;
+                    char name[128];
+                    snprintf(name, sizeof name, "%s_%s_%s_central_n%d_%s_t%d",
+                             fused ? "zoq_run" : "zoq_step", sz, dtype_name[dtype], q,
+                             dist_name[dist], threads);
+                    printf("%s %.3f ns/param\n", name, ns);
+                    printf("%s_bound_ratio %.2f x\n", name, s / pass);
+                    if (threads == 1) {
+                        printf("%s_cpu %.3f ns/param\n", name, 1e9 * cpu / (double)n);
+                        printf("%s_bound_ratio_cpu %.2f x\n", name, cpu / pass_cpu);
+                    }
+                    fprintf(js, "%s    {\"name\": \"%s\", \"numel\": %lld, \"dtype\": \"%s\", "
+                            "\"dist\": \"%s\", \"queries\": %d, \"threads\": %d, \"mode\": "
+                            "\"%s\", \"ns_per_param\": %.4f, \"passes\": %lld, "
+                            "\"pass_ns_per_param\": %.4f, \"bound_ratio\": %.3f, \"cpu_ns_per_param\": "
+                            "%.4f, \"pass_cpu_ns_per_param\": %.4f}",
+                            js_first ? "" : ",\n", name, (long long)n, dtype_name[dtype],
+                            dist_name[dist], q, threads, fused ? "run" : "step", ns, passes,
+                            pass_ns, s / pass, threads == 1 ? 1e9 * cpu / (double)n : 0.0,
+                            threads == 1 ? 1e9 * pass_cpu / (double)n : 0.0);
+                    js_first = 0;
+                    fflush(stdout);
+                }
             }
         }
     }
-    if (js) {
-        fprintf(js, "\n  ]\n}\n");
-        fclose(js);
-    }
     free(w);
+}
+
+int main(int argc, char **argv)
+{
+    int64_t max = argc > 1 ? atoll(argv[1]) : 100000000;
+    int reps = argc > 2 ? atoi(argv[2]) : 5;
+    const char *cap = getenv("ZOQ_BENCH_MAX");
+    if (cap && atoll(cap) > 0 && atoll(cap) < max)
+        max = atoll(cap);
+    if (reps < 1 || reps > MAX_REPS || max < 1000)
+        return 2;
+    js = fopen("bench/results/step.json", "w");
+    if (!js)
+        return 1;
+    fprintf(js, "{\n  \"reps\": %d, \"results\": [\n", reps);
+    /* the size sweep (f32, n = 1, 1 thread) for the plot, then the table */
+    for (int64_t n = 100000; n < max / 10 && n < 10000000; n *= 10)
+        measure(n, ZOQ_F32, 0, reps);
+    int64_t big = max < 10000000 ? max : 10000000;
+    for (int dtype = ZOQ_F32; dtype <= ZOQ_BF16; dtype++)
+        measure(big, dtype, 1, reps);
+    if (max > big)
+        measure(max, ZOQ_F32, 1, reps);
+    fprintf(js, "\n  ]\n}\n");
+    fclose(js);
     return 0;
 }

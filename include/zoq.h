@@ -354,6 +354,14 @@ typedef struct zoq_report {
  * ZOQ_STOPPED the parameters are restored (to float rounding of +c·z - c·z)
  * and the counter does not advance. report may be NULL. */
 ZOQ_API int zoq_step(zoq_ctx *ctx, zoq_report_t *report);
+/* Runs `steps` in-place steps (>= 0) with the objective: the points, losses,
+ * parameters and buffers of calling zoq_step that many times, bit for bit,
+ * but central SPSA (without HiZOO or sparse masks) fuses each step's update
+ * with the next step's first perturbation: 2n passes a step, not 2n+1.
+ * *done (may be NULL) gets the steps applied, report (may be NULL) the last
+ * step's. Stops at the first step that fails, with zoq_step's status and the
+ * parameters restored as zoq_step leaves them (the last applied step). */
+ZOQ_API int zoq_run(zoq_ctx *ctx, int64_t steps, int64_t *done, zoq_report_t *report);
 
 /* Ask/tell, step 1: lists the points of the next step in *points (owned by
  * ctx, valid until tell/cancel) and their number in *n. Parameters are never

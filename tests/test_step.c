@@ -538,3 +538,167 @@ Test(step, objective_cannot_change_what_restore_needs)
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, 5), ZOQ_OK, "allowed again after the step");
     zoq_destroy(ctx);
 }
+
+/* zoq_run against zoq_step: a quadratic on f32/f16/bf16 storage whose
+ * objective logs every loss it returns (a function of every bit of the
+ * point it sees), and fails on the call numbered fail_call if asked. */
+typedef struct traj {
+    void *data;
+    int dtype;
+    int64_t n;
+    double log[4096];
+    int calls, fail_call, fail_code;
+} traj;
+
+static int traj_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    traj *t = user;
+    (void)ev;
+    int call = t->calls++;
+    double s = 0;
+    for (int64_t i = 0; i < t->n; i++) {
+        double d = zoq__load_f32(t->data, t->dtype, i) - sin(0.37 * (double)i);
+        s += 0.5 * (1.0 + (double)(i % 10)) * d * d;
+    }
+    if (call == t->fail_call) {
+        if (t->fail_code)
+            return t->fail_code;
+        s = NAN;
+    }
+    if (call < 4096)
+        t->log[call] = s;
+    *loss = s;
+    return 0;
+}
+
+typedef struct run_cfg {
+    int dtype, dist, queries, optimizer, threads, estimator, hessian, sparse, lozo;
+} run_cfg;
+
+static zoq_ctx *traj_ctx(const run_cfg *c, traj *t, void *data, int64_t n)
+{
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    *t = (traj){.data = data, .dtype = c->dtype, .n = n, .fail_call = -1};
+    size_t es = c->dtype == ZOQ_F32 ? 4 : 2;
+    memset(data, 0, (size_t)n * es);
+    const zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = data, .dtype = c->dtype,
+                                .numel = n, .rows = c->lozo ? n / 100 : 0,
+                                .cols = c->lozo ? 100 : 0};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    zoq_set_int(ctx, ZOQ_OPT_SEED, 11);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, c->lozo ? 4 : 0);
+    zoq_set_int(ctx, ZOQ_OPT_LOZO_INTERVAL, 3); /* V redrawn within the run */
+    zoq_set_int(ctx, ZOQ_OPT_DIST, c->dist);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, c->queries);
+    zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, c->optimizer);
+    zoq_set_int(ctx, ZOQ_OPT_THREADS, c->threads);
+    zoq_set_int(ctx, ZOQ_OPT_ESTIMATOR, c->estimator);
+    zoq_set_int(ctx, ZOQ_OPT_HESSIAN, c->hessian);
+    zoq_set_int(ctx, ZOQ_OPT_SPARSE, c->sparse);
+    zoq_set_double(ctx, ZOQ_OPT_LR, c->optimizer == ZOQ_OPTIM_ADAM ? 1e-2 : 2e-3);
+    zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-2);
+    zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, 0.01);
+    zoq_set_int(ctx, ZOQ_OPT_TOTAL_STEPS, 40);
+    zoq_set_int(ctx, ZOQ_OPT_LR_SCHEDULE, ZOQ_SCHED_COSINE);
+    zoq_set_int(ctx, ZOQ_OPT_EPS_SCHEDULE, ZOQ_SCHED_LINEAR);
+    zoq_set_double(ctx, ZOQ_OPT_EPS_FINAL, 1e-3);
+    cr_assert_eq(zoq_set_objective(ctx, traj_objective, t), ZOQ_OK);
+    return ctx;
+}
+
+/* Runs `steps` both ways, the objective failing at call fail_call (-1:
+ * never) with fail_code (0: a NaN loss); asserts equal statuses, step
+ * counts, losses seen and final bits. */
+static void run_equals_steps(const run_cfg *c, int64_t n, int steps, int fail_call, int fail_code)
+{
+    size_t es = c->dtype == ZOQ_F32 ? 4 : 2;
+    void *a = malloc((size_t)n * es), *b = malloc((size_t)n * es);
+    traj *ta = malloc(sizeof *ta), *tb = malloc(sizeof *tb);
+    zoq_ctx *ca = traj_ctx(c, ta, a, n), *cb = traj_ctx(c, tb, b, n);
+    ta->fail_call = tb->fail_call = fail_call;
+    ta->fail_code = tb->fail_code = fail_code;
+    int rc_a = ZOQ_OK, done_a = 0;
+    zoq_report_t ra = {.size = sizeof ra}, rb = {.size = sizeof rb};
+    for (; done_a < steps && (rc_a = zoq_step(ca, &ra)) == ZOQ_OK; done_a++)
+        ;
+    int64_t done_b = -1;
+    int rc_b = zoq_run(cb, steps, &done_b, &rb);
+    cr_assert_eq(rc_b, rc_a, "status %d, zoq_step gave %d", rc_b, rc_a);
+    cr_assert_eq(done_b, done_a);
+    uint64_t sa, sb;
+    zoq_get_step(ca, &sa);
+    zoq_get_step(cb, &sb);
+    cr_assert_eq(sa, sb);
+    cr_assert_eq(ta->calls, tb->calls);
+    for (int i = 0; i < ta->calls && i < 4096; i++)
+        cr_assert(memcmp(&ta->log[i], &tb->log[i], sizeof(double)) == 0,
+                  "loss %d: %.17g vs %.17g (dtype %d opt %d)", i, ta->log[i], tb->log[i],
+                  c->dtype, c->optimizer);
+    cr_assert(memcmp(a, b, (size_t)n * es) == 0, "final parameters differ");
+    cr_assert_eq(ra.failed_point, rb.failed_point);
+    cr_assert(memcmp(&ra.loss, &rb.loss, sizeof ra.loss) == 0);
+    zoq_destroy(ca);
+    zoq_destroy(cb);
+    free(a); free(b); free(ta); free(tb);
+}
+
+Test(run, trajectory_equals_zoq_step_bit_for_bit)
+{
+    for (int dtype = ZOQ_F32; dtype <= ZOQ_BF16; dtype++)
+        for (int opt = ZOQ_OPTIM_SGD; opt <= ZOQ_OPTIM_ADAM; opt++)
+            for (int dist = 0; dist < 2; dist++) {
+                run_cfg c = {.dtype = dtype, .dist = dist, .queries = 1 + 2 * dist,
+                             .optimizer = opt, .threads = 1 + (opt + dtype) % 2};
+                run_equals_steps(&c, 70001, 6, -1, 0);
+            }
+    /* LoZO fuses (its directions depend on the step only); estimators and
+     * techniques that cannot fuse take the plain path */
+    const run_cfg plain[] = {{.lozo = 1, .queries = 2, .optimizer = ZOQ_OPTIM_ADAM},
+                             {.estimator = ZOQ_EST_FORWARD, .queries = 2},
+                             {.hessian = 1, .queries = 1},
+                             {.sparse = ZOQ_SPARSE_MAGNITUDE, .queries = 1}};
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+        run_equals_steps(&plain[i], 3000, 5, -1, 0);
+}
+
+Test(run, failure_mid_run_restores_the_last_applied_step)
+{
+    /* central n=2: 4 calls a step; call 8 is the first point of step 2,
+     * reached by the fused pass of step 1; call 13 the second of step 3 */
+    const int calls[] = {0, 3, 8, 13};
+    const int codes[] = {0, 7, ZOQ_CALLBACK_STOP};
+    for (size_t i = 0; i < sizeof calls / sizeof *calls; i++)
+        for (size_t k = 0; k < sizeof codes / sizeof *codes; k++) {
+            run_cfg c = {.dtype = (int)(i % 3), .queries = 2, .optimizer = ZOQ_OPTIM_MOMENTUM,
+                         .threads = 1};
+            run_equals_steps(&c, 5000, 10, calls[i], codes[k]);
+        }
+}
+
+Test(run, two_passes_a_step_and_arguments)
+{
+    run_cfg c = {.dtype = ZOQ_F32, .queries = 1, .threads = 1};
+    float *w = malloc(1000 * sizeof *w);
+    traj *t = malloc(sizeof *t);
+    zoq_ctx *ctx = traj_ctx(&c, t, w, 1000);
+    zoq_report_t r = {.size = sizeof r};
+    int64_t done = -1;
+    cr_assert_eq(zoq_run(ctx, 1, &done, &r), ZOQ_OK);
+    cr_assert_eq(r.passes, 3); /* one step alone: nothing to fuse with */
+    cr_assert_eq(zoq_run(ctx, 4, &done, &r), ZOQ_OK);
+    cr_assert_eq(done, 4);
+    cr_assert_eq(r.passes, 2); /* its first move came with the previous update */
+    cr_assert_eq(zoq_run(ctx, 0, &done, NULL), ZOQ_OK);
+    cr_assert_eq(done, 0);
+    cr_assert_eq(zoq_run(ctx, -1, &done, NULL), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_run(NULL, 1, &done, NULL), ZOQ_E_INVALID);
+    zoq_set_objective(ctx, NULL, NULL);
+    cr_assert_eq(zoq_run(ctx, 1, NULL, NULL), ZOQ_E_STATE);
+    uint64_t step;
+    zoq_get_step(ctx, &step);
+    cr_assert_eq(step, 5);
+    zoq_destroy(ctx);
+    free(w);
+    free(t);
+}

@@ -137,10 +137,21 @@ typedef struct zoq__backend_iface {
     int (*download)(zoq__backend *be, void *dst, const void *src, size_t bytes);
     /* Optional, default "": what the last failing call met, for messages. */
     const char *(*last_error)(zoq__backend *be);
+    /* Optional (NULL or absent from an older table: run_passes(first) then
+     * run_passes(then)). Runs first[i] and then then[i] over the same tensor
+     * for i < n, so that each element is read and written once; then[i] sees
+     * the values first[i] stored, rounded to the tensor's dtype, and the
+     * result is the two separate passes' bit for bit. */
+    int (*run_chained)(zoq__backend *be, const zoq__pass *first, const zoq__pass *then, int n);
 } zoq__backend_iface;
 
 /* The required slots end here: a smaller interface is refused. */
 #define ZOQ__BACKEND_IFACE_MIN (offsetof(zoq__backend_iface, destroy) + sizeof(void (*)(void)))
+
+/* Whether be's table has the optional slot `member`. */
+#define ZOQ__BACKEND_HAS(be, member)                                                              \
+    ((be)->iface->size >= offsetof(zoq__backend_iface, member) + sizeof((be)->iface->member) &&   \
+     (be)->iface->member != NULL)
 
 struct zoq__backend {
     const zoq__backend_iface *iface;
@@ -160,7 +171,11 @@ typedef struct zoq__plugin_entry {
 } zoq__plugin_entry;
 typedef const zoq__plugin_entry *(*zoq__plugin_entry_fn)(void);
 
-/* The built-in CPU backend with n_threads workers (>= 1). */
+/* The built-in CPU backend with n_threads workers (>= 1), its tiles run
+ * with the fastest instruction set this CPU has. */
 int zoq__cpu_backend_create(int n_threads, zoq__backend **out);
+/* The same with the tile set isa (backend/cpu/tile.h: ZOQ__ISA_*), for
+ * tests and benchmarks; ZOQ_E_UNSUPPORTED where this CPU cannot run it. */
+int zoq__cpu_backend_create_isa(int n_threads, int isa, zoq__backend **out);
 
 #endif

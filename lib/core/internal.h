@@ -76,7 +76,7 @@ typedef struct zoq__plan {
     double *curv;               /* n_queries: HiZOO's h_q = |L+ + L- - 2 L0| / (2 eps^2) */
     zoq__term *terms;           /* coefficients of one pass: moves and the update */
     zoq__term *grad;            /* the optimizer stage's ĝ terms */
-    zoq__pass *passes;          /* n_params: one pass per enabled parameter */
+    zoq__pass *passes;          /* 2 n_params: a pass per enabled parameter, and its chained move */
     zoq__term *curv_terms;      /* HiZOO's sigma-update terms of the final pass */
     int cap_points, cap_losses, cap_grads, cap_curv, cap_terms, cap_grad, cap_curv_terms,
         cap_passes;
@@ -189,8 +189,10 @@ int zoq__update_prepare(zoq_ctx *ctx);
 /* Ends the planned step from plan.grads: gathers its directions and, on the
  * last step of an accumulation window, applies the update in one pass from
  * where the parameters sit, theta + disp_coef*z_{disp_query} (query -1: at
- * theta). Counts the pass in plan.passes_run and sets plan.applied. */
-int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef);
+ * theta). Counts the pass in plan.passes_run and sets plan.applied. With
+ * then (NULL: none) the same pass then moves by that term (zoq__apply_chain). */
+int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef,
+                       const zoq__term *then);
 /* Frees the optimizer buffers of every parameter. */
 void zoq__update_free_buffers(zoq_ctx *ctx);
 
@@ -231,6 +233,13 @@ int zoq__check_pending_point(zoq_ctx *ctx, int32_t point);
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
                    const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
                    int final);
+/* The same, and when then is not NULL, a move by the single term *then
+ * (scale 1, no HiZOO, no mask) chained after it in the same sweep over the
+ * memory: the result of the two passes, one read and write of each element
+ * (zoq_run's fused update-and-perturb). Uses plan.passes for both. */
+int zoq__apply_chain(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
+                     const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
+                     int final, const zoq__term *then);
 
 /* Integer-code tensors (lib/quant/codes.c). */
 /* Bytes per element of a dtype. */

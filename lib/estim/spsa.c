@@ -39,7 +39,8 @@ int zoq__plan_make(zoq_ctx *ctx)
         zoq__reserve((void **)&pl->losses, &pl->cap_losses, np, sizeof *pl->losses) ||
         zoq__reserve((void **)&pl->grads, &pl->cap_grads, nq, sizeof *pl->grads) ||
         zoq__reserve((void **)&pl->curv, &pl->cap_curv, nq, sizeof *pl->curv) ||
-        zoq__reserve((void **)&pl->passes, &pl->cap_passes, ctx->n_params, sizeof *pl->passes))
+        zoq__reserve((void **)&pl->passes, &pl->cap_passes, 2 * ctx->n_params,
+                     sizeof *pl->passes))
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory planning a step");
     pl->n_points = np;
     pl->n_queries = nq;

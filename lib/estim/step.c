@@ -107,33 +107,51 @@ static int evaluate(zoq_ctx *ctx, int i, int *cb_status)
     return ZOQ_OK;
 }
 
-int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
+/* Whether a step's final pass may also move to the next step's first
+ * point, θ' + ε' z'_0: only where that point is displaced (central SPSA
+ * without HiZOO's unperturbed point) and the next step's plan reads nothing
+ * from θ' (no sparse masks: a magnitude threshold needs θ' before it moves),
+ * and no integer-code tensors (they move in quant/codes.c, not in passes). */
+static int can_chain(const zoq_ctx *ctx)
 {
-    int rc = step_ready(ctx, report);
-    if (rc != ZOQ_OK)
+    return ctx->opts.estimator == ZOQ_EST_CENTRAL && !ctx->opts.hessian &&
+           ctx->opts.sparse == ZOQ_SPARSE_OFF && !zoq__any_enabled_codes(ctx);
+}
+
+/* One in-place step starting from *at (where the previous step's chained
+ * pass left the parameters; query -1: at θ). With chain, the final pass also
+ * moves to the next step's first point and *at says so; otherwise *at ends
+ * at θ. On failure the parameters are back at θ. */
+static int step_from(zoq_ctx *ctx, zoq_report_t *report, displacement *at, int chain)
+{
+    const zoq_point_t home = {.query = -1, .coef = 0.0};
+    int rc = zoq__plan_make(ctx);
+    if (rc == ZOQ_OK)
+        rc = zoq__codes_prepare(ctx);
+    if (rc != ZOQ_OK) {
+        char why[ZOQ__ERRMSG_CAP];
+        memcpy(why, ctx->err, sizeof why);
+        if (move_to(ctx, at, &home) == ZOQ_OK) /* the last plan's buffers fit this move */
+            memcpy(ctx->err, why, sizeof why);
         return rc;
-    if (!ctx->objective)
-        return zoq__fail(ctx, ZOQ_E_STATE, "no objective set (zoq_set_objective)");
-    if ((rc = zoq__plan_make(ctx)) != ZOQ_OK || (rc = zoq__codes_prepare(ctx)) != ZOQ_OK)
-        return rc;
+    }
     zoq__plan *pl = &ctx->plan;
+    pl->moved = at->query >= 0;
     for (int i = 0; i < pl->n_points; i++)
         pl->losses[i] = NAN;
-    displacement at = {-1, 0.0};
     int cb_status = 0, i;
     ctx->stepping = 1;
     for (i = 0; i < pl->n_points; i++) {
-        if ((rc = move_to(ctx, &at, &pl->points[i])) != ZOQ_OK)
+        if ((rc = move_to(ctx, at, &pl->points[i])) != ZOQ_OK)
             break;
         if ((rc = evaluate(ctx, i, &cb_status)) != ZOQ_OK)
             break;
     }
     ctx->stepping = 0;
     if (rc != ZOQ_OK) {
-        const zoq_point_t home = {.query = -1, .coef = 0.0};
         char why[ZOQ__ERRMSG_CAP];
         memcpy(why, ctx->err, sizeof why);
-        if (move_to(ctx, &at, &home) == ZOQ_OK) /* cannot fail: buffers are sized */
+        if (move_to(ctx, at, &home) == ZOQ_OK) /* cannot fail: buffers are sized */
             memcpy(ctx->err, why, sizeof why);
         pl->loss = NAN;
         for (int q = 0; q < pl->n_queries; q++)
@@ -142,10 +160,54 @@ int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
         return rc;
     }
     zoq__plan_grads(ctx);
-    if ((rc = zoq__update_finish(ctx, at.query, at.coef)) != ZOQ_OK)
+    /* the next step's first point: query 0 at +ε of step t+1 (zoq__plan_make) */
+    double next_lr, next_eps;
+    zoq__term next = {0};
+    if (chain && zoq__schedule_values(ctx, ctx->step + 1, &next_lr, &next_eps) == ZOQ_OK)
+        next = (zoq__term){.step = ctx->step + 1, .query = 0, .coef = (float)next_eps};
+    else
+        chain = 0;
+    if ((rc = zoq__update_finish(ctx, at->query, at->coef, chain ? &next : NULL)) != ZOQ_OK)
         return rc; /* cannot happen: buffers are sized and the backend runs */
+    *at = chain ? (displacement){0, next_eps} : (displacement){-1, 0.0};
     fill_report(ctx, report, -1, 0);
     ctx->step++;
+    return ZOQ_OK;
+}
+
+static int run_ready(zoq_ctx *ctx, const zoq_report_t *report)
+{
+    int rc = step_ready(ctx, report);
+    if (rc == ZOQ_OK && !ctx->objective)
+        rc = zoq__fail(ctx, ZOQ_E_STATE, "no objective set (zoq_set_objective)");
+    return rc;
+}
+
+int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
+{
+    int rc = run_ready(ctx, report);
+    displacement at = {-1, 0.0};
+    return rc == ZOQ_OK ? step_from(ctx, report, &at, 0) : rc;
+}
+
+int zoq_run(zoq_ctx *ctx, int64_t steps, int64_t *done, zoq_report_t *report)
+{
+    int rc = run_ready(ctx, report);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (steps < 0)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_run: steps must be >= 0, got %lld",
+                         (long long)steps);
+    if (done)
+        *done = 0;
+    displacement at = {-1, 0.0};
+    const int chain = can_chain(ctx); /* options cannot change while it runs */
+    for (int64_t k = 0; k < steps; k++) {
+        if ((rc = step_from(ctx, report, &at, chain && k + 1 < steps)) != ZOQ_OK)
+            return rc;
+        if (done)
+            *done = k + 1;
+    }
     return ZOQ_OK;
 }
 
@@ -300,7 +362,7 @@ int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report
         }
     }
     zoq__plan_grads(ctx);
-    int rc = zoq__update_finish(ctx, -1, 0.0);
+    int rc = zoq__update_finish(ctx, -1, 0.0, NULL);
     if (rc != ZOQ_OK)
         return rc; /* still pending: nothing was modified (first pass of the step) */
     ctx->pending = 0;

@@ -155,7 +155,8 @@ static double weight(const zoq_ctx *ctx, double c, double g, int *clipped)
     return g;
 }
 
-int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
+int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef,
+                       const zoq__term *then)
 {
     zoq__plan *pl = &ctx->plan;
     pl->n_clipped = 0;
@@ -214,9 +215,9 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef)
         pl->hs_final.curv = pl->curv_terms;
         hs = &pl->hs_final;
     }
-    if (n > 0 || upd || hs || s != 1.0) {
-        int rc = zoq__apply_all(ctx, (float)s, pl->terms, n, upd, hs, zoq__sparse_mask(ctx, 0),
-                                1);
+    if (n > 0 || upd || hs || s != 1.0 || then) {
+        int rc = zoq__apply_chain(ctx, (float)s, pl->terms, n, upd, hs, zoq__sparse_mask(ctx, 0),
+                                  1, then);
         if (rc != ZOQ_OK) { /* only possible before anything moved (ask/tell) */
             if (lozom)
                 zoq__lozom_rollback(ctx);

@@ -64,6 +64,12 @@ void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_
 #define ZOQ__NOISE_AVX2 1
 void zoq__noise_fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                           int dist, uint64_t offset, size_t count, float *out);
+/* acc[j] = acc[j] + c * z[offset + j], j < count, for the Rademacher z of
+ * the stream, without materializing z: bit-identical to filling z and
+ * adding c * z for every c that is not NaN. offset and count must be
+ * multiples of ZOQ__RADE_PER_BLOCK. */
+void zoq__rademacher_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                               uint64_t offset, size_t count, float c, float *acc);
 /* The Gaussian draws of 16 blocks' words, w[4j..4j+3] -> z[4j..4j+3], as 16
  * zoq__gauss4 calls give them (for tests: any words, not only Philox's). */
 void zoq__gauss4x16_avx2(const uint32_t w[64], float z[64]);

@@ -252,6 +252,40 @@ static void rademacher_blocks(const stream_id *s, uint64_t b, int nb, float *out
     }
 }
 
+/* acc[j] = acc[j] + c * z[offset + j] for Rademacher z of whole blocks
+ * (offset and count multiples of 128), z never written: c * (+1) is c and
+ * c * (-1) is c with its sign bit flipped, exactly, for every c but NaN. */
+void zoq__rademacher_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                               uint64_t offset, size_t count, float c, float *acc)
+{
+    const stream_id s = {(uint32_t)key, (uint32_t)(key >> 32), (uint32_t)step,
+                         query | (stream << 24)};
+    const __m256 vc = F(c), sign = F(-0.0f);
+    const __m256i sh[4] = {_mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24),
+                           _mm256_setr_epi32(23, 22, 21, 20, 19, 18, 17, 16),
+                           _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8),
+                           _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0)};
+    const uint64_t first = offset / ZOQ__RADE_PER_BLOCK, end = first + count / ZOQ__RADE_PER_BLOCK;
+    for (uint64_t b = first; b < end; b += LANES) {
+        __m256i w[4];
+        philox8(&s, b, 1, w);
+        const int nb = end - b < LANES ? (int)(end - b) : LANES;
+        for (int j = 0; j < nb; j++) {
+            const __m256i lane = _mm256_set1_epi32(j);
+            for (int k = 0; k < 4; k++) {
+                __m256i v = _mm256_permutevar8x32_epi32(w[k], lane);
+                float *a = acc + (b + (uint64_t)j - first) * ZOQ__RADE_PER_BLOCK + 32 * k;
+                for (int q = 0; q < 4; q++) {
+                    __m256 flip = _mm256_and_ps(_mm256_castsi256_ps(_mm256_sllv_epi32(v, sh[q])),
+                                                sign);
+                    __m256 cz = _mm256_xor_ps(vc, flip);
+                    _mm256_storeu_ps(a + 8 * q, ADD(_mm256_loadu_ps(a + 8 * q), cz));
+                }
+            }
+        }
+    }
+}
+
 /* Whole blocks go straight to out, up to 16 (Gaussian) or 8 (Rademacher)
  * per call; a block cut by either end of the slice is made in a scratch
  * block and partly copied. */

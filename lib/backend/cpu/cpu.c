@@ -8,62 +8,32 @@
 #include "backend/backend.h"
 #include "core/convert.h"
 #include "pool.h"
+#include "tile.h"
 #include "rng/lowrank.h"
 #include "rng/noise.h"
 #include "zoq.h"
 
-/* Elements per task (a multiple of every block size), elements per tile. */
+/* Elements per task (a multiple of every block size and of the tile). */
 #define CHUNK 16384
-#define TILE 512
+#define TILE ZOQ__TILE
 /* Below this many elements in a call, threads cost more than they save. */
 #define PARALLEL_MIN 65536
 
 typedef struct cpu_ctx {
     zoq__pool *pool;
+    const zoq__tile_ops *ops;
     size_t *first;              /* task offsets per pass; grows, never shrinks */
     int cap_first;
 } cpu_ctx;
 
-/* A batch of passes cut into chunk tasks: pass p owns tasks [first[p], first[p+1]). */
+/* A batch of passes cut into chunk tasks: pass p owns tasks [first[p],
+ * first[p+1]); then[p] (when then is not NULL) follows it tile by tile. */
 typedef struct batch {
-    const zoq__pass *passes;
+    const zoq__pass *passes, *then;
     int n;
     size_t *first;
+    const zoq__tile_ops *ops;
 } batch;
-
-static void load_tile(const void *src, int dtype, int64_t i0, int n, float *acc)
-{
-    if (dtype == ZOQ_F32) {
-        const float *s = (const float *)src + i0;
-        for (int j = 0; j < n; j++)
-            acc[j] = s[j];
-    } else if (dtype == ZOQ_F16) {
-        const uint16_t *s = (const uint16_t *)src + i0;
-        for (int j = 0; j < n; j++)
-            acc[j] = zoq__f16_to_f32(s[j]);
-    } else {
-        const uint16_t *s = (const uint16_t *)src + i0;
-        for (int j = 0; j < n; j++)
-            acc[j] = zoq__bf16_to_f32(s[j]);
-    }
-}
-
-static void store_tile(void *dst, int dtype, int64_t i0, int n, const float *acc)
-{
-    if (dtype == ZOQ_F32) {
-        float *d = (float *)dst + i0;
-        for (int j = 0; j < n; j++)
-            d[j] = acc[j];
-    } else if (dtype == ZOQ_F16) {
-        uint16_t *d = (uint16_t *)dst + i0;
-        for (int j = 0; j < n; j++)
-            d[j] = zoq__f32_to_f16(acc[j]);
-    } else {
-        uint16_t *d = (uint16_t *)dst + i0;
-        for (int j = 0; j < n; j++)
-            d[j] = zoq__f32_to_bf16(acc[j]);
-    }
-}
 
 /* The sparse mask of the tile of n elements at b (m[j] = 1: perturbed);
  * vals are the tile's unperturbed values (magnitude modes). */
@@ -94,170 +64,169 @@ static void mask_tile(const zoq__pass *ps, int64_t b, int n, const float *vals, 
 
 /* The direction of a term over the tile of n elements at b: z, times the
  * mask m (NULL: none), divided by root[j] = sqrt(sigma[j]) under HiZOO. */
-static void direction(const zoq__pass *ps, const zoq__term *term, int64_t b, int n,
-                      const uint8_t *m, const float *root, float *z)
+static void direction(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__term *term,
+                      int64_t b, int n, const uint8_t *m, const float *root, float *z)
 {
     const zoq__tensor *t = ps->src;
     if (ps->lozo_rank > 0 && t->cols > 0)
         zoq__lowrank_fill(t->key, term->step, term->query, ps->lozo_rank, ps->lozo_interval,
                           t->cols, (uint64_t)b, (size_t)n, z);
     else
-        zoq__noise_fill(t->key, term->step, term->query, ps->stream, ps->dist, (uint64_t)b,
-                        (size_t)n, z);
+        ops->noise(t->key, term->step, term->query, ps->stream, ps->dist, (uint64_t)b,
+                   (size_t)n, z);
     if (m)
-        for (int j = 0; j < n; j++)
-            z[j] = m[j] ? z[j] : 0.0f;
+        ops->keep(m, n, z);
     if (root)
-        for (int j = 0; j < n; j++)
-            z[j] = z[j] / root[j];
+        ops->divide(root, n, z);
 }
 
-/* acc[j] = acc[j] + coef_k * d_k[j] for each term k in order (z: scratch). */
-static void add_terms(const zoq__pass *ps, const zoq__term *terms, int n_terms, int64_t b,
-                      int n, const uint8_t *m, const float *root, float *acc, float *z)
+/* acc[j] = acc[j] + coef_k * d_k[j] for each term k in order (z: scratch).
+ * Plain Rademacher directions over whole blocks skip z where the set can
+ * (c * (±1) is a sign flip of c: same bits unless c is NaN). */
+static void add_terms(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__term *terms,
+                      int n_terms, int64_t b, int n, const uint8_t *m, const float *root,
+                      float *acc, float *z)
 {
+    const zoq__tensor *t = ps->src;
+    const int signs = ops->rademacher_axpy && ps->dist == ZOQ_DIST_RADEMACHER && !m && !root &&
+                      !(ps->lozo_rank > 0 && t->cols > 0) && b % ZOQ__RADE_PER_BLOCK == 0 &&
+                      n % ZOQ__RADE_PER_BLOCK == 0;
     for (int k = 0; k < n_terms; k++) {
-        const float c = terms[k].coef;
-        direction(ps, &terms[k], b, n, m, root, z);
-        for (int j = 0; j < n; j++)
-            acc[j] = acc[j] + c * z[j];
+        const zoq__term *tm = &terms[k];
+        if (signs && !isnan(tm->coef)) {
+            ops->rademacher_axpy(t->key, tm->step, tm->query, ps->stream, (uint64_t)b,
+                                 (size_t)n, tm->coef, acc);
+            continue;
+        }
+        direction(ops, ps, tm, b, n, m, root, z);
+        ops->axpy(tm->coef, z, n, acc);
     }
 }
 
 /* HiZOO's sigma update of backend.h on one tile; root gets sqrt(new sigma).
  * Elements the sparse mask m leaves out were not probed: their sigma stays. */
-static void hessian_stage(const zoq__pass *ps, int64_t b, int n, const uint8_t *m, float *sig,
-                          float *root, float *z)
+static void hessian_stage(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n,
+                          const uint8_t *m, float *sig, float *root, float *z)
 {
     const zoq__hessian *hs = ps->hs;
     float s[TILE];
-    for (int j = 0; j < n; j++)
-        s[j] = hs->keep * sig[j];
+    ops->scale(hs->keep, sig, n, s);
     for (int k = 0; k < hs->n_curv; k++) {
-        const float c = hs->curv[k].coef;
-        direction(ps, &hs->curv[k], b, n, NULL, NULL, z);
-        for (int j = 0; j < n; j++)
-            s[j] = s[j] + (c * sig[j]) * (z[j] * z[j]);
+        direction(ops, ps, &hs->curv[k], b, n, NULL, NULL, z);
+        ops->curv(hs->curv[k].coef, sig, z, n, s);
     }
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n; j++)
         if (!m || m[j])
             sig[j] = s[j] < hs->floor ? hs->floor : s[j];
-        root[j] = sqrtf(sig[j]);
-    }
+    ops->root(sig, n, root);
 }
 
 /* The optimizer stage of backend.h on one tile: g is ĝ, m and v the
  * tensor's buffers at this tile. */
-static void optimizer_stage(const zoq__update *u, const float *g, float *m, float *v,
-                            float *acc, int n)
+static void optimizer_stage(const zoq__tile_ops *ops, const zoq__update *u, const float *g,
+                            float *m, float *v, float *acc, int n)
 {
-    const float neg_lr = -u->lr;
-    if (u->kind == ZOQ_OPTIM_SGD) {
-        for (int j = 0; j < n; j++)
-            acc[j] = acc[j] + neg_lr * g[j];
-        return;
-    }
-    if (u->kind == ZOQ_OPTIM_MOMENTUM) {
-        for (int j = 0; j < n; j++) {
-            m[j] = u->mu * m[j] + g[j];
-            acc[j] = acc[j] + neg_lr * m[j];
-        }
-        return;
-    }
-    const float a1 = 1.0f - u->beta1, a2 = 1.0f - u->beta2;
-    for (int j = 0; j < n; j++) {
-        m[j] = u->beta1 * m[j] + a1 * g[j];
-        v[j] = u->beta2 * v[j] + a2 * (g[j] * g[j]);
-        float step = (m[j] / u->bc1) / (sqrtf(v[j] / u->bc2) + u->eps);
-        acc[j] = acc[j] + neg_lr * step;
-    }
+    if (u->kind == ZOQ_OPTIM_SGD)
+        ops->axpy(-u->lr, g, n, acc);
+    else if (u->kind == ZOQ_OPTIM_MOMENTUM)
+        ops->momentum(u, g, m, acc, n);
+    else
+        ops->adam(u, g, m, v, acc, n);
 }
 
 /* root[j] = sqrt(sigma) of the tile under HiZOO; NULL when off. */
-static float *tile_root(const zoq__pass *ps, int64_t b, int n, float *root)
+static float *tile_root(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n,
+                        float *root)
 {
     if (!ps->hs)
         return NULL;
-    for (int j = 0; j < n; j++)
-        root[j] = sqrtf(ps->src->sigma[b + j]);
+    ops->root(ps->src->sigma + b, n, root);
     return root;
 }
 
-/* The pass formula of backend.h over elements [i0, i1). */
-static void pass_range(const zoq__pass *ps, int64_t i0, int64_t i1)
+/* The pass formula of backend.h on the tile of n elements at b. */
+static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n)
 {
-    float acc[TILE], z[TILE], g[TILE], root_buf[TILE];
+    float acc_buf[TILE], z[TILE], g[TILE], root_buf[TILE];
     uint8_t mask_buf[TILE];
     const zoq__tensor *t = ps->src;
     uint8_t *m = ps->mask ? mask_buf : NULL;
-    for (int64_t b = i0; b < i1; b += TILE) {
-        int n = (int)(i1 - b < TILE ? i1 - b : TILE);
-        if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
-            memset(acc, 0, (size_t)n * sizeof *acc);
-        else
-            load_tile(t->data, t->dtype, b, n, acc);
-        if (m)
-            mask_tile(ps, b, n, acc, m);
-        if (ps->scale != 1.0f && ps->scale != 0.0f)
-            for (int j = 0; j < n; j++)
-                acc[j] = ps->scale * acc[j];
-        float *root = tile_root(ps, b, n, root_buf);
-        add_terms(ps, ps->terms, ps->n_terms, b, n, m, root, acc, z);
-        if (ps->hs && ps->hs->n_curv > 0)
-            hessian_stage(ps, b, n, m, t->sigma + b, root, z);
-        if (ps->upd && ps->upd->kind == ZOQ_OPTIM_MOMENTUM && t->lozo_n) {
-            zoq__lowrank_factor_fill(t->key, t->lozo_vstep, t->lozo_nq, ps->lozo_rank,
-                                     t->lozo_n, t->numel / t->cols, t->cols, (uint64_t)b,
-                                     (size_t)n, g);
-            const float neg_lr = -ps->upd->lr;
-            for (int j = 0; j < n; j++)
-                acc[j] = acc[j] + neg_lr * g[j];
-        } else if (ps->upd) {
-            for (int j = 0; j < n; j++)
-                g[j] = 0.0f;
-            add_terms(ps, ps->upd->grad, ps->upd->n_grad, b, n, m, root, g, z);
-            optimizer_stage(ps->upd, g, t->m ? t->m + b : NULL, t->v ? t->v + b : NULL, acc,
-                            n);
-        }
-        if (ps->floor_on)
-            for (int j = 0; j < n; j++)
-                acc[j] = acc[j] < ps->floor ? ps->floor : acc[j];
-        store_tile(ps->dst, t->dtype, b, n, acc);
+    /* f32 in place: the tile itself is the accumulator (no copy in or out) */
+    const int direct = t->dtype == ZOQ_F32 && ps->dst == t->data && ps->scale != 0.0f;
+    float *acc = direct ? (float *)t->data + b : acc_buf;
+    if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
+        memset(acc, 0, (size_t)n * sizeof *acc);
+    else if (!direct)
+        ops->load(t->data, t->dtype, b, n, acc);
+    if (m)
+        mask_tile(ps, b, n, acc, m);
+    if (ps->scale != 1.0f && ps->scale != 0.0f)
+        ops->scale(ps->scale, acc, n, acc);
+    float *root = tile_root(ops, ps, b, n, root_buf);
+    add_terms(ops, ps, ps->terms, ps->n_terms, b, n, m, root, acc, z);
+    if (ps->hs && ps->hs->n_curv > 0)
+        hessian_stage(ops, ps, b, n, m, t->sigma + b, root, z);
+    if (ps->upd && ps->upd->kind == ZOQ_OPTIM_MOMENTUM && t->lozo_n) {
+        zoq__lowrank_factor_fill(t->key, t->lozo_vstep, t->lozo_nq, ps->lozo_rank, t->lozo_n,
+                                 t->numel / t->cols, t->cols, (uint64_t)b, (size_t)n, g);
+        const float neg_lr = -ps->upd->lr;
+        for (int j = 0; j < n; j++)
+            acc[j] = acc[j] + neg_lr * g[j];
+    } else if (ps->upd) {
+        memset(g, 0, (size_t)n * sizeof *g);
+        add_terms(ops, ps, ps->upd->grad, ps->upd->n_grad, b, n, m, root, g, z);
+        optimizer_stage(ops, ps->upd, g, t->m ? t->m + b : NULL, t->v ? t->v + b : NULL, acc,
+                        n);
     }
+    if (ps->floor_on) {
+        for (int j = 0; j < n; j++)
+            acc[j] = acc[j] < ps->floor ? ps->floor : acc[j];
+    }
+    if (!direct)
+        ops->store(ps->dst, t->dtype, b, n, acc);
 }
 
 static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
                          float *out)
 {
-    (void)be;
+    const zoq__tile_ops *ops = ((const cpu_ctx *)be->context)->ops;
     float vals[TILE], root_buf[TILE];
     uint8_t mask_buf[TILE];
     for (int64_t b = offset; b < offset + count; b += TILE) {
         int n = (int)(offset + count - b < TILE ? offset + count - b : TILE);
         uint8_t *m = NULL;
         if (ps->mask) {
-            load_tile(ps->src->data, ps->src->dtype, b, n, vals);
+            ops->load(ps->src->data, ps->src->dtype, b, n, vals);
             m = mask_buf;
             mask_tile(ps, b, n, vals, m);
         }
-        direction(ps, ps->terms, b, n, m, tile_root(ps, b, n, root_buf), out + (b - offset));
+        direction(ops, ps, ps->terms, b, n, m, tile_root(ops, ps, b, n, root_buf),
+                  out + (b - offset));
     }
     return ZOQ_OK;
 }
 
+/* One chunk: its tiles in order, each through the pass and then, while the
+ * tile is still in L1, through the chained pass (which reads what the first
+ * stored, so it sees the storage rounding a separate pass would). */
 static void run_task(void *arg, size_t task)
 {
     const batch *bt = arg;
     int p = 0;
     while (task >= bt->first[p + 1])
         p++;
-    const zoq__pass *ps = &bt->passes[p];
+    const zoq__pass *ps = &bt->passes[p], *then = bt->then ? &bt->then[p] : NULL;
     int64_t i0 = (int64_t)(task - bt->first[p]) * CHUNK;
     int64_t i1 = i0 + CHUNK < ps->src->numel ? i0 + CHUNK : ps->src->numel;
-    pass_range(ps, i0, i1);
+    for (int64_t b = i0; b < i1; b += TILE) {
+        int n = (int)(i1 - b < TILE ? i1 - b : TILE);
+        pass_tile(bt->ops, ps, b, n);
+        if (then)
+            pass_tile(bt->ops, then, b, n);
+    }
 }
 
-static int cpu_run_passes(zoq__backend *be, const zoq__pass *passes, int n)
+static int run_batch(zoq__backend *be, const zoq__pass *passes, const zoq__pass *then, int n)
 {
     cpu_ctx *cc = be->context;
     if (n + 1 > cc->cap_first) { /* only when the parameter count grew: first pass of a step */
@@ -274,7 +243,7 @@ static int cpu_run_passes(zoq__backend *be, const zoq__pass *passes, int n)
         total += passes[p].src->numel;
         first[p + 1] = first[p] + (size_t)((passes[p].src->numel + CHUNK - 1) / CHUNK);
     }
-    batch bt = {passes, n, first};
+    batch bt = {passes, then, n, first, cc->ops};
     if (total < PARALLEL_MIN || zoq__pool_threads(cc->pool) == 1) {
         for (size_t t = 0; t < first[n]; t++)
             run_task(&bt, t);
@@ -282,6 +251,17 @@ static int cpu_run_passes(zoq__backend *be, const zoq__pass *passes, int n)
         zoq__pool_run(cc->pool, run_task, &bt, first[n]);
     }
     return ZOQ_OK;
+}
+
+static int cpu_run_passes(zoq__backend *be, const zoq__pass *passes, int n)
+{
+    return run_batch(be, passes, NULL, n);
+}
+
+static int cpu_run_chained(zoq__backend *be, const zoq__pass *first, const zoq__pass *then,
+                           int n)
+{
+    return run_batch(be, first, then, n);
 }
 
 static void cpu_destroy(zoq__backend *be)
@@ -304,10 +284,14 @@ static const zoq__backend_iface cpu_iface = {
     .run_passes = cpu_run_passes,
     .direction = cpu_direction,
     .destroy = cpu_destroy,
+    .run_chained = cpu_run_chained,
 };
 
-int zoq__cpu_backend_create(int n_threads, zoq__backend **out)
+int zoq__cpu_backend_create_isa(int n_threads, int isa, zoq__backend **out)
 {
+    const zoq__tile_ops *ops = zoq__tile_ops_get(isa);
+    if (!ops)
+        return ZOQ_E_UNSUPPORTED;
     zoq__backend *be = calloc(1, sizeof *be);
     cpu_ctx *cc = calloc(1, sizeof *cc);
     if (!be || !cc) {
@@ -321,8 +305,14 @@ int zoq__cpu_backend_create(int n_threads, zoq__backend **out)
         free(cc);
         return rc;
     }
+    cc->ops = ops;
     be->iface = &cpu_iface;
     be->context = cc;
     *out = be;
     return ZOQ_OK;
+}
+
+int zoq__cpu_backend_create(int n_threads, zoq__backend **out)
+{
+    return zoq__cpu_backend_create_isa(n_threads, ZOQ__ISA_BEST, out);
 }

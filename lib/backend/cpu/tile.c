@@ -1,0 +1,114 @@
+/* tile.c - the scalar reference of the tile pieces (tile.h) and the choice
+ * of a set by CPU feature. */
+#include "tile.h"
+
+#include <math.h>
+
+#include "core/convert.h"
+#include "rng/noise.h"
+#include "zoq.h"
+
+static void load(const void *src, int dtype, int64_t i0, int n, float *acc)
+{
+    if (dtype == ZOQ_F32) {
+        const float *s = (const float *)src + i0;
+        for (int j = 0; j < n; j++)
+            acc[j] = s[j];
+    } else if (dtype == ZOQ_F16) {
+        const uint16_t *s = (const uint16_t *)src + i0;
+        for (int j = 0; j < n; j++)
+            acc[j] = zoq__f16_to_f32(s[j]);
+    } else {
+        const uint16_t *s = (const uint16_t *)src + i0;
+        for (int j = 0; j < n; j++)
+            acc[j] = zoq__bf16_to_f32(s[j]);
+    }
+}
+
+static void store(void *dst, int dtype, int64_t i0, int n, const float *acc)
+{
+    if (dtype == ZOQ_F32) {
+        float *d = (float *)dst + i0;
+        for (int j = 0; j < n; j++)
+            d[j] = acc[j];
+    } else if (dtype == ZOQ_F16) {
+        uint16_t *d = (uint16_t *)dst + i0;
+        for (int j = 0; j < n; j++)
+            d[j] = zoq__f32_to_f16(acc[j]);
+    } else {
+        uint16_t *d = (uint16_t *)dst + i0;
+        for (int j = 0; j < n; j++)
+            d[j] = zoq__f32_to_bf16(acc[j]);
+    }
+}
+
+static void scale(float s, const float *x, int n, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = s * x[j];
+}
+
+static void axpy(float c, const float *z, int n, float *acc)
+{
+    for (int j = 0; j < n; j++)
+        acc[j] = acc[j] + c * z[j];
+}
+
+static void keep(const uint8_t *m, int n, float *z)
+{
+    for (int j = 0; j < n; j++)
+        z[j] = m[j] ? z[j] : 0.0f;
+}
+
+static void divide(const float *d, int n, float *z)
+{
+    for (int j = 0; j < n; j++)
+        z[j] = z[j] / d[j];
+}
+
+static void root(const float *x, int n, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = sqrtf(x[j]);
+}
+
+static void curv(float c, const float *sig, const float *z, int n, float *s)
+{
+    for (int j = 0; j < n; j++)
+        s[j] = s[j] + (c * sig[j]) * (z[j] * z[j]);
+}
+
+static void momentum(const zoq__update *u, const float *g, float *m, float *acc, int n)
+{
+    const float neg_lr = -u->lr;
+    for (int j = 0; j < n; j++) {
+        m[j] = u->mu * m[j] + g[j];
+        acc[j] = acc[j] + neg_lr * m[j];
+    }
+}
+
+static void adam(const zoq__update *u, const float *g, float *m, float *v, float *acc, int n)
+{
+    const float neg_lr = -u->lr, a1 = 1.0f - u->beta1, a2 = 1.0f - u->beta2;
+    for (int j = 0; j < n; j++) {
+        m[j] = u->beta1 * m[j] + a1 * g[j];
+        v[j] = u->beta2 * v[j] + a2 * (g[j] * g[j]);
+        float step = (m[j] / u->bc1) / (sqrtf(v[j] / u->bc2) + u->eps);
+        acc[j] = acc[j] + neg_lr * step;
+    }
+}
+
+static const zoq__tile_ops scalar_ops = {
+    .name = "scalar", .noise = zoq__noise_fill_scalar, .load = load, .store = store,
+    .scale = scale, .axpy = axpy, .keep = keep, .divide = divide, .root = root, .curv = curv,
+    .momentum = momentum, .adam = adam};
+
+const zoq__tile_ops *zoq__tile_ops_get(int isa)
+{
+#if defined(ZOQ__TILE_AVX2) && defined(__GNUC__)
+    const int avx2 = __builtin_cpu_supports("avx2") != 0;
+    if (isa == ZOQ__ISA_AVX2 || (isa == ZOQ__ISA_BEST && avx2))
+        return avx2 ? zoq__tile_ops_avx2(__builtin_cpu_supports("f16c") != 0) : NULL;
+#endif
+    return isa == ZOQ__ISA_SCALAR || isa == ZOQ__ISA_BEST ? &scalar_ops : NULL;
+}

@@ -1,0 +1,66 @@
+/* tile.h - the element-wise pieces a CPU pass is made of, over one tile of
+ * at most ZOQ__TILE elements held as binary32 in L1. Each piece is a fixed
+ * sequence of single IEEE operations per element (no FMA, no reordering), so
+ * the scalar reference (tile.c) and the SIMD sets (tile_avx2.c) give the same
+ * bits; cpu.c strings them together and picks the set once per backend. */
+#ifndef ZOQ_CPU_TILE_H
+#define ZOQ_CPU_TILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+
+#define ZOQ__TILE 512
+
+/* Instruction sets a CPU backend can run its tiles with. */
+enum {
+    ZOQ__ISA_BEST = -1,         /* the fastest this CPU runs */
+    ZOQ__ISA_SCALAR = 0,        /* portable C: the reference */
+    ZOQ__ISA_AVX2 = 1           /* AVX2, with F16C for f16 where the CPU has it */
+};
+
+typedef struct zoq__tile_ops {
+    const char *name;
+    /* z[0..n) of a noise stream (rng/noise.h's zoq__noise_fill contract) */
+    void (*noise)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
+                  uint64_t offset, size_t count, float *out);
+    /* NULL, or acc[j] = acc[j] + c * z[offset+j] for Rademacher z without
+     * writing z (noise.h's zoq__rademacher_axpy_avx2 contract: c not NaN,
+     * offset and count multiples of ZOQ__RADE_PER_BLOCK) */
+    void (*rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            uint64_t offset, size_t count, float c, float *acc);
+    /* acc[j] = src[i0+j] as binary32 (dtype: zoq_dtype_t) */
+    void (*load)(const void *src, int dtype, int64_t i0, int n, float *acc);
+    /* dst[i0+j] = acc[j] rounded to dtype, nearest-even (core/convert.h) */
+    void (*store)(void *dst, int dtype, int64_t i0, int n, const float *acc);
+    /* out[j] = s * x[j] (out may be x) */
+    void (*scale)(float s, const float *x, int n, float *out);
+    /* acc[j] = acc[j] + c * z[j] */
+    void (*axpy)(float c, const float *z, int n, float *acc);
+    /* z[j] = m[j] ? z[j] : 0 */
+    void (*keep)(const uint8_t *m, int n, float *z);
+    /* z[j] = z[j] / d[j] */
+    void (*divide)(const float *d, int n, float *z);
+    /* out[j] = sqrt(x[j]) */
+    void (*root)(const float *x, int n, float *out);
+    /* s[j] = s[j] + (c * sig[j]) * (z[j] * z[j])   (HiZOO's curvature term) */
+    void (*curv)(float c, const float *sig, const float *z, int n, float *s);
+    /* backend.h's momentum stage: m = mu*m + g; acc = acc + (-lr)*m */
+    void (*momentum)(const zoq__update *u, const float *g, float *m, float *acc, int n);
+    /* backend.h's Adam stage */
+    void (*adam)(const zoq__update *u, const float *g, float *m, float *v, float *acc, int n);
+} zoq__tile_ops;
+
+/* The set for isa (ZOQ__ISA_BEST: by CPU feature); NULL if this build or
+ * CPU cannot run it. */
+const zoq__tile_ops *zoq__tile_ops_get(int isa);
+
+#if defined(__x86_64__) || defined(__i386__)
+#define ZOQ__TILE_AVX2 1
+/* tile_avx2.c: the AVX2 set with f16 by F16C (f16c != 0) or by the scalar
+ * conversion; only for CPUs with AVX2. */
+const zoq__tile_ops *zoq__tile_ops_avx2(int f16c);
+#endif
+
+#endif

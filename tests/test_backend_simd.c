@@ -1,0 +1,370 @@
+/* test_backend_simd.c - the SIMD pass kernels against the scalar reference,
+ * bit for bit: every tile piece on ragged lengths and special values (NaN
+ * through loads and stores, infinities, subnormals, f16 overflow, NaNs the
+ * arithmetic makes), every 16-bit pattern through the
+ * f16/bf16 loads, and whole passes (moves, weight decay, masks, momentum,
+ * Adam, HiZOO, chained passes) for f32, f16 and bf16 storage across thread
+ * counts. Skips the SIMD half where the CPU lacks AVX2. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/tile.h"
+#include "core/convert.h"
+#include "zoq.h"
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint32_t next32(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+/* A float that is usually ordinary (|x| around 1e-3 .. 1e3) and sometimes
+ * special: NaN, ±Inf, ±0, subnormal, beyond f16's range, an f16/bf16
+ * rounding tie. */
+static float any_float(void)
+{
+    uint32_t r = next32();
+    switch (r % 16) {
+    case 0: return zoq__f32_from_bits(0x7FC00000u | (next32() & 0x803FFFFFu)); /* NaN */
+    case 1: return (r & 16) ? INFINITY : -INFINITY;
+    case 2: return (r & 16) ? 0.0f : -0.0f;
+    case 3: return zoq__f32_from_bits(next32() & 0x807FFFFFu);                  /* subnormal */
+    case 4: return zoq__f32_from_bits((next32() & 0x8000E000u) | 0x47800000u); /* >= 65536 */
+    case 5: return zoq__f32_from_bits((next32() & 0xFFFF0000u) | 0x8000u);     /* bf16 tie */
+    case 6: return zoq__f32_from_bits((next32() & 0xC7FFE000u) | 0x1000u);     /* f16 tie */
+    default: return ((float)(next32() % 2000001) - 1e6f) * 1e-3f * (float)(1 + r % 7);
+    }
+}
+
+static float no_nan(float f)
+{
+    return isnan(f) ? 1.5f : f;
+}
+
+static const zoq__tile_ops *simd_sets[2];
+static int n_simd;
+
+static void find_simd(void)
+{
+    n_simd = 0;
+#ifdef ZOQ__TILE_AVX2
+    if (zoq__tile_ops_get(ZOQ__ISA_AVX2)) {
+        simd_sets[n_simd++] = zoq__tile_ops_get(ZOQ__ISA_AVX2);
+        simd_sets[n_simd++] = zoq__tile_ops_avx2(0); /* f16 in software: CPUs without F16C */
+    }
+#endif
+    if (n_simd == 0)
+        cr_skip_test("this CPU (or build) has no SIMD tile set");
+}
+
+#define EQ_BYTES(a, b, bytes, ...) cr_assert(memcmp((a), (b), (bytes)) == 0, __VA_ARGS__)
+
+Test(tile_simd, every_piece_on_ragged_lengths_and_special_values)
+{
+    find_simd();
+    const zoq__tile_ops *ref = zoq__tile_ops_get(ZOQ__ISA_SCALAR);
+    enum { T = ZOQ__TILE };
+    static float x[T + 8], y[T + 8], z[T + 8], r1[T + 8], r2[T + 8], m1[T], m2[T], v1[T], v2[T];
+    static uint16_t h[T + 8], h1[T + 8], h2[T + 8];
+    static uint8_t mk[T];
+    const zoq__update u = {.kind = ZOQ_OPTIM_ADAM, .lr = 0.01f, .mu = 0.9f, .beta1 = 0.9f,
+                           .beta2 = 0.999f, .eps = 1e-8f, .bc1 = 0.19f, .bc2 = 0.002f};
+    for (int s = 0; s < n_simd; s++) {
+        const zoq__tile_ops *o = simd_sets[s];
+        for (int round = 0; round < 600; round++) {
+            int n = round < 100 ? round : round < 200 ? T - (round - 100) % 24 : 1 + (int)(next32() % T);
+            int off = (int)(next32() % 8); /* unaligned starts */
+            for (int j = 0; j < n + off; j++) {
+                x[j] = any_float();
+                y[j] = any_float();
+                z[j] = (float)(next32() % 4001) * 1e-3f - 2.0f; /* noise-like, finite */
+                h[j] = (uint16_t)next32();
+            }
+            for (int j = 0; j < n; j++) {
+                mk[j] = (uint8_t)(next32() % 3 ? next32() % 2 : 0);
+                m1[j] = m2[j] = any_float();
+                v1[j] = v2[j] = fabsf(any_float());
+            }
+            for (int dt = ZOQ_F32; dt <= ZOQ_BF16; dt++) {
+                const void *src = dt == ZOQ_F32 ? (const void *)x : (const void *)h;
+                ref->load(src, dt, off, n, r1);
+                o->load(src, dt, off, n, r2);
+                EQ_BYTES(r1, r2, (size_t)n * 4, "%s load dtype %d n %d", o->name, dt, n);
+                if (dt == ZOQ_F32) {
+                    ref->store(r1, dt, off, n, x + off);
+                    o->store(r2, dt, off, n, x + off);
+                    EQ_BYTES(r1 + off, r2 + off, (size_t)n * 4, "%s store f32", o->name);
+                } else {
+                    ref->store(h1, dt, off, n, x + off);
+                    o->store(h2, dt, off, n, x + off);
+                    EQ_BYTES(h1 + off, h2 + off, (size_t)n * 2, "%s store dtype %d n %d",
+                             o->name, dt, n);
+                }
+            }
+            /* Arithmetic with two NaN operands returns the first on x86, and which
+             * is first is the compiler's choice even in the reference: from here
+             * on the only NaNs are those the arithmetic makes (Inf - Inf, 0 * Inf),
+             * which are the same default NaN either way. */
+            for (int j = 0; j < n + off; j++) {
+                x[j] = no_nan(x[j]);
+                y[j] = no_nan(y[j]);
+            }
+            for (int j = 0; j < n; j++) {
+                m1[j] = m2[j] = no_nan(m1[j]);
+                v1[j] = v2[j] = no_nan(v1[j]);
+            }
+            float c = any_float();
+            if (isnan(c) || isinf(c))
+                c = 0.37f;
+            memcpy(r1, y, sizeof y);
+            memcpy(r2, y, sizeof y);
+            ref->scale(c, x + off, n, r1);
+            o->scale(c, x + off, n, r2);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s scale", o->name);
+            ref->axpy(c, z + off, n, r1);
+            o->axpy(c, z + off, n, r2);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s axpy", o->name);
+            ref->keep(mk, n, r1);
+            o->keep(mk, n, r2);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s keep", o->name);
+            ref->divide(y + off, n, r1);
+            o->divide(y + off, n, r2);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s divide", o->name);
+            ref->root(x + off, n, r1);
+            o->root(x + off, n, r2);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s root", o->name);
+            ref->curv(c, y + off, z + off, n, r1);
+            o->curv(c, y + off, z + off, n, r2);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s curv", o->name);
+            ref->momentum(&u, z + off, m1, r1, n);
+            o->momentum(&u, z + off, m2, r2, n);
+            EQ_BYTES(m1, m2, (size_t)n * 4, "%s momentum m", o->name);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s momentum", o->name);
+            ref->adam(&u, z + off, m1, v1, r1, n);
+            o->adam(&u, z + off, m2, v2, r2, n);
+            EQ_BYTES(m1, m2, (size_t)n * 4, "%s adam m", o->name);
+            EQ_BYTES(v1, v2, (size_t)n * 4, "%s adam v", o->name);
+            EQ_BYTES(r1, r2, (size_t)n * 4, "%s adam", o->name);
+        }
+    }
+}
+
+Test(tile_simd, half_formats_every_pattern_and_f32_sweep)
+{
+    find_simd();
+    const zoq__tile_ops *ref = zoq__tile_ops_get(ZOQ__ISA_SCALAR);
+    static uint16_t all[65536], h1[65536], h2[65536];
+    static float f1[65536], f2[65536];
+    for (uint32_t i = 0; i < 65536; i++)
+        all[i] = (uint16_t)i;
+    for (int s = 0; s < n_simd; s++) {
+        const zoq__tile_ops *o = simd_sets[s];
+        for (int dt = ZOQ_F16; dt <= ZOQ_BF16; dt++) {
+            for (int b = 0; b < 65536; b += ZOQ__TILE) {
+                ref->load(all, dt, b, ZOQ__TILE, f1 + b);
+                o->load(all, dt, b, ZOQ__TILE, f2 + b);
+            }
+            EQ_BYTES(f1, f2, sizeof f1, "%s load of every dtype %d pattern", o->name, dt);
+            /* f32 -> half: 2^32 patterns in strides of 65536 from random starts */
+            for (int rep = 0; rep < 4; rep++) {
+                uint32_t start = next32();
+                for (uint32_t i = 0; i < 65536; i++)
+                    f1[i] = zoq__f32_from_bits(start + i * 65537u);
+                for (int b = 0; b < 65536; b += ZOQ__TILE) {
+                    ref->store(h1, dt, b, ZOQ__TILE, f1 + b);
+                    o->store(h2, dt, b, ZOQ__TILE, f1 + b);
+                }
+                EQ_BYTES(h1, h2, sizeof h1, "%s store dtype %d from %08x", o->name, dt, start);
+            }
+        }
+    }
+}
+
+/* Buffers of one tensor: data and everything a pass may write. */
+typedef struct tens {
+    zoq__tensor t;
+    void *data;
+} tens;
+
+static void tens_make(tens *a, int dtype, int64_t n, uint64_t seed)
+{
+    rng_state = seed;
+    size_t es = dtype == ZOQ_F32 ? 4 : 2;
+    a->data = malloc((size_t)n * es);
+    a->t = (zoq__tensor){.data = a->data, .dtype = dtype, .numel = n, .key = seed * 7 + 1,
+                         .m = malloc((size_t)n * 4), .v = malloc((size_t)n * 4),
+                         .sigma = malloc((size_t)n * 4), .bits = calloc((size_t)n / 8 + 1, 1),
+                         .tau = 0.5f};
+    for (int64_t i = 0; i < n; i++) {
+        float x = (next32() % 50 == 0) ? any_float() : (float)(next32() % 2001) * 1e-3f - 1.0f;
+        if (dtype == ZOQ_F32)
+            ((float *)a->data)[i] = x;
+        else
+            ((uint16_t *)a->data)[i] = dtype == ZOQ_F16 ? zoq__f32_to_f16(x) : zoq__f32_to_bf16(x);
+        a->t.m[i] = (float)(next32() % 1000) * 1e-4f;
+        a->t.v[i] = (float)(next32() % 1000) * 1e-6f;
+        a->t.sigma[i] = 0.5f + (float)(next32() % 1000) * 1e-3f;
+    }
+}
+
+static void tens_no_nan(tens *a)
+{
+    for (int64_t i = 0; i < a->t.numel; i++) {
+        if (a->t.dtype == ZOQ_F32)
+            ((float *)a->data)[i] = no_nan(((float *)a->data)[i]);
+        else if (isnan(zoq__load_f32(a->data, a->t.dtype, i)))
+            ((uint16_t *)a->data)[i] = 0x3C00; /* 1.0 in f16; 2^-7 in bf16 */
+    }
+}
+
+static void tens_free(tens *a)
+{
+    free(a->data);
+    free(a->t.m);
+    free(a->t.v);
+    free(a->t.sigma);
+    free(a->t.bits);
+}
+
+static void tens_same(const tens *a, const tens *b, const char *what)
+{
+    int64_t n = a->t.numel;
+    size_t es = a->t.dtype == ZOQ_F32 ? 4 : 2;
+    EQ_BYTES(a->data, b->data, (size_t)n * es, "%s: data (dtype %d, n %lld)", what, a->t.dtype,
+             (long long)n);
+    EQ_BYTES(a->t.m, b->t.m, (size_t)n * 4, "%s: m", what);
+    EQ_BYTES(a->t.v, b->t.v, (size_t)n * 4, "%s: v", what);
+    EQ_BYTES(a->t.sigma, b->t.sigma, (size_t)n * 4, "%s: sigma", what);
+    EQ_BYTES(a->t.bits, b->t.bits, (size_t)n / 8 + 1, "%s: bits", what);
+}
+
+/* The pass variants a step is made of (backend.h), on tensor t. */
+enum { V_MOVE, V_DECAY, V_FRESH, V_MASK_STORE, V_MASK_BITS, V_MASK_RANDOM, V_MOMENTUM, V_ADAM,
+       V_HIZOO_ADAM, V_HIZOO_SGD_MASKED, V_NAN_COEF, V_COUNT };
+
+static const zoq__term terms[3] = {{5, 0, 1e-2f}, {5, 1, -3e-2f}, {4, 0, 7e-3f}};
+static const zoq__term grad[2] = {{5, 0, 0.75f}, {5, 1, -1.25f}};
+static zoq__term nan_term = {5, 2, 0.0f}; /* coef set to NaN at run time */
+
+static zoq__pass variant(int v, int dist, const zoq__tensor *t, zoq__update *u,
+                         zoq__hessian *hs, zoq__mask *mk)
+{
+    zoq__pass ps = {.src = t, .dst = t->data, .stream = 0, .dist = dist, .scale = 1.0f,
+                    .n_terms = 2, .terms = terms};
+    *u = (zoq__update){.kind = ZOQ_OPTIM_MOMENTUM, .n_grad = 2, .grad = grad, .lr = 1e-2f,
+                       .mu = 0.9f, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-6f, .bc1 = 0.1f,
+                       .bc2 = 0.01f};
+    *hs = (zoq__hessian){.keep = 0.9f, .floor = 0.6f, .n_curv = 2, .curv = grad};
+    *mk = (zoq__mask){.kind = ZOQ__MASK_MAGNITUDE_STORE, .keep = 0.4f, .step = 5};
+    switch (v) {
+    case V_DECAY: ps.scale = 0.999f; ps.n_terms = 3; break;
+    case V_FRESH: ps.scale = 0.0f; break;
+    case V_MASK_STORE: ps.mask = mk; break;
+    case V_MASK_BITS: mk->kind = ZOQ__MASK_BITS; ps.mask = mk; break;
+    case V_MASK_RANDOM: mk->kind = ZOQ__MASK_RANDOM; ps.mask = mk; break;
+    case V_MOMENTUM: ps.upd = u; break;
+    case V_ADAM: u->kind = ZOQ_OPTIM_ADAM; ps.upd = u; break;
+    case V_HIZOO_ADAM: u->kind = ZOQ_OPTIM_ADAM; ps.upd = u; ps.hs = hs; break;
+    case V_NAN_COEF: /* c * z keeps a NaN's sign; a sign flip of c would not */
+        nan_term.coef = zoq__f32_from_bits(0x7FC01234u);
+        ps.terms = &nan_term;
+        ps.n_terms = 1;
+        break;
+    case V_HIZOO_SGD_MASKED:
+        u->kind = ZOQ_OPTIM_SGD; ps.upd = u; ps.hs = hs; mk->kind = ZOQ__MASK_RANDOM;
+        ps.mask = mk; break;
+    default: break;
+    }
+    return ps;
+}
+
+Test(backend_simd, every_pass_variant_dtype_and_thread_count)
+{
+    find_simd();
+    zoq__backend *be[3];
+    cr_assert_eq(zoq__cpu_backend_create_isa(1, ZOQ__ISA_SCALAR, &be[0]), ZOQ_OK);
+    cr_assert_eq(zoq__cpu_backend_create_isa(1, ZOQ__ISA_BEST, &be[1]), ZOQ_OK);
+    cr_assert_eq(zoq__cpu_backend_create_isa(3, ZOQ__ISA_BEST, &be[2]), ZOQ_OK);
+    /* ragged tails, a tile, a chunk and more (the pool splits above 65536) */
+    const int64_t sizes[] = {1, 7, 8, 9, 131, 511, 513, 4097, 16385, 70001};
+    for (size_t si = 0; si < N_OF(sizes); si++) {
+        for (int dt = ZOQ_F32; dt <= ZOQ_BF16; dt++) {
+            for (int v = 0; v < V_COUNT; v++) {
+                int dist = (int)((si + (size_t)v) % 2);
+                tens a[3];
+                for (int k = 0; k < 3; k++) {
+                    tens_make(&a[k], dt, sizes[si], 1000 + si);
+                    if (v == V_NAN_COEF) /* one NaN operand at most (see above) */
+                        tens_no_nan(&a[k]);
+                    zoq__update u;
+                    zoq__hessian hs;
+                    zoq__mask mk;
+                    if (v == V_MASK_BITS) { /* bits from a magnitude pass first */
+                        zoq__pass st = variant(V_MASK_STORE, dist, &a[k].t, &u, &hs, &mk);
+                        cr_assert_eq(be[k]->iface->run_passes(be[k], &st, 1), ZOQ_OK);
+                    }
+                    zoq__pass ps = variant(v, dist, &a[k].t, &u, &hs, &mk);
+                    cr_assert_eq(be[k]->iface->run_passes(be[k], &ps, 1), ZOQ_OK);
+                }
+                char what[64];
+                snprintf(what, sizeof what, "variant %d dist %d", v, dist);
+                tens_same(&a[0], &a[1], what);
+                tens_same(&a[0], &a[2], what);
+                for (int k = 0; k < 3; k++)
+                    tens_free(&a[k]);
+            }
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        be[k]->iface->destroy(be[k]);
+}
+
+Test(backend_simd, chained_passes_equal_two_passes)
+{
+    zoq__backend *sep, *chain[2];
+    cr_assert_eq(zoq__cpu_backend_create_isa(1, ZOQ__ISA_SCALAR, &sep), ZOQ_OK);
+    cr_assert_eq(zoq__cpu_backend_create_isa(1, ZOQ__ISA_BEST, &chain[0]), ZOQ_OK);
+    cr_assert_eq(zoq__cpu_backend_create_isa(2, ZOQ__ISA_BEST, &chain[1]), ZOQ_OK);
+    cr_assert(ZOQ__BACKEND_HAS(chain[0], run_chained));
+    const int64_t sizes[] = {3, 600, 16384 * 5 + 77};
+    for (size_t si = 0; si < N_OF(sizes); si++) {
+        for (int dt = ZOQ_F32; dt <= ZOQ_BF16; dt++) {
+            /* an update (Adam, weight decay) chained with the next step's move */
+            tens a[3];
+            zoq__update u[3];
+            zoq__hessian hs;
+            zoq__mask mk;
+            zoq__pass first[3], then[3];
+            for (int k = 0; k < 3; k++) {
+                tens_make(&a[k], dt, sizes[si], 77 + si);
+                first[k] = variant(V_ADAM, (int)si % 2, &a[k].t, &u[k], &hs, &mk);
+                first[k].scale = 0.999f;
+                then[k] = variant(V_MOVE, (int)si % 2, &a[k].t, &u[k], &hs, &mk);
+                then[k].n_terms = 1;
+                then[k].terms = &terms[2];
+            }
+            cr_assert_eq(sep->iface->run_passes(sep, &first[0], 1), ZOQ_OK);
+            cr_assert_eq(sep->iface->run_passes(sep, &then[0], 1), ZOQ_OK);
+            for (int k = 1; k < 3; k++)
+                cr_assert_eq(chain[k - 1]->iface->run_chained(chain[k - 1], &first[k], &then[k], 1),
+                             ZOQ_OK);
+            tens_same(&a[0], &a[1], "chained, 1 thread");
+            tens_same(&a[0], &a[2], "chained, 2 threads");
+            for (int k = 0; k < 3; k++)
+                tens_free(&a[k]);
+        }
+    }
+    sep->iface->destroy(sep);
+    chain[0]->iface->destroy(chain[0]);
+    chain[1]->iface->destroy(chain[1]);
+}
