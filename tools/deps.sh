@@ -4,7 +4,7 @@
 # and the Python packages of tests/requirements.txt through pip.
 set -u
 DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
-abigail-tools python3 python3-pip"
+abigail-tools python3 python3-pip cmake unzip"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -26,7 +26,7 @@ if [ -n "$missing" ]; then
 else
     echo "deps: Debian packages present"
 fi
-if ! python3 -c 'import numpy, xxhash, scipy, mpmath' >/dev/null 2>&1; then
+if ! python3 -c 'import numpy, xxhash, scipy, mpmath, yaml' >/dev/null 2>&1; then
     echo "deps: pip install -r tests/requirements.txt"
     python3 -m pip install -q -r tests/requirements.txt 2>/dev/null ||
         python3 -m pip install -q --break-system-packages -r tests/requirements.txt ||

