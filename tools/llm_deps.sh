@@ -73,7 +73,7 @@ if [ ! -f "$stamp" ] || [ ! -f "$DIR/cmake/bin/libllama.so" ]; then
         { tail -n 40 "$DIR/build.log"; echo "llm-deps: build failed"; exit 1; }
     touch "$stamp"
 else
-    echo "llm-deps: libllama $LLAMA_PY_VERSION already built"
+    echo "llm-deps: llama.cpp of llama-cpp-python $LLAMA_PY_VERSION already built"
 fi
 
 # The model, and what it is.

@@ -187,9 +187,10 @@ static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_
     const int64_t n_items = kto ? 2 * n_train : n_train;
     int32_t *labels = NULL;
     int64_t *items = malloc(sizeof *items * (size_t)(2 * o->batch));
-    double *ch = malloc(sizeof *ch * (size_t)(2 * d->n)), *rj = ch + d->n;
+    double *ch = malloc(sizeof *ch * (size_t)(2 * d->n));
     res->curve = calloc((size_t)o->steps, sizeof *res->curve);
     int rc = items == NULL || ch == NULL || res->curve == NULL ? 1 : 0;
+    double *rj = rc == 0 ? ch + d->n : NULL;
     snprintf(res->target, sizeof res->target, "%s", kind == TARGET_CVEC ? "cvec" : "lora");
     snprintf(res->loss, sizeof res->loss, "%s", zoq_pref_loss_name(loss));
     if (rc == 0 && zoq_create(&z) != ZOQ_OK)

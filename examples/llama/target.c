@@ -57,14 +57,27 @@ int target_cvec_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_p
                  il_end - il_start + 1, e->n_embd, 0, &t->cvec_id);
 }
 
+/* An empty GGUF and a metadata-only ggml context for n tensor headers. */
+static int gguf_begin(int64_t n, struct ggml_context **gctx, struct gguf_context **g)
+{
+    struct ggml_init_params ip = {(size_t)(n + 1) * ggml_tensor_overhead(), NULL, true};
+    *gctx = ggml_init(ip);
+    *g = gguf_init_empty();
+    if (*gctx != NULL && *g != NULL)
+        return 0;
+    if (*g != NULL)
+        gguf_free(*g);
+    if (*gctx != NULL)
+        ggml_free(*gctx);
+    return -1;
+}
+
 /* The in-memory GGUF image of t's LoRA tensors (data left for the caller). */
 static int lora_image(lm_target *t)
 {
-    struct ggml_init_params ip = {(size_t)(2 * t->n_lt + 1) * ggml_tensor_overhead(), NULL,
-                                  true};
-    struct ggml_context *gctx = ggml_init(ip);
-    struct gguf_context *g = gguf_init_empty();
-    if (gctx == NULL || g == NULL)
+    struct ggml_context *gctx;
+    struct gguf_context *g;
+    if (gguf_begin(2 * t->n_lt, &gctx, &g) != 0)
         return -1;
     gguf_set_val_str(g, "general.type", "adapter");
     gguf_set_val_str(g, "general.architecture", "llama");
@@ -369,10 +382,9 @@ static int write_file(const char *path, const void *data, size_t n)
 static int cvec_save(const lm_target *t, const char *path)
 {
     const int32_t n_embd = t->e->n_embd;
-    struct ggml_init_params ip = {(size_t)t->e->n_layer * ggml_tensor_overhead(), NULL, true};
-    struct ggml_context *gctx = ggml_init(ip);
-    struct gguf_context *g = gguf_init_empty();
-    if (gctx == NULL || g == NULL)
+    struct ggml_context *gctx;
+    struct gguf_context *g;
+    if (gguf_begin(t->e->n_layer, &gctx, &g) != 0)
         return -1;
     gguf_set_val_str(g, "general.architecture", "controlvector");
     gguf_set_val_str(g, "controlvector.model_hint", "llama");
