@@ -552,7 +552,7 @@ int main(int argc, char **argv)
         o.completion_tokens = 6;
         o.n_train = 4;
         o.n_dev = 3;
-        o.runs = "cvec:dpo,cvec:kto,lora:dpo,lora:kto";
+        o.runs = "cvec:dpo,lora:kto"; /* both targets, pairs and unpaired items */
         o.cvec_first = 10;
         o.cvec_last = 12;
         o.lora_first = 10;
