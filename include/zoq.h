@@ -415,7 +415,8 @@ ZOQ_API int zoq_st_find(const zoq_st *st, const char *name, int64_t *index);
 /* Reads tensor `index` into dst as dtype (dst_bytes must be numel times its
  * size): the stored dtype copies; F32 accepts any stored dtype; F16/BF16
  * accept F32/F16/BF16 (via f32, round-to-nearest-even). ZOQ_E_INVALID for
- * bad arguments or conversions, ZOQ_E_IO; dst is unspecified on error. */
+ * bad arguments or conversions, ZOQ_E_IO, ZOQ_E_NOMEM (its 64 KiB conversion
+ * buffer); dst is unspecified on error. */
 ZOQ_API int zoq_st_read(const zoq_st *st, int64_t index, int dtype, void *dst,
                         size_t dst_bytes);
 /* Number of "__metadata__" entries (0 for NULL), sorted by key. */

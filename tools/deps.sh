@@ -26,7 +26,7 @@ if [ -n "$missing" ]; then
 else
     echo "deps: Debian packages present"
 fi
-if ! python3 -c 'import numpy, xxhash, scipy, mpmath, yaml' >/dev/null 2>&1; then
+if ! python3 -c 'import numpy, xxhash, scipy, mpmath, safetensors, yaml' >/dev/null 2>&1; then
     echo "deps: pip install -r tests/requirements.txt"
     python3 -m pip install -q -r tests/requirements.txt 2>/dev/null ||
         python3 -m pip install -q --break-system-packages -r tests/requirements.txt ||

@@ -11,6 +11,7 @@
 
 #include "bits.h"
 #include "internal.h"
+#include "io/buf.h"
 #include "io/file.h"
 
 #define STATE_MAGIC "ZOQSTATE"
@@ -21,40 +22,13 @@
 /* Per-parameter buffers, tagged in the file by index + 1: m, v, sigma. */
 #define N_TAGS 3
 
-/* A growable little-endian byte buffer. */
-typedef struct wbuf {
-    unsigned char *p;
-    size_t n, cap;
-    int oom;
-} wbuf;
-
-static void put(wbuf *b, const void *src, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->n + n)
-            cap *= 2;
-        unsigned char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-
 /* Appends the low n bytes of v, little-endian. */
-static void put_le(wbuf *b, uint64_t v, int n)
+static void put_le(zoq__buf *b, uint64_t v, int n)
 {
     unsigned char x[8];
     for (int i = 0; i < n; i++)
         x[i] = (unsigned char)(v >> (8 * i));
-    put(b, x, (size_t)n);
+    zoq__buf_put(b, x, (size_t)n);
 }
 
 /* A bounds-checked reader over an untrusted byte range. */
@@ -90,9 +64,9 @@ static uint32_t get_u32(rbuf *r)
     return (uint32_t)get_le(r, 4);
 }
 
-static void encode(const zoq_ctx *ctx, wbuf *b)
+static void encode(const zoq_ctx *ctx, zoq__buf *b)
 {
-    put(b, STATE_MAGIC, 8);
+    zoq__buf_put(b, STATE_MAGIC, 8);
     put_le(b, STATE_VERSION, 4);
     put_le(b, 0, 4);
     put_le(b, 0, 8); /* payload size, patched below */
@@ -132,7 +106,7 @@ static void encode(const zoq_ctx *ctx, wbuf *b)
         const zoq__param *p = &ctx->params[i];
         size_t len = strlen(p->name);
         put_le(b, (uint32_t)len, 4);
-        put(b, p->name, len);
+        zoq__buf_put(b, p->name, len);
         put_le(b, (uint32_t)p->t.dtype, 4);
         put_le(b, (uint64_t)p->t.numel, 8);
         put_le(b, (uint32_t)p->tau_valid, 4);
@@ -164,7 +138,7 @@ int zoq_state_save(zoq_ctx *ctx, const char *path)
         return ZOQ_E_INVALID;
     if (!path || !path[0])
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_save: empty path");
-    wbuf b = {0};
+    zoq__buf b = {0};
     encode(ctx, &b);
     if (b.oom) {
         free(b.p);

@@ -35,7 +35,7 @@ int zoq__st_dtype_parse(const char *s, size_t n)
     return ZOQ__ST_UNKNOWN;
 }
 
-static int is_float(int dtype)
+int zoq__st_is_float(int dtype)
 {
     return dtype == ZOQ_ST_F32 || dtype == ZOQ_ST_F16 || dtype == ZOQ_ST_BF16;
 }
@@ -44,7 +44,7 @@ int zoq__st_convertible(int from, int to)
 {
     if (!zoq__st_dtype_size(from) || !zoq__st_dtype_size(to))
         return 0;
-    return from == to || to == ZOQ_ST_F32 || (is_float(from) && is_float(to));
+    return from == to || to == ZOQ_ST_F32 || (zoq__st_is_float(from) && zoq__st_is_float(to));
 }
 
 static int host_little_endian(void)

@@ -1,10 +1,10 @@
-/* json.c - strict JSON parser into a flat node array, and the text buffer
- * used to write JSON (see json.h for the rules). Every read is bounds
+/* json.c - strict JSON parser into a flat node array, and JSON string
+ * escaping for the writers (see json.h for the rules). Every read is bounds
  * checked against the input length; the input need not be NUL-terminated. */
 #include "io/json.h"
 
+#include <locale.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,58 +400,18 @@ int zoq__json_double(const zoq__json_node *v, double *out)
 {
     if (!v || v->kind != ZOQ__JSON_NUMBER || v->len == 0 || v->len > 64)
         return 0;
-    char tmp[65];
+    /* strtod reads the locale's decimal point; JSON's is always '.' */
+    char tmp[65], point = localeconv()->decimal_point[0];
     memcpy(tmp, v->str, v->len);
     tmp[v->len] = '\0';
-    char *end;
+    char *dot = memchr(tmp, '.', v->len), *end;
+    if (dot && point)
+        *dot = point;
     double x = strtod(tmp, &end);
     if (*end != '\0' || !isfinite(x))
         return 0;
     *out = x;
     return 1;
-}
-
-void zoq__buf_put(zoq__buf *b, const void *src, size_t n)
-{
-    if (b->oom)
-        return;
-    if (n > b->cap - b->n) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->n < n) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-
-void zoq__buf_puts(zoq__buf *b, const char *s)
-{
-    zoq__buf_put(b, s, strlen(s));
-}
-
-void zoq__buf_printf(zoq__buf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (len < 0 || (size_t)len >= sizeof tmp)
-        b->oom = 1; /* only short numeric fields are printed */
-    else
-        zoq__buf_put(b, tmp, (size_t)len);
 }
 
 void zoq__buf_json_string(zoq__buf *b, const char *s)

@@ -6,12 +6,15 @@
  * no leading zeros, nesting at most ZOQ__JSON_MAX_DEPTH, only JSON
  * whitespace around values, nothing after the top-level value. Strings may
  * not contain U+0000 (they are handed out as C strings). Duplicate keys are
- * the caller's to refuse (it knows what a key means). */
+ * the caller's to refuse (it knows what a key means). Also the JSON string
+ * escaping the writers share. */
 #ifndef ZOQ_IO_JSON_H
 #define ZOQ_IO_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "io/buf.h"
 
 #define ZOQ__JSON_MAX_DEPTH 64
 
@@ -58,21 +61,6 @@ int zoq__json_uint(const zoq__json_node *v, uint64_t max, uint64_t *out);
 /* A NUMBER node as a double (finite) into *out: 1, else 0. */
 int zoq__json_double(const zoq__json_node *v, double *out);
 
-/* A growable text buffer; on allocation failure `oom` is set and further
- * appends do nothing. */
-typedef struct zoq__buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} zoq__buf;
-
-void zoq__buf_put(zoq__buf *b, const void *src, size_t n);
-void zoq__buf_puts(zoq__buf *b, const char *s);
-void zoq__buf_printf(zoq__buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 /* Appends s as a JSON string literal, escaped as serde_json does ("\"",
  * "\\", \b \f \n \r \t, other controls as \u00xx; UTF-8 kept as is). */
 void zoq__buf_json_string(zoq__buf *b, const char *s);

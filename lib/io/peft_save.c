@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,12 +21,8 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "io/peft.h"
+#include "io/safetensors.h"
 #include "zoq.h"
-
-static int is_float(int dtype)
-{
-    return dtype == ZOQ_ST_F32 || dtype == ZOQ_ST_F16 || dtype == ZOQ_ST_BF16;
-}
 
 static int check_module(const zoq_peft_module_t *m, int64_t i, char *err, size_t cap)
 {
@@ -34,12 +31,12 @@ static int check_module(const zoq_peft_module_t *m, int64_t i, char *err, size_t
     if (!m->module || !m->module[0] ||
         !zoq__utf8_valid((const unsigned char *)m->module, strlen(m->module)))
         return zoq__errf(err, cap, ZOQ_E_INVALID, "module %lld: empty or non-UTF-8 path",
-                     (long long)i);
+                         (long long)i);
     if (m->rank < 1 || m->in_features < 1 || m->out_features < 1 || !isfinite(m->alpha) ||
-        m->alpha <= 0 || !is_float(m->dtype) || !m->a || !m->b ||
+        m->alpha <= 0 || !zoq__st_is_float(m->dtype) || !m->a || !m->b ||
         m->in_features > INT64_MAX / 8 / m->rank || m->out_features > INT64_MAX / 8 / m->rank)
         return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': needs rank, in/out features "
-                     ">= 1, alpha > 0, dtype F32/F16/BF16 and both factors", m->module);
+                         ">= 1, alpha > 0, dtype F32/F16/BF16 and both factors", m->module);
     return ZOQ_OK;
 }
 
@@ -50,9 +47,20 @@ static const char *leaf(const char *path)
     return dot ? dot + 1 : path;
 }
 
+/* The shortest %g text that reads back as x (16 -> "16", 0.1 -> "0.1"),
+ * with JSON's '.' whatever the locale's decimal point. */
 static void put_number(zoq__buf *b, double x)
 {
-    zoq__buf_printf(b, "%.17g", x);
+    char text[40], point = localeconv()->decimal_point[0];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, x);
+        if (strtod(text, NULL) == x)
+            break;
+    }
+    char *p = point ? strchr(text, point) : NULL;
+    if (p)
+        *p = '.';
+    zoq__buf_puts(b, text);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -132,8 +140,8 @@ static int add_tensors(zoq_st_writer *w, const zoq_peft_config_t *cfg,
         free(name);
         if (rc != ZOQ_OK)
             return zoq__errf(err, cap, rc == ZOQ_E_EXISTS ? ZOQ_E_INVALID : rc, "%s%s",
-                         rc == ZOQ_E_EXISTS ? "module listed twice: " : "",
-                         zoq_st_writer_last_error(w));
+                             rc == ZOQ_E_EXISTS ? "module listed twice: " : "",
+                             zoq_st_writer_last_error(w));
     }
     return ZOQ_OK;
 }
@@ -181,7 +189,7 @@ static int check_target(const char *dir, int *exists, char *err, size_t cap)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
             strcmp(e->d_name, ZOQ__PEFT_WEIGHTS) && strcmp(e->d_name, ZOQ__PEFT_CONFIG))
             rc = zoq__errf(err, cap, ZOQ_E_EXISTS, "'%s' holds '%.64s'; zoq replaces only folders "
-                       "holding nothing but adapter files", dir, e->d_name);
+                           "holding nothing but adapter files", dir, e->d_name);
     closedir(d);
     *exists = 1;
     return rc;
@@ -193,7 +201,7 @@ static int install(const char *tmp, const char *dir, int exists, char *err, size
     if (!exists) {
         if (rename(tmp, dir) != 0)
             return zoq__errf(err, cap, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
-                         strerror(errno));
+                             strerror(errno));
         return ZOQ_OK;
     }
 #ifdef RENAME_EXCHANGE
@@ -203,7 +211,7 @@ static int install(const char *tmp, const char *dir, int exists, char *err, size
     }
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
         return zoq__errf(err, cap, ZOQ_E_IO, "cannot exchange '%s' with '%s': %s", tmp, dir,
-                     strerror(errno));
+                         strerror(errno));
 #endif
     /* No atomic exchange here: move the old folder aside, then the new in. */
     char *old = malloc(strlen(dir) + 12);
@@ -215,7 +223,7 @@ static int install(const char *tmp, const char *dir, int exists, char *err, size
         rc = zoq__errf(err, cap, ZOQ_E_IO, "cannot move '%s' aside: %s", dir, strerror(errno));
     else if (rename(tmp, dir) != 0) {
         rc = zoq__errf(err, cap, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
-                   strerror(errno));
+                       strerror(errno));
         rename(old, dir); /* put the old adapter back */
     } else
         remove_adapter_dir(old);
@@ -244,13 +252,13 @@ int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
         return zoq__errf(err, err_cap, ZOQ_E_INVALID,
                          "zoq_peft_save: needs a folder and >= 1 module");
     if (!zoq__struct_ok(cfg, cfg->size, sizeof *cfg, sizeof *cfg) || cfg->reserved_ ||
-        !is_float(cfg->file_dtype) ||
+        !zoq__st_is_float(cfg->file_dtype) ||
         (cfg->base_model && !zoq__utf8_valid((const unsigned char *)cfg->base_model,
                                              strlen(cfg->base_model))) ||
         (cfg->task_type && !zoq__utf8_valid((const unsigned char *)cfg->task_type,
                                             strlen(cfg->task_type))))
         return zoq__errf(err, err_cap, ZOQ_E_INVALID, "zoq_peft_save: bad config (size, "
-                     "file_dtype F32/F16/BF16, UTF-8 strings, reserved_ 0)");
+                         "file_dtype F32/F16/BF16, UTF-8 strings, reserved_ 0)");
     for (int64_t i = 0; i < n; i++) {
         int rc = check_module(&modules[i], i, err, err_cap);
         if (rc != ZOQ_OK)

@@ -16,6 +16,8 @@ size_t zoq__st_dtype_size(int dtype);
 const char *zoq__st_dtype_name(int dtype);
 /* The zoq_st_dtype_t spelled s[0 .. n), or ZOQ__ST_UNSUPPORTED / ZOQ__ST_UNKNOWN. */
 int zoq__st_dtype_parse(const char *s, size_t n);
+/* 1 for F32, F16 and BF16. */
+int zoq__st_is_float(int dtype);
 /* 1 if count elements of dtype `from` may be converted to `to`. */
 int zoq__st_convertible(int from, int to);
 /* Converts count elements: src holds `from` as stored in a file

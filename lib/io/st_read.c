@@ -76,21 +76,21 @@ static int parse_tensor(const zoq__json *doc, const zoq__json_node *v, st_tensor
     const zoq__json_node *off = zoq__json_get(doc, v, "data_offsets");
     if (!dt || !sh || !off || v->count != 3)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': needs exactly dtype, shape and "
-                     "data_offsets", nm);
+                         "data_offsets", nm);
     if (dt->kind != ZOQ__JSON_STRING)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': dtype is not a string", nm);
     t->dtype = zoq__st_dtype_parse(dt->str, dt->len);
     if (t->dtype == ZOQ__ST_UNSUPPORTED)
         return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': dtype %.16s is not read "
-                     "by zoq (F32, F16, BF16, I8, I32 are)", nm, dt->str);
+                         "by zoq (F32, F16, BF16, I8, I32 are)", nm, dt->str);
     if (t->dtype < 0)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': unknown dtype '%.16s'", nm,
-                     dt->str);
+                         dt->str);
     if (sh->kind != ZOQ__JSON_ARRAY)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape is not an array", nm);
     if (sh->count > ZOQ_ST_MAX_DIMS)
         return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "tensor '%.64s': %d dimensions, zoq reads "
-                     "at most %d", nm, sh->count, ZOQ_ST_MAX_DIMS);
+                         "at most %d", nm, sh->count, ZOQ_ST_MAX_DIMS);
     t->ndim = sh->count;
     uint64_t numel = 1;
     int32_t d = 0;
@@ -99,7 +99,7 @@ static int parse_tensor(const zoq__json *doc, const zoq__json_node *v, st_tensor
         uint64_t dim;
         if (!zoq__json_uint(x, INT64_MAX, &dim))
             return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape entry %d is not an "
-                         "integer in [0, 2^63)", nm, d);
+                             "integer in [0, 2^63)", nm, d);
         if (dim && numel > (uint64_t)INT64_MAX / dim)
             return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': shape overflows", nm);
         numel *= dim;
@@ -114,12 +114,12 @@ static int parse_tensor(const zoq__json *doc, const zoq__json_node *v, st_tensor
     if (off->kind != ZOQ__JSON_ARRAY || off->count != 2 || !zoq__json_uint(b, UINT64_MAX, &t->begin)
         || !zoq__json_uint(e, UINT64_MAX, &t->end))
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets is not two "
-                     "unsigned integers", nm);
+                         "unsigned integers", nm);
     if (t->end < t->begin || t->end - t->begin != numel * size)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s': data_offsets [%llu, %llu] do "
-                     "not hold %llu elements of %s", nm, (unsigned long long)t->begin,
-                     (unsigned long long)t->end, (unsigned long long)numel,
-                     zoq__st_dtype_name(t->dtype));
+                         "not hold %llu elements of %s", nm, (unsigned long long)t->begin,
+                         (unsigned long long)t->end, (unsigned long long)numel,
+                         zoq__st_dtype_name(t->dtype));
     return ZOQ_OK;
 }
 
@@ -143,7 +143,7 @@ static int parse_metadata(zoq_st *st, const zoq__json_node *v, char *err, size_t
     for (int64_t i = 1; i < st->n_meta; i++)
         if (strcmp(st->meta[2 * i - 2], st->meta[2 * i]) == 0)
             return zoq__errf(err, cap, ZOQ_E_FORMAT, "__metadata__ key '%.64s' appears twice",
-                         st->meta[2 * i]);
+                             st->meta[2 * i]);
     return ZOQ_OK;
 }
 
@@ -161,14 +161,14 @@ static int check_layout(zoq_st *st, uint64_t data_bytes, char *err, size_t cap)
     for (int64_t i = 0; i < st->n && rc == ZOQ_OK; i++) {
         if (by[i]->begin != at)
             rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "tensor '%.64s' starts at %llu, expected %llu "
-                       "(%s)", by[i]->name, (unsigned long long)by[i]->begin,
-                       (unsigned long long)at, by[i]->begin < at ? "overlap" : "hole");
+                           "(%s)", by[i]->name, (unsigned long long)by[i]->begin,
+                           (unsigned long long)at, by[i]->begin < at ? "overlap" : "hole");
         at = by[i]->end;
     }
     free(by);
     if (rc == ZOQ_OK && at != data_bytes)
         rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "tensors cover %llu bytes, the data buffer has %llu",
-                   (unsigned long long)at, (unsigned long long)data_bytes);
+                       (unsigned long long)at, (unsigned long long)data_bytes);
     return rc;
 }
 
@@ -226,11 +226,11 @@ static int header_length(const unsigned char *p8, uint64_t file_bytes, uint64_t 
         v |= (uint64_t)p8[i] << (8 * i);
     if (v > ZOQ_ST_MAX_HEADER_BYTES)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "header length %llu exceeds the limit of %u bytes",
-                     (unsigned long long)v, ZOQ_ST_MAX_HEADER_BYTES);
+                         (unsigned long long)v, ZOQ_ST_MAX_HEADER_BYTES);
     if (v > file_bytes - 8)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "header length %llu runs past the end of the "
-                     "%llu-byte file (truncated?)", (unsigned long long)v,
-                     (unsigned long long)file_bytes);
+                         "%llu-byte file (truncated?)", (unsigned long long)v,
+                         (unsigned long long)file_bytes);
     *n = v;
     return ZOQ_OK;
 }
@@ -242,7 +242,7 @@ int zoq_st_open_memory(const void *data, size_t n, zoq_st **out, char *err, size
     *out = NULL;
     if (n < 8)
         return zoq__errf(err, err_cap, ZOQ_E_FORMAT, "%zu bytes: too short for a safetensors file",
-                     n);
+                         n);
     uint64_t hlen;
     int rc = header_length(data, n, &hlen, err, err_cap);
     if (rc != ZOQ_OK)
@@ -296,7 +296,7 @@ int zoq_st_open(const char *path, zoq_st **out, char *err, size_t err_cap)
         rc = zoq__errf(err, err_cap, ZOQ_E_IO, "'%s' is not a regular file", path);
     else if (sb.st_size < 8)
         rc = zoq__errf(err, err_cap, ZOQ_E_FORMAT, "'%s': %lld bytes, too short for a safetensors "
-                   "file", path, (long long)sb.st_size);
+                       "file", path, (long long)sb.st_size);
     else if (read_at(st->fd, len8, 8, 0) != 0)
         rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot read '%s'", path);
     else

@@ -62,8 +62,8 @@ int main(int argc, char **argv)
                 continue;
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", argv[a], e->d_name);
-            if (run_file(path) != 0) {
-                fprintf(stderr, "replay: cannot read %s\n", path);
+            if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || run_file(path) != 0) {
+                fprintf(stderr, "replay: %s is not a readable regular file\n", path);
                 closedir(d);
                 return 1;
             }
