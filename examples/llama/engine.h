@@ -1,0 +1,73 @@
+/* engine.h - llama.cpp as a preference scorer for zoq (examples/llama).
+ *
+ * Holds a model and one context with a unified KV cache, and scores many
+ * (prompt, completion) sequences in one llama_decode: each pair's prompt is
+ * decoded once, its tokens tagged with the sequence ids of both completions
+ * (llama.cpp's in-batch form of llama_memory_seq_cp: the prompt's KV cells
+ * belong to both sequences), logits are requested only where a completion
+ * token is predicted, and log-softmax runs on those rows only.
+ * docs/integrations/llama.md explains the layout. */
+#ifndef ZOQ_EXAMPLES_LLAMA_ENGINE_H
+#define ZOQ_EXAMPLES_LLAMA_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llama.h>
+
+/* One preference pair, tokenized: prompt (with BOS if the vocab adds one),
+ * then the chosen (side 0) and rejected (side 1) completions. Owned by the
+ * engine's pair table. */
+typedef struct lm_pair {
+    llama_token *prompt;
+    int32_t n_prompt;
+    llama_token *comp[2];
+    int32_t n_comp[2];
+} lm_pair;
+
+typedef struct lm_engine {
+    struct llama_model *model;
+    struct llama_context *ctx;
+    const struct llama_vocab *vocab;
+    int32_t n_vocab, n_embd, n_layer;
+    int32_t max_tokens;       /* tokens one decode holds (n_ctx = n_batch = n_ubatch) */
+    int32_t max_seqs;         /* sequences one decode holds (n_seq_max) */
+    struct llama_batch batch; /* max_tokens tokens, up to 2 sequence ids each */
+    lm_pair *pairs;
+    size_t n_pairs;
+    /* counters, for the report and for the one-decode-per-evaluation check */
+    int64_t n_decodes, n_tokens_decoded, n_score_calls;
+    double decode_seconds;
+} lm_engine;
+
+/* Loads the GGUF at path on the CPU with n_threads threads; one decode holds
+ * max_tokens tokens of max_seqs sequences. 0 or -1 (message on stderr). */
+int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
+            int32_t max_seqs);
+void lm_close(lm_engine *e);
+
+/* Tokenizes n pairs of texts: the prompt keeps its last max_prompt tokens
+ * (BOS first when the vocab adds one), each completion its first
+ * max_completion tokens (at least one). 0 or -1. */
+int lm_add_pairs(lm_engine *e, const char *const *prompts, const char *const *chosen,
+                 const char *const *rejected, size_t n, int32_t max_prompt,
+                 int32_t max_completion);
+
+/* Tokens a decode needs for sequence ids seqs[0..n) (id s = side s % 2 of
+ * pair s / 2), each pair's prompt counted once. */
+int64_t lm_tokens_needed(const lm_engine *e, const int64_t *seqs, int64_t n);
+
+/* The scorer: summed completion log-probs and completion token counts of the
+ * n sequence ids, with whatever adapters are set on e->ctx. One llama_decode
+ * when the sequences fit (lm_tokens_needed <= max_tokens, at most max_seqs of
+ * them); more, in order, when they do not. 0 or -1. */
+int lm_score(lm_engine *e, const int64_t *seqs, int64_t n, double *logps, double *tokens);
+
+/* Independent reference for the checks: the summed completion log-prob of
+ * sequence id seq, from its own decodes: the prompt in sequence 0, copied to
+ * sequence 1 with llama_memory_seq_cp, the completion decoded in sequence 1
+ * with logits at every position, log-softmax over the whole vocabulary in
+ * double. 0 or -1. */
+int lm_reference_logp(lm_engine *e, int64_t seq, double *logp);
+
+#endif
