@@ -1,5 +1,6 @@
 """safetensors files and PEFT LoRA adapter folders (docs/formats.md) as
 dicts of numpy arrays. bfloat16 tensors are uint16 arrays of the bits."""
+import contextlib
 import ctypes as C
 
 import numpy as np
@@ -31,10 +32,19 @@ def _code(dtype):
     return DTYPES.index(dtype)
 
 
-def _open(opener, *args):
+@contextlib.contextmanager
+def _opened(opener, closer, *args):
+    """A zoq_st / zoq_peft reader from opener(*args, &out, err, cap), closed on exit."""
     h, err = C.c_void_p(), C.create_string_buffer(_ERR_CAP)
     check(opener(*args, C.byref(h), err, _ERR_CAP), message=err)
-    return h
+    try:
+        yield h
+    finally:
+        closer(h)
+
+
+def _st(path):
+    return _opened(lib.zoq_st_open, lib.zoq_st_free, str(path).encode())
 
 
 def _read_st(st):
@@ -56,30 +66,23 @@ def _read_st(st):
 def load(path, metadata=False):
     """Reads every tensor of the safetensors file at path into {name: array}
     (as stored); with metadata=True returns (tensors, {key: value})."""
-    st = _open(lib.zoq_st_open, str(path).encode())
-    try:
+    with _st(path) as st:
         tensors, meta = _read_st(st)
-    finally:
-        lib.zoq_st_free(st)
     return (tensors, meta) if metadata else tensors
 
 
 def loads(data, metadata=False):
     """As load, from the bytes of a safetensors file."""
     data = bytes(data)
-    st = _open(lib.zoq_st_open_memory, data, len(data))
-    try:
+    with _opened(lib.zoq_st_open_memory, lib.zoq_st_free, data, len(data)) as st:
         tensors, meta = _read_st(st)
-    finally:
-        lib.zoq_st_free(st)
     return (tensors, meta) if metadata else tensors
 
 
 def read_tensor(path, name, dtype=None):
     """One tensor of a safetensors file, converted to dtype (one of DTYPES;
     float32 reads any float, float16/bfloat16 convert between floats)."""
-    st = _open(lib.zoq_st_open, str(path).encode())
-    try:
+    with _st(path) as st:
         i, info = C.c_int64(), _lib.StInfo(size=C.sizeof(_lib.StInfo))
         check(lib.zoq_st_find(st, name.encode(), C.byref(i)))
         check(lib.zoq_st_info(st, i.value, C.byref(info)))
@@ -87,19 +90,14 @@ def read_tensor(path, name, dtype=None):
         out = np.empty(tuple(info.shape[:info.ndim]), _NUMPY[code])
         check(lib.zoq_st_read(st, i.value, code, out.ctypes.data, out.nbytes))
         return out
-    finally:
-        lib.zoq_st_free(st)
 
 
 def metadata_value(path, key):
     """The "__metadata__" value of key (NotFoundError if absent)."""
-    st = _open(lib.zoq_st_open, str(path).encode())
-    try:
+    with _st(path) as st:
         value = C.c_char_p()
         check(lib.zoq_st_metadata_get(st, key.encode(), C.byref(value)))
         return value.value.decode()
-    finally:
-        lib.zoq_st_free(st)
 
 
 def save(path, tensors, metadata=None, dtype=None):
@@ -109,7 +107,7 @@ def save(path, tensors, metadata=None, dtype=None):
     w = C.c_void_p()
     check(lib.zoq_st_writer_create(C.byref(w)))
     try:
-        keep = []
+        keep = []  # the writer borrows each array until write
         for name, a in tensors.items():
             a = np.require(a, requirements="C")  # keeps 0-d arrays 0-d
             code = _st_dtype(a)
@@ -148,7 +146,7 @@ def save_peft(path, adapters, base_model=None, task_type=None, dtype="float32"):
     adapter_config.json) from a list of Adapter, atomically; dtype is the
     stored type of the factors (float32, float16 or bfloat16)."""
     mods = (_lib.PeftModule * max(len(adapters), 1))()
-    keep = []
+    keep = []  # zoq_peft_save reads the factors through these pointers
     for m, ad in zip(mods, adapters):
         a, b = np.ascontiguousarray(ad.a), np.ascontiguousarray(ad.b)
         if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype:
@@ -170,8 +168,7 @@ def save_peft(path, adapters, base_model=None, task_type=None, dtype="float32"):
 def load_peft(path, dtype="float32", modules=None):
     """Reads a PEFT LoRA adapter folder into {module: Adapter} with factors
     in dtype; `modules` (a list of module paths) reads only those."""
-    p = _open(lib.zoq_peft_open, str(path).encode())
-    try:
+    with _opened(lib.zoq_peft_open, lib.zoq_peft_free, str(path).encode()) as p:
         if modules is None:
             index = range(lib.zoq_peft_count(p))
         else:
@@ -190,5 +187,3 @@ def load_peft(path, dtype="float32", modules=None):
             name = info.module.decode()
             out[name] = Adapter(name, a, b, info.alpha)
         return out
-    finally:
-        lib.zoq_peft_free(p)
