@@ -204,6 +204,7 @@ static const zoq__backend_iface cuda_iface = {
     sizeof(zoq__backend_iface), ZOQ__BACKEND_ABI, "cuda",
     cuda_run_passes, cuda_direction, cuda_destroy,
     cuda_alloc, cuda_release, cuda_upload, cuda_download, cuda_last_error,
+    NULL, /* run_chained: the core runs the two passes one after the other */
 };
 
 static int cuda_create(zoq__backend **out, const char **why)
