@@ -58,7 +58,7 @@ def test_half_precision_parameters_train_in_place(dtype):
 
 
 def test_bad_arrays_are_refused_with_reasons():
-    with pytest.raises(TypeError, match="float32, float16 or bfloat16"):
+    with pytest.raises(TypeError, match="float32, float16, bfloat16 .* or int8"):
         zoq.Optimizer({"w": np.zeros(4)})
     with pytest.raises(TypeError, match="numpy array"):
         zoq.Optimizer({"w": [1.0, 2.0]})
@@ -330,3 +330,52 @@ def test_error_hierarchy():
     e = zoq.Error(-1, "")
     assert str(e) == "invalid argument" and e.status == -1
     assert str(zoq.InvalidError(-1, "bad x")) == "bad x (invalid argument)"
+
+
+# ---- run: many steps in one call -------------------------------------------
+
+@pytest.mark.parametrize("estimator", ["central", "forward"])
+def test_run_equals_repeated_steps_bit_for_bit(estimator):
+    w1, o1 = make(lr=0.02, eps=1e-3, queries=2, estimator=estimator)
+    w2, o2 = make(lr=0.02, eps=1e-3, queries=2, estimator=estimator)
+    for _ in range(7):
+        o1.step(quad(w1))
+    assert o2.run(quad(w2), 7) == 7
+    assert o2.step_count == 7
+    np.testing.assert_array_equal(w1, w2)
+    assert o2.run(quad(w2), 0) == 0
+
+
+def test_run_exception_propagates_and_keeps_the_applied_steps():
+    w, opt = make(lr=0.02, eps=1e-3)
+    calls = []
+
+    def closure():
+        calls.append(1)
+        if len(calls) > 4:  # central, one query: 2 losses a step; fails in step 3
+            raise KeyError("boom")
+        return quad(w)()
+
+    with pytest.raises(KeyError, match="boom"):
+        opt.run(closure, 10)
+    assert opt.step_count == 2
+    w2, o2 = make(lr=0.02, eps=1e-3)
+    o2.run(quad(w2), 2)
+    np.testing.assert_array_equal(w, w2)  # restored to the last applied step
+
+
+def test_run_stop_and_errors():
+    w, opt = make()
+    n = []
+
+    def closure():
+        n.append(1)
+        if len(n) > 2:
+            raise zoq.Stop
+        return quad(w)()
+
+    assert opt.run(closure, 5) == 1
+    with pytest.raises(zoq.InvalidError):
+        opt.run(quad(w), -1)
+    with pytest.raises(zoq.NonFiniteError):
+        opt.run(lambda: float("nan"), 3)

@@ -102,3 +102,75 @@ def test_qzo_scales_are_trainable_parameters():
         opt.step(loss)
     assert loss() < 0.2 * start
     np.testing.assert_array_equal(m.codes, codes)
+
+
+# ---- quantized training: int8 codes (QuZO/ZOQO) and scales (QZO) -----------
+
+def code_loss(codes, target):
+    return lambda: float(((codes.astype(np.float64) - target) ** 2).sum())
+
+
+@pytest.mark.parametrize("method", ["quzo", "quzo_naive", "zoqo"])
+def test_int8_codes_train_on_the_grid_within_their_range(method):
+    codes = np.zeros(32, np.int8)
+    target = np.arange(32) % 9 - 4.0
+    opt = zoq.Optimizer({"q": codes}, qmethod=method, lr=0.05, eps=1.0, queries=4, seed=1)
+    assert opt.get("qmethod") == ["quzo", "quzo_naive", "zoqo"].index(method)
+    opt.set_codes("q", -4, 4)
+    start = code_loss(codes, target)()
+    for _ in range(300):
+        opt.step(code_loss(codes, target))
+    assert codes.min() >= -4 and codes.max() <= 4
+    assert code_loss(codes, target)() < 0.5 * start
+
+
+def test_set_codes_with_scales_and_its_errors():
+    codes = np.zeros(8, np.int8)
+    w = np.zeros(4, np.float32)
+    opt = zoq.Optimizer({"q": codes, "w": w}, seed=0)
+    opt.set_codes("q", 0, 15, scales=np.full(2, 0.5, np.float32), group=4)
+    with pytest.raises(zoq.InvalidError):
+        opt.set_codes("w", -1, 1)  # not an int8 parameter
+    with pytest.raises(zoq.InvalidError):
+        opt.set_codes("q", 5, 5)  # lo < hi
+    with pytest.raises(zoq.InvalidError):
+        opt.set_codes("q", 0, 15, scales=np.ones(3, np.float32), group=3)  # 3 does not divide 8
+    with pytest.raises(TypeError):
+        opt.set_codes("q", 0, 15, scales=np.ones(2), group=4)
+    with pytest.raises(zoq.NotFoundError):
+        opt.set_codes("nope")
+
+
+def test_add_qscales_tunes_the_scales_of_a_fixed_code_matrix():
+    m = zoq.QMatrix.quantize(W, "int4_group", 32)
+    codes = m.codes.copy()
+    target = W * 1.1
+    x = RNG.standard_normal((8, 64)).astype(np.float32)
+
+    def loss():
+        return float(((m.matmul(x) - x @ target.T) ** 2).mean())
+
+    opt = zoq.Optimizer(lr=1e-3, eps=1e-3, queries=4, seed=2)
+    pid = opt.add_qscales("s", m)
+    assert opt.params["s"] is m.scales and pid == 0
+    start = loss()
+    for _ in range(200):
+        opt.step(loss)
+    assert loss() < 0.5 * start
+    np.testing.assert_array_equal(m.codes, codes)
+    with pytest.raises(zoq.ExistsError):
+        opt.add_qscales("s", m)
+
+
+def test_add_qcodes_registers_int8_row_codes_and_refuses_int4():
+    m = zoq.QMatrix.quantize(W, "int8_row")
+    target = m.codes.astype(np.float64) + 3
+    opt = zoq.Optimizer(lr=0.0, eps=1.0, queries=2, seed=0)
+    assert opt.add_qcodes("c", m) == 0
+    assert opt.params["c"] is m.codes and m.codes.dtype == np.int8
+    before = m.codes.copy()
+    rep = opt.step(code_loss(m.codes, target))
+    assert rep.applied and np.isfinite(rep.loss)
+    np.testing.assert_array_equal(m.codes, before)  # lr 0: the codes are restored, not moved
+    with pytest.raises(zoq.UnsupportedError):
+        opt.add_qcodes("g", zoq.QMatrix.quantize(W, "int4_group", 32))

@@ -6,7 +6,9 @@
     for _ in range(100):
         report = opt.step(lambda: float(((w - 1) ** 2).sum()))
 
-Submodules: zoq.pref (preference losses), zoq.torch (torch tensors); the
+Submodules: zoq.pref (preference losses), zoq.io (safetensors files and
+PEFT adapter folders), zoq.lora (LoRA pairs, merging, module rotation),
+zoq.torch (torch tensors); the
 quantized formats (QMatrix) and the random streams are here. Guide:
 docs/python.md.
 """
@@ -19,6 +21,7 @@ from .optimizer import (ENUMS, PARAM_DISABLED, PARAM_LORA_A, PARAM_LORA_B, PARAM
 from .quant import FORMATS, QMatrix, q4_pack, q4_unpack, qmatrix_sizes
 from .rng import noise, tensor_key
 from . import pref  # noqa: E402  (needs the optimizer module first)
+from . import io, lora  # noqa: E402  (lora needs pref)
 
 __version__ = "0.1.0"
 
@@ -38,4 +41,4 @@ __all__ = ["CallbackError", "Error", "ExistsError", "FileError", "FormatError", 
            "LibraryError", "strerror", "ENUMS", "PARAM_DISABLED", "PARAM_LORA_A", "PARAM_LORA_B",
            "PARAM_SCALE", "EvalInfo", "Optimizer", "Point", "Report", "Stop", "options",
            "FORMATS", "QMatrix", "q4_pack", "q4_unpack", "qmatrix_sizes", "noise",
-           "tensor_key", "pref", "version", "version_number"]
+           "tensor_key", "pref", "io", "lora", "version", "version_number"]

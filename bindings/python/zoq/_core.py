@@ -68,10 +68,14 @@ def strerror(status):
     return lib.zoq_strerror(int(status)).decode()
 
 
-def check(status, ctx=None):
-    """Raises the Error subclass of a negative status, with zoq_last_error(ctx)."""
+def check(status, ctx=None, message=None):
+    """Raises the Error subclass of a negative status, with zoq_last_error(ctx)
+    or, for the context-free calls that fill a message buffer, `message`."""
     if status < 0:
         msg = lib.zoq_last_error(ctx).decode() if ctx is not None else ""
+        if message is not None:
+            msg = message.value.decode(errors="replace") if hasattr(message, "value") \
+                else str(message)
         raise _CLASSES.get(status, Error)(status, msg)
     return status
 

@@ -106,6 +106,46 @@ class QMatrix(C.Structure):
                 ("scales", C.POINTER(C.c_float)), ("zeros", C.POINTER(C.c_uint8))]
 
 
+class StInfo(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("name", C.c_char_p), ("dtype", C.c_int32),
+                ("ndim", C.c_int32), ("shape", C.c_int64 * 8), ("numel", C.c_int64),
+                ("nbytes", C.c_uint64), ("offset", C.c_uint64)]
+
+
+class PeftModule(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("module", C.c_char_p), ("rank", C.c_int32),
+                ("dtype", C.c_int32), ("in_features", C.c_int64), ("out_features", C.c_int64),
+                ("alpha", C.c_double), ("a", C.c_void_p), ("b", C.c_void_p)]
+
+
+class PeftConfig(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("base_model", C.c_char_p), ("task_type", C.c_char_p),
+                ("file_dtype", C.c_int32), ("reserved_", C.c_int32)]
+
+
+class Lora(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("module", C.c_char_p), ("type", C.c_char_p),
+                ("in_features", C.c_int64), ("out_features", C.c_int64), ("rank", C.c_int32),
+                ("flags", C.c_uint32), ("alpha", C.c_double),
+                ("a", C.POINTER(C.c_float)), ("b", C.POINTER(C.c_float))]
+
+
+class LoraBest(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("valid", C.c_int32), ("reserved_", C.c_int32),
+                ("score", C.c_double), ("tag", C.c_int64)]
+
+
+ROTATION_MAX_MODULES, ROTATION_MAX_NIGHTS, ROTATION_MAX_LOSSES, ROTATION_NAME_CAP = 32, 64, 64, 32
+
+
+class Rotation(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("n_modules", C.c_int32), ("n_nights", C.c_int32),
+                ("n_losses", C.c_int32), ("reserved_", C.c_int32), ("ffn_mask", C.c_uint64),
+                ("modules", (C.c_char * ROTATION_NAME_CAP) * ROTATION_MAX_MODULES),
+                ("nights", C.c_uint64 * ROTATION_MAX_NIGHTS),
+                ("losses", C.c_int32 * ROTATION_MAX_LOSSES)]
+
+
 # ---- functions: name -> (restype, argtypes) --------------------------------
 
 _i, _i32, _i64, _u32, _u64 = C.c_int, C.c_int32, C.c_int64, C.c_uint32, C.c_uint64
@@ -180,6 +220,45 @@ PROTOTYPES = {
     "zoq_qmatrix_matmul": (_i, [_P(QMatrix), _P(C.c_float), _i64, _P(C.c_float)]),
     "zoq_q4_pack": (_i, [_P(C.c_uint8), _sz, _P(C.c_uint8)]),
     "zoq_q4_unpack": (_i, [_P(C.c_uint8), _sz, _P(C.c_uint8)]),
+    "zoq_run": (_i, [_vp, _i64, _P(_i64), _P(Report)]),
+    "zoq_param_set_codes": (_i, [_vp, _i32, _i32, _i32, _P(C.c_float), _i64]),
+    "zoq_param_add_qscales": (_i, [_vp, _cp, _P(QMatrix), _P(_i32)]),
+    "zoq_param_add_qcodes": (_i, [_vp, _cp, _P(QMatrix), _P(_i32)]),
+    "zoq_st_open": (_i, [_cp, _P(_vp), _cp, _sz]),
+    "zoq_st_open_memory": (_i, [_vp, _sz, _P(_vp), _cp, _sz]),
+    "zoq_st_free": (None, [_vp]),
+    "zoq_st_count": (_i64, [_vp]),
+    "zoq_st_info": (_i, [_vp, _i64, _P(StInfo)]),
+    "zoq_st_find": (_i, [_vp, _cp, _P(_i64)]),
+    "zoq_st_read": (_i, [_vp, _i64, _i, _vp, _sz]),
+    "zoq_st_metadata_count": (_i64, [_vp]),
+    "zoq_st_metadata_at": (_i, [_vp, _i64, _P(_cp), _P(_cp)]),
+    "zoq_st_metadata_get": (_i, [_vp, _cp, _P(_cp)]),
+    "zoq_st_writer_create": (_i, [_P(_vp)]),
+    "zoq_st_writer_free": (None, [_vp]),
+    "zoq_st_writer_add": (_i, [_vp, _cp, _i32, _P(_i64), _vp, _i, _i]),
+    "zoq_st_writer_set_metadata": (_i, [_vp, _cp, _cp]),
+    "zoq_st_writer_write": (_i, [_vp, _cp]),
+    "zoq_st_writer_last_error": (_cp, [_vp]),
+    "zoq_peft_save": (_i, [_cp, _P(PeftConfig), _P(PeftModule), _i64, _cp, _sz]),
+    "zoq_peft_open": (_i, [_cp, _P(_vp), _cp, _sz]),
+    "zoq_peft_free": (None, [_vp]),
+    "zoq_peft_count": (_i64, [_vp]),
+    "zoq_peft_module_info": (_i, [_vp, _i64, _P(PeftModule)]),
+    "zoq_peft_find": (_i, [_vp, _cp, _P(_i64)]),
+    "zoq_peft_read": (_i, [_vp, _i64, _i, _vp, _sz, _vp, _sz]),
+    "zoq_lora_add": (_i, [_vp, _P(Lora), _P(_i32), _P(_i32)]),
+    "zoq_lora_init": (_i, [_vp, _i32, _i32, _d]),
+    "zoq_lora_apply": (_i, [_P(Lora), _P(C.c_float), _i64, _P(C.c_float)]),
+    "zoq_lora_merge": (_i, [_P(Lora), _d, _P(C.c_float)]),
+    "zoq_lora_ema": (_i, [_P(C.c_float), _P(C.c_float), _i64, _d]),
+    "zoq_lora_best_offer": (_i, [_P(LoraBest), _d, _i64, _P(_i)]),
+    "zoq_rotation_default": (_i, [_P(Rotation)]),
+    "zoq_rotation_generate": (_i, [_P(_cp), _i32, _u64, _i32, _P(_i32), _i32, _P(Rotation)]),
+    "zoq_rotation_check": (_i, [_P(Rotation), _P(_u32), _cp, _sz]),
+    "zoq_rotation_supercycle": (_i, [_P(Rotation), _P(_i64)]),
+    "zoq_rotation_night": (_i, [_P(Rotation), _i64, _P(_u64), _P(_i32)]),
+    "zoq_rotation_apply": (_i, [_vp, _P(Rotation), _i64, _P(_i32)]),
 }
 
 

@@ -29,20 +29,23 @@ ENUMS = {
     "eps_schedule": ("constant", "linear", "cosine"),
     "optimizer": ("sgd", "momentum", "adam"),
     "sparse": ("off", "magnitude", "random"),
+    "qmethod": ("quzo", "quzo_naive", "zoqo"),
 }
 
 
 def dtype_code(a):
-    """zoq_dtype_t of a numpy array: float32, float16, and bfloat16 as either
-    ml_dtypes.bfloat16 or a uint16 view of the bits."""
+    """zoq_dtype_t of a numpy array: float32, float16, bfloat16 as either
+    ml_dtypes.bfloat16 or a uint16 view of the bits, and int8 integer codes."""
     if a.dtype == np.float32:
         return 0
     if a.dtype == np.float16:
         return 1
     if a.dtype == np.uint16 or a.dtype.name == "bfloat16":
         return 2
-    raise TypeError("parameter dtype must be float32, float16 or bfloat16 (a uint16 view), "
-                    "got %s" % a.dtype)
+    if a.dtype == np.int8:
+        return 3
+    raise TypeError("parameter dtype must be float32, float16, bfloat16 (a uint16 view) or "
+                    "int8, got %s" % a.dtype)
 
 
 def options():
@@ -134,6 +137,7 @@ class Optimizer:
         check(lib.zoq_create(C.byref(h)))
         self._h = h
         self._arrays = {}
+        self._scales = {}
         self._exc = None
         self._closure = None
         self.current_eval = None
@@ -285,6 +289,36 @@ class Optimizer:
         self._check(lib.zoq_param_enabled_numel(self.handle, C.byref(n)))
         return n.value
 
+    def set_codes(self, name, lo=-127, hi=127, scales=None, group=0):
+        """Code range [lo, hi] of int8 parameter `name` and its float32 scales
+        (numel/group of them, scale k for elements [k·group, (k+1)·group); None:
+        eps and lr count in codes). The scales are used in place and kept alive."""
+        pid = self.param_id(name)
+        if scales is not None:
+            if not isinstance(scales, np.ndarray) or scales.dtype != np.float32 \
+                    or not scales.flags.c_contiguous:
+                raise TypeError("scales must be a C-contiguous float32 array")
+        self._check(lib.zoq_param_set_codes(self.handle, pid, int(lo), int(hi),
+                                            ptr(scales, C.c_float), int(group)))
+        self._scales[name] = scales
+
+    def _add_q(self, fn, name, qm, arrays):
+        pid = C.c_int32()
+        self._check(fn(self.handle, name.encode(), C.byref(qm._desc()), C.byref(pid)))
+        self._arrays[name] = arrays
+        return pid.value
+
+    def add_qscales(self, name, qmatrix):
+        """QZO: registers a zoq.QMatrix's scales as a trainable PARAM_SCALE
+        tensor (codes fixed); returns its id. The matrix is updated in place."""
+        return self._add_q(lib.zoq_param_add_qscales, name, qmatrix, qmatrix.scales)
+
+    def add_qcodes(self, name, qmatrix):
+        """QuZO/ZOQO: registers an int8_row QMatrix's codes as an int8 tensor
+        (range [-127, 127], the matrix's row scales); returns its id.
+        UnsupportedError for int4_group (unpack it and use set_codes)."""
+        return self._add_q(lib.zoq_param_add_qcodes, name, qmatrix, qmatrix.codes)
+
     def init_normal(self, name, sigma):
         """Fills parameter `name` with sigma·z from its own stream (reproducible)."""
         self._check(lib.zoq_param_init_normal(self.handle, self.param_id(name), float(sigma)))
@@ -327,6 +361,25 @@ class Optimizer:
             self._closure, self.current_eval = None, None
             lib.zoq_set_objective(self.handle, None, None)
         return self._finish(status, r, self)
+
+    def run(self, closure, steps):
+        """`steps` steps with the same closure in one C call (zoq_run: the
+        points, losses and parameters of calling step() that many times, with
+        fewer passes for central SPSA); returns the steps applied. Exceptions
+        and Stop behave as in step() (the parameters hold the last applied
+        step; step_count says how many were)."""
+        r = _report_struct()
+        done = C.c_int64()
+        self._closure, self._exc = closure, None
+        self._check(lib.zoq_set_objective(self.handle, C.cast(self._trampoline, C.c_void_p),
+                                          None))
+        try:
+            status = lib.zoq_run(self.handle, int(steps), C.byref(done), C.byref(r))
+        finally:
+            self._closure, self.current_eval = None, None
+            lib.zoq_set_objective(self.handle, None, None)
+        self._finish(status, r, self)
+        return done.value
 
     def _finish(self, status, r, holder):
         """Turns zoq_step's status into a Report or the exception to raise."""
