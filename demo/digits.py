@@ -128,7 +128,8 @@ def batches(n, steps, seed):
 def zo_train(name, params, loss_fn, n_train, steps, seed, flags=0, **options):
     """ZO-trains `params` in place; loss_fn(idx) is the loss of the minibatch
     idx (indices into the n_train training rows). flags: zoq.PARAM_* of every
-    tensor; PARAM_SCALE tensors are floored at 0 after each step (QZO)."""
+    tensor; zoq floors PARAM_SCALE tensors at scale_floor (0) after each step
+    and clips their directional derivatives at scale_clip (100) (QZO)."""
     opt = zoq.Optimizer(seed=seed, threads=1, total_steps=steps, **options)
     for pname, a in params.items():
         opt.add_param(pname, a, flags=flags)
@@ -137,9 +138,6 @@ def zo_train(name, params, loss_fn, n_train, steps, seed, flags=0, **options):
     curve = []
     for t, idx in enumerate(idxs):
         rep = opt.step(lambda: loss_fn(idx))
-        if flags & zoq.PARAM_SCALE:  # Δ ← max(Δ, 0); zoq will do it itself (scale_floor)
-            for a in params.values():
-                np.maximum(a, 0, out=a)
         curve.append(rep.loss)
         prog.update(t, rep, force=t == steps - 1)
     secs = prog.done()
@@ -274,8 +272,7 @@ def main():
     steps = 600 // k
     curve, secs, evals = zo_train(
         "QZO scales", scales, lambda idx: xent(qm(x_tr[idx]), y_tr[idx]), len(y_tr), steps,
-        seed=2, flags=zoq.PARAM_SCALE, lr=5e-4, eps=1e-3, queries=4, optimizer="adam",
-        clip=100.0)
+        seed=2, flags=zoq.PARAM_SCALE, lr=5e-4, eps=1e-3, queries=4, optimizer="adam")
     curves["QZO (scales of the INT4 model)"] = curve
     row("c", "QZO: INT4 scales by ZO + DDC", "%d scales" % n_scales, steps, evals, secs,
         qm(x_te))
