@@ -4,16 +4,19 @@ UCI handwritten digits, end to end, from loss values alone.
   (a) train a 64-32-10 tanh MLP in f32 with ZO (zoq), next to the same MLP
       trained by first-order backprop (numpy) as the baseline;
   (b) quantize both layers to INT4, groups of 32 (zoq_qmatrix_quantize);
-  (c) QZO: tune only the quantization scales (codes fixed) with ZO and DDC;
+  (c) QZO: tune only the quantization scales (codes fixed) with ZO and DDC,
+      next to the control: the same scales, steps and directions on the
+      unrounded f32 weights (what the tuning gains without rounding);
   (d) a rank-4 LoRA adapter on the output layer of the INT4 model, trained
       with each of zoq's ten preference losses on pairs (correct label,
       the base model's strongest wrong label).
 
 Data: sklearn's packaged copy of UCI digits (1797 8x8 images); rows whose
 index is a multiple of 5 are the held-out set (360), the others train
-(1437). Seeds are fixed and BLAS runs on one thread: the numbers are the
-same on every run. Writes build/demo/report.md and its loss-curve plot.
-Usage: python3 demo/digits.py [--out build/demo] [--quick]
+(1437). Seeds are fixed (--seed S draws the stages' seeds 10S..10S+3; 0 is
+the default) and BLAS runs on one thread: the numbers are the same on every
+run. Writes build/demo/report.md and its loss-curve plot.
+Usage: python3 demo/digits.py [--out build/demo] [--quick] [--seed S]
 """
 import argparse
 import gzip
@@ -91,6 +94,26 @@ class QuantMLP:
 
     def __call__(self, x):
         return self.q2.matmul(self.hidden(x)) + self.b2
+
+
+class ScaledMLP:
+    """The control of QZO: the f32 MLP with each weight written as its INT4
+    group's scale times its unrounded code, w = s·(w/s). At the start it is
+    the f32 model exactly; training the same scales as QZO separates what the
+    scale tuning gains by itself from what it wins back from the rounding."""
+
+    def __init__(self, mlp, qm):
+        self.s1, self.s2 = qm.q1.scales.copy(), qm.q2.scales.copy()
+        self.u1, self.u2 = mlp.w1 / self._wide(self.s1), mlp.w2 / self._wide(self.s2)
+        self.b1, self.b2 = mlp.b1.copy(), mlp.b2.copy()
+
+    @staticmethod
+    def _wide(scales):
+        return np.repeat(scales, GROUP, axis=1)
+
+    def __call__(self, x):
+        h = np.tanh(x @ (self._wide(self.s1) * self.u1).T + self.b1)
+        return h @ (self._wide(self.s2) * self.u2).T + self.b2
 
 
 class Progress:
@@ -235,7 +258,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="build/demo")
     ap.add_argument("--quick", action="store_true", help="a tenth of the steps (tests)")
+    ap.add_argument("--seed", type=int, default=0, help="stage seeds 10S..10S+3 (default 0)")
     args = ap.parse_args()
+    s0 = 10 * args.seed
     k = 10 if args.quick else 1
     x_tr, y_tr, x_te, y_te = load_digits()
     print("zoq %s demo: UCI digits, %d train / %d held out (every 5th row), MLP 64-%d-10"
@@ -247,17 +272,17 @@ def main():
                      xent(logits, y_te)))
 
     # (a) ZO in f32, and the first-order baseline
-    mlp = MLP(seed=0)
+    mlp = MLP(seed=s0)
     n_params = sum(p.size for p in mlp.params().values())
     steps = 2000 // k
     curve, secs, evals = zo_train(
         "ZO f32", mlp.params(), lambda idx: xent(mlp(x_tr[idx]), y_tr[idx]), len(y_tr), steps,
-        seed=1, lr=1e-2, eps=1e-3, queries=4, optimizer="adam", lr_schedule="cosine",
+        seed=s0 + 1, lr=1e-2, eps=1e-3, queries=4, optimizer="adam", lr_schedule="cosine",
         lr_final=1e-3)
     curves["ZO (zoq), f32"] = curve
     row("a", "ZO-Adam (zoq), f32", "%d weights" % n_params, steps, evals, secs, mlp(x_te))
-    fo = MLP(seed=0)
-    fo_curve, fo_secs = first_order(fo, x_tr, y_tr, 500 // k, seed=1)
+    fo = MLP(seed=s0)
+    fo_curve, fo_secs = first_order(fo, x_tr, y_tr, 500 // k, seed=s0 + 1)
     curves["first order (backprop), f32"] = fo_curve
     row("a", "first-order Adam (numpy backprop)", "%d weights" % n_params, len(fo_curve),
         len(fo_curve), fo_secs, fo(x_te))
@@ -266,16 +291,23 @@ def main():
     qm = QuantMLP(mlp)
     row("b", "INT4 g=32 round-to-nearest", "-", 0, 0, 0.0, qm(x_te))
 
-    # (c) QZO: the scales are the trainable f32 tensors, codes and zeros fixed
-    scales = {"q1.scales": qm.q1.scales, "q2.scales": qm.q2.scales}
-    n_scales = sum(s.size for s in scales.values())
-    steps = 600 // k
-    curve, secs, evals = zo_train(
-        "QZO scales", scales, lambda idx: xent(qm(x_tr[idx]), y_tr[idx]), len(y_tr), steps,
-        seed=2, flags=zoq.PARAM_SCALE, lr=5e-4, eps=1e-3, queries=4, optimizer="adam")
-    curves["QZO (scales of the INT4 model)"] = curve
-    row("c", "QZO: INT4 scales by ZO + DDC", "%d scales" % n_scales, steps, evals, secs,
-        qm(x_te))
+    # (c) QZO: the scales are the trainable f32 tensors, codes and zeros fixed;
+    # the control trains the same scales with the same names, seed and
+    # minibatches (so the same directions) over the unrounded weights
+    qzo = dict(steps=600 // k, seed=s0 + 2, flags=zoq.PARAM_SCALE, lr=5e-4, eps=1e-3,
+               queries=4, optimizer="adam")
+    n_scales = qm.q1.scales.size + qm.q2.scales.size
+    ctrl = ScaledMLP(mlp, qm)
+    for label, model, scales, what in (
+            ("QZO (scales of the INT4 model)", qm, (qm.q1.scales, qm.q2.scales),
+             "QZO: INT4 scales by ZO + DDC"),
+            ("control (same scales, f32 weights)", ctrl, (ctrl.s1, ctrl.s2),
+             "control: the same scale tuning on the f32 weights")):
+        curve, secs, evals = zo_train(
+            label.split(" (")[0], {"q1.scales": scales[0], "q2.scales": scales[1]},
+            lambda idx: xent(model(x_tr[idx]), y_tr[idx]), len(y_tr), **qzo)
+        curves[label] = curve
+        row("c", what, "%d scales" % n_scales, qzo["steps"], evals, secs, model(x_te))
 
     # (d) LoRA on the INT4 model's output layer under each preference loss
     base = QuantMLP(mlp)
@@ -285,7 +317,7 @@ def main():
     pref_rows, acc_curves = [], {}
     for loss in pref.LOSSES:
         acc, pair_acc, accs, secs, (l0, l1) = preference_run(
-            loss, base, h_tr, y_tr, wrong, h_te, y_te, steps, seed=3, **PREF_OPTIONS)
+            loss, base, h_tr, y_tr, wrong, h_te, y_te, steps, seed=s0 + 3, **PREF_OPTIONS)
         pref_rows.append((loss, l0, l1, acc, pair_acc, secs))
         acc_curves[loss] = accs
     base_acc = accuracy(base(x_te), y_te)
@@ -294,7 +326,7 @@ def main():
     print("\n" + "\n".join(lines))
     os.makedirs(args.out, exist_ok=True)
     plot = write_plot(os.path.join(args.out, "loss_curves.png"), curves, acc_curves)
-    write_report(os.path.join(args.out, "report.md"), lines, plot)
+    write_report(os.path.join(args.out, "report.md"), lines, plot, args.seed)
     print("report: %s" % os.path.join(args.out, "report.md"))
     return 0 if args.quick or rows[0][6] >= 0.90 else 1  # the ZO f32 model's accuracy
 
@@ -306,6 +338,11 @@ def table(rows, pref_rows, base_acc, base_pairs, steps):
         run = ("%d | %d | %.1f" % (st, ev, secs)) if st else "- | - | -"
         out.append("| %s | %s | %s | %s | %.2f%% | %.3f |"
                    % (stage, what, tensors, run, 100 * acc, nll))
+    nll = [r[7] for r in rows]  # f32 ZO, first order, INT4, QZO, control
+    out += ["", "INT4 rounding costs %+.4f held-out NLL (%.4f → %.4f); tuning the scales, QZO "
+            "reaches %.4f and the same tuning of the unrounded f32 weights %.4f: the rounding's "
+            "cost after tuning is %+.4f." % (nll[2] - nll[0], nll[0], nll[2], nll[3], nll[4],
+                                             nll[3] - nll[4])]
     out += ["", "LoRA rank %d on the INT4 model's output layer (%d adapter weights), %d steps, "
             "64 pairs a step; base: %.2f%% held-out accuracy, %.2f%% of the training pairs "
             "ranked right." % (RANK, RANK * (HIDDEN + 10), steps, 100 * base_acc,
@@ -343,11 +380,12 @@ def write_plot(path, curves, acc_curves):
     return os.path.basename(path)
 
 
-def write_report(path, table_lines, plot):
+def write_report(path, table_lines, plot, seed):
     lines = ["# zoq demo: ZO fine-tuning on UCI digits", "",
              "Produced by `make demo` (`demo/digits.py`), zoq %s. Train: the 1437 rows whose "
              "index is not a multiple of 5; held out: the other 360. MLP 64-%d-10 (tanh), "
-             "minibatches of %d, seeds fixed." % (zoq.version(), HIDDEN, BATCH), ""]
+             "minibatches of %d, seeds fixed (`--seed %d`)." % (zoq.version(), HIDDEN, BATCH, seed),
+             ""]
     lines += table_lines
     if plot:
         lines += ["", "![loss curves](%s)" % plot]
@@ -356,7 +394,10 @@ def write_report(path, table_lines, plot):
               "with exact gradients. (b) `zoq_qmatrix_quantize`, INT4 with a scale and zero "
               "per 32 inputs. (c) QZO (seed 002, arXiv:2505.13430): only the scales are "
               "perturbed and updated, directional derivatives clipped to [-100, 100] (DDC), "
-              "scales floored at 0; forward through `zoq_qmatrix_matmul`. (d) zoq's preference "
+              "scales floored at 0; forward through `zoq_qmatrix_matmul`. The control tunes the "
+              "same scales with the same seed, steps and minibatches over the unrounded f32 "
+              "weights (w = s·(w/s)): QZO minus control is what the rounding still costs. "
+              "(d) zoq's preference "
               "objective; a pair is (correct label, the INT4 model's strongest wrong label), "
               "the reference is the INT4 model without the adapter.", ""]
     with open(path, "w") as f:

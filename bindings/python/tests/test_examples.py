@@ -36,7 +36,7 @@ def test_demo_quick_writes_its_report(tmp_path):
     r = run(os.path.join(ROOT, "demo", "digits.py"), "--quick", "--out", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     report = (tmp_path / "report.md").read_text()
-    for needle in ("ZO-Adam (zoq), f32", "first-order", "INT4 g=32", "QZO", "| aero |",
-                   "| dpo |", "1437"):
+    for needle in ("ZO-Adam (zoq), f32", "first-order", "INT4 g=32", "QZO", "control:",
+                   "INT4 rounding costs", "| aero |", "| dpo |", "1437"):
         assert needle in report
     assert "step" in r.stderr and "ETA" in r.stderr  # the progress line
