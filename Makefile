@@ -50,7 +50,8 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 # Examples of several files live in a folder of their own: examples/<name>/*.c
 # link into $(BUILD)/examples/<name> (with zlib, which reads their data).
-EXAMPLE_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c))))
+# examples/llama needs llama.cpp and has rules of its own (make llm-deps).
+EXAMPLE_DIRS := $(filter-out examples/llama,$(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c)))))
 EXAMPLES += $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
