@@ -165,17 +165,21 @@ $(BUILD)/examples/%: examples/%.c $(SO_LINK)
 $(BUILD)/examples/%: examples/%/*.c examples/%/*.h $(SO_LINK)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $(filter %.c,$^) -o $@ -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' \
-	    -lzoq -lz -lm $(LDSAN)
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Itests $(filter %.c,$^) -o $@ -L$(BUILD) \
+	    -Wl,-rpath,'$$ORIGIN/..' -lzoq -lz -lm $(LDSAN)
+
+# The nightly example reads the digits through tests/support/digits.c.
+$(BUILD)/examples/nightly: tests/support/digits.c tests/support/digits.h
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $< -o $@ $(STATIC) $(BENCH_LIBS) \
-	    $(DEP_LIBS) $(LDSAN)
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests $< -o $@ $(STATIC) \
+	    $(BENCH_LIBS) $(DEP_LIBS) $(LDSAN)
 
-# bench/quantized reads sklearn's digits.csv.gz.
-$(BUILD)/bench/quantized: BENCH_LIBS := -lz
+# bench/quantized reads sklearn's digits.csv.gz through tests/support/digits.c.
+$(BUILD)/bench/quantized: $(BUILD)/obj/tests/support/digits.o
+$(BUILD)/bench/quantized: BENCH_LIBS := $(BUILD)/obj/tests/support/digits.o -lz
 
 examples: $(EXAMPLES)
 

@@ -21,14 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "support/digits.h"
 #include "timing.h"
 #include "zoq.h"
 
 #define DIGITS "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
-#define NMAX 1797
-#define IN 64
+#define NMAX DIGITS_ROWS
+#define IN DIGITS_PIXELS
 #define HID 32
 #define OUT 10
 #define BATCH 100
@@ -46,29 +46,13 @@ static double uniform(unsigned long long *s)
     return ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
 }
 
-/* sklearn's digits.csv.gz: 64 pixels 0..16 and the label per line. */
+/* The digits (tests/support/digits.h), split 1:1:2 into test, validation and
+ * training rows by index. */
 static int load_digits(const char *path)
 {
-    gzFile f = gzopen(path, "rb");
-    if (!f)
+    if (digits_read(path, X, Y) != 0)
         return -1;
-    char line[1024];
-    int n = 0;
-    while (n < NMAX && gzgets(f, line, sizeof line)) {
-        char *p = line;
-        for (int j = 0; j <= IN; j++) {
-            long v = strtol(p, &p, 10);
-            if (*p == ',')
-                p++;
-            if (j < IN)
-                X[n][j] = (float)v / 16.0f;
-            else
-                Y[n] = (int)v;
-        }
-        n++;
-    }
-    gzclose(f);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < NMAX; i++) {
         if (i % 4 == 0)
             test[n_test++] = i;
         else if (i % 4 == 1)
@@ -76,7 +60,7 @@ static int load_digits(const char *path)
         else
             train[n_train++] = i;
     }
-    return n == NMAX ? 0 : -1;
+    return 0;
 }
 
 /* The network as f32 weights (rows = outputs). Biases stay f32 and fixed

@@ -3,10 +3,11 @@
  * batched forward pass that adds LoRA adapters with zoq_lora_apply. */
 #include "model.h"
 
+#include "support/digits.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 int layer_in(int l)
 {
@@ -20,29 +21,8 @@ int layer_out(int l)
 
 int digits_load(const char *path, digits *d)
 {
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return -1;
-    char line[1024];
-    d->n = 0;
-    while (d->n < N_ROWS_MAX && gzgets(f, line, sizeof line)) {
-        char *p = line, *end;
-        for (int j = 0; j <= N_IN; j++) {
-            const double v = strtod(p, &end);
-            if (end == p)
-                return gzclose(f), -1;
-            if (j < N_IN)
-                d->x[d->n][j] = (float)(v / 16.0);
-            else
-                d->y[d->n] = (int)v;
-            p = *end == ',' ? end + 1 : end;
-        }
-        if (d->y[d->n] < 0 || d->y[d->n] >= N_OUT)
-            return gzclose(f), -1;
-        d->n++;
-    }
-    gzclose(f);
-    return d->n == N_ROWS_MAX ? 0 : -1;
+    d->n = digits_read(path, d->x, d->y) == 0 ? N_ROWS_MAX : 0;
+    return d->n ? 0 : -1;
 }
 
 static uint64_t rng_next(uint64_t *s) /* splitmix64 */
