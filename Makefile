@@ -74,7 +74,7 @@ NVCC_FLAGS := -O3 -std=c++17 $(NVCC_EXACT) -Iinclude -Ilib -Werror all-warnings 
 CUDA_PLUGIN := $(BUILD)/libzoq-cuda.so
 CUDA_HDRS := $(wildcard lib/backend/cuda/*.cuh) lib/backend/backend.h $(wildcard lib/rng/*.h) \
              $(wildcard lib/core/*.h) include/zoq.h
-NVCC_LINK := $(STATIC) -lxxhash -lopenblas -lm -ldl -lpthread
+NVCC_LINK := $(STATIC) $(DEP_LIBS:-pthread=-lpthread)
 CUDA_HOST_TEST := $(BUILD)/tests/cuda/test_cuda_host
 CUDA_PTX := $(BUILD)/cuda/pass.ptx
 
@@ -224,7 +224,7 @@ check-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_CHECK)
 	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) $(CUDA_GPU_CHECK)
 
 # MEZO_PYTHON: an interpreter whose torch has CUDA, for bench/mezo_gpu.py.
-MEZO_PYTHON ?= /usr/bin/python3
+MEZO_PYTHON ?= $(SYS_PYTHON)
 bench-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_BENCH)
 	@mkdir -p bench/results
 	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) MEZO_PYTHON=$(MEZO_PYTHON) $(CUDA_GPU_BENCH)
