@@ -225,7 +225,7 @@ typedef enum zoq_device {
 
 /* Parameter flags (bits). Unknown bits are refused. */
 #define ZOQ_PARAM_DISABLED 0x1u /* registered but not trained until enabled */
-#define ZOQ_PARAM_LORA_A 0x2u   /* the A factor of a LoRA pair (informational for now) */
+#define ZOQ_PARAM_LORA_A 0x2u   /* the A factor of a LoRA pair (set by zoq_lora_add; zoq_lora_init) */
 #define ZOQ_PARAM_LORA_B 0x4u   /* the B factor of a LoRA pair (see zoq_lora_b_warm_start) */
 #define ZOQ_PARAM_SCALE 0x8u    /* quantization scales (QZO): f32/f16/bf16 only; floored at
                                    ZOQ_OPT_SCALE_FLOOR after each update, and their presence
