@@ -8,7 +8,9 @@
  * For each target (control vector, LoRA) and loss, a fresh adapter is trained
  * with ask/tell steps through zoq's preference objective, then scored on
  * dev against the base model: z-test, exact McNemar, minimum detectable
- * effect. Writes results.json, results.md and loss.svg to --out.
+ * effect. Before training, --probe measures how much of what one ZO step
+ * sees is signal (probe_signal). Writes results.json, results.md and
+ * loss.svg to --out.
  * docs/integrations/llama.md describes all of it. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -28,9 +30,16 @@ typedef struct opts {
     const char *model, *data, *out, *runs, *modules, *optimizer;
     int quick, sign, threads, steps, batch, queries, prompt_tokens, completion_tokens;
     int n_train, n_dev, cvec_first, cvec_last, lora_first, lora_last, rank;
+    int probe_dirs, probe_batches; /* --probe K:M, 0:0 off */
     double lr_cvec, lr_lora, eps_cvec, eps_lora, alpha;
     uint64_t seed;
 } opts;
+
+/* What --probe measured of the training loss's gradient (probe_signal). */
+typedef struct gradient_signal {
+    int dirs, batches;
+    double eg2, var_b, g2, g2_se, steps_snr1;
+} gradient_signal;
 
 typedef struct config_result {
     char target[8], loss[8];
@@ -38,6 +47,7 @@ typedef struct config_result {
     zoq_pref_eval_t after;
     double p_value, p_mcnemar, z, seconds, sec_per_step, mean_g2, var_g_within;
     int64_t improved, worsened, margin_grew;
+    gradient_signal sig; /* --probe */
     double *curve; /* loss per step */
     int steps;
 } config_result;
@@ -176,6 +186,99 @@ static int check_restore(lm_engine *e, lm_target *t, zoq_ctx *z, zoq_pref_object
 
 /* ---- one configuration: target x loss ------------------------------------ */
 
+/* Items of minibatch `index` of the fixed shuffle `order` (batch pairs; KTO:
+ * both sides of each pair as separate items) into items; returns their count. */
+static int64_t fill_batch(const int64_t *order, int64_t n_train, int64_t index, int batch,
+                          int kto, int64_t *items)
+{
+    int64_t m = 0;
+    for (int k = 0; k < batch; k++) {
+        const int64_t pair = order[(index * batch + k) % n_train];
+        if (kto) {
+            items[m++] = 2 * pair;
+            items[m++] = 2 * pair + 1;
+        } else {
+            items[m++] = pair;
+        }
+    }
+    return m;
+}
+
+/* The signal in the ZO gradient estimate, measured before training: the K
+ * directions z_k of one ask (K queries) are each measured on M minibatches,
+ * g_km = (L_B(θ + εz_k) − L_B(θ − εz_k)) / 2ε ≈ z_kᵀ∇L_B, and the step is
+ * cancelled (θ unchanged, the counter too). With ḡ_k and s²_k the mean and
+ * sample variance over m:
+ *   E[g²] = mean g_km²                 what a single step measures (≈ E‖∇L_B‖²)
+ *   σ²_B  = mean_k s²_k                minibatch noise along a direction
+ *   ‖G‖²  = mean_k (ḡ_k² − s²_k / M)    unbiased for ‖∇L‖², L the loss over all pairs
+ * Summing T ZO-SGD steps Σ g_t z_t gives signal T‖G‖ against noise of norm
+ * sqrt(T (d + 2) E[g²]) (Gaussian z in d dimensions), equal at
+ * T* = (d + 2) E[g²] / ‖G‖²; with ‖G‖² not above twice its standard error,
+ * T* is reported as the bound from ‖G‖² + 2 SE. */
+static int probe_signal(const opts *o, zoq_ctx *z, zoq_pref_objective_t *obj,
+                        const int64_t *order, int64_t n_train, int kto, int64_t d,
+                        int64_t *items, gradient_signal *sig)
+{
+    const int K = o->probe_dirs, M = o->probe_batches;
+    double *g = malloc(sizeof *g * (size_t)(K * M));
+    double losses[2 * 64];
+    uint64_t step0 = 0, step1 = 1;
+    int rc = g == NULL || K > 64 || zoq_get_step(z, &step0) != ZOQ_OK ||
+             zoq_set_int(z, ZOQ_OPT_QUERIES, K) != ZOQ_OK;
+    const double t0 = now_s();
+    for (int m = 0; rc == 0 && m < M; m++) {
+        const zoq_point_t *pts;
+        int32_t np;
+        const int64_t n = fill_batch(order, n_train, m, o->batch, kto, items);
+        if (zoq_pref_objective_set_batch(obj, items, n) != ZOQ_OK ||
+            zoq_ask(z, &pts, &np) != ZOQ_OK || np != 2 * K) {
+            rc = fail("probe: ask");
+            break;
+        }
+        for (int32_t i = 0; rc == 0 && i < np; i++)
+            if (zoq_pref_objective_eval_point(obj, z, i, &losses[i]) != ZOQ_OK)
+                rc = fail("probe: evaluating a point");
+        for (int32_t i = 0; rc == 0 && i < np; i += 2) /* central: +c, -c of one query */
+            g[pts[i].query * M + m] =
+                (losses[i] - losses[i + 1]) / (pts[i].coef - pts[i + 1].coef);
+        zoq_cancel(z);
+    }
+    if (rc == 0 && zoq_set_int(z, ZOQ_OPT_QUERIES, o->queries) != ZOQ_OK)
+        rc = fail("probe: restoring the query count");
+    if (rc == 0 && (zoq_get_step(z, &step1) != ZOQ_OK || step1 != step0))
+        rc = fail("probe: the cancelled asks moved the step counter");
+    if (rc != 0) {
+        free(g);
+        return rc;
+    }
+    double eg2 = 0.0, var_b = 0.0, g2 = 0.0, g2_sq = 0.0;
+    for (int k = 0; k < K; k++) {
+        double mean = 0.0, ss = 0.0;
+        for (int m = 0; m < M; m++) {
+            mean += g[k * M + m] / M;
+            eg2 += g[k * M + m] * g[k * M + m] / (K * M);
+        }
+        for (int m = 0; m < M; m++)
+            ss += (g[k * M + m] - mean) * (g[k * M + m] - mean);
+        const double s2 = ss / (M - 1), a = mean * mean - s2 / M;
+        var_b += s2 / K;
+        g2 += a / K;
+        g2_sq += a * a / K;
+    }
+    free(g);
+    *sig = (gradient_signal){.dirs = K, .batches = M, .eg2 = eg2, .var_b = var_b, .g2 = g2};
+    sig->g2_se = K > 1 ? sqrt(fmax(0.0, g2_sq - g2 * g2) / (K - 1)) : 0.0;
+    const double upper = g2 > 2.0 * sig->g2_se ? g2 : g2 + 2.0 * sig->g2_se;
+    sig->steps_snr1 = upper > 0.0 ? (double)(d + 2) * eg2 / upper : INFINITY;
+    printf("probe: %d directions x %d minibatches (%.0f s): E[g^2] %.4g, minibatch variance "
+           "%.4g, |G|^2 %.4g +- %.2g (SE); ZO-SGD steps for signal = noise %s%.3g\n",
+           K, M, now_s() - t0, eg2, var_b, g2, sig->g2_se,
+           g2 > 2.0 * sig->g2_se ? "~" : ">= ", sig->steps_snr1);
+    return 0;
+}
+
+
 static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_train,
                      dev_set *d, const zoq_pref_eval_t *before, const double *base_c,
                      const double *base_r, config_result *res)
@@ -243,20 +346,13 @@ static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_
         order[j] = tmp;
     }
     rc |= order == NULL;
+    if (rc == 0 && o->probe_dirs > 0)
+        rc = probe_signal(o, z, obj, order, n_train, kto, t.numel, items, &res->sig);
     double sum_g2 = 0.0, sum_var = 0.0;
     int64_t n_g = 0, n_var = 0;
     const double t0 = now_s();
     for (int step = 0; rc == 0 && step < o->steps; step++) {
-        int64_t m = 0;
-        for (int k = 0; k < o->batch; k++) {
-            const int64_t pair = order[((int64_t)step * o->batch + k) % n_train];
-            if (kto) {
-                items[m++] = 2 * pair;
-                items[m++] = 2 * pair + 1;
-            } else {
-                items[m++] = pair;
-            }
-        }
+        const int64_t m = fill_batch(order, n_train, step, o->batch, kto, items);
         if (zoq_pref_objective_set_batch(obj, items, m) != ZOQ_OK) {
             rc = fail("set_batch");
             break;
@@ -405,6 +501,16 @@ static void write_svg(const opts *o, const config_result *r, int n)
     fclose(f);
 }
 
+/* Mean of the last k (at most n) values of x[0..n). */
+static double mean_last(const double *x, int n, int k)
+{
+    double s = 0.0;
+    int m = 0;
+    for (int i = n - 1; i >= 0 && m < k; i--, m++)
+        s += x[i];
+    return m ? s / m : 0.0;
+}
+
 static void write_reports(const opts *o, const lm_engine *e, const zoq_pref_eval_t *before,
                           double mde, const config_result *r, int n, double total_s)
 {
@@ -429,25 +535,31 @@ static void write_reports(const opts *o, const lm_engine *e, const zoq_pref_eval
     fprintf(f, "  \"tokens_per_second\": %.1f, \"decodes\": %lld, \"tokens_decoded\": %lld, "
                "\"total_seconds\": %.1f,\n  \"configs\": [\n",
             tps, (long long)e->n_decodes, (long long)e->n_tokens_decoded, total_s);
-    for (int c = 0; c < n; c++)
+    for (int c = 0; c < n; c++) {
         fprintf(f, "    {\"target\": \"%s\", \"loss\": \"%s\", \"trained_values\": %lld, "
                    "\"dev_correct\": %lld, \"dev_accuracy\": %.6f, \"dev_mean_margin\": %.6f, "
                    "\"z\": %.4f, \"p_value\": %.6g, \"mcnemar_fixed\": %lld, "
                    "\"mcnemar_broken\": %lld, \"mcnemar_p\": %.6g, \"margins_grew\": %lld, "
                    "\"seconds\": %.1f, \"seconds_per_step\": %.3f, \"mean_g2\": %.6g, "
-                   "\"var_g_within_step\": %.6g, \"loss_first\": %.6f, \"loss_last10\": %.6f}%s\n",
+                   "\"var_g_within_step\": %.6g, \"loss_first\": %.6f, \"loss_last10\": %.6f, "
+                   "\"probe\": ",
                 r[c].target, r[c].loss, (long long)r[c].numel, (long long)r[c].after.correct,
                 r[c].after.accuracy, r[c].after.mean_margin, r[c].z, r[c].p_value,
                 (long long)r[c].improved, (long long)r[c].worsened, r[c].p_mcnemar,
                 (long long)r[c].margin_grew, r[c].seconds, r[c].sec_per_step, r[c].mean_g2,
                 r[c].var_g_within, r[c].curve[0],
-                r[c].steps >= 10 ? (r[c].curve[r[c].steps - 1] + r[c].curve[r[c].steps - 2] +
-                                    r[c].curve[r[c].steps - 3] + r[c].curve[r[c].steps - 4] +
-                                    r[c].curve[r[c].steps - 5] + r[c].curve[r[c].steps - 6] +
-                                    r[c].curve[r[c].steps - 7] + r[c].curve[r[c].steps - 8] +
-                                    r[c].curve[r[c].steps - 9] + r[c].curve[r[c].steps - 10]) / 10
-                                 : r[c].curve[r[c].steps - 1],
-                c + 1 < n ? "," : "");
+                mean_last(r[c].curve, r[c].steps, 10));
+        const gradient_signal *g = &r[c].sig;
+        if (g->dirs == 0)
+            fprintf(f, "null");
+        else
+            fprintf(f, "{\"directions\": %d, \"minibatches\": %d, \"mean_g2\": %.6g, "
+                       "\"var_minibatch\": %.6g, \"grad_norm2\": %.6g, \"grad_norm2_se\": %.6g, "
+                       "\"steps_signal_eq_noise\": %.6g, \"steps_is_lower_bound\": %d}",
+                    g->dirs, g->batches, g->eg2, g->var_b, g->g2, g->g2_se,
+                    isfinite(g->steps_snr1) ? g->steps_snr1 : -1.0, !(g->g2 > 2.0 * g->g2_se));
+        fprintf(f, "}%s\n", c + 1 < n ? "," : "");
+    }
     fprintf(f, "  ]\n}\n");
     fclose(f);
     snprintf(path, sizeof path, "%s/results.md", o->out);
@@ -467,6 +579,20 @@ static void write_reports(const opts *o, const lm_engine *e, const zoq_pref_eval
                 r[c].p_value, (long long)r[c].improved, (long long)r[c].worsened,
                 r[c].p_mcnemar, r[c].after.mean_margin, (long long)r[c].margin_grew,
                 r[c].sec_per_step, r[c].mean_g2);
+    if (o->probe_dirs > 0) {
+        fprintf(f, "\nGradient signal before training (--probe %d:%d): E[g²] is what one "
+                   "step measures, ‖G‖² the squared gradient of the loss over all pairs, T* "
+                   "the ZO-SGD steps at which the summed update's signal equals its noise.\n\n"
+                   "| target | loss | values | E[g²] | minibatch var. | ‖G‖² ± SE | T* |\n"
+                   "|---|---|---|---|---|---|---|\n",
+                o->probe_dirs, o->probe_batches);
+        for (int c = 0; c < n; c++) {
+            const gradient_signal *g = &r[c].sig;
+            fprintf(f, "| %s | %s | %lld | %.3g | %.3g | %.3g ± %.2g | %s%.3g |\n", r[c].target,
+                    r[c].loss, (long long)r[c].numel, g->eg2, g->var_b, g->g2, g->g2_se,
+                    g->g2 > 2.0 * g->g2_se ? "" : "≥ ", g->steps_snr1);
+        }
+    }
     fclose(f);
 }
 
@@ -479,7 +605,7 @@ static void usage(void)
           "  [--queries Q] [--sign 0|1] [--optimizer sgd|adam] [--lr-cvec X] [--lr-lora X] [--eps-cvec X]\n"
           "  [--eps-lora X] [--prompt-tokens N] [--completion-tokens N] [--train N] [--dev N]\n"
           "  [--cvec-layers A:B] [--lora-layers A:B] [--lora-modules m1,m2] [--rank R]\n"
-          "  [--alpha A] [--threads N] [--seed S]\n", stderr);
+          "  [--alpha A] [--threads N] [--seed S] [--probe DIRECTIONS:MINIBATCHES]\n", stderr);
 }
 
 static int parse(opts *o, int argc, char **argv)
@@ -517,13 +643,17 @@ static int parse(opts *o, int argc, char **argv)
         else if (strcmp(a, "--seed") == 0) o->seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--cvec-layers") == 0) {
             if (sscanf(v, "%d:%d", &o->cvec_first, &o->cvec_last) != 2) return -1;
+        } else if (strcmp(a, "--probe") == 0) {
+            if (sscanf(v, "%d:%d", &o->probe_dirs, &o->probe_batches) != 2) return -1;
         } else if (strcmp(a, "--lora-layers") == 0) {
             if (sscanf(v, "%d:%d", &o->lora_first, &o->lora_last) != 2) return -1;
         } else return -1;
     }
     return o->steps > 0 && o->batch > 0 && o->batch <= 128 && o->queries > 0 &&
                    o->queries <= 64 && o->threads > 0 && o->prompt_tokens >= 2 &&
-                   o->completion_tokens >= 1 && o->n_train > 0 && o->n_dev > 0
+                   o->completion_tokens >= 1 && o->n_train > 0 && o->n_dev > 0 &&
+                   o->probe_dirs >= 0 && o->probe_dirs <= 64 &&
+                   (o->probe_dirs == 0 || o->probe_batches >= 2)
                ? 0
                : -1;
 }
@@ -539,6 +669,7 @@ int main(int argc, char **argv)
               .threads = 2, .steps = 40, .batch = 4, .queries = 1, .prompt_tokens = 24,
               .completion_tokens = 12, .n_train = 1500, .n_dev = 300, .cvec_first = 1,
               .cvec_last = 29, .lora_first = 0, .lora_last = 29, .rank = 8, .alpha = 16,
+              .probe_dirs = 4, .probe_batches = 8,
               .lr_cvec = 2e-2, .lr_lora = 1e-3, .eps_cvec = 1e-2, .eps_lora = 1e-2,
               .seed = 1};
     int quick = 0;
@@ -553,6 +684,8 @@ int main(int argc, char **argv)
         o.n_train = 4;
         o.n_dev = 3;
         o.runs = "cvec:dpo,lora:kto"; /* both targets, pairs and unpaired items */
+        o.probe_dirs = 2; /* the probe path: its asks are cancelled, θ and the step stay */
+        o.probe_batches = 2;
         o.cvec_first = 10;
         o.cvec_last = 12;
         o.lora_first = 10;
