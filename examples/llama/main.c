@@ -215,7 +215,7 @@ static int64_t fill_batch(const int64_t *order, int64_t n_train, int64_t index, 
  * Summing T ZO-SGD steps Σ g_t z_t gives signal T‖G‖ against noise of norm
  * sqrt(T (d + 2) E[g²]) (Gaussian z in d dimensions), equal at
  * T* = (d + 2) E[g²] / ‖G‖²; with ‖G‖² not above twice its standard error,
- * T* is reported as the bound from ‖G‖² + 2 SE. */
+ * T* is reported as the bound from ‖G‖² + 2 SE (from 2 SE if that is <= 0). */
 static int probe_signal(const opts *o, zoq_ctx *z, zoq_pref_objective_t *obj,
                         const int64_t *order, int64_t n_train, int kto, int64_t d,
                         int64_t *items, gradient_signal *sig)
@@ -239,9 +239,16 @@ static int probe_signal(const opts *o, zoq_ctx *z, zoq_pref_objective_t *obj,
         for (int32_t i = 0; rc == 0 && i < np; i++)
             if (zoq_pref_objective_eval_point(obj, z, i, &losses[i]) != ZOQ_OK)
                 rc = fail("probe: evaluating a point");
-        for (int32_t i = 0; rc == 0 && i < np; i += 2) /* central: +c, -c of one query */
-            g[pts[i].query * M + m] =
-                (losses[i] - losses[i + 1]) / (pts[i].coef - pts[i + 1].coef);
+        /* g_q = sum_i L_i c_i / sum_i c_i^2 over the points of query q: with
+         * central points (+eps, -eps) that is (L+ - L-) / 2 eps, in any order */
+        double num[64] = {0}, den[64] = {0};
+        for (int32_t i = 0; rc == 0 && i < np; i++)
+            if (pts[i].query >= 0) {
+                num[pts[i].query] += losses[i] * pts[i].coef;
+                den[pts[i].query] += pts[i].coef * pts[i].coef;
+            }
+        for (int k = 0; rc == 0 && k < K; k++)
+            g[k * M + m] = num[k] / den[k];
         zoq_cancel(z);
     }
     if (rc == 0 && zoq_set_int(z, ZOQ_OPT_QUERIES, o->queries) != ZOQ_OK)
@@ -269,7 +276,11 @@ static int probe_signal(const opts *o, zoq_ctx *z, zoq_pref_objective_t *obj,
     free(g);
     *sig = (gradient_signal){.dirs = K, .batches = M, .eg2 = eg2, .var_b = var_b, .g2 = g2};
     sig->g2_se = K > 1 ? sqrt(fmax(0.0, g2_sq - g2 * g2) / (K - 1)) : 0.0;
-    const double upper = g2 > 2.0 * sig->g2_se ? g2 : g2 + 2.0 * sig->g2_se;
+    /* The upper confidence bound g2 + 2 SE; if even that is <= 0 (the SE over K
+     * directions that share M minibatches is itself rough), 2 SE. */
+    double upper = g2 > 2.0 * sig->g2_se ? g2 : g2 + 2.0 * sig->g2_se;
+    if (upper <= 0.0)
+        upper = 2.0 * sig->g2_se;
     sig->steps_snr1 = upper > 0.0 ? (double)(d + 2) * eg2 / upper : INFINITY;
     printf("probe: %d directions x %d minibatches (%.0f s): E[g^2] %.4g, minibatch variance "
            "%.4g, |G|^2 %.4g +- %.2g (SE); ZO-SGD steps for signal = noise %s%.3g\n",
@@ -277,7 +288,6 @@ static int probe_signal(const opts *o, zoq_ctx *z, zoq_pref_objective_t *obj,
            g2 > 2.0 * sig->g2_se ? "~" : ">= ", sig->steps_snr1);
     return 0;
 }
-
 
 static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_train,
                      dev_set *d, const zoq_pref_eval_t *before, const double *base_c,
