@@ -49,6 +49,7 @@ int main(int argc, char **argv)
         {"scalar", zoq__noise_fill_scalar, 1},
 #ifdef ZOQ__NOISE_AVX2
         {"avx2", zoq__noise_fill_avx2, zoq__noise_has_avx2()},
+        {"avx512", zoq__noise_fill_avx512, zoq__noise_has_avx512()},
 #endif
         {"selected", zoq__noise_fill, 1},
     };

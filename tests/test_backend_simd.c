@@ -4,7 +4,9 @@
  * arithmetic makes), every 16-bit pattern through the
  * f16/bf16 loads, and whole passes (moves, weight decay, masks, momentum,
  * Adam, HiZOO, chained passes) for f32, f16 and bf16 storage across thread
- * counts. Skips the SIMD half where the CPU lacks AVX2. */
+ * counts, for each SIMD set the CPU runs (AVX2, AVX-512 noise), and the
+ * ZOQ_CPU_ISA cap. Skips the SIMD half where the CPU lacks AVX2. */
+#define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,7 +53,7 @@ static float no_nan(float f)
     return isnan(f) ? 1.5f : f;
 }
 
-static const zoq__tile_ops *simd_sets[2];
+static const zoq__tile_ops *simd_sets[3];
 static int n_simd;
 
 static void find_simd(void)
@@ -62,6 +64,8 @@ static void find_simd(void)
         simd_sets[n_simd++] = zoq__tile_ops_get(ZOQ__ISA_AVX2);
         simd_sets[n_simd++] = zoq__tile_ops_avx2(0); /* f16 in software: CPUs without F16C */
     }
+    if (zoq__tile_ops_get(ZOQ__ISA_AVX512))
+        simd_sets[n_simd++] = zoq__tile_ops_get(ZOQ__ISA_AVX512);
 #endif
     if (n_simd == 0)
         cr_skip_test("this CPU (or build) has no SIMD tile set");
@@ -288,13 +292,25 @@ static zoq__pass variant(int v, int dist, const zoq__tensor *t, zoq__update *u,
     return ps;
 }
 
-Test(backend_simd, every_pass_variant_dtype_and_thread_count)
+/* The SIMD instruction sets this CPU runs, each tested whole below. */
+static int simd_isas(int isa[2])
 {
-    find_simd();
+    int n = 0;
+    if (zoq__tile_ops_get(ZOQ__ISA_AVX2))
+        isa[n++] = ZOQ__ISA_AVX2;
+    if (zoq__tile_ops_get(ZOQ__ISA_AVX512))
+        isa[n++] = ZOQ__ISA_AVX512;
+    if (n == 0)
+        cr_skip_test("this CPU (or build) has no SIMD tile set");
+    return n;
+}
+
+static void every_pass(int isa)
+{
     zoq__backend *be[3];
     cr_assert_eq(zoq__cpu_backend_create_isa(1, ZOQ__ISA_SCALAR, &be[0]), ZOQ_OK);
-    cr_assert_eq(zoq__cpu_backend_create_isa(1, ZOQ__ISA_BEST, &be[1]), ZOQ_OK);
-    cr_assert_eq(zoq__cpu_backend_create_isa(3, ZOQ__ISA_BEST, &be[2]), ZOQ_OK);
+    cr_assert_eq(zoq__cpu_backend_create_isa(1, isa, &be[1]), ZOQ_OK);
+    cr_assert_eq(zoq__cpu_backend_create_isa(3, isa, &be[2]), ZOQ_OK);
     /* ragged tails, a tile, a chunk and more (the pool splits above 65536) */
     const int64_t sizes[] = {1, 7, 8, 9, 131, 511, 513, 4097, 16385, 70001};
     for (size_t si = 0; si < N_OF(sizes); si++) {
@@ -317,7 +333,7 @@ Test(backend_simd, every_pass_variant_dtype_and_thread_count)
                     cr_assert_eq(be[k]->iface->run_passes(be[k], &ps, 1), ZOQ_OK);
                 }
                 char what[64];
-                snprintf(what, sizeof what, "variant %d dist %d", v, dist);
+                snprintf(what, sizeof what, "isa %d variant %d dist %d", isa, v, dist);
                 tens_same(&a[0], &a[1], what);
                 tens_same(&a[0], &a[2], what);
                 for (int k = 0; k < 3; k++)
@@ -329,6 +345,15 @@ Test(backend_simd, every_pass_variant_dtype_and_thread_count)
         be[k]->iface->destroy(be[k]);
 }
 
+Test(backend_simd, every_pass_variant_dtype_and_thread_count)
+{
+    int isa[2];
+    for (int i = 0, n = simd_isas(isa); i < n; i++)
+        every_pass(isa[i]);
+}
+
+/* Chained passes on the best set the CPU runs (scalar where it has none)
+ * equal the scalar set's two separate passes. */
 Test(backend_simd, chained_passes_equal_two_passes)
 {
     zoq__backend *sep, *chain[2];
@@ -367,4 +392,29 @@ Test(backend_simd, chained_passes_equal_two_passes)
     sep->iface->destroy(sep);
     chain[0]->iface->destroy(chain[0]);
     chain[1]->iface->destroy(chain[1]);
+}
+
+/* ZOQ_CPU_ISA caps the set a backend picks, falling back to the best the CPU
+ * runs below the cap; an unknown value or none leaves the choice to the CPU. */
+Test(tile_simd, cpu_isa_cap_from_the_environment)
+{
+    const int avx2 = zoq__tile_ops_get(ZOQ__ISA_AVX2) != NULL;
+    const int avx512 = zoq__tile_ops_get(ZOQ__ISA_AVX512) != NULL;
+    static const struct { const char *value; int expect; } cases[] = {
+        {"scalar", ZOQ__ISA_SCALAR}, {"avx2", -2}, {"avx512", -3}, {"sse9", ZOQ__ISA_BEST},
+        {"", ZOQ__ISA_BEST}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int expect = cases[i].expect;
+        if (expect == -2)
+            expect = avx2 ? ZOQ__ISA_AVX2 : ZOQ__ISA_SCALAR;
+        if (expect == -3)
+            expect = avx512 ? ZOQ__ISA_AVX512 : avx2 ? ZOQ__ISA_AVX2 : ZOQ__ISA_SCALAR;
+        cr_assert_eq(setenv("ZOQ_CPU_ISA", cases[i].value, 1), 0);
+        cr_assert_eq(zoq__tile_isa_from_env(), expect, "ZOQ_CPU_ISA=%s", cases[i].value);
+        zoq__backend *be = NULL;
+        cr_assert_eq(zoq__cpu_backend_create(1, &be), ZOQ_OK, "ZOQ_CPU_ISA=%s", cases[i].value);
+        be->iface->destroy(be);
+    }
+    cr_assert_eq(unsetenv("ZOQ_CPU_ISA"), 0);
+    cr_assert_eq(zoq__tile_isa_from_env(), ZOQ__ISA_BEST);
 }

@@ -1,7 +1,8 @@
 /* test_rng_simd.c - the SIMD noise paths against the scalar reference, bit
  * for bit: known answers, random slices (unaligned, across 2^32-block
  * boundaries), every count up to 1000, and the Box-Muller transform over
- * every radius input and chosen angle inputs. Skips without AVX2. */
+ * every radius input and chosen angle inputs, for every SIMD path the CPU
+ * runs (AVX2, AVX-512). Skips when it runs none. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,33 +15,39 @@
 #define MAX_COUNT 1000
 #define GUARD 64 /* floats after the slice that must stay untouched */
 
-#define NEED_AVX2()                                                                            \
-    do {                                                                                       \
-        if (!zoq__noise_has_avx2())                                                            \
-            cr_skip_test("this CPU (or build) has no AVX2 noise path");                        \
-    } while (0)
+/* The SIMD paths this build has; each test runs every one the CPU runs. */
+typedef void fill_fn(uint64_t, uint64_t, uint32_t, uint32_t, int, uint64_t, size_t, float *);
+typedef struct simd_path {
+    const char *name;
+    fill_fn *fill;
+    void (*gauss4x16)(const uint32_t w[64], float z[64]);
+    int (*has)(void);
+} simd_path;
 
-static void fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
-                      uint64_t offset, size_t count, float *out)
-{
+static const simd_path paths[] = {
 #ifdef ZOQ__NOISE_AVX2
-    zoq__noise_fill_avx2(key, step, query, stream, dist, offset, count, out);
-#else
-    (void)key; (void)step; (void)query; (void)stream; (void)dist; (void)offset; (void)count;
-    (void)out;
-    cr_assert_fail("no AVX2 path in this build");
+    {"avx2", zoq__noise_fill_avx2, zoq__gauss4x16_avx2, zoq__noise_has_avx2},
+    {"avx512", zoq__noise_fill_avx512, zoq__gauss4x16_avx512, zoq__noise_has_avx512},
 #endif
+    {NULL, NULL, NULL, NULL}};
+
+/* The paths to test; skips when the CPU (or build) runs none. */
+static int runnable(const simd_path **out)
+{
+    int n = 0;
+    for (const simd_path *p = paths; p->name; p++)
+        if (p->has())
+            out[n++] = p;
+    if (n == 0)
+        cr_skip_test("this CPU (or build) has no SIMD noise path");
+    return n;
 }
 
-static void gauss4x16_avx2(const uint32_t w[64], float z[64])
-{
-#ifdef ZOQ__NOISE_AVX2
-    zoq__gauss4x16_avx2(w, z);
-#else
-    (void)w; (void)z;
-    cr_assert_fail("no AVX2 path in this build");
-#endif
-}
+#define EACH_PATH(p)                                                                           \
+    const simd_path *run_[4];                                                                  \
+    const int n_run_ = runnable(run_);                                                         \
+    for (int i_ = 0; i_ < n_run_; i_++)                                                        \
+        for (const simd_path *p = run_[i_]; p; p = NULL)
 
 /* splitmix64: the test's own reproducible randomness. */
 static uint64_t next(uint64_t *s)
@@ -58,9 +65,9 @@ typedef struct draw {
     size_t count;
 } draw;
 
-/* The AVX2 slice equals the scalar one bit for bit and writes nothing past
+/* The SIMD slice equals the scalar one bit for bit and writes nothing past
  * count (both buffers start as different garbage, guards must survive). */
-static void assert_same(const draw *d)
+static void assert_same(const simd_path *p, const draw *d)
 {
     static uint32_t ref[MAX_COUNT + GUARD], simd[MAX_COUNT + GUARD];
     cr_assert(d->count <= MAX_COUNT);
@@ -68,39 +75,41 @@ static void assert_same(const draw *d)
     memset(simd, 0x5A, sizeof simd);
     zoq__noise_fill_scalar(d->key, d->step, d->query, d->stream, d->dist, d->offset, d->count,
                            (float *)ref);
-    fill_avx2(d->key, d->step, d->query, d->stream, d->dist, d->offset, d->count, (float *)simd);
+    p->fill(d->key, d->step, d->query, d->stream, d->dist, d->offset, d->count, (float *)simd);
     for (size_t i = 0; i < d->count; i++)
         cr_assert_eq(simd[i], ref[i],
-                     "key %016llx step %llu query %u stream %u dist %d offset %llu count %zu: "
-                     "element %zu is %08x, scalar %08x", (unsigned long long)d->key,
+                     "%s: key %016llx step %llu query %u stream %u dist %d offset %llu "
+                     "count %zu: element %zu is %08x, scalar %08x", p->name,
+                     (unsigned long long)d->key,
                      (unsigned long long)d->step, d->query, d->stream, d->dist,
                      (unsigned long long)d->offset, d->count, i, simd[i], ref[i]);
     for (size_t i = d->count; i < d->count + GUARD; i++)
-        cr_assert_eq(simd[i], 0x5A5A5A5Au, "wrote past the slice end at +%zu (count %zu)",
-                     i - d->count, d->count);
+        cr_assert_eq(simd[i], 0x5A5A5A5Au, "%s wrote past the slice end at +%zu (count %zu)",
+                     p->name, i - d->count, d->count);
 }
 
 Test(rng_simd, known_answers_bit_exact)
 {
-    NEED_AVX2();
-    for (size_t i = 0; i < N_OF(kat_noise); i++) {
-        const kat_noise_t *v = &kat_noise[i];
-        uint32_t z[16];
-        fill_avx2(v->key, v->step, v->query, v->stream, v->dist, v->offset, 16, (float *)z);
-        for (int j = 0; j < 16; j++)
-            cr_assert_eq(z[j], v->bits[j], "vector %zu element %d: %08x != %08x", i, j, z[j],
-                         v->bits[j]);
+    EACH_PATH(p) {
+        for (size_t i = 0; i < N_OF(kat_noise); i++) {
+            const kat_noise_t *v = &kat_noise[i];
+            uint32_t z[16];
+            p->fill(v->key, v->step, v->query, v->stream, v->dist, v->offset, 16, (float *)z);
+            for (int j = 0; j < 16; j++)
+                cr_assert_eq(z[j], v->bits[j], "%s: vector %zu element %d: %08x != %08x",
+                             p->name, i, j, z[j], v->bits[j]);
+        }
     }
 }
 
 Test(rng_simd, every_count_and_alignment)
 {
-    NEED_AVX2();
     static const uint64_t offsets[] = {0, 1, 2, 3, 4, 5, 31, 32, 33, 127, 128, 129, 1000, 4093};
+    EACH_PATH(p)
     for (int dist = 0; dist < 2; dist++)
         for (size_t o = 0; o < N_OF(offsets); o++)
             for (size_t count = 0; count <= MAX_COUNT; count += 1 + (o > 5) * 6)
-                assert_same(&(draw){.key = 0xC6D89249D5BE7411ull, .step = 7, .query = 5,
+                assert_same(p, &(draw){.key = 0xC6D89249D5BE7411ull, .step = 7, .query = 5,
                                     .stream = 1, .dist = dist, .offset = offsets[o],
                                     .count = count});
 }
@@ -109,32 +118,33 @@ Test(rng_simd, every_count_and_alignment)
  * its distribution, where the counter's high word changes inside a batch. */
 Test(rng_simd, random_slices)
 {
-    NEED_AVX2();
-    uint64_t s = 20240611;
-    for (int t = 0; t < 4000; t++) {
-        draw d;
-        d.key = next(&s);
-        d.step = next(&s);
-        d.query = (uint32_t)next(&s) & (ZOQ__QUERY_LIMIT - 1);
-        d.stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX;
-        d.dist = (int)(next(&s) & 1);
-        d.count = (size_t)(next(&s) % (MAX_COUNT + 1));
-        uint64_t per = d.dist ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_PER_BLOCK;
-        switch (t & 3) {
-        case 0: /* near a 2^32-block boundary, anywhere from before to after it */
-            d.offset = ((next(&s) % 4 + 1) << 32) * per - 1100 + next(&s) % 1200;
-            break;
-        case 1: /* small offsets, every alignment */
-            d.offset = next(&s) % 5000;
-            break;
-        case 2: /* anywhere a slice of this length may start */
-            d.offset = next(&s) % (UINT64_MAX - MAX_COUNT);
-            break;
-        default: /* the top of the block range */
-            d.offset = (UINT64_MAX - MAX_COUNT) - next(&s) % 3000;
-            break;
+    EACH_PATH(p) {
+        uint64_t s = 20240611;
+        for (int t = 0; t < 4000; t++) {
+            draw d;
+            d.key = next(&s);
+            d.step = next(&s);
+            d.query = (uint32_t)next(&s) & (ZOQ__QUERY_LIMIT - 1);
+            d.stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX;
+            d.dist = (int)(next(&s) & 1);
+            d.count = (size_t)(next(&s) % (MAX_COUNT + 1));
+            uint64_t per = d.dist ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_PER_BLOCK;
+            switch (t & 3) {
+            case 0: /* near a 2^32-block boundary, anywhere from before to after it */
+                d.offset = ((next(&s) % 4 + 1) << 32) * per - 1100 + next(&s) % 1200;
+                break;
+            case 1: /* small offsets, every alignment */
+                d.offset = next(&s) % 5000;
+                break;
+            case 2: /* anywhere a slice of this length may start */
+                d.offset = next(&s) % (UINT64_MAX - MAX_COUNT);
+                break;
+            default: /* the top of the block range */
+                d.offset = (UINT64_MAX - MAX_COUNT) - next(&s) % 3000;
+                break;
+            }
+            assert_same(p, &d);
         }
-        assert_same(&d);
     }
 }
 
@@ -143,7 +153,8 @@ Test(rng_simd, random_slices)
  * octants and the x values 0, 1 and 2^24 - 1 at their edges. */
 Test(rng_simd, box_muller_every_radius_and_angle_edges)
 {
-    NEED_AVX2();
+    const simd_path *run[4];
+    const int n_run = runnable(run);
     static const uint32_t xs[] = {0, 1, 2, 0x7FFFFF, 0x800000, 0x800001, 0xFFFFFE, 0xFFFFFF};
     uint64_t s = 99;
     uint32_t w[64];
@@ -159,12 +170,15 @@ Test(rng_simd, box_muller_every_radius_and_angle_edges)
             }
             zoq__gauss4(&w[4 * j], &ref[4 * j]);
         }
-        gauss4x16_avx2(w, simd);
-        cr_assert(memcmp(ref, simd, sizeof ref) == 0, "words around a >> 8 = %06x differ", a);
+        for (int i = 0; i < n_run; i++) {
+            run[i]->gauss4x16(w, simd);
+            cr_assert(memcmp(ref, simd, sizeof ref) == 0, "%s: words around a >> 8 = %06x differ",
+                      run[i]->name, a);
+        }
     }
 }
 
-/* The dispatcher is one of the two paths, so equals the reference anywhere. */
+/* The dispatcher is one of the paths, so equals the reference anywhere. */
 Test(rng_simd, selected_path_equals_the_reference)
 {
     enum { N = 3000 };

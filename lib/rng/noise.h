@@ -58,24 +58,32 @@ void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t strea
 void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                             int dist, uint64_t offset, size_t count, float *out);
 
-/* x86: the AVX2 path (noise_avx2.c, built with -mavx2, never -mfma). Call it
- * only when zoq__noise_has_avx2() says the CPU has AVX2. */
+/* x86: the AVX2 and AVX-512 paths (noise_avx2.c, noise_avx512.c, both the
+ * algorithm of noise_simd.h, built with -mavx2 / -mavx512f -mavx512dq, never
+ * -mfma). Call an _<isa> function only when zoq__noise_has_<isa>() is true. */
 #if defined(__x86_64__) || defined(__i386__)
 #define ZOQ__NOISE_AVX2 1
 void zoq__noise_fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                           int dist, uint64_t offset, size_t count, float *out);
+void zoq__noise_fill_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            int dist, uint64_t offset, size_t count, float *out);
 /* acc[j] = acc[j] + c * z[offset + j], j < count, for the Rademacher z of
  * the stream, without materializing z: bit-identical to filling z and
  * adding c * z for every c that is not NaN. offset and count must be
  * multiples of ZOQ__RADE_PER_BLOCK. */
 void zoq__rademacher_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                                uint64_t offset, size_t count, float c, float *acc);
-/* The Gaussian draws of 16 blocks' words, w[4j..4j+3] -> z[4j..4j+3], as 16
+void zoq__rademacher_axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                                 uint64_t offset, size_t count, float c, float *acc);
+/* The Gaussian draws of 16 blocks, w[4j..4j+3] -> z[4j..4j+3], as 16
  * zoq__gauss4 calls give them (for tests: any words, not only Philox's). */
 void zoq__gauss4x16_avx2(const uint32_t w[64], float z[64]);
+void zoq__gauss4x16_avx512(const uint32_t w[64], float z[64]);
 #endif
 
-/* Nonzero when zoq__noise_fill_avx2 exists and this CPU can run it. */
+/* Nonzero when zoq__noise_fill_avx2 (_avx512) exists and this CPU, and its
+ * operating system, can run it. */
 int zoq__noise_has_avx2(void);
+int zoq__noise_has_avx512(void);
 
 #endif

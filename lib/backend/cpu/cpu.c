@@ -314,5 +314,5 @@ int zoq__cpu_backend_create_isa(int n_threads, int isa, zoq__backend **out)
 
 int zoq__cpu_backend_create(int n_threads, zoq__backend **out)
 {
-    return zoq__cpu_backend_create_isa(n_threads, ZOQ__ISA_BEST, out);
+    return zoq__cpu_backend_create_isa(n_threads, zoq__tile_isa_from_env(), out);
 }

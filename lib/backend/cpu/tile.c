@@ -3,6 +3,8 @@
 #include "tile.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/convert.h"
 #include "rng/noise.h"
@@ -106,9 +108,28 @@ static const zoq__tile_ops scalar_ops = {
 const zoq__tile_ops *zoq__tile_ops_get(int isa)
 {
 #if defined(ZOQ__TILE_AVX2) && defined(__GNUC__)
-    const int avx2 = __builtin_cpu_supports("avx2") != 0;
+    const int avx2 = __builtin_cpu_supports("avx2") != 0, avx512 = zoq__noise_has_avx512();
+    if (isa == ZOQ__ISA_AVX512 || (isa == ZOQ__ISA_BEST && avx512))
+        return avx512 ? zoq__tile_ops_avx512() : NULL;
     if (isa == ZOQ__ISA_AVX2 || (isa == ZOQ__ISA_BEST && avx2))
         return avx2 ? zoq__tile_ops_avx2(__builtin_cpu_supports("f16c") != 0) : NULL;
 #endif
     return isa == ZOQ__ISA_SCALAR || isa == ZOQ__ISA_BEST ? &scalar_ops : NULL;
+}
+
+int zoq__tile_isa_from_env(void)
+{
+    static const struct { const char *name; int isa; } caps[] = {
+        {"scalar", ZOQ__ISA_SCALAR}, {"avx2", ZOQ__ISA_AVX2}, {"avx512", ZOQ__ISA_AVX512}};
+    const char *want = getenv("ZOQ_CPU_ISA");
+    if (!want)
+        return ZOQ__ISA_BEST;
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+        if (strcmp(want, caps[i].name) == 0) {
+            for (int isa = caps[i].isa; isa > ZOQ__ISA_SCALAR; isa--)
+                if (zoq__tile_ops_get(isa))
+                    return isa;
+            return ZOQ__ISA_SCALAR;
+        }
+    return ZOQ__ISA_BEST;
 }

@@ -17,7 +17,8 @@
 enum {
     ZOQ__ISA_BEST = -1,         /* the fastest this CPU runs */
     ZOQ__ISA_SCALAR = 0,        /* portable C: the reference */
-    ZOQ__ISA_AVX2 = 1           /* AVX2, with F16C for f16 where the CPU has it */
+    ZOQ__ISA_AVX2 = 1,          /* AVX2, with F16C for f16 where the CPU has it */
+    ZOQ__ISA_AVX512 = 2         /* the AVX2 pieces with the AVX-512F/DQ generator */
 };
 
 typedef struct zoq__tile_ops {
@@ -56,11 +57,18 @@ typedef struct zoq__tile_ops {
  * CPU cannot run it. */
 const zoq__tile_ops *zoq__tile_ops_get(int isa);
 
+/* ZOQ__ISA_BEST, or the cap the environment variable ZOQ_CPU_ISA sets
+ * ("scalar", "avx2", "avx512"; anything else: ZOQ__ISA_BEST). A cap above
+ * what the CPU runs means the best it runs. Results never depend on it. */
+int zoq__tile_isa_from_env(void);
+
 #if defined(__x86_64__) || defined(__i386__)
 #define ZOQ__TILE_AVX2 1
 /* tile_avx2.c: the AVX2 set with f16 by F16C (f16c != 0) or by the scalar
  * conversion; only for CPUs with AVX2. */
 const zoq__tile_ops *zoq__tile_ops_avx2(int f16c);
+/* tile_avx2.c: the AVX-512 set; only for CPUs with AVX-512F/DQ (and so F16C). */
+const zoq__tile_ops *zoq__tile_ops_avx512(void);
 #endif
 
 #endif

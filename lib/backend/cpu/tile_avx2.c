@@ -4,6 +4,7 @@
  * operation is the scalar reference's (tile.c) single IEEE operation in its
  * order: the file is built with -mavx2, never -mfma, and -ffp-contract=off.
  * Ragged ends (n % 8) run the scalar formula on the remaining elements.
+ * The AVX-512 set is this one with the AVX-512 generator (noise_avx512.c).
  * Built only on x86; used only where zoq__tile_ops_get() saw the features. */
 #include "tile.h"
 
@@ -253,17 +254,26 @@ static void adam(const zoq__update *u, const float *g, float *m, float *v, float
     }
 }
 
-#define OPS(label, suffix)                                                                       \
-    {.name = label, .noise = zoq__noise_fill_avx2,                                               \
-     .rademacher_axpy = zoq__rademacher_axpy_avx2, .load = load_##suffix,               \
+/* The AVX2 pieces with the noise of `isa`: AVX-512 machines keep these
+ * element-wise pieces (L1- and memory-bound, measured in docs/performance.md)
+ * and take the 16-lane generator, where the time of a Gaussian step goes. */
+#define OPS(label, suffix, isa)                                                                  \
+    {.name = label, .noise = zoq__noise_fill_##isa,                                              \
+     .rademacher_axpy = zoq__rademacher_axpy_##isa, .load = load_##suffix,                       \
      .store = store_##suffix, .scale = scale, .axpy = axpy, .keep = keep, .divide = divide,      \
      .root = root, .curv = curv, .momentum = momentum, .adam = adam}
-static const zoq__tile_ops avx2_f16c = OPS("avx2+f16c", hard),
-                           avx2_soft = OPS("avx2", soft);
+static const zoq__tile_ops avx2_f16c = OPS("avx2+f16c", hard, avx2),
+                           avx2_soft = OPS("avx2", soft, avx2),
+                           avx512 = OPS("avx512", hard, avx512);
 
 const zoq__tile_ops *zoq__tile_ops_avx2(int f16c)
 {
     return f16c ? &avx2_f16c : &avx2_soft;
+}
+
+const zoq__tile_ops *zoq__tile_ops_avx512(void)
+{
+    return &avx512;
 }
 
 #else
