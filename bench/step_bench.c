@@ -101,6 +101,8 @@ typedef struct cfg {
     const char *isa; /* NULL: the best the CPU runs; else a ZOQ_CPU_ISA cap */
 } cfg;
 
+static char *isa_env; /* ZOQ_CPU_ISA as the run was started, or NULL */
+
 static void fail(zoq_ctx *ctx)
 {
     fprintf(stderr, "step_bench: %s\n", zoq_last_error(ctx));
@@ -150,8 +152,8 @@ static double step_time(void *w, const cfg *c, int fused, int reps, double *cpu,
     *cpu = median(tc, reps);
     *passes = rep.passes;
     zoq_destroy(ctx);
-    if (c->isa)
-        unsetenv("ZOQ_CPU_ISA");
+    if (c->isa && (isa_env ? setenv("ZOQ_CPU_ISA", isa_env, 1) : unsetenv("ZOQ_CPU_ISA")) != 0)
+        exit(1); /* back to the cap the whole run was started with */
     return median(t, reps);
 }
 
@@ -259,6 +261,8 @@ int main(int argc, char **argv)
         max = atoll(cap);
     if (reps < 1 || reps > MAX_REPS || max < 1000)
         return 2;
+    if (getenv("ZOQ_CPU_ISA") && !(isa_env = strdup(getenv("ZOQ_CPU_ISA"))))
+        return 1;
     js = fopen("bench/results/step.json", "w");
     if (!js)
         return 1;
@@ -273,5 +277,6 @@ int main(int argc, char **argv)
         measure(max, ZOQ_F32, 1, reps);
     fprintf(js, "\n  ]\n}\n");
     fclose(js);
+    free(isa_env);
     return 0;
 }

@@ -1,8 +1,9 @@
 /* tile.h - the element-wise pieces a CPU pass is made of, over one tile of
  * at most ZOQ__TILE elements held as binary32 in L1. Each piece is a fixed
  * sequence of single IEEE operations per element (no FMA, no reordering), so
- * the scalar reference (tile.c) and the SIMD sets (tile_avx2.c) give the same
- * bits; cpu.c strings them together and picks the set once per backend. */
+ * the scalar reference (tile.c) and the SIMD sets (tile_avx2.c, tile_avx512.c,
+ * both written in tile_simd.h) give the same bits; cpu.c strings them
+ * together and picks the set once per backend. */
 #ifndef ZOQ_CPU_TILE_H
 #define ZOQ_CPU_TILE_H
 
@@ -18,7 +19,7 @@ enum {
     ZOQ__ISA_BEST = -1,         /* the fastest this CPU runs */
     ZOQ__ISA_SCALAR = 0,        /* portable C: the reference */
     ZOQ__ISA_AVX2 = 1,          /* AVX2, with F16C for f16 where the CPU has it */
-    ZOQ__ISA_AVX512 = 2         /* the AVX2 pieces with the AVX-512F/DQ generator */
+    ZOQ__ISA_AVX512 = 2         /* AVX-512F/DQ: 16 lanes, f16 by its own conversions */
 };
 
 typedef struct zoq__tile_ops {
@@ -67,7 +68,7 @@ int zoq__tile_isa_from_env(void);
 /* tile_avx2.c: the AVX2 set with f16 by F16C (f16c != 0) or by the scalar
  * conversion; only for CPUs with AVX2. */
 const zoq__tile_ops *zoq__tile_ops_avx2(int f16c);
-/* tile_avx2.c: the AVX-512 set; only for CPUs with AVX-512F/DQ (and so F16C). */
+/* tile_avx512.c: the AVX-512 set; only for CPUs with AVX-512F and DQ. */
 const zoq__tile_ops *zoq__tile_ops_avx512(void);
 #endif
 

@@ -1,0 +1,64 @@
+/* tile_avx512.c - the tile pieces of tile.h with AVX-512F/DQ, 16 elements a
+ * vector (the pieces themselves are tile_simd.h's), lane selects through
+ * mask registers, f16 by the AVX-512F forms of vcvtph2ps / vcvtps2ph, and
+ * the 16-lane generator of noise_avx512.c. AVX-512F has FMA instructions, so
+ * -ffp-contract=off is what keeps products and sums separate. Built with
+ * -mavx512f -mavx512dq, only on x86; used only where zoq__tile_ops_get()
+ * saw AVX-512F and DQ. */
+#include "tile.h"
+
+#ifdef ZOQ__TILE_AVX2
+
+#if !defined(__AVX512F__) || !defined(__AVX512DQ__)
+#error "tile_avx512.c needs -mavx512f -mavx512dq (see the Makefile)"
+#endif
+
+#include <immintrin.h>
+
+#define W 16
+#define ISA(name) name##_avx512
+typedef __m512 vf;
+typedef __m512i vi;
+typedef __mmask16 vm;
+
+#define F1(x) _mm512_set1_ps(x)
+#define I1(x) _mm512_set1_epi32((int)(x))
+#define LDF(p) _mm512_loadu_ps(p)
+#define STF(p, a) _mm512_storeu_ps(p, a)
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MUL _mm512_mul_ps
+#define DIV _mm512_div_ps
+#define SQRT _mm512_sqrt_ps
+#define AS_F _mm512_castsi512_ps
+#define AS_I _mm512_castps_si512
+#define I_ADD _mm512_add_epi32
+#define I_AND _mm512_and_si512
+#define I_OR _mm512_or_si512
+#define I_SRL _mm512_srli_epi32
+#define I_SLL _mm512_slli_epi32
+#define I_GT _mm512_cmpgt_epi32_mask
+#define ANY(m) ((m) != 0)
+#define I_BLEND(a, b, m) _mm512_mask_blend_epi32(m, a, b)
+#define F_BLEND(a, b, m) _mm512_mask_blend_ps(m, a, b)
+#define U8_WIDEN(p) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p)))
+#define U16_WIDEN(p) _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p)))
+/* vpmovdw keeps the low 16 bits of each lane */
+#define U16_STORE(p, a) _mm256_storeu_si256((__m256i *)(p), _mm512_cvtepi32_epi16(a))
+#define HALF_LOAD(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define HALF_STORE(p, a)                                                                         \
+    _mm256_storeu_si256((__m256i *)(p), _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT))
+#define F16_TARGET
+
+#include "tile_simd.h"
+
+static const zoq__tile_ops avx512 = OPS("avx512", hw);
+
+const zoq__tile_ops *zoq__tile_ops_avx512(void)
+{
+    return &avx512;
+}
+
+#else
+typedef int zoq__tile_avx512_not_built; /* ISO C wants a non-empty file */
+#endif
