@@ -267,8 +267,7 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
                 vi v = I_LANE(w[k], j);
                 float *a = acc + (b + (uint64_t)j - first) * ZOQ__RADE_PER_BLOCK + 32 * k;
 #pragma GCC unroll 4
-            for (int q = 0; q < 32 / LANES; q++)
-                {
+                for (int q = 0; q < 32 / LANES; q++) {
                     vf cz = F_XOR(vc, AS_F(I_AND(SIGN_BITS(v, q), sign)));
                     F_STOREU(a + LANES * q, ADD(F_LOADU(a + LANES * q), cz));
                 }
