@@ -54,6 +54,11 @@ typedef __m256 vf;
     _mm256_sllv_epi32(w, _mm256_sub_epi32(_mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24),   \
                                           _mm256_set1_epi32(8 * (q))))
 
+/* c with the sign bit flipped where SIGN_BITS has it, added to a */
+#define ADD_SIGNED(a, c, w, q)                                                                 \
+    ADD(a, _mm256_xor_ps(c, _mm256_castsi256_ps(_mm256_and_si256(                              \
+                                 SIGN_BITS(w, q), _mm256_set1_epi32((int)0x80000000u)))))
+
 /* A 4x8 transpose: unpack pairs, shuffle to blocks j | j+4 per 128-bit
  * half, then put the halves in block order. */
 static inline __attribute__((always_inline)) void STORE_DRAWS(vf d0, vf d1, vf d2, vf d3,

@@ -57,6 +57,15 @@ typedef __m512 vf;
                                                             23, 22, 21, 20, 19, 18, 17, 16),   \
                                           _mm512_set1_epi32(16 * (q))))
 
+/* vptestmd picks the lanes whose bit 16q + i is set; they take a - c */
+#define ADD_SIGNED(a, c, w, q)                                                                 \
+    _mm512_mask_sub_ps(ADD(a, c),                                                              \
+                       _mm512_test_epi32_mask(                                                 \
+                           w, _mm512_sllv_epi32(_mm512_set1_epi32(1 << 16 * (q)),              \
+                                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \
+                                                                  10, 11, 12, 13, 14, 15))),   \
+                       a, c)
+
 /* A 4x16 transpose: unpack pairs and shuffle as with AVX2, which leaves
  * blocks j | j+4 | j+8 | j+12 in the four 128-bit lanes of q_j, then two
  * rounds of 128-bit lane shuffles put the blocks in order. */

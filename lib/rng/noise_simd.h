@@ -27,6 +27,8 @@
  *   SEL(a, b, m)              b where m's sign bit is set, else a
  *   SIGN_BITS(w, q)           w with bit LANES q + i of lane i moved to its sign
  *                             bit (q < 32 / LANES; the other bits are junk)
+ *   ADD_SIGNED(a, c, w, q)    a + c, or a - c in the lanes whose SIGN_BITS(w, q)
+ *                             sign bit is set (a - c is a + (-c) exactly)
  *   STORE_DRAWS(d0, d1, d2, d3, out)  the four draws of LANES blocks (draw k
  *                             of block j in lane j of dk) to out[4j + k]
  */
@@ -256,7 +258,6 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
 {
     const stream_id s = stream_of(key, step, query, stream);
     const vf vc = F(c);
-    const vi sign = I_SET1((int)0x80000000u);
     const uint64_t first = offset / ZOQ__RADE_PER_BLOCK, end = first + count / ZOQ__RADE_PER_BLOCK;
     for (uint64_t b = first; b < end; b += LANES) {
         vi w[4];
@@ -267,10 +268,8 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
                 vi v = I_LANE(w[k], j);
                 float *a = acc + (b + (uint64_t)j - first) * ZOQ__RADE_PER_BLOCK + 32 * k;
 #pragma GCC unroll 4
-                for (int q = 0; q < 32 / LANES; q++) {
-                    vf cz = F_XOR(vc, AS_F(I_AND(SIGN_BITS(v, q), sign)));
-                    F_STOREU(a + LANES * q, ADD(F_LOADU(a + LANES * q), cz));
-                }
+                for (int q = 0; q < 32 / LANES; q++)
+                    F_STOREU(a + LANES * q, ADD_SIGNED(F_LOADU(a + LANES * q), vc, v, q));
             }
     }
 }
