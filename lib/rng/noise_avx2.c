@@ -49,15 +49,15 @@ typedef __m256 vf;
 #define F_STOREU _mm256_storeu_ps
 #define LT(a, b) _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ))
 #define SEL(a, b, m) _mm256_blendv_ps(a, b, _mm256_castsi256_ps(m))
-/* bit 8q + i of lane i into its sign bit */
+/* bit 8q + i of lane i shifted into its sign bit, which blendv reads */
 #define SIGN_BITS(w, q)                                                                        \
-    _mm256_sllv_epi32(w, _mm256_sub_epi32(_mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24),   \
-                                          _mm256_set1_epi32(8 * (q))))
-
-/* c with the sign bit flipped where SIGN_BITS has it, added to a */
+    _mm256_castsi256_ps(_mm256_sllv_epi32(                                                     \
+        w, _mm256_sub_epi32(_mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24),                 \
+                            _mm256_set1_epi32(8 * (q)))))
+#define PICK(a, b, w, q) _mm256_blendv_ps(a, b, SIGN_BITS(w, q))
+/* c with its sign bit flipped where PICK would pick, added to a */
 #define ADD_SIGNED(a, c, w, q)                                                                 \
-    ADD(a, _mm256_xor_ps(c, _mm256_castsi256_ps(_mm256_and_si256(                              \
-                                 SIGN_BITS(w, q), _mm256_set1_epi32((int)0x80000000u)))))
+    ADD(a, _mm256_xor_ps(c, _mm256_and_ps(SIGN_BITS(w, q), F(-0.0f))))
 
 /* A 4x8 transpose: unpack pairs, shuffle to blocks j | j+4 per 128-bit
  * half, then put the halves in block order. */

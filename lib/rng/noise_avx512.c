@@ -51,20 +51,14 @@ typedef __m512 vf;
 #define F_STOREU _mm512_storeu_ps
 #define LT(a, b) _mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ))
 #define SEL(a, b, m) _mm512_mask_blend_ps(_mm512_movepi32_mask(m), a, b)
-/* bit 16q + i of lane i into its sign bit */
-#define SIGN_BITS(w, q)                                                                        \
-    _mm512_sllv_epi32(w, _mm512_sub_epi32(_mm512_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24,   \
-                                                            23, 22, 21, 20, 19, 18, 17, 16),   \
-                                          _mm512_set1_epi32(16 * (q))))
-
-/* vptestmd picks the lanes whose bit 16q + i is set; they take a - c */
-#define ADD_SIGNED(a, c, w, q)                                                                 \
-    _mm512_mask_sub_ps(ADD(a, c),                                                              \
-                       _mm512_test_epi32_mask(                                                 \
-                           w, _mm512_sllv_epi32(_mm512_set1_epi32(1 << 16 * (q)),              \
+/* vptestmd: the mask of lanes i whose bit 16q + i of w is set */
+#define BITS(w, q)                                                                             \
+    _mm512_test_epi32_mask(w, _mm512_sllv_epi32(_mm512_set1_epi32(1 << 16 * (q)),              \
                                                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \
-                                                                  10, 11, 12, 13, 14, 15))),   \
-                       a, c)
+                                                                  10, 11, 12, 13, 14, 15)))
+#define PICK(a, b, w, q) _mm512_mask_blend_ps(BITS(w, q), a, b)
+/* a + c, then a - c in the masked lanes */
+#define ADD_SIGNED(a, c, w, q) _mm512_mask_sub_ps(ADD(a, c), BITS(w, q), a, c)
 
 /* A 4x16 transpose: unpack pairs and shuffle as with AVX2, which leaves
  * blocks j | j+4 | j+8 | j+12 in the four 128-bit lanes of q_j, then two

@@ -25,10 +25,10 @@
  *   F_XOR(a, b), F_LOADU(p), F_STOREU(p, a)
  *   LT(a, b)                  all-ones lanes where a < b (ordered), else 0
  *   SEL(a, b, m)              b where m's sign bit is set, else a
- *   SIGN_BITS(w, q)           w with bit LANES q + i of lane i moved to its sign
- *                             bit (q < 32 / LANES; the other bits are junk)
- *   ADD_SIGNED(a, c, w, q)    a + c, or a - c in the lanes whose SIGN_BITS(w, q)
- *                             sign bit is set (a - c is a + (-c) exactly)
+ *   PICK(a, b, w, q)          b in the lanes i whose bit LANES q + i of w is set,
+ *                             a elsewhere (q < 32 / LANES)
+ *   ADD_SIGNED(a, c, w, q)    a + c, or a - c in the lanes PICK would give b
+ *                             (a - c is a + (-c) exactly)
  *   STORE_DRAWS(d0, d1, d2, d3, out)  the four draws of LANES blocks (draw k
  *                             of block j in lane j of dk) to out[4j + k]
  */
@@ -234,7 +234,7 @@ static void gauss_blocks(const stream_id *s, uint64_t b, int nb, float *out)
 
 /* Rademacher signs of blocks b .. b+nb-1 (nb <= LANES) into out[0 .. 128nb):
  * each word is broadcast to all lanes (from its lane of the Philox output),
- * and SEL picks -1.0f where the word's bit is set, +1.0f elsewhere. */
+ * and PICK takes -1.0f where the word's bit is set, +1.0f elsewhere. */
 static void rademacher_blocks(const stream_id *s, uint64_t b, int nb, float *out)
 {
     vi w[4];
@@ -246,7 +246,7 @@ static void rademacher_blocks(const stream_id *s, uint64_t b, int nb, float *out
             float *o = out + ZOQ__RADE_PER_BLOCK * j + 32 * k;
 #pragma GCC unroll 4
             for (int q = 0; q < 32 / LANES; q++)
-                F_STOREU(o + LANES * q, SEL(plus, minus, SIGN_BITS(v, q)));
+                F_STOREU(o + LANES * q, PICK(plus, minus, v, q));
         }
 }
 
