@@ -116,7 +116,9 @@ typedef enum zoq_opt {
     ZOQ_OPT_LR_FINAL = 11,      /* double: lr at step T, >= 0 [0] */
     ZOQ_OPT_EPS_SCHEDULE = 12,  /* int: zoq_schedule_t of eps [constant] */
     ZOQ_OPT_EPS_FINAL = 13,     /* double: eps at step T, > 0 when scheduled [0 = unset] */
-    ZOQ_OPT_THREADS = 14,       /* int: CPU worker threads, 0 = all online cores [0] */
+    ZOQ_OPT_THREADS = 14,       /* int: CPU worker threads, 0 = all online cores [0]; the
+                                   instruction set is the best the CPU runs, capped by the
+                                   environment variable ZOQ_CPU_ISA (docs/backends.md) */
     ZOQ_OPT_OPTIMIZER = 15,     /* int: zoq_optimizer_t applied to the ZO gradient [SGD] */
     ZOQ_OPT_MOMENTUM = 16,      /* double: momentum mu in [0, 1) [0.9] */
     ZOQ_OPT_ADAM_BETA1 = 17,    /* double: Adam beta1 in [0, 1) [0.9] */
