@@ -1,8 +1,10 @@
 /* noise_bench.c - cost of generating z, ns per element, for each
- * implementation of the noise spec (scalar reference, AVX2 when the CPU has
- * it), Gaussian and Rademacher. Fills go tile by tile (512 elements into one
- * reused buffer, as the CPU backend calls it), so this is the generator's
- * cost, not memory traffic. Medians of repeated runs.
+ * implementation of the noise spec (scalar reference, AVX2 and AVX-512 when
+ * the CPU has them), Gaussian and Rademacher. Fills go tile by tile (512
+ * elements into one reused buffer, as the CPU backend calls it), so this is
+ * the generator's cost, not memory traffic. Medians of repeated runs. Also
+ * the SIMD paths' Rademacher axpy (acc += c * z without writing z, what the
+ * CPU backend's passes call), as `noise_rademacher_axpy_<isa>`.
  * Usage: noise_bench [elements] [reps]; writes bench/results/noise.json. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -36,6 +38,23 @@ static double time_fill(fill_fn *fill, int dist, size_t n, int reps, double *bes
     *best = 1e9 * t[0] / (double)n;
     return 1e9 * mid / (double)n;
 }
+
+#ifdef ZOQ__NOISE_AVX2
+/* The Rademacher axpys as fills (dist is Rademacher; out accumulates). */
+static void axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
+                      uint64_t offset, size_t count, float *out)
+{
+    (void)dist;
+    zoq__rademacher_axpy_avx2(key, step, query, stream, offset, count, 1e-3f, out);
+}
+
+static void axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
+                        uint64_t offset, size_t count, float *out)
+{
+    (void)dist;
+    zoq__rademacher_axpy_avx512(key, step, query, stream, offset, count, 1e-3f, out);
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -81,6 +100,21 @@ int main(int argc, char **argv)
             first = 0;
         }
     }
+#ifdef ZOQ__NOISE_AVX2
+    struct { const char *name; fill_fn *axpy; int ok; } axpy[] = {
+        {"avx2", axpy_avx2, zoq__noise_has_avx2()},
+        {"avx512", axpy_avx512, zoq__noise_has_avx512()}};
+    for (int k = 0; k < 2; k++) {
+        if (!axpy[k].ok)
+            continue;
+        double best, ns = time_fill(axpy[k].axpy, ZOQ_DIST_RADEMACHER, n, reps, &best);
+        printf("noise_rademacher_axpy_%s %.4f ns/element\n", axpy[k].name, ns);
+        if (js)
+            fprintf(js, ",\n    {\"dist\": \"rademacher_axpy\", \"impl\": \"%s\", "
+                    "\"ns_per_element\": %.4f, \"min_ns_per_element\": %.4f}", axpy[k].name, ns,
+                    best);
+    }
+#endif
     if (js) {
         fprintf(js, "\n  ]\n}\n");
         fclose(js);

@@ -9,6 +9,8 @@
  * lines): on a shared machine wall time also counts the time other
  * processes held the core, which a sub-slice plain pass mostly escapes and a
  * long step does not; CPU time compares the two fairly there.
+ * The 1-thread n = 1 zoq_run rows of the full tables are timed again with
+ * ZOQ_CPU_ISA=avx2 (`_avx2` lines): what AVX-512 adds, in the same run.
  * Usage: step_bench [max_numel] [reps]  (defaults 1e8, 5; ZOQ_BENCH_MAX caps
  * max_numel too). Prints `name value unit` lines; writes
  * bench/results/step.json. */

@@ -43,11 +43,13 @@ static int runnable(const simd_path **out)
     return n;
 }
 
-#define EACH_PATH(p)                                                                           \
-    const simd_path *run_[4];                                                                  \
-    const int n_run_ = runnable(run_);                                                         \
-    for (int i_ = 0; i_ < n_run_; i_++)                                                        \
-        for (const simd_path *p = run_[i_]; p; p = NULL)
+/* check(p) for every path the CPU runs. */
+static void each_path(void (*check)(const simd_path *p))
+{
+    const simd_path *run[N_OF(paths)];
+    for (int i = 0, n = runnable(run); i < n; i++)
+        check(run[i]);
+}
 
 /* splitmix64: the test's own reproducible randomness. */
 static uint64_t next(uint64_t *s)
@@ -88,64 +90,74 @@ static void assert_same(const simd_path *p, const draw *d)
                      p->name, i - d->count, d->count);
 }
 
-Test(rng_simd, known_answers_bit_exact)
+static void known_answers(const simd_path *p)
 {
-    EACH_PATH(p) {
-        for (size_t i = 0; i < N_OF(kat_noise); i++) {
-            const kat_noise_t *v = &kat_noise[i];
-            uint32_t z[16];
-            p->fill(v->key, v->step, v->query, v->stream, v->dist, v->offset, 16, (float *)z);
-            for (int j = 0; j < 16; j++)
-                cr_assert_eq(z[j], v->bits[j], "%s: vector %zu element %d: %08x != %08x",
-                             p->name, i, j, z[j], v->bits[j]);
-        }
+    for (size_t i = 0; i < N_OF(kat_noise); i++) {
+        const kat_noise_t *v = &kat_noise[i];
+        uint32_t z[16];
+        p->fill(v->key, v->step, v->query, v->stream, v->dist, v->offset, 16, (float *)z);
+        for (int j = 0; j < 16; j++)
+            cr_assert_eq(z[j], v->bits[j], "%s: vector %zu element %d: %08x != %08x", p->name,
+                         i, j, z[j], v->bits[j]);
     }
 }
 
-Test(rng_simd, every_count_and_alignment)
+Test(rng_simd, known_answers_bit_exact)
+{
+    each_path(known_answers);
+}
+
+static void every_count(const simd_path *p)
 {
     static const uint64_t offsets[] = {0, 1, 2, 3, 4, 5, 31, 32, 33, 127, 128, 129, 1000, 4093};
-    EACH_PATH(p)
     for (int dist = 0; dist < 2; dist++)
         for (size_t o = 0; o < N_OF(offsets); o++)
             for (size_t count = 0; count <= MAX_COUNT; count += 1 + (o > 5) * 6)
                 assert_same(p, &(draw){.key = 0xC6D89249D5BE7411ull, .step = 7, .query = 5,
-                                    .stream = 1, .dist = dist, .offset = offsets[o],
-                                    .count = count});
+                                       .stream = 1, .dist = dist, .offset = offsets[o],
+                                       .count = count});
+}
+
+Test(rng_simd, every_count_and_alignment)
+{
+    each_path(every_count);
 }
 
 /* Random streams and slices; one in four sits on a 2^32-block boundary of
  * its distribution, where the counter's high word changes inside a batch. */
+static void random_slices(const simd_path *p)
+{
+    uint64_t s = 20240611;
+    for (int t = 0; t < 4000; t++) {
+        draw d;
+        d.key = next(&s);
+        d.step = next(&s);
+        d.query = (uint32_t)next(&s) & (ZOQ__QUERY_LIMIT - 1);
+        d.stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX;
+        d.dist = (int)(next(&s) & 1);
+        d.count = (size_t)(next(&s) % (MAX_COUNT + 1));
+        uint64_t per = d.dist ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_PER_BLOCK;
+        switch (t & 3) {
+        case 0: /* near a 2^32-block boundary, anywhere from before to after it */
+            d.offset = ((next(&s) % 4 + 1) << 32) * per - 1100 + next(&s) % 1200;
+            break;
+        case 1: /* small offsets, every alignment */
+            d.offset = next(&s) % 5000;
+            break;
+        case 2: /* anywhere a slice of this length may start */
+            d.offset = next(&s) % (UINT64_MAX - MAX_COUNT);
+            break;
+        default: /* the top of the block range */
+            d.offset = (UINT64_MAX - MAX_COUNT) - next(&s) % 3000;
+            break;
+        }
+        assert_same(p, &d);
+    }
+}
+
 Test(rng_simd, random_slices)
 {
-    EACH_PATH(p) {
-        uint64_t s = 20240611;
-        for (int t = 0; t < 4000; t++) {
-            draw d;
-            d.key = next(&s);
-            d.step = next(&s);
-            d.query = (uint32_t)next(&s) & (ZOQ__QUERY_LIMIT - 1);
-            d.stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX;
-            d.dist = (int)(next(&s) & 1);
-            d.count = (size_t)(next(&s) % (MAX_COUNT + 1));
-            uint64_t per = d.dist ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_PER_BLOCK;
-            switch (t & 3) {
-            case 0: /* near a 2^32-block boundary, anywhere from before to after it */
-                d.offset = ((next(&s) % 4 + 1) << 32) * per - 1100 + next(&s) % 1200;
-                break;
-            case 1: /* small offsets, every alignment */
-                d.offset = next(&s) % 5000;
-                break;
-            case 2: /* anywhere a slice of this length may start */
-                d.offset = next(&s) % (UINT64_MAX - MAX_COUNT);
-                break;
-            default: /* the top of the block range */
-                d.offset = (UINT64_MAX - MAX_COUNT) - next(&s) % 3000;
-                break;
-            }
-            assert_same(p, &d);
-        }
-    }
+    each_path(random_slices);
 }
 
 /* The transform alone on chosen words: every radius input a >> 8 (all 2^24,
@@ -153,7 +165,7 @@ Test(rng_simd, random_slices)
  * octants and the x values 0, 1 and 2^24 - 1 at their edges. */
 Test(rng_simd, box_muller_every_radius_and_angle_edges)
 {
-    const simd_path *run[4];
+    const simd_path *run[N_OF(paths)];
     const int n_run = runnable(run);
     static const uint32_t xs[] = {0, 1, 2, 0x7FFFFF, 0x800000, 0x800001, 0xFFFFFE, 0xFFFFFF};
     uint64_t s = 99;

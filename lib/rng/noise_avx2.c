@@ -31,7 +31,6 @@ typedef __m256 vf;
 #define I_SLL(a, n) _mm256_slli_epi32(a, n)
 #define I64_SRL(a, n) _mm256_srli_epi64(a, n)
 #define I64_SLL(a, n) _mm256_slli_epi64(a, n)
-#define I_SLLV(a, n) _mm256_sllv_epi32(a, n)
 #define I_MULU(a, b) _mm256_mul_epu32(a, b)
 #define I_ODD(a, b) _mm256_blend_epi32(a, b, 0xAA)
 #define I_LANE(a, j) _mm256_permutevar8x32_epi32(a, _mm256_set1_epi32(j))

@@ -33,7 +33,6 @@ typedef __m512 vf;
 #define I_SLL(a, n) _mm512_slli_epi32(a, n)
 #define I64_SRL(a, n) _mm512_srli_epi64(a, n)
 #define I64_SLL(a, n) _mm512_slli_epi64(a, n)
-#define I_SLLV(a, n) _mm512_sllv_epi32(a, n)
 #define I_MULU(a, b) _mm512_mul_epu32(a, b)
 #define I_ODD(a, b) _mm512_mask_blend_epi32(0xAAAA, a, b)
 #define I_LANE(a, j) _mm512_permutexvar_epi32(_mm512_set1_epi32(j), a)

@@ -16,7 +16,7 @@
  *   I_SET1(x), I64_SET1(x)    broadcast a 32-bit / 64-bit integer
  *   I64_EVENS()               64-bit lanes 0, 2, 4, ..., 2 * (LANES/2 - 1)
  *   I_ADD, I_SUB, I64_ADD, I_AND, I_OR, I_XOR (a, b);  I_XOR3(a, b, c)
- *   I_SRL, I_SLL, I64_SRL, I64_SLL (a, n bits);  I_SLLV(a, per-lane counts)
+ *   I_SRL, I_SLL, I64_SRL, I64_SLL (a, n bits)
  *   I_MULU(a, b)              64-bit products of the even 32-bit lanes
  *   I_ODD(a, b)               a's even 32-bit lanes, b's odd ones
  *   I_LANE(a, j)              lane j of a in every lane

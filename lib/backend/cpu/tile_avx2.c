@@ -24,7 +24,6 @@ typedef __m256i vm; /* all-ones lanes */
 #define LDF(p) _mm256_loadu_ps(p)
 #define STF(p, a) _mm256_storeu_ps(p, a)
 #define ADD _mm256_add_ps
-#define SUB _mm256_sub_ps
 #define MUL _mm256_mul_ps
 #define DIV _mm256_div_ps
 #define SQRT _mm256_sqrt_ps

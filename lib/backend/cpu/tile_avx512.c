@@ -26,7 +26,6 @@ typedef __mmask16 vm;
 #define LDF(p) _mm512_loadu_ps(p)
 #define STF(p, a) _mm512_storeu_ps(p, a)
 #define ADD _mm512_add_ps
-#define SUB _mm512_sub_ps
 #define MUL _mm512_mul_ps
 #define DIV _mm512_div_ps
 #define SQRT _mm512_sqrt_ps

@@ -13,7 +13,7 @@
  *   W                         lanes per vector;  ISA(name) name's width suffix
  *   vf, vi, vm                float, integer and mask types
  *   F1(x), I1(x)              broadcast;  LDF(p), STF(p, a)  load/store W floats
- *   ADD, SUB, MUL, DIV, SQRT  float arithmetic;  AS_F, AS_I  reinterpret
+ *   ADD, MUL, DIV, SQRT       float arithmetic;  AS_F, AS_I  reinterpret
  *   I_ADD, I_AND, I_OR (a, b); I_SRL, I_SLL (a, n bits)
  *   I_GT(a, b)                mask of lanes with a > b (signed)
  *   ANY(m)                    nonzero when a lane of m is set
