@@ -67,7 +67,7 @@ typedef enum zoq_status {
     ZOQ_E_NOMEM = -2,           /* allocation failed */
     ZOQ_E_STATE = -3,           /* call not valid now (e.g. tell without ask, no objective) */
     ZOQ_E_NOT_FOUND = -4,       /* no such parameter, group or option */
-    ZOQ_E_EXISTS = -5,          /* a parameter with this name is already registered */
+    ZOQ_E_EXISTS = -5,          /* a parameter with this name or memory is already registered */
     ZOQ_E_CALLBACK = -6,        /* the objective returned an error; step abandoned, restored */
     ZOQ_E_NONFINITE = -7,       /* a loss was NaN or infinite; step abandoned, restored */
     ZOQ_E_IO = -8,              /* a file could not be opened, read, written or renamed */
@@ -251,7 +251,9 @@ typedef struct zoq_param_desc {
 
 /* Registers a parameter described by desc and writes its id (0, 1, ...) to
  * *id (may be NULL). ZOQ_E_INVALID for bad fields, ZOQ_E_EXISTS for a
- * duplicate name, ZOQ_E_STATE while an ask/tell step is pending,
+ * duplicate name or a CPU buffer overlapping a registered CPU parameter's
+ * bytes (the same array twice, overlapping views), ZOQ_E_STATE while an
+ * ask/tell step is pending,
  * ZOQ_E_UNSUPPORTED or ZOQ_E_VERSION when a device's backend cannot be had
  * (zoq_device_t). */
 ZOQ_API int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id);
@@ -272,7 +274,8 @@ ZOQ_API int32_t zoq_param_count(const zoq_ctx *ctx);
 /* Finds a parameter's id by name. ZOQ_E_NOT_FOUND if absent. */
 ZOQ_API int zoq_param_find(const zoq_ctx *ctx, const char *name, int32_t *id);
 /* Points parameter id at a new buffer of the same dtype and numel (e.g. after
- * the engine reallocated it). ZOQ_E_STATE while an ask/tell step is pending. */
+ * the engine reallocated it). ZOQ_E_EXISTS if it overlaps another CPU
+ * parameter's bytes, ZOQ_E_STATE while an ask/tell step is pending. */
 ZOQ_API int zoq_param_set_data(zoq_ctx *ctx, int32_t id, void *data);
 /* Enables (on != 0) or disables parameter id for training. */
 ZOQ_API int zoq_param_set_enabled(zoq_ctx *ctx, int32_t id, int on);
@@ -409,7 +412,8 @@ ZOQ_API int zoq_skip_step(zoq_ctx *ctx);
  * ZOQ_E_UNSUPPORTED (for now) when a parameter is on a CUDA device. */
 ZOQ_API int zoq_state_save(zoq_ctx *ctx, const char *path);
 /* Loads a state saved by zoq_state_save into ctx, whose parameters must match
- * by name, dtype and numel. Validates everything first: on any error
+ * by name, dtype and numel; every option (optimizer, seed, lr, ...) becomes
+ * the file's, replacing what was set before. Validates everything first: on any error
  * (ZOQ_E_IO, _FORMAT, _CHECKSUM, _VERSION, _MISMATCH; _UNSUPPORTED as for
  * zoq_state_save) ctx is unchanged. */
 ZOQ_API int zoq_state_load(zoq_ctx *ctx, const char *path);

@@ -1,6 +1,7 @@
 /* registry.c - the parameters a context trains: caller-owned buffers with a
  * name (which keys their random stream), dtype, size, group and flags. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,39 @@ static int64_t desc_rows(const zoq_param_desc_t *d)
 static int64_t desc_cols(const zoq_param_desc_t *d)
 {
     return d->size >= sizeof *d ? d->cols : 0;
+}
+
+/* The bytes a CPU parameter's buffer spans, [*lo, *hi). */
+static void span(const void *data, int dtype, int64_t numel, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = (uintptr_t)data;
+    *hi = *lo + (uintptr_t)numel * zoq__dtype_size(dtype);
+}
+
+/* Refuses a CPU buffer whose bytes overlap those of a registered CPU
+ * parameter other than `self`: zoq would perturb and update the shared
+ * elements twice per step (and restore them wrongly). */
+static int check_overlap(zoq_ctx *ctx, int32_t self, const char *name, int device,
+                         const void *data, int dtype, int64_t numel)
+{
+    if (device != ZOQ_DEVICE_CPU)
+        return ZOQ_OK;
+    uintptr_t lo, hi;
+    span(data, dtype, numel, &lo, &hi);
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        const zoq__param *p = &ctx->params[i];
+        if (i == self || p->device != ZOQ_DEVICE_CPU)
+            continue;
+        uintptr_t plo, phi;
+        span(p->t.data, p->t.dtype, p->t.numel, &plo, &phi);
+        if (lo < phi && plo < hi)
+            return zoq__fail(ctx, ZOQ_E_EXISTS, "param '%s': its memory [%p, +%zu bytes) "
+                             "overlaps parameter '%s' (id %d, [%p, +%zu bytes)): a buffer "
+                             "may be registered once, and registered views may not overlap",
+                             name, data, (size_t)(hi - lo), p->name, i, p->t.data,
+                             (size_t)(phi - plo));
+    }
+    return ZOQ_OK;
 }
 
 static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
@@ -73,6 +107,9 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
     if (zoq_param_find(ctx, d->name, &dup) == ZOQ_OK)
         return zoq__fail(ctx, ZOQ_E_EXISTS, "a parameter named '%s' is already registered (id "
                                             "%d)", d->name, dup);
+    int rc = check_overlap(ctx, -1, d->name, d->device, d->data, d->dtype, d->numel);
+    if (rc != ZOQ_OK)
+        return rc;
     zoq__backend *be; /* the first CUDA parameter loads the plugin */
     return d->device == ZOQ_DEVICE_CPU ? ZOQ_OK : zoq__device_backend(ctx, d->device, &be);
 }
@@ -161,7 +198,11 @@ int zoq_param_set_data(zoq_ctx *ctx, int32_t id, void *data)
         return rc;
     if (!data)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': data is NULL", ctx->params[id].name);
-    ctx->params[id].t.data = data;
+    zoq__param *p = &ctx->params[id];
+    rc = check_overlap(ctx, id, p->name, p->device, data, p->t.dtype, p->t.numel);
+    if (rc != ZOQ_OK)
+        return rc;
+    p->t.data = data;
     return ZOQ_OK;
 }
 

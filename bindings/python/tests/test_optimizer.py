@@ -1,4 +1,6 @@
 """zoq.Optimizer: parameters, options, the in-place step, ask/tell, state."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,19 @@ def test_duplicate_and_unknown_names():
         opt.set_group_enabled("nope", False)
 
 
+def test_same_array_twice_or_overlapping_views_are_refused():
+    buf = np.zeros(8, np.float32)
+    opt = zoq.Optimizer({"a": buf[:4]})
+    with pytest.raises(zoq.ExistsError, match=r"'again'.* overlaps parameter 'a'"):
+        opt.add_param("again", buf[:4])
+    with pytest.raises(zoq.ExistsError, match="overlaps parameter 'a'"):
+        opt.add_param("view", buf[3:6])
+    assert opt.add_param("rest", buf[4:]) == 1  # adjacent, not overlapping
+    with pytest.raises(zoq.ExistsError, match="overlaps parameter 'rest'"):
+        opt.set_data("a", buf[2:6])
+    assert list(opt.params) == ["a", "rest"] and len(opt) == 2
+
+
 def test_groups_enable_and_disable():
     a, b, c = (np.zeros(n, np.float32) for n in (2, 3, 4))
     opt = zoq.Optimizer()
@@ -130,12 +145,12 @@ def test_options_by_name_with_enum_names():
     w, opt = make(lr=0.5, queries=3, optimizer="adam", lr_schedule="cosine", total_steps=10,
                   dist="rademacher", estimator="forward", sparse="random", sign=True)
     assert opt.get("lr") == 0.5 and opt.get("queries") == 3
-    assert opt.get("optimizer") == 2 and opt.get("lr_schedule") == 2
-    assert opt.get("dist") == 1 and opt.get("estimator") == 1 and opt.get("sparse") == 2
-    assert opt.get("sign") == 1
+    assert opt.get("optimizer") == "adam" and opt.get("lr_schedule") == "cosine"
+    assert opt.get("dist") == "rademacher" and opt.get("estimator") == "forward"
+    assert opt.get("sparse") == "random" and opt.get("sign") == 1
     for name, values in zoq.ENUMS.items():
-        opt.set(**{name: values[-1]})
-        assert opt.get(name) == len(values) - 1
+        opt.set(**{name: len(values) - 1})  # numbers still set them
+        assert opt.get(name) == values[-1]
 
 
 def test_option_errors():
@@ -280,11 +295,25 @@ def test_state_round_trip_resumes_bit_for_bit(tmp_path):
     w2 = w1.copy()
     o2 = zoq.Optimizer({"w": w2})
     o2.load(str(tmp_path / "s.zoqstate"))
-    assert o2.step_count == 3 and o2.get("optimizer") == 2 and o2.get("lr") == 0.05
+    assert o2.step_count == 3 and o2.get("optimizer") == "adam" and o2.get("lr") == 0.05
     for _ in range(3):
         o1.step(quad(w1))
         o2.step(quad(w2))
     np.testing.assert_array_equal(w1, w2)
+
+
+def test_load_warns_about_the_options_it_replaces(tmp_path):
+    w1, o1 = make(4, lr=0.05, optimizer="adam", seed=3)
+    o1.save(tmp_path / "s")
+    _, o2 = make(4, lr=0.05, optimizer="sgd", queries=2)
+    with pytest.warns(UserWarning, match=r"optimizer='adam' \(was 'sgd'\)") as rec:
+        o2.load(tmp_path / "s")
+    message = str(rec[0].message)
+    assert "lr" not in message and "queries=1 (was 2)" in message  # only what changed
+    assert o2.get("optimizer") == "adam" and o2.get("seed") == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoq.Optimizer({"w": np.zeros(4, np.float32)}).load(tmp_path / "s")  # nothing set
 
 
 def test_state_errors(tmp_path):

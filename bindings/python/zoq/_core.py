@@ -33,7 +33,9 @@ class NotFoundError(Error, LookupError):
 
 
 class ExistsError(Error):
-    """ZOQ_E_EXISTS: a parameter with this name is already registered."""
+    """ZOQ_E_EXISTS: a parameter with this name, or one whose memory
+    overlaps this one (the same array twice, overlapping views), is
+    already registered."""
 
 
 class CallbackError(Error):
