@@ -115,7 +115,7 @@ def test_int8_codes_train_on_the_grid_within_their_range(method):
     codes = np.zeros(32, np.int8)
     target = np.arange(32) % 9 - 4.0
     opt = zoq.Optimizer({"q": codes}, qmethod=method, lr=0.05, eps=1.0, queries=4, seed=1)
-    assert opt.get("qmethod") == ["quzo", "quzo_naive", "zoqo"].index(method)
+    assert opt.get("qmethod") == method
     opt.set_codes("q", -4, 4)
     start = code_loss(codes, target)()
     for _ in range(300):

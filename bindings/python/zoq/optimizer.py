@@ -1,6 +1,7 @@
 """zoq.Optimizer: a zoq context over numpy arrays, torch.optim-style."""
 import ctypes as C
 import os
+import warnings
 
 import numpy as np
 
@@ -140,6 +141,7 @@ class Optimizer:
         self._scales = {}
         self._exc = None
         self._closure = None
+        self._user_options = set()  # names set() was given, for load()'s warning
         self.current_eval = None
         self._trampoline = _lib.OBJECTIVE_FN(self._call_closure)
         items = params.items() if isinstance(params, dict) else \
@@ -201,9 +203,11 @@ class Optimizer:
                 self._check(lib.zoq_set_int(self.handle, key, int(value)))
             else:
                 self._check(lib.zoq_set_double(self.handle, key, float(value)))
+            self._user_options.add(name)
 
     def get(self, name):
-        """Reads an option by name (int or float)."""
+        """Reads an option by name: an int or float, or for an enum option
+        (ENUMS) its name ("adam")."""
         try:
             key, typ = _type(name)
         except Error:
@@ -211,6 +215,8 @@ class Optimizer:
         if typ == "int":
             out = C.c_int64()
             self._check(lib.zoq_get_int(self.handle, key, C.byref(out)))
+            if name in ENUMS and 0 <= out.value < len(ENUMS[name]):
+                return ENUMS[name][out.value]
         else:
             out = C.c_double()
             self._check(lib.zoq_get_double(self.handle, key, C.byref(out)))
@@ -453,5 +459,14 @@ class Optimizer:
         self._check(lib.zoq_state_save(self.handle, os.fsencode(path)))
 
     def load(self, path):
-        """Loads a state saved by save(); on error the optimizer is unchanged."""
+        """Loads a state saved by save(); on error the optimizer is unchanged.
+        The file's options replace every option (optimizer, seed, lr, ...):
+        warns (UserWarning) naming those set on this optimizer that change."""
+        before = {n: self.get(n) for n in self._user_options}
         self._check(lib.zoq_state_load(self.handle, os.fsencode(path)))
+        changed = ["%s=%r (was %r)" % (n, self.get(n), v) for n, v in sorted(before.items())
+                   if self.get(n) != v]
+        if changed:
+            warnings.warn("%s: the state file's options replace those set on this optimizer: "
+                          "%s; set them again after load() to override" % (path, ", ".join(changed)),
+                          stacklevel=2)
