@@ -232,6 +232,8 @@ typedef enum zoq_device {
 #define ZOQ_PARAM_SCALE 0x8u    /* quantization scales (QZO): f32/f16/bf16 only; floored at
                                    ZOQ_OPT_SCALE_FLOOR after each update, and their presence
                                    turns on DDC (ZOQ_OPT_SCALE_CLIP) when clip is 0 */
+#define ZOQ_PARAM_NO_DECAY 0x10u /* exempt from ZOQ_OPT_WEIGHT_DECAY (biases, norm weights, as
+                                    MeZO and LoZO do); the rest of the update is unchanged */
 
 /* Full description of a parameter tensor. Set size = sizeof(zoq_param_desc_t). */
 typedef struct zoq_param_desc {

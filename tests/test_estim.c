@@ -1,7 +1,8 @@
 /* test_estim.c - the update rules: DDC, sign, momentum, ZO-Adam, gradient
  * accumulation, weight decay and HiZOO against known answers from
  * tests/kat/gen_estim_kat.py (float64, from the equations), in both modes;
- * warm start; state round trips and thread-count identity per technique. */
+ * warm start; state round trips and thread-count identity per technique;
+ * ZOQ_PARAM_NO_DECAY. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <math.h>
@@ -669,4 +670,100 @@ Test(estim, disabled_parameters_have_no_direction)
         moved += z[i] != 0.0f;
     cr_assert_gt(moved, 0, "the enabled parameter lost its direction");
     zoq_destroy(ctx);
+}
+
+static int flat_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    (void)user;
+    (void)ev;
+    *loss = 2.0;
+    return 0;
+}
+
+/* A context training w and b (flags b_flags) with weight decay wd, the given
+ * optimizer and HiZOO setting, and a constant loss: g = 0, so only the decay
+ * and the in-place moves and restores change the parameters. */
+static zoq_ctx *decay_ctx(float *w, float *b, int n, uint32_t b_flags, double wd, int optimizer,
+                          int hessian)
+{
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    cr_assert_eq(zoq_param_add(ctx, "w", w, ZOQ_F32, n, NULL), ZOQ_OK);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "b", .data = b, .numel = n, .flags = b_flags};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
+    zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, optimizer);
+    zoq_set_int(ctx, ZOQ_OPT_HESSIAN, hessian);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 0.1);
+    zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-2);
+    zoq_set_double(ctx, ZOQ_OPT_WEIGHT_DECAY, wd);
+    zoq_set_objective(ctx, flat_objective, NULL);
+    return ctx;
+}
+
+/* Under decay-only updates (ask/tell, so nothing else moves) a
+ * ZOQ_PARAM_NO_DECAY tensor keeps its bits and the others are multiplied by
+ * exactly the binary32 factor 1 - lr·wd, whatever the optimizer. */
+Test(estim, no_decay_tensor_keeps_its_value_under_decay)
+{
+    enum { N = 97 };
+    const int optimizers[] = {ZOQ_OPTIM_SGD, ZOQ_OPTIM_MOMENTUM, ZOQ_OPTIM_ADAM};
+    const float s = (float)(1.0 - 0.1 * 0.5);
+    for (size_t o = 0; o < sizeof optimizers / sizeof optimizers[0]; o++) {
+        float w[N], b[N], w0[N], b0[N];
+        for (int i = 0; i < N; i++)
+            w[i] = b[i] = 0.25f * (float)(i - 40);
+        zoq_ctx *ctx = decay_ctx(w, b, N, ZOQ_PARAM_NO_DECAY, 0.5, optimizers[o], 0);
+        for (int t = 0; t < 3; t++) {
+            memcpy(w0, w, sizeof w);
+            memcpy(b0, b, sizeof b);
+            const zoq_point_t *pts;
+            int32_t np;
+            cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK);
+            double losses[4] = {2.0, 2.0, 2.0, 2.0};
+            cr_assert_eq(zoq_tell(ctx, losses, np, NULL), ZOQ_OK);
+            cr_assert(memcmp(b, b0, sizeof b) == 0, "optimizer %d step %d: b decayed",
+                      optimizers[o], t);
+            for (int i = 0; i < N; i++)
+                cr_assert_eq(w[i], s * w0[i], "optimizer %d step %d el %d: %.9g, want %.9g",
+                             optimizers[o], t, i, w[i], s * w0[i]);
+        }
+        cr_assert_neq(w[0], b[0], "w did not decay");
+        zoq_destroy(ctx);
+    }
+}
+
+/* In place (zoq_step and zoq_run's fused passes) the restore of a flagged
+ * tensor is not scaled by the decay either: it ends where a run without
+ * decay leaves it, bit for bit, while the other tensor ends where a run with
+ * decay on every tensor leaves it. */
+Test(estim, no_decay_tensor_follows_the_undecayed_run_in_place)
+{
+    enum { N = 130, STEPS = 4 };
+    const struct { int optimizer, hessian, run; } cases[] = {
+        {ZOQ_OPTIM_SGD, 0, 0}, {ZOQ_OPTIM_SGD, 0, 1}, {ZOQ_OPTIM_MOMENTUM, 0, 0},
+        {ZOQ_OPTIM_MOMENTUM, 0, 1}, {ZOQ_OPTIM_SGD, 1, 0}, {ZOQ_OPTIM_ADAM, 1, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float w[3][N], b[3][N];
+        for (int k = 0; k < 3; k++)
+            for (int i = 0; i < N; i++)
+                w[k][i] = b[k][i] = 1.0f + 0.125f * (float)i;
+        /* 0: b flagged, 1: decay everywhere, 2: no decay */
+        const uint32_t flags[3] = {ZOQ_PARAM_NO_DECAY, 0, 0};
+        const double wd[3] = {0.5, 0.5, 0.0};
+        for (int k = 0; k < 3; k++) {
+            zoq_ctx *ctx = decay_ctx(w[k], b[k], N, flags[k], wd[k], cases[c].optimizer,
+                                     cases[c].hessian);
+            int64_t done = 0;
+            if (cases[c].run)
+                cr_assert_eq(zoq_run(ctx, STEPS, &done, NULL), ZOQ_OK);
+            for (int t = 0; !cases[c].run && t < STEPS; t++)
+                cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK);
+            zoq_destroy(ctx);
+        }
+        cr_assert(memcmp(b[0], b[2], sizeof b[0]) == 0, "case %zu: flagged b is not undecayed",
+                  c);
+        cr_assert(memcmp(w[0], w[1], sizeof w[0]) == 0, "case %zu: w is not decayed", c);
+        cr_assert(memcmp(b[0], b[1], sizeof b[0]) != 0, "case %zu: the flag changed nothing", c);
+    }
 }

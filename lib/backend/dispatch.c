@@ -45,7 +45,7 @@ int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_term
                    const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
                    int final)
 {
-    return zoq__apply_chain(ctx, scale, terms, n_terms, upd, hs, mask, final, NULL);
+    return zoq__apply_chain(ctx, scale, terms, terms, n_terms, upd, hs, mask, final, NULL);
 }
 
 /* One device's passes (and the chained moves when then is set). */
@@ -67,9 +67,9 @@ static int run_device(zoq_ctx *ctx, int device, zoq__pass *passes, zoq__pass *ne
                                          zoq__backend_error(be));
 }
 
-int zoq__apply_chain(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                     const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
-                     int final, const zoq__term *then)
+int zoq__apply_chain(zoq_ctx *ctx, float scale, const zoq__term *terms, const zoq__term *kept,
+                     int n_terms, const zoq__update *upd, const zoq__hessian *hs,
+                     const zoq__mask *mask, int final, const zoq__term *then)
 {
     /* sized by zoq__plan_make, two per parameter: no allocation here */
     zoq__pass *passes = ctx->plan.passes, *next = passes + ctx->n_params;
@@ -81,9 +81,10 @@ int zoq__apply_chain(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_te
                 continue;
             zoq__pass *ps = &passes[n];
             *ps = zoq__pass_base(ctx, &p->t, p->t.data);
-            ps->scale = scale;
+            const int no_decay = (p->flags & ZOQ_PARAM_NO_DECAY) != 0;
+            ps->scale = no_decay ? 1.0f : scale;
             ps->n_terms = n_terms;
-            ps->terms = terms;
+            ps->terms = no_decay ? kept : terms;
             ps->upd = upd;
             ps->hs = hs;
             ps->mask = mask;

@@ -104,6 +104,7 @@ void zoq_destroy(zoq_ctx *ctx)
     free(ctx->plan.losses);
     free(ctx->plan.grads);
     free(ctx->plan.terms);
+    free(ctx->plan.kept_terms);
     free(ctx->plan.grad);
     free(ctx->plan.curv);
     free(ctx->plan.curv_terms);

@@ -75,11 +75,12 @@ typedef struct zoq__plan {
     double *grads;              /* n_queries */
     double *curv;               /* n_queries: HiZOO's h_q = |L+ + L- - 2 L0| / (2 eps^2) */
     zoq__term *terms;           /* coefficients of one pass: moves and the update */
+    zoq__term *kept_terms;      /* the update's terms for ZOQ_PARAM_NO_DECAY tensors */
     zoq__term *grad;            /* the optimizer stage's ĝ terms */
     zoq__pass *passes;          /* 2 n_params: a pass per enabled parameter, and its chained move */
     zoq__term *curv_terms;      /* HiZOO's sigma-update terms of the final pass */
-    int cap_points, cap_losses, cap_grads, cap_curv, cap_terms, cap_grad, cap_curv_terms,
-        cap_passes;
+    int cap_points, cap_losses, cap_grads, cap_curv, cap_terms, cap_kept_terms, cap_grad,
+        cap_curv_terms, cap_passes;
     zoq__update upd;            /* optimizer stage of the update pass */
     zoq__hessian hs_move;       /* HiZOO in a move: precondition only */
     zoq__hessian hs_final;      /* HiZOO in the final pass: precondition and update sigma */
@@ -228,18 +229,20 @@ int zoq__check_pending_point(zoq_ctx *ctx, int32_t point);
 
 /* Applies one fused pass (backend.h) with these terms and optimizer stage to
  * every enabled float parameter in place (ZOQ_I8 ones: lib/quant/codes.c);
+ * scale is the weight decay's, which ZOQ_PARAM_NO_DECAY tensors skip (1);
  * `final` marks the step's last pass, where ZOQ_PARAM_SCALE tensors get their
  * floor. Does not allocate: uses plan.passes. */
 int zoq__apply_all(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
                    const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
                    int final);
-/* The same, and when then is not NULL, a move by the single term *then
- * (scale 1, no HiZOO, no mask) chained after it in the same sweep over the
- * memory: the result of the two passes, one read and write of each element
- * (zoq_run's fused update-and-perturb). Uses plan.passes for both. */
-int zoq__apply_chain(zoq_ctx *ctx, float scale, const zoq__term *terms, int n_terms,
-                     const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
-                     int final, const zoq__term *then);
+/* The same, except that ZOQ_PARAM_NO_DECAY tensors take the terms kept (as
+ * many: those meant for scale 1), and when then is not NULL, a move by the
+ * single term *then (scale 1, no HiZOO, no mask) chained after it in the same
+ * sweep over the memory: the result of the two passes, one read and write of
+ * each element (zoq_run's fused update-and-perturb). Uses plan.passes for both. */
+int zoq__apply_chain(zoq_ctx *ctx, float scale, const zoq__term *terms, const zoq__term *kept,
+                     int n_terms, const zoq__update *upd, const zoq__hessian *hs,
+                     const zoq__mask *mask, int final, const zoq__term *then);
 
 /* Integer-code tensors (lib/quant/codes.c). */
 /* Bytes per element of a dtype. */

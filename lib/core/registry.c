@@ -7,7 +7,8 @@
 
 #include "internal.h"
 
-#define KNOWN_FLAGS (ZOQ_PARAM_DISABLED | ZOQ_PARAM_LORA_A | ZOQ_PARAM_LORA_B | ZOQ_PARAM_SCALE)
+#define KNOWN_FLAGS                                                                               \
+    (ZOQ_PARAM_DISABLED | ZOQ_PARAM_LORA_A | ZOQ_PARAM_LORA_B | ZOQ_PARAM_SCALE | ZOQ_PARAM_NO_DECAY)
 #define NAME_MAX_LEN 4096
 
 static char *dup_str(const char *s)

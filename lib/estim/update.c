@@ -4,7 +4,8 @@
  * (gradient accumulation) as (step, query, w) triples — z is never stored —
  * and the last step of the window applies, in one pass,
  *   ĝ = (1/N) Σ_e w_e z_e   over the N gathered directions,
- *   SGD: θ ← (1 − η·wd)θ − η ĝ;  momentum and Adam: the backend's stage.
+ *   SGD: θ ← (1 − η·wd)θ − η ĝ;  momentum and Adam: the backend's stage
+ * (wd = 0 for ZOQ_PARAM_NO_DECAY tensors).
  * Under HiZOO every direction is d = z/√Σ, the pass first updates Σ from
  * the step's curvatures h_q, and ĝ uses the new Σ (backend.h). */
 #include <math.h>
@@ -124,6 +125,8 @@ int zoq__update_prepare(zoq_ctx *ctx)
     int n = ctx->n_accum + pl->n_queries;
     if (zoq__reserve((void **)&ctx->accum, &ctx->cap_accum, n, sizeof *ctx->accum) ||
         zoq__reserve((void **)&pl->terms, &pl->cap_terms, n + 2, sizeof *pl->terms) ||
+        zoq__reserve((void **)&pl->kept_terms, &pl->cap_kept_terms, n + 1,
+                     sizeof *pl->kept_terms) ||
         zoq__reserve((void **)&pl->grad, &pl->cap_grad, n, sizeof *pl->grad) ||
         zoq__reserve((void **)&pl->curv_terms, &pl->cap_curv_terms, pl->n_queries,
                      sizeof *pl->curv_terms))
@@ -155,6 +158,28 @@ static double weight(const zoq_ctx *ctx, double c, double g, int *clipped)
     return g;
 }
 
+/* The plain-SGD update of the gathered directions (when sgd) and the undo of
+ * the displacement disp_coef*z_{disp_query} (when undo) as terms of a pass
+ * whose scale is s, into out; returns their number. */
+static int sgd_terms(const zoq_ctx *ctx, int sgd, int undo, int32_t disp_query, double disp_coef,
+                     double s, zoq__term *out)
+{
+    int n = 0, undone = 0;
+    for (int e = 0; sgd && e < ctx->n_accum; e++) { /* the undo merges into its direction */
+        const zoq__accum *a = &ctx->accum[e];
+        double c = -ctx->plan.lr * a->w / ctx->n_accum;
+        if (undo && a->step == ctx->step && a->query == (uint32_t)disp_query) {
+            c -= s * disp_coef;
+            undone = 1;
+        }
+        out[n++] = (zoq__term){.step = a->step, .query = a->query, .coef = (float)c};
+    }
+    if (undo && !undone)
+        out[n++] = (zoq__term){.step = ctx->step, .query = (uint32_t)disp_query,
+                               .coef = (float)(-s * disp_coef)};
+    return n;
+}
+
 int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef,
                        const zoq__term *then)
 {
@@ -172,22 +197,11 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef,
     /* plain SGD's update is ordinary terms; under HiZOO it needs sigma_new: a stage */
     const int sgd = pl->applied && kind == ZOQ_OPTIM_SGD && !hessian;
     const int undo = disp_query >= 0 && disp_coef != 0.0;
-    int n = 0, undone = 0;
+    const int n = sgd_terms(ctx, sgd, undo, disp_query, disp_coef, s, pl->terms);
+    /* ZOQ_PARAM_NO_DECAY tensors: scale 1, so their undo is unscaled */
+    if (s != 1.0)
+        sgd_terms(ctx, sgd, undo, disp_query, disp_coef, 1.0, pl->kept_terms);
     const zoq__update *upd = NULL;
-    if (sgd) { /* the update is plain terms; the undo merges into its direction */
-        for (int e = 0; e < ctx->n_accum; e++) {
-            const zoq__accum *a = &ctx->accum[e];
-            double c = -pl->lr * a->w / ctx->n_accum;
-            if (undo && a->step == ctx->step && a->query == (uint32_t)disp_query) {
-                c -= s * disp_coef;
-                undone = 1;
-            }
-            pl->terms[n++] = (zoq__term){.step = a->step, .query = a->query, .coef = (float)c};
-        }
-    }
-    if (undo && !undone)
-        pl->terms[n++] = (zoq__term){.step = ctx->step, .query = (uint32_t)disp_query,
-                                     .coef = (float)(-s * disp_coef)};
     if (pl->applied && !sgd) {
         for (int e = 0; e < ctx->n_accum; e++)
             pl->grad[e] = (zoq__term){.step = ctx->accum[e].step, .query = ctx->accum[e].query,
@@ -216,8 +230,8 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef,
         hs = &pl->hs_final;
     }
     if (n > 0 || upd || hs || s != 1.0 || then) {
-        int rc = zoq__apply_chain(ctx, (float)s, pl->terms, n, upd, hs, zoq__sparse_mask(ctx, 0),
-                                  1, then);
+        int rc = zoq__apply_chain(ctx, (float)s, pl->terms, s != 1.0 ? pl->kept_terms : pl->terms,
+                                  n, upd, hs, zoq__sparse_mask(ctx, 0), 1, then);
         if (rc != ZOQ_OK) { /* only possible before anything moved (ask/tell) */
             if (lozom)
                 zoq__lozom_rollback(ctx);
