@@ -113,6 +113,37 @@ def test_groups_enable_and_disable():
     assert not a.any() and not b.any() and c.any()
 
 
+@pytest.mark.parametrize("form", ["names", "function", "flags"])
+def test_no_decay_parameters_keep_their_value_under_decay(form):
+    # constant losses: g = 0, so a step only decays; ask/tell moves nothing else
+    w, b, ln = (np.linspace(-2, 3, 40).astype(np.float32) for _ in range(3))
+    start = w.copy()
+    params = {"w": w, "b": b, "ln.weight": ln}
+    if form == "flags":
+        opt = zoq.Optimizer(lr=0.1, weight_decay=0.5, optimizer="momentum")
+        opt.add_param("w", w)
+        opt.add_param("b", b, flags=zoq.PARAM_NO_DECAY)
+        opt.add_param("ln.weight", ln, flags=zoq.PARAM_NO_DECAY)
+    else:
+        exempt = {"b", "ln.weight"} if form == "names" else (lambda n: n != "w")
+        opt = zoq.Optimizer(params, no_decay=exempt, lr=0.1, weight_decay=0.5,
+                            optimizer="momentum")
+    factor = np.float32(1.0 - 0.1 * 0.5)  # the decay factor, rounded to binary32
+    want = start.copy()
+    for _ in range(3):
+        opt.tell([2.0] * len(opt.ask()))
+        want = want * factor
+        np.testing.assert_array_equal(w, want)
+        np.testing.assert_array_equal(b, start)
+        np.testing.assert_array_equal(ln, start)
+    assert not np.array_equal(w, start)
+
+
+def test_no_decay_names_must_be_parameters():
+    with pytest.raises(ValueError, match="'bias'"):
+        zoq.Optimizer({"w": np.zeros(4, np.float32)}, no_decay={"bias"})
+
+
 def test_set_data_repoints_a_parameter():
     w, opt = make(4, lr=0.1)
     w2 = np.zeros(4, np.float32)

@@ -16,8 +16,8 @@ from ._core import (CallbackError, Error, ExistsError, FileError, FormatError, I
                     NoMemoryError, NonFiniteError, NotFoundError, StateError, UnsupportedError,
                     strerror)
 from ._lib import LibraryError, lib
-from .optimizer import (ENUMS, PARAM_DISABLED, PARAM_LORA_A, PARAM_LORA_B, PARAM_SCALE,
-                        EvalInfo, Optimizer, Point, Report, Stop, options)
+from .optimizer import (ENUMS, PARAM_DISABLED, PARAM_LORA_A, PARAM_LORA_B, PARAM_NO_DECAY,
+                        PARAM_SCALE, EvalInfo, Optimizer, Point, Report, Stop, options)
 from .quant import FORMATS, QMatrix, q4_pack, q4_unpack, qmatrix_sizes
 from .rng import noise, tensor_key
 from . import pref  # noqa: E402  (needs the optimizer module first)
@@ -39,6 +39,6 @@ def version_number():
 __all__ = ["CallbackError", "Error", "ExistsError", "FileError", "FormatError", "InvalidError",
            "NoMemoryError", "NonFiniteError", "NotFoundError", "StateError", "UnsupportedError",
            "LibraryError", "strerror", "ENUMS", "PARAM_DISABLED", "PARAM_LORA_A", "PARAM_LORA_B",
-           "PARAM_SCALE", "EvalInfo", "Optimizer", "Point", "Report", "Stop", "options",
-           "FORMATS", "QMatrix", "q4_pack", "q4_unpack", "qmatrix_sizes", "noise",
+           "PARAM_NO_DECAY", "PARAM_SCALE", "EvalInfo", "Optimizer", "Point", "Report", "Stop",
+           "options", "FORMATS", "QMatrix", "q4_pack", "q4_unpack", "qmatrix_sizes", "noise",
            "tensor_key", "pref", "io", "lora", "version", "version_number"]

@@ -14,6 +14,7 @@ PARAM_DISABLED = 0x1
 PARAM_LORA_A = 0x2
 PARAM_LORA_B = 0x4
 PARAM_SCALE = 0x8
+PARAM_NO_DECAY = 0x10
 
 # What an objective returns to stop the run (ZOQ_CALLBACK_STOP), and what
 # zoq_step then returns (ZOQ_STOPPED).
@@ -131,9 +132,12 @@ class Optimizer:
     C-contiguous, writable, float32/float16/bfloat16, and stay alive while the
     optimizer uses them (the optimizer keeps a reference). options: any zoq
     option by name (lr=1e-3, eps=1e-3, queries=4, optimizer="adam", ...).
+    no_decay: names of parameters exempt from weight_decay (PARAM_NO_DECAY),
+    or a function name -> bool (e.g. biases and norm weights); a name that is
+    not among params is a ValueError.
     """
 
-    def __init__(self, params=(), **options):
+    def __init__(self, params=(), no_decay=(), **options):
         h = C.c_void_p()
         check(lib.zoq_create(C.byref(h)))
         self._h = h
@@ -144,11 +148,16 @@ class Optimizer:
         self._user_options = set()  # names set() was given, for load()'s warning
         self.current_eval = None
         self._trampoline = _lib.OBJECTIVE_FN(self._call_closure)
-        items = params.items() if isinstance(params, dict) else \
-            ((p if isinstance(p, tuple) else (str(i), p)) for i, p in enumerate(params))
+        items = list(params.items() if isinstance(params, dict) else
+                     ((p if isinstance(p, tuple) else (str(i), p)) for i, p in enumerate(params)))
+        exempt = no_decay if callable(no_decay) else set(no_decay).__contains__
         try:
+            unknown = set() if callable(no_decay) else set(no_decay) - {n for n, _ in items}
+            if unknown:
+                raise ValueError("no_decay names unknown parameters: %s"
+                                 % ", ".join(sorted(map(repr, unknown))))
             for name, a in items:
-                self.add_param(name, a)
+                self.add_param(name, a, flags=PARAM_NO_DECAY if exempt(name) else 0)
             self.set(**options)
         except BaseException:
             self.close()
@@ -232,7 +241,8 @@ class Optimizer:
     def add_param(self, name, array, group="", enabled=True, flags=0, shape=None):
         """Registers `array` in place under `name`; returns its id. 2-D arrays
         record their shape (rows, cols) for low-rank directions (lozo_rank);
-        `shape` overrides it. flags: PARAM_LORA_A/B, PARAM_SCALE bits."""
+        `shape` overrides it. flags: PARAM_LORA_A/B, PARAM_SCALE, PARAM_NO_DECAY
+        bits."""
         if not isinstance(array, np.ndarray):
             raise TypeError("parameter %r must be a numpy array, got %s"
                             % (name, type(array).__name__))
