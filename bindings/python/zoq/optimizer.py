@@ -349,7 +349,11 @@ class Optimizer:
     def _call_closure(self, user, ev, loss):
         try:
             self.current_eval = EvalInfo(ev.contents)
-            loss[0] = float(self._closure())
+            value = self._closure()
+            if value is None:
+                raise TypeError("the closure must return the loss (a number or a one-element "
+                                "tensor), got None")
+            loss[0] = float(value)
             return 0
         except Stop:
             return _CALLBACK_STOP
