@@ -26,8 +26,9 @@ def accuracy():
 
 for t in range(500):
     idx = torch.randint(0, len(x), (128,))
-    report = opt.step(lambda: torch.nn.functional.cross_entropy(model(x[idx]), y[idx]))
-    if t % 100 == 0:
-        print("step %4d  loss %.4f  accuracy %.3f" % (t, report.loss, accuracy()))
+    loss = opt.step(lambda: torch.nn.functional.cross_entropy(model(x[idx]), y[idx]))
+    if t % 100 == 0:  # opt.report: the step's zoq.Report
+        print("step %4d  loss %.4f  accuracy %.3f  |g| %.3g"
+              % (t, loss, accuracy(), opt.report.grad_norm))
 print("accuracy %.3f" % accuracy())
 sys.exit(0 if accuracy() > 0.9 else 1)

@@ -1,4 +1,7 @@
 """zoq.torch: CPU torch tensors trained in place, tested on an nn.Module."""
+import io
+import warnings
+
 import numpy as np
 import pytest
 
@@ -27,9 +30,11 @@ def test_module_trains_in_place():
     loss = lambda: torch.nn.functional.mse_loss(net(x), y)
     start = float(loss())
     for _ in range(300):
-        rep = opt.step(loss)
+        value = opt.step(loss)  # the loss, as torch.optim's step returns it
     assert float(loss()) < 0.05 * start and net.fc.weight.grad is None
-    assert rep.step == 299
+    assert opt.report.step == 299 and isinstance(value, torch.Tensor)
+    assert value.dtype == torch.float64 and value.item() == opt.report.loss
+    assert isinstance(opt, torch.optim.Optimizer)
 
 
 def test_tensors_dict_list_and_dtypes():
@@ -76,3 +81,147 @@ def test_exception_in_closure_restores_the_module():
         opt.step(closure)
     for p, q in zip(net.parameters(), before):
         torch.testing.assert_close(p.detach(), q, atol=1e-6, rtol=0)
+
+
+def test_frozen_parameters_are_left_out():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 1))
+    net[0].requires_grad_(False)  # a frozen base, a trained head
+    assert zt.frozen(net[0].weight) and not zt.frozen(torch.zeros(1))
+    frozen = net[0].weight.detach().clone()
+    opt = zt.Optimizer(net, lr=0.1, eps=1e-2)
+    assert list(opt.params) == ["1.weight", "1.bias"]
+    assert list(zt.Optimizer(net.parameters()).params) == ["2", "3"]  # positions in the list
+    x = torch.randn(16, 4)
+    for _ in range(10):
+        opt.step(lambda: net(x).pow(2).mean())
+    assert torch.equal(net[0].weight, frozen) and not torch.equal(net[1].weight, net[1].weight * 0)
+    plain = torch.zeros(3)  # a plain tensor (requires_grad False) is trained when given
+    assert zt.Optimizer([plain]).params["0"].ctypes.data == plain.data_ptr()
+    with pytest.raises(ValueError, match="no parameter to train"):
+        zt.Optimizer(net[0])
+
+
+def draws_per_step(opt, steps=3):
+    """What torch.rand drew at each evaluation of each step."""
+    seen = {}
+    for _ in range(steps):
+        opt.step(lambda: seen.setdefault(opt.current_eval.step, []).append(torch.rand(1).item())
+                 or 0.0)
+    return [v for _, v in sorted(seen.items())]
+
+
+def test_common_random_numbers_same_within_a_step_new_across_steps():
+    torch.manual_seed(0)
+    steps = draws_per_step(zt.Optimizer([torch.zeros(4)], queries=2))
+    assert all(len(s) == 4 and len(set(s)) == 1 for s in steps)  # 2 queries x (+, -)
+    assert len({s[0] for s in steps}) == 3
+    off = draws_per_step(zt.Optimizer([torch.zeros(4)], queries=2, common_random_numbers=False))
+    assert all(len(set(s)) == 4 for s in off)
+    w = torch.zeros(4)  # run() too, step by step
+    opt, seen = zt.Optimizer([w], queries=2), {}
+    opt.run(lambda: seen.setdefault(opt.current_eval.step, set()).add(torch.rand(1).item())
+            or 0.0, 3)
+    assert [len(v) for v in seen.values()] == [1, 1, 1] and len(set.union(*seen.values())) == 3
+
+
+def test_buffers_changing_in_evaluation_warn_once():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    x = torch.randn(8, 4)
+    opt = zt.Optimizer(net, lr=0.01)
+    with pytest.warns(UserWarning, match=r"buffers of 1 \(BatchNorm1d\) changed.*eval mode"):
+        opt.step(lambda: net(x).pow(2).mean())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step(lambda: net(x).pow(2).mean())  # once
+        net.eval()
+        zt.Optimizer(net, lr=0.01).step(lambda: net(x).pow(2).mean())  # eval mode: silent
+
+
+def test_param_groups_lr_and_weight_decay():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(4, 2)
+    opt = zt.Optimizer([{"params": [net.weight], "param_names": ["w"]},
+                        {"params": {"b": net.bias}, "lr": 0.05}], lr=0.05)
+    assert list(opt.params) == ["w", "b"] and opt.get("lr") == 0.05
+    assert [g["param_names"] for g in opt.param_groups] == [["w"], ["b"]]
+    assert opt.param_groups[0]["params"][0] is net.weight
+    opt.add_param_group({"params": [torch.zeros(2)], "param_names": ["extra"]})
+    assert list(opt.params) == ["w", "b", "extra"] and opt.param_groups[2]["lr"] == 0.05
+    with pytest.raises(zoq.UnsupportedError, match=r"different lr \(0.01, 0.1\).*one lr"):
+        zt.Optimizer([{"params": [net.weight], "lr": 0.1}, {"params": [net.bias], "lr": 0.01}])
+    with pytest.raises(zoq.UnsupportedError, match="different weight_decay"):
+        zt.Optimizer([{"params": [net.weight], "weight_decay": 0.1}, {"params": [net.bias]}])
+    with pytest.raises(ValueError, match="'momentum'.*only lr and weight_decay"):
+        zt.Optimizer([{"params": [net.weight], "momentum": 0.9}])
+    opt.param_groups[0]["lr"] = 0.2  # one group changed: refused at the step
+    with pytest.raises(zoq.UnsupportedError, match="different lr"):
+        opt.step(lambda: 0.0)
+    for g in opt.param_groups:
+        g["lr"] = 0.2
+    opt.step(lambda: 0.0)
+    assert opt.report.lr == 0.2 and opt.get("lr") == 0.2
+    opt.set(lr=0.3, weight_decay=0.01)  # zoq's own setter updates the groups
+    assert {(g["lr"], g["weight_decay"]) for g in opt.param_groups} == {(0.3, 0.01)}
+
+
+def test_torch_lr_scheduler_drives_the_lr():
+    w = torch.zeros(4)
+    opt = zt.Optimizer({"w": w}, lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    lrs = []
+    for _ in range(5):
+        opt.step(lambda: float((w - 1).pow(2).sum()))
+        lrs.append(opt.report.lr)
+        sched.step()
+    assert lrs == [0.1, 0.1, 0.05, 0.05, 0.025]
+    opt = zt.Optimizer({"w": torch.zeros(4)}, lr=0.1, lr_schedule="cosine", total_steps=10)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    opt.step(lambda: 0.0)
+    sched.step()
+    with pytest.raises(zoq.StateError, match="lr_schedule='cosine'.*one of them"):
+        opt.step(lambda: 0.0)
+
+
+def test_state_dict_through_torch_save_resumes_bit_for_bit():
+    def make(w):
+        return zt.Optimizer({"w": w}, lr=0.05, optimizer="adam", seed=4)
+    w1 = torch.zeros(16)
+    o1 = make(w1)
+    loss = lambda w: (lambda: float((w - torch.arange(16.0)).pow(2).sum()))
+    for _ in range(3):
+        o1.step(loss(w1))
+    buf = io.BytesIO()
+    torch.save(o1.state_dict(), buf)
+    w2 = w1.clone()
+    o2 = zt.Optimizer({"w": w2}, lr=0.9)  # options come from the state
+    buf.seek(0)
+    o2.load_state_dict(torch.load(buf))
+    assert o2.step_count == 3 and o2.get("optimizer") == "adam"
+    assert o2.param_groups[0]["lr"] == 0.05 and o2.get("lr") == 0.05
+    for _ in range(3):
+        o1.step(loss(w1))
+        o2.step(loss(w2))
+    assert torch.equal(w1, w2)
+    other = zt.Optimizer({"v": torch.zeros(16)})
+    with pytest.raises(ValueError, match="param groups hold"):
+        other.load_state_dict(o1.state_dict())
+    with pytest.raises(ValueError, match="not a zoq.torch state_dict"):
+        other.load_state_dict(torch.optim.SGD([torch.zeros(1)], lr=1).state_dict())
+
+
+def test_closure_errors_and_the_same_tensor_twice():
+    w = torch.zeros(3)
+    opt = zt.Optimizer({"w": w})
+    with pytest.raises(TypeError, match="the closure must return the loss"):
+        opt.step(lambda: None)
+    with pytest.raises(TypeError, match="zoq needs the closure"):
+        opt.step()
+
+    def stop():
+        raise zoq.Stop
+    assert opt.step(stop) is None and opt.report.stopped
+    with pytest.raises(zoq.ExistsError, match="overlaps parameter 'a'"):
+        zt.Optimizer({"a": w, "b": w})
+    with pytest.raises(zoq.ExistsError, match="overlaps"):
+        zt.Optimizer({"a": w[:2], "b": w[1:]})
