@@ -150,8 +150,11 @@ def test_param_groups_lr_and_weight_decay():
     assert list(opt.params) == ["w", "b", "extra"] and opt.param_groups[2]["lr"] == 0.05
     with pytest.raises(zoq.UnsupportedError, match=r"different lr \(0.01, 0.1\).*one lr"):
         zt.Optimizer([{"params": [net.weight], "lr": 0.1}, {"params": [net.bias], "lr": 0.01}])
-    with pytest.raises(zoq.UnsupportedError, match="different weight_decay"):
-        zt.Optimizer([{"params": [net.weight], "weight_decay": 0.1}, {"params": [net.bias]}])
+    with pytest.raises(zoq.UnsupportedError, match=r"weight_decay 0.01, 0.1: .*explicit"):
+        zt.Optimizer([{"params": [net.weight], "weight_decay": 0.1},
+                      {"params": [net.bias], "weight_decay": 0.01}])
+    with pytest.raises(TypeError, match="param group with weight_decay=0"):
+        zt.Optimizer(net, no_decay=["bias"])
     with pytest.raises(ValueError, match="'momentum'.*only lr and weight_decay"):
         zt.Optimizer([{"params": [net.weight], "momentum": 0.9}])
     opt.param_groups[0]["lr"] = 0.2  # one group changed: refused at the step
@@ -163,6 +166,25 @@ def test_param_groups_lr_and_weight_decay():
     assert opt.report.lr == 0.2 and opt.get("lr") == 0.2
     opt.set(lr=0.3, weight_decay=0.01)  # zoq's own setter updates the groups
     assert {(g["lr"], g["weight_decay"]) for g in opt.param_groups} == {(0.3, 0.01)}
+
+
+def test_param_group_with_weight_decay_0_is_exempt():
+    w, b, c = torch.ones(3), torch.ones(2), torch.ones(2)
+    opt = zt.Optimizer([{"params": {"w": w}}, {"params": {"b": b}, "weight_decay": 0}],
+                       lr=0.1, weight_decay=0.5)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.5, 0]
+    opt.step(lambda: 0.0)  # no slope: the update is the decay alone, w <- (1 - 0.1 * 0.5) w
+    torch.testing.assert_close(w, torch.full((3,), 0.95), atol=1e-6, rtol=0)
+    torch.testing.assert_close(b, torch.ones(2), atol=1e-6, rtol=0)
+    opt.set(weight_decay=0.2)  # moves the decaying groups only
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.2, 0]
+    opt.param_groups[1]["weight_decay"] = 0.2
+    with pytest.raises(zoq.UnsupportedError, match="group 1 was added with weight_decay 0"):
+        opt.step(lambda: 0.0)
+    late = zt.Optimizer({"c": c}, lr=0.1)  # the default group decays once decay is set
+    late.set(weight_decay=0.5)
+    late.step(lambda: 0.0)
+    torch.testing.assert_close(c, torch.full((2,), 0.95), atol=1e-6, rtol=0)
 
 
 def test_torch_lr_scheduler_drives_the_lr():

@@ -91,11 +91,15 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
     """
 
     def __init__(self, params, common_random_numbers=True, **options):
+        if "no_decay" in options:
+            raise TypeError("zoq.torch.Optimizer takes no no_decay: put those parameters in a "
+                            "param group with weight_decay=0")
         _opt.Optimizer.__init__(self, (), **options)
         self.tensors = {}
         self.common_random_numbers = common_random_numbers
         self.report = None  # the Report of the last step()
         self._modules_watched, self._buffers_warned = [], False
+        self._no_decay = []  # per param group: its tensors are PARAM_NO_DECAY
         self._lr, self._wd = self.get("lr"), self.get("weight_decay")
         groups = list(params) if isinstance(params, (list, tuple)) and params \
             and all(isinstance(g, dict) for g in params) else [{"params": params}]
@@ -127,14 +131,19 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
         group = dict(self.defaults)
         group.update(param_group)
         group["params"], group["param_names"] = [t for _, t in named], [n for n, _ in named]
-        self._settings(self.param_groups + [group])
+        off = param_group.get("weight_decay", None) == 0  # explicitly exempt, for good
+        self._settings(self.param_groups + [group], self._no_decay + [off])
         for name, tensor in named:
-            self.add_tensor(name, tensor)
+            self.add_tensor(name, tensor, flags=_opt.PARAM_NO_DECAY if off else 0)
         self.param_groups.append(group)
+        self._no_decay.append(off)
         self._sync_groups()
 
-    def _settings(self, groups):
-        """The (lr, weight_decay) zoq applies to every parameter of `groups`;
+    @staticmethod
+    def _settings(groups, exempt):
+        """The (lr, weight_decay) zoq applies to `groups`: one lr, and one
+        weight_decay for all groups but those added with an explicit
+        weight_decay 0 (`exempt`: PARAM_NO_DECAY, must stay 0);
         UnsupportedError for per-group values zoq cannot express."""
         lrs = sorted({g["lr"] for g in groups})
         if len(lrs) > 1:
@@ -142,17 +151,22 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
                                    "to every parameter of an optimizer; give the groups one lr, "
                                    "or train each group with its own zoq.torch.Optimizer"
                                    % ", ".join(map(str, lrs)))
-        wds = sorted({g["weight_decay"] for g in groups})
+        for i, (g, off) in enumerate(zip(groups, exempt)):
+            if off and g["weight_decay"] != 0:
+                raise UnsupportedError(-12, "param group %d was added with weight_decay 0 (its "
+                                       "tensors are exempt from decay for good), now has %g"
+                                       % (i, g["weight_decay"]))
+        wds = sorted({g["weight_decay"] for g, off in zip(groups, exempt) if not off})
         if len(wds) > 1:
-            raise UnsupportedError(-12, "param groups with different weight_decay (%s): zoq "
-                                   "applies one weight_decay to every parameter of an "
-                                   "optimizer" % ", ".join(map(str, wds)))
-        return lrs[0], wds[0]
+            raise UnsupportedError(-12, "param groups with weight_decay %s: zoq applies one "
+                                   "weight_decay, exempting the groups added with an explicit "
+                                   "weight_decay=0" % ", ".join(map(str, wds)))
+        return lrs[0], wds[0] if wds else 0.0
 
     def _sync_groups(self):
         """Hands zoq the lr and weight_decay of param_groups (a torch lr
         scheduler or the user may have changed them)."""
-        lr, wd = self._settings(self.param_groups)
+        lr, wd = self._settings(self.param_groups, self._no_decay)
         if lr != self._lr and (self.get("lr_schedule") != "constant" or self.get("lr_warmup")):
             raise StateError(-3, "param_groups' lr changed (%g -> %g: a torch lr scheduler?) while "
                              "zoq's own lr schedule is on (lr_schedule=%r, lr_warmup=%d): use "
@@ -169,8 +183,8 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
 
     def _options_to_groups(self):
         lr, wd = self.get("lr"), self.get("weight_decay")
-        for g in getattr(self, "param_groups", ()):
-            g["lr"], g["weight_decay"] = lr, wd
+        for g, off in zip(getattr(self, "param_groups", ()), getattr(self, "_no_decay", ())):
+            g["lr"], g["weight_decay"] = lr, 0.0 if off else wd
         self._lr, self._wd = lr, wd
 
     # ---- tensors -----------------------------------------------------------
