@@ -528,7 +528,7 @@ typedef struct zoq_peft_module {
     int32_t dtype;              /* F32, F16 or BF16: of a and b as given / as stored */
     int64_t in_features;        /* columns of A (r x in, row-major) */
     int64_t out_features;       /* rows of B (out x r, row-major) */
-    double alpha;               /* lora_alpha, finite and > 0 */
+    double alpha;               /* lora_alpha > 0, finite, not subnormal */
     const void *a;              /* save: the A factor; from zoq_peft_module_info: NULL */
     const void *b;              /* save: the B factor; from zoq_peft_module_info: NULL */
 } zoq_peft_module_t;
@@ -540,14 +540,21 @@ typedef struct zoq_peft_config {
     const char *task_type;      /* NULL = "CAUSAL_LM" */
     int32_t file_dtype;         /* stored dtype of the factors, F32/F16/BF16 [F32 = 0] */
     int32_t reserved_;          /* must be 0 */
+    uint32_t flags;             /* ZOQ_PEFT_* bits [0] */
+    uint32_t reserved2_;        /* must be 0 */
 } zoq_peft_config_t;
+
+/* zoq_peft_config_t.flags: refuse (ZOQ_E_INVALID) modules whose rank or
+ * alpha differ from the first module's. For SGLang, which scales the whole
+ * adapter by one lora_alpha / r and sizes its memory pool by r. */
+#define ZOQ_PEFT_UNIFORM 1u
 
 /* Writes a PEFT LoRA adapter folder dir holding adapter_model.safetensors
  * (tensors base_model.model.<module>.lora_A.weight / .lora_B.weight) and
  * adapter_config.json (peft_type LORA, r, lora_alpha, target_modules = the
- * modules' last path components, per-module rank_pattern / alpha_pattern
- * where they differ from the first module). Both files are written into a
- * fresh folder beside dir that then replaces dir atomically (Linux
+ * module paths, so that PEFT wraps exactly these modules, rank_pattern /
+ * alpha_pattern for modules that differ from the first). Both files are
+ * written into a fresh folder beside dir that then replaces dir atomically (Linux
  * RENAME_EXCHANGE; elsewhere two renames). An existing dir may hold only
  * those two files. ZOQ_E_INVALID, ZOQ_E_EXISTS, ZOQ_E_IO, ZOQ_E_NOMEM. */
 ZOQ_API int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,

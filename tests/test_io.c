@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,8 +633,10 @@ Test(io, peft_config_has_the_keys_peft_reads)
     const zoq__json_node *tm = zoq__json_get(&doc, top, "target_modules");
     cr_assert_eq(tm->kind, ZOQ__JSON_ARRAY);
     cr_assert_eq(tm->count, 2);
-    cr_assert_str_eq(zoq__json_at(&doc, tm->first)->str, "down_proj");
-    cr_assert_str_eq(zoq__json_at(&doc, zoq__json_at(&doc, tm->first)->next)->str, "q_proj");
+    /* full paths, so PEFT wraps these modules only (not every q_proj) */
+    cr_assert_str_eq(zoq__json_at(&doc, tm->first)->str, "model.layers.0.self_attn.q_proj");
+    cr_assert_str_eq(zoq__json_at(&doc, zoq__json_at(&doc, tm->first)->next)->str,
+                     "model.layers.1.mlp.down_proj");
     const zoq__json_node *rp = zoq__json_get(&doc, top, "rank_pattern");
     cr_assert(zoq__json_uint(zoq__json_get(&doc, rp, "model.layers.1.mlp.down_proj"), 9, &r));
     cr_assert_eq(r, 1);
@@ -720,21 +723,31 @@ Test(io, peft_save_refuses_bad_modules)
     cr_assert_eq(entries(dir), 0);
 }
 
-/* Saves the two modules, then replaces the config with text. */
-static int open_with_config(const char *config, char *err, size_t cap)
+/* Saves modules m[0 .. n), replaces the config with text and opens the
+ * folder into *p (NULL on failure). */
+static int open_config(const zoq_peft_module_t *m, int n, const char *config, zoq_peft **p,
+                       char *err, size_t cap)
 {
-    zoq_peft_module_t m[2];
-    two_modules(m);
     const char *ad = path_in("adapter");
-    cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, NULL, 0), ZOQ_OK);
+    cr_assert_eq(zoq_peft_save(ad, NULL, m, n, NULL, 0), ZOQ_OK);
     char cpath[300];
     snprintf(cpath, sizeof cpath, "%s/adapter_config.json", ad);
     FILE *f = fopen(cpath, "w");
     fputs(config, f);
     fclose(f);
-    zoq_peft *p = NULL;
-    int rc = zoq_peft_open(ad, &p, err, cap);
-    cr_assert_eq(rc == ZOQ_OK, p != NULL);
+    *p = NULL;
+    int rc = zoq_peft_open(ad, p, err, cap);
+    cr_assert_eq(rc == ZOQ_OK, *p != NULL);
+    return rc;
+}
+
+/* The two modules under config text: the open's status. */
+static int open_with_config(const char *config, char *err, size_t cap)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    zoq_peft *p;
+    int rc = open_config(m, 2, config, &p, err, cap);
     zoq_peft_free(p);
     return rc;
 }
@@ -764,6 +777,136 @@ Test(io, peft_open_checks_the_config)
     cr_assert_eq(open_with_config("{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":8,", err,
                                   sizeof err), ZOQ_E_FORMAT);
     cr_assert(strstr(err, "adapter_config.json"), "%s", err);
+}
+
+/* The alphas (or ranks) the two modules get under config text (q_proj
+ * first): the expected values come from Python's re.match(r"(.*\.)?(K)$")
+ * on each key K in order, PEFT's rule, run separately. */
+static void patterns_give(const char *config, double want_q, double want_down)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    zoq_peft *p;
+    char err[256] = "";
+    cr_assert_eq(open_config(m, 2, config, &p, err, sizeof err), ZOQ_OK, "%s: %s", config, err);
+    zoq_peft_module_t q = {.size = sizeof q}, down = {.size = sizeof down};
+    int64_t i;
+    cr_assert_eq(zoq_peft_find(p, "model.layers.0.self_attn.q_proj", &i), ZOQ_OK);
+    zoq_peft_module_info(p, i, &q);
+    cr_assert_eq(zoq_peft_find(p, "model.layers.1.mlp.down_proj", &i), ZOQ_OK);
+    zoq_peft_module_info(p, i, &down);
+    cr_assert_eq(q.alpha, want_q, "%s: q_proj alpha %g", config, q.alpha);
+    cr_assert_eq(down.alpha, want_down, "%s: down_proj alpha %g", config, down.alpha);
+    zoq_peft_free(p);
+}
+
+#define HEAD "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":8,"
+#define DOWN_RANK "\"rank_pattern\":{\"layers\\\\.1\\\\..*_proj\":1},"
+
+Test(io, peft_open_matches_pattern_keys_as_peft)
+{
+    /* the issue's case: regex keys were read as alpha 8 with status OK */
+    patterns_give(HEAD DOWN_RANK "\"alpha_pattern\":{\"layers.1.*proj\":3,"
+                  "\"model\\\\.layers\\\\.0\\\\.self_attn\\\\.q_proj\":2}}", 2, 3);
+    /* the first key in file order that matches wins */
+    patterns_give(HEAD DOWN_RANK "\"alpha_pattern\":{\"layers.1.*proj\":3,\".*_proj\":5}}", 5, 3);
+    patterns_give(HEAD DOWN_RANK "\"alpha_pattern\":{\".*_proj\":5,\"layers.1.*proj\":3}}", 5, 5);
+    /* anchored at the end, and at a dot or the start */
+    patterns_give(HEAD DOWN_RANK "\"alpha_pattern\":{\"layers.1\":7,\"_proj\":7,\"q_proj\":6}}",
+                  6, 8);
+    /* full paths as zoq writes them; alternation stays inside the key */
+    patterns_give(HEAD "\"rank_pattern\":{\"model.layers.1.mlp.down_proj\":1},"
+                  "\"alpha_pattern\":{\"q_proj|down_proj\":0.5}}", 0.5, 0.5);
+    /* lazy repeats match as greedy ones; a '{' that is no repeat is a letter */
+    patterns_give(HEAD DOWN_RANK "\"alpha_pattern\":{\"mlp.*?_pro{1}j\":4,\"x{\":9}}", 8, 4);
+
+    char err[256];
+    cr_assert_eq(open_with_config(HEAD "\"rank_pattern\":{\"layers\\\\.0\\\\..*\":2}}", err,
+                                  sizeof err), ZOQ_E_FORMAT);
+    cr_assert(strstr(err, "rank 1 in the weights, 2 in the config (r; no rank_pattern key"),
+              "%s", err);
+}
+
+Test(io, peft_open_refuses_pattern_keys_it_would_misread)
+{
+    const char *keys[] = {"layers\\\\d+", "(?=q)_proj", "q_proj*+", "[[:alpha:]]+_proj",
+                          "[\\\\w]+", "q_proj)", "(q_proj", "*_proj", "q_pro{300}j", "[q_proj"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        char config[300], err[256] = "";
+        snprintf(config, sizeof config, HEAD DOWN_RANK "\"alpha_pattern\":{\"%s\":3}}",
+                 keys[k]);
+        cr_assert_eq(open_with_config(config, err, sizeof err), ZOQ_E_UNSUPPORTED, "%s: %s",
+                     keys[k], err);
+        cr_assert(strstr(err, "alpha_pattern: key"), "%s", err);
+    }
+    char err[256];
+    cr_assert_eq(open_with_config(HEAD "\"rank_pattern\":{\"down_proj\":1,\"down_proj\":2}}",
+                                  err, sizeof err), ZOQ_E_FORMAT);
+    cr_assert(strstr(err, "given twice"), "%s", err);
+}
+
+Test(io, peft_open_matches_code_points_not_bytes)
+{
+    /* "." is one code point in Python: it must take all of "é" (2 bytes) */
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    m[1].module = "model.\xC3\xA9";
+    zoq_peft *p;
+    char err[256] = "";
+    cr_assert_eq(open_config(m, 2, HEAD "\"rank_pattern\":{\"model\\\\..\":1}}", &p, err,
+                             sizeof err), ZOQ_OK, "%s", err);
+    zoq_peft_free(p);
+}
+
+/* Issue 19: what zoq_peft_save would refuse to write is refused on read. */
+Test(io, peft_open_refuses_alphas_save_refuses)
+{
+    const char *configs[] = {
+        "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":-8," PATTERNS "}",
+        "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":0," PATTERNS "}",
+        "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":5e-324," PATTERNS "}",
+        "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":1e999," PATTERNS "}",
+        HEAD DOWN_RANK "\"alpha_pattern\":{\"nothing_matches_this\":-1}}",
+        HEAD DOWN_RANK "\"alpha_pattern\":{\"q_proj\":2.2e-308}}",
+        HEAD "\"rank_pattern\":{\"down_proj\":1,\"q_proj\":0}}",
+    };
+    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
+        char err[256] = "";
+        cr_assert_eq(open_with_config(configs[k], err, sizeof err), ZOQ_E_FORMAT, "%s: %s",
+                     configs[k], err);
+    }
+    patterns_give(HEAD DOWN_RANK "\"alpha_pattern\":{\"q_proj\":2.3e-308}}", 2.3e-308, 8);
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    m[1].alpha = 5e-324;
+    cr_assert_eq(zoq_peft_save(path_in("adapter"), NULL, m, 2, NULL, 0), ZOQ_E_INVALID);
+}
+
+Test(io, peft_save_uniform_refuses_mixed_rank_or_alpha)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    zoq_peft_config_t cfg = {.size = sizeof cfg, .flags = ZOQ_PEFT_UNIFORM};
+    char err[256] = "";
+    const char *ad = path_in("adapter");
+    cr_assert_eq(zoq_peft_save(ad, &cfg, m, 2, err, sizeof err), ZOQ_E_INVALID);
+    cr_assert(strstr(err, "SGLang"), "%s", err);
+    m[1].rank = 2; /* same rank, other alpha */
+    m[1].a = A0;
+    m[1].b = B0;
+    m[1].out_features = 4;
+    cr_assert_eq(zoq_peft_save(ad, &cfg, m, 2, err, sizeof err), ZOQ_E_INVALID);
+    m[1].alpha = m[0].alpha;
+    cr_assert_eq(zoq_peft_save(ad, &cfg, m, 2, err, sizeof err), ZOQ_OK, "%s", err);
+    cr_assert_eq(entries(dir), 1, "only the adapter, nothing left by the refusals");
+    cfg.flags = 2;
+    cr_assert_eq(zoq_peft_save(ad, &cfg, m, 2, NULL, 0), ZOQ_E_INVALID);
+    /* a caller built before flags existed */
+    zoq_peft_config_t old = {.size = offsetof(zoq_peft_config_t, flags)};
+    two_modules(m);
+    cr_assert_eq(zoq_peft_save(ad, &old, m, 2, err, sizeof err), ZOQ_OK, "%s", err);
+    old.size = offsetof(zoq_peft_config_t, flags) - 1;
+    cr_assert_eq(zoq_peft_save(ad, &old, m, 2, NULL, 0), ZOQ_E_INVALID);
 }
 
 Test(io, peft_open_pairs_factors)

@@ -1,14 +1,17 @@
 /* peft_open.c - reads a PEFT LoRA adapter folder: adapter_config.json
  * (strict JSON; LoRA without DoRA, rsLoRA, bias or fan_in_fan_out) and the
  * lora_A / lora_B pairs of adapter_model.safetensors, checked against each
- * other and against the config's rank (rank_pattern honoured). */
+ * other and against the config's rank (rank_pattern and alpha_pattern keys
+ * matched as PEFT matches them, peft_pattern.c). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/file.h"
 #include "io/json.h"
 #include "io/peft.h"
+#include "io/peft_pattern.h"
 #include "zoq.h"
 
 typedef struct peft_mod {
@@ -30,6 +33,7 @@ typedef struct peft_conf {
     unsigned char *text;
     zoq__json doc;
     const zoq__json_node *rank_pattern, *alpha_pattern;
+    zoq__peft_patterns ranks, alphas;
     uint64_t r;
     double alpha;
 } peft_conf;
@@ -53,23 +57,28 @@ static char *join(const char *dir, const char *file)
     return p;
 }
 
-/* A pattern key applies to module path m when it equals m or is a suffix
- * of m after a dot (PEFT matches keys as regexes anchored this way; keys
- * zoq writes are full paths, for which the two agree). */
-static const zoq__json_node *pattern_value(const zoq__json *doc, const zoq__json_node *pat,
-                                           const char *m)
+/* An alpha zoq_peft_save would write: finite, > 0, not subnormal. */
+static int alpha_ok(const zoq__json_node *v, double *x)
 {
-    if (!pat)
-        return NULL;
-    size_t ml = strlen(m);
-    for (const zoq__json_node *k = zoq__json_at(doc, pat->first); k;) {
+    return zoq__json_double(v, x) && isnormal(*x) && *x > 0;
+}
+
+/* Every value of pattern object obj (may be NULL) a rank >= 1 (alphas = 0)
+ * or an alpha (alphas = 1). */
+static int values_ok(const zoq__json *doc, const zoq__json_node *obj, int alphas,
+                     const char **bad)
+{
+    for (const zoq__json_node *k = obj ? zoq__json_at(doc, obj->first) : NULL; k;) {
         const zoq__json_node *v = zoq__json_at(doc, k->next);
-        if (k->len <= ml && strcmp(m + ml - k->len, k->str) == 0 &&
-            (k->len == ml || m[ml - k->len - 1] == '.'))
-            return v;
+        uint64_t r;
+        double x;
+        if (alphas ? !alpha_ok(v, &x) : !zoq__json_uint(v, INT32_MAX, &r) || r == 0) {
+            *bad = k->str;
+            return 0;
+        }
         k = zoq__json_at(doc, v->next);
     }
-    return NULL;
+    return 1;
 }
 
 /* An optional member that must be absent, null or an object. */
@@ -110,18 +119,29 @@ static int load_config(const char *dir, peft_conf *c, char *err, size_t cap)
         return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: peft_type '%.32s', zoq reads LORA",
                          ZOQ__PEFT_CONFIG, type->str);
     if (!zoq__json_uint(zoq__json_get(d, top, "r"), INT32_MAX, &c->r) || c->r == 0 ||
-        !zoq__json_double(zoq__json_get(d, top, "lora_alpha"), &c->alpha) ||
+        !alpha_ok(zoq__json_get(d, top, "lora_alpha"), &c->alpha) ||
         !pattern(d, top, "rank_pattern", &c->rank_pattern) ||
         !pattern(d, top, "alpha_pattern", &c->alpha_pattern))
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "%s: needs an integer r >= 1, a number "
-                         "lora_alpha, and object (or null) rank_pattern / alpha_pattern",
-                         ZOQ__PEFT_CONFIG);
+                         "lora_alpha > 0 (finite, not subnormal), and object (or null) "
+                         "rank_pattern / alpha_pattern", ZOQ__PEFT_CONFIG);
+    const char *bad = NULL;
+    if (!values_ok(d, c->rank_pattern, 0, &bad))
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "%s: rank_pattern['%.64s'] is not an integer "
+                         ">= 1", ZOQ__PEFT_CONFIG, bad);
+    if (!values_ok(d, c->alpha_pattern, 1, &bad))
+        return zoq__errf(err, cap, ZOQ_E_FORMAT, "%s: alpha_pattern['%.64s'] is not a number "
+                         "> 0 (finite, not subnormal)", ZOQ__PEFT_CONFIG, bad);
     if (is_true(d, top, "use_dora") || is_true(d, top, "use_rslora") ||
         is_true(d, top, "fan_in_fan_out") ||
         (bias && !(bias->kind == ZOQ__JSON_STRING && strcmp(bias->str, "none") == 0)))
         return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: DoRA, rsLoRA, fan_in_fan_out and "
                          "bias other than \"none\" are not read by zoq", ZOQ__PEFT_CONFIG);
-    return ZOQ_OK;
+    if ((rc = zoq__peft_patterns_compile(d, c->rank_pattern, "rank_pattern", &c->ranks, err,
+                                         cap)) != ZOQ_OK)
+        return rc;
+    return zoq__peft_patterns_compile(d, c->alpha_pattern, "alpha_pattern", &c->alphas, err,
+                                      cap);
 }
 
 /* Module path of tensor name if it is "<prefix><module><suffix>". */
@@ -170,15 +190,21 @@ static int pair_up(zoq_peft *p, const peft_conf *c, int64_t ia, size_t len, char
     m->out = b.shape[0];
     m->dtype = a.dtype;
     uint64_t r = c->r;
-    const zoq__json_node *rp = pattern_value(&c->doc, c->rank_pattern, m->module);
-    const zoq__json_node *ap = pattern_value(&c->doc, c->alpha_pattern, m->module);
-    if ((rp && !zoq__json_uint(rp, INT32_MAX, &r)) || r != (uint64_t)m->rank)
+    const zoq__json_node *rp, *ap;
+    int rc = zoq__peft_patterns_find(&c->ranks, m->module, &rp, err, cap);
+    if (rc == ZOQ_OK)
+        rc = zoq__peft_patterns_find(&c->alphas, m->module, &ap, err, cap);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (rp)
+        zoq__json_uint(rp, INT32_MAX, &r); /* checked by load_config */
+    if (r != (uint64_t)m->rank)
         return zoq__errf(err, cap, ZOQ_E_FORMAT, "module '%.64s': rank %d in the weights, "
-                         "%llu in the config", m->module, m->rank, (unsigned long long)r);
+                         "%llu in the config (%s)", m->module, m->rank, (unsigned long long)r,
+                         rp ? "its rank_pattern entry" : "r; no rank_pattern key matches it");
     m->alpha = c->alpha;
-    if (ap && !zoq__json_double(ap, &m->alpha))
-        return zoq__errf(err, cap, ZOQ_E_FORMAT, "module '%.64s': alpha_pattern entry is not "
-                         "a number", m->module);
+    if (ap)
+        zoq__json_double(ap, &m->alpha);
     return ZOQ_OK;
 }
 
@@ -224,6 +250,8 @@ int zoq_peft_open(const char *dir, zoq_peft **out, char *err, size_t err_cap)
         rc = zoq_st_open(wpath, &p->st, err, err_cap);
     if (rc == ZOQ_OK)
         rc = pair_all(p, &c, err, err_cap);
+    zoq__peft_patterns_free(&c.ranks);
+    zoq__peft_patterns_free(&c.alphas);
     zoq__json_free(&c.doc);
     free(c.text);
     free(wpath);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +25,9 @@
 #include "io/safetensors.h"
 #include "zoq.h"
 
-static int check_module(const zoq_peft_module_t *m, int64_t i, char *err, size_t cap)
+/* A module to save; first is module 0 (checked first), flags the config's. */
+static int check_module(const zoq_peft_module_t *m, int64_t i, const zoq_peft_module_t *first,
+                        uint32_t flags, char *err, size_t cap)
 {
     if (!m || m->size < sizeof *m)
         return zoq__errf(err, cap, ZOQ_E_INVALID, "module %lld: size not set", (long long)i);
@@ -32,19 +35,39 @@ static int check_module(const zoq_peft_module_t *m, int64_t i, char *err, size_t
         !zoq__utf8_valid((const unsigned char *)m->module, strlen(m->module)))
         return zoq__errf(err, cap, ZOQ_E_INVALID, "module %lld: empty or non-UTF-8 path",
                          (long long)i);
-    if (m->rank < 1 || m->in_features < 1 || m->out_features < 1 || !isfinite(m->alpha) ||
-        m->alpha <= 0 || !zoq__st_is_float(m->dtype) || !m->a || !m->b ||
+    if (m->rank < 1 || m->in_features < 1 || m->out_features < 1 || !isnormal(m->alpha) ||
+        m->alpha < 0 || !zoq__st_is_float(m->dtype) || !m->a || !m->b ||
         m->in_features > INT64_MAX / 8 / m->rank || m->out_features > INT64_MAX / 8 / m->rank)
         return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': needs rank, in/out features "
-                         ">= 1, alpha > 0, dtype F32/F16/BF16 and both factors", m->module);
+                         ">= 1, alpha > 0 (finite, not subnormal), dtype F32/F16/BF16 and both factors", m->module);
+    if ((flags & ZOQ_PEFT_UNIFORM) && (m->rank != first->rank || m->alpha != first->alpha))
+        return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': rank %d, alpha %g, the first "
+                         "module's %d, %g; ZOQ_PEFT_UNIFORM (SGLang: one lora_alpha / r for the "
+                         "whole adapter) needs one rank and one alpha", m->module, m->rank,
+                         m->alpha, first->rank, first->alpha);
     return ZOQ_OK;
 }
 
-/* Last component of a module path (what PEFT's target_modules lists). */
-static const char *leaf(const char *path)
+/* The caller's config (NULL: defaults) checked and copied into *c, fields
+ * it is too old to have zeroed. */
+static int check_config(const zoq_peft_config_t *cfg, zoq_peft_config_t *c, char *err,
+                        size_t cap)
 {
-    const char *dot = strrchr(path, '.');
-    return dot ? dot + 1 : path;
+    memset(c, 0, sizeof *c);
+    c->size = sizeof *c;
+    int sized = !cfg || zoq__struct_ok(cfg, cfg->size, offsetof(zoq_peft_config_t, flags),
+                                       sizeof *c);
+    if (cfg && sized)
+        memcpy(c, cfg, cfg->size < sizeof *c ? cfg->size : sizeof *c);
+    if (!sized || c->reserved_ || c->reserved2_ || (c->flags & ~ZOQ_PEFT_UNIFORM) ||
+        !zoq__st_is_float(c->file_dtype) ||
+        (c->base_model && !zoq__utf8_valid((const unsigned char *)c->base_model,
+                                           strlen(c->base_model))) ||
+        (c->task_type && !zoq__utf8_valid((const unsigned char *)c->task_type,
+                                          strlen(c->task_type))))
+        return zoq__errf(err, cap, ZOQ_E_INVALID, "zoq_peft_save: bad config (size, "
+                         "file_dtype F32/F16/BF16, UTF-8 strings, known flags, reserved 0)");
+    return ZOQ_OK;
 }
 
 /* The shortest %g text that reads back as x (16 -> "16", 0.1 -> "0.1"),
@@ -68,16 +91,18 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* adapter_config.json, keys sorted and indented as PEFT writes them. */
+/* adapter_config.json, keys sorted and indented as PEFT writes them;
+ * target_modules lists full module paths (not PEFT's usual short names,
+ * which would make PEFT wrap every layer of those names). */
 static int encode_config(const zoq_peft_config_t *cfg, const zoq_peft_module_t *m, int64_t n,
                          zoq__buf *b)
 {
-    const char **leaves = malloc((size_t)n * sizeof *leaves);
-    if (!leaves)
+    const char **paths = malloc((size_t)n * sizeof *paths);
+    if (!paths)
         return ZOQ_E_NOMEM;
     for (int64_t i = 0; i < n; i++)
-        leaves[i] = leaf(m[i].module);
-    qsort(leaves, (size_t)n, sizeof *leaves, cmp_str);
+        paths[i] = m[i].module;
+    qsort(paths, (size_t)n, sizeof *paths, cmp_str);
     zoq__buf_puts(b, "{\n  \"alpha_pattern\": {");
     int any = 0;
     for (int64_t i = 1; i < n; i++)
@@ -110,16 +135,14 @@ static int encode_config(const zoq_peft_config_t *cfg, const zoq_peft_module_t *
         }
     zoq__buf_puts(b, any ? "\n  },\n" : "},\n");
     zoq__buf_puts(b, "  \"revision\": null,\n  \"target_modules\": [");
-    for (int64_t i = 0, k = 0; i < n; i++) {
-        if (i && strcmp(leaves[i], leaves[i - 1]) == 0)
-            continue;
-        zoq__buf_puts(b, k++ ? ",\n    " : "\n    ");
-        zoq__buf_json_string(b, leaves[i]);
+    for (int64_t i = 0; i < n; i++) {
+        zoq__buf_puts(b, i ? ",\n    " : "\n    ");
+        zoq__buf_json_string(b, paths[i]);
     }
     zoq__buf_puts(b, "\n  ],\n  \"task_type\": ");
     zoq__buf_json_string(b, cfg->task_type ? cfg->task_type : "CAUSAL_LM");
     zoq__buf_puts(b, ",\n  \"use_dora\": false,\n  \"use_rslora\": false\n}\n");
-    free(leaves);
+    free(paths);
     return b->oom ? ZOQ_E_NOMEM : ZOQ_OK;
 }
 
@@ -245,32 +268,23 @@ static int write_text(const char *path, const zoq__buf *b, char *err, size_t cap
 int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
                   const zoq_peft_module_t *modules, int64_t n, char *err, size_t err_cap)
 {
-    zoq_peft_config_t defaults = {.size = sizeof defaults};
-    if (!cfg)
-        cfg = &defaults;
+    zoq_peft_config_t c;
     if (!dir || !dir[0] || !modules || n < 1)
         return zoq__errf(err, err_cap, ZOQ_E_INVALID,
                          "zoq_peft_save: needs a folder and >= 1 module");
-    if (!zoq__struct_ok(cfg, cfg->size, sizeof *cfg, sizeof *cfg) || cfg->reserved_ ||
-        !zoq__st_is_float(cfg->file_dtype) ||
-        (cfg->base_model && !zoq__utf8_valid((const unsigned char *)cfg->base_model,
-                                             strlen(cfg->base_model))) ||
-        (cfg->task_type && !zoq__utf8_valid((const unsigned char *)cfg->task_type,
-                                            strlen(cfg->task_type))))
-        return zoq__errf(err, err_cap, ZOQ_E_INVALID, "zoq_peft_save: bad config (size, "
-                         "file_dtype F32/F16/BF16, UTF-8 strings, reserved_ 0)");
-    for (int64_t i = 0; i < n; i++) {
-        int rc = check_module(&modules[i], i, err, err_cap);
-        if (rc != ZOQ_OK)
-            return rc;
-    }
+    int rc = check_config(cfg, &c, err, err_cap);
+    for (int64_t i = 0; i < n && rc == ZOQ_OK; i++)
+        rc = check_module(&modules[i], i, &modules[0], c.flags, err, err_cap);
+    if (rc != ZOQ_OK)
+        return rc;
+    cfg = &c;
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         len--;
     char *target = strndup(dir, len), *tmp = malloc(len + 12);
     zoq_st_writer *w = NULL;
     zoq__buf conf = {0};
-    int rc = ZOQ_OK, exists = 0;
+    int exists = 0;
     if (!target || !tmp || zoq_st_writer_create(&w) != ZOQ_OK) {
         rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
         goto done;
