@@ -71,7 +71,8 @@ def read_adapter(folder):
     cfg = json.load(open(os.path.join(folder, "adapter_config.json")))
     require(cfg["peft_type"] == "LORA" and cfg["r"] == RANK and cfg["lora_alpha"] == ALPHA,
             "%s: adapter_config.json %s" % (folder, cfg))
-    require(sorted(cfg["target_modules"]) == sorted(MODULES), "%s: target_modules" % folder)
+    require(sorted(cfg["target_modules"]) == sorted(map(module_path, MODULES)),
+            "%s: target_modules" % folder)
     t = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
     ad = {}
     for m in MODULES:

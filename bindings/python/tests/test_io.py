@@ -100,7 +100,7 @@ def test_peft_folder_round_trip(tmp_path):
     cfg = json.load(open(tmp_path / "adapter" / "adapter_config.json"))
     assert cfg["peft_type"] == "LORA" and cfg["r"] == 4 and cfg["lora_alpha"] == 16
     assert cfg["base_model_name_or_path"] == "tiny-llama"
-    assert sorted(cfg["target_modules"]) == ["q_proj", "up_proj"]
+    assert cfg["target_modules"] == sorted(a.module for a in ads)  # full paths
     files = zoq.io.load(tmp_path / "adapter" / "adapter_model.safetensors")
     np.testing.assert_array_equal(
         files["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"], ads[0].a)
@@ -132,3 +132,14 @@ def test_peft_bfloat16_storage_and_errors(tmp_path):
     with pytest.raises(ValueError):
         zoq.io.save_peft(tmp_path / "b", [zoq.io.Adapter("m", ads[0].a.ravel(), ads[0].b, 1)])
     assert not os.path.exists(tmp_path / "b")
+
+
+def test_peft_uniform_refuses_mixed_rank_or_alpha(tmp_path):
+    ads = adapters()  # ranks 4 and 2, alphas 16 and 8: SGLang would scale both by 16 / 4
+    with pytest.raises(zoq.InvalidError, match="SGLang"):
+        zoq.io.save_peft(tmp_path / "s", ads, uniform=True)
+    same = [zoq.io.Adapter(ads[0].module, ads[0].a, ads[0].b, 16),
+            zoq.io.Adapter(ads[1].module, ads[0].a, ads[0].b, 16)]
+    zoq.io.save_peft(tmp_path / "s", same, uniform=True)
+    cfg = json.load(open(tmp_path / "s" / "adapter_config.json"))
+    assert cfg["rank_pattern"] == {} and cfg["alpha_pattern"] == {}

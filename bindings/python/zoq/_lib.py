@@ -120,7 +120,8 @@ class PeftModule(C.Structure):
 
 class PeftConfig(C.Structure):
     _fields_ = [("size", C.c_size_t), ("base_model", C.c_char_p), ("task_type", C.c_char_p),
-                ("file_dtype", C.c_int32), ("reserved_", C.c_int32)]
+                ("file_dtype", C.c_int32), ("reserved_", C.c_int32), ("flags", C.c_uint32),
+                ("reserved2_", C.c_uint32)]
 
 
 class Lora(C.Structure):

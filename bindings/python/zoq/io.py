@@ -141,10 +141,15 @@ class Adapter:
             self.module, self.rank, self.a.shape[1], self.b.shape[0], self.alpha)
 
 
-def save_peft(path, adapters, base_model=None, task_type=None, dtype="float32"):
+_PEFT_UNIFORM = 1  # ZOQ_PEFT_UNIFORM
+
+
+def save_peft(path, adapters, base_model=None, task_type=None, dtype="float32", uniform=False):
     """Writes a PEFT LoRA adapter folder (adapter_model.safetensors and
     adapter_config.json) from a list of Adapter, atomically; dtype is the
-    stored type of the factors (float32, float16 or bfloat16)."""
+    stored type of the factors (float32, float16 or bfloat16). uniform=True
+    (for SGLang, which uses one lora_alpha / r per adapter) raises
+    InvalidError if the adapters differ in rank or alpha."""
     mods = (_lib.PeftModule * max(len(adapters), 1))()
     keep = []  # zoq_peft_save reads the factors through these pointers
     for m, ad in zip(mods, adapters):
@@ -159,7 +164,7 @@ def save_peft(path, adapters, base_model=None, task_type=None, dtype="float32"):
     cfg = _lib.PeftConfig(size=C.sizeof(_lib.PeftConfig),
                           base_model=base_model.encode() if base_model else None,
                           task_type=task_type.encode() if task_type else None,
-                          file_dtype=_code(dtype))
+                          file_dtype=_code(dtype), flags=_PEFT_UNIFORM if uniform else 0)
     err = C.create_string_buffer(_ERR_CAP)
     check(lib.zoq_peft_save(str(path).encode(), C.byref(cfg), mods, len(adapters), err,
                             _ERR_CAP), message=err)
