@@ -340,7 +340,7 @@ uninstall:
 	    $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
 
 deps:
-	@sh tools/deps.sh
+	@SYS_PYTHON=$(SYS_PYTHON) sh tools/deps.sh
 
 clean:
 	rm -rf build

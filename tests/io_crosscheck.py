@@ -12,10 +12,10 @@ ctypes on build/libzoq.so:
    differently in each process; zoq sorts them);
 3. a PEFT adapter folder zoq writes has the tensor names, shapes and values
    PEFT expects, and an adapter_config.json whose keys are all fields of
-   PEFT's LoraConfig/PeftConfig (PEFT itself pulls in torch and
-   transformers, so the field list below is taken from its source:
-   src/peft/config.py PeftConfigMixin/PeftConfig and
-   src/peft/tuners/lora/config.py LoraConfig).
+   PEFT's LoraConfig/PeftConfig (the field list below is taken from its
+   source: src/peft/config.py PeftConfigMixin/PeftConfig and
+   src/peft/tuners/lora/config.py LoraConfig, so this runs without torch;
+   tests/peft_roundtrip.py loads the folders in PEFT itself).
 
 Usage: io_crosscheck.py BUILD_DIR   (exit 0 when everything matches)
 """

@@ -114,6 +114,21 @@ elif $PYTHON -c 'import numpy, safetensors' 2>/dev/null; then
 else
     echo "[SKIP] safetensors cross-check (needs python3 numpy and safetensors: make deps)"
 fi
+# Debian's python3 again where PYTHON is another one: its numpy is 1.x.
+if [ -z "${SAN:-}" ] && [ "$(command -v "$PYTHON")" != "$SYS_PYTHON" ] &&
+    $SYS_PYTHON -c 'import numpy, safetensors' 2>/dev/null; then
+    check "safetensors cross-check on $SYS_PYTHON's numpy" $SYS_PYTHON tests/io_crosscheck.py "$BUILD"
+fi
+# PEFT itself (torch, transformers) on a tiny Llama; tools/deps.sh installs it.
+if [ -n "${SAN:-}" ]; then
+    echo "[SKIP] PEFT round trip (not under SANITIZE=1)"
+elif peft_why=$($SYS_PYTHON -c 'import numpy, torch, transformers, peft, jinja2' 2>&1); then
+    check "PEFT round trip: zoq -> PEFT and PEFT -> zoq -> PEFT, bit-identical" \
+        env $py_env PYTHONPATH=bindings/python $SYS_PYTHON tests/peft_roundtrip.py
+else
+    echo "[SKIP] PEFT round trip: $SYS_PYTHON cannot import it ($(echo "$peft_why" | tail -n 1));" \
+        "make deps installs it"
+fi
 for kat in tests/kat/gen_*_kat.py; do
     [ "$kat" = tests/kat/gen_rng_kat.py ] && continue
     [ -f "$kat" ] || continue

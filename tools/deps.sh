@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/deps.sh - installs what zoq's build and tests need on Debian/Ubuntu:
-# Debian packages through apt-get (as root; otherwise prints the command)
-# and the Python packages of tests/requirements.txt through pip.
+# Debian packages through apt-get (as root; otherwise prints the command),
+# the Python packages of tests/requirements.txt through pip, and PEFT for
+# Debian's python3 (SYS_PYTHON) where it installs.
 set -u
 DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
 abigail-tools python3 python3-pip python3-numpy python3-pytest python3-torch python3-matplotlib \
@@ -37,4 +38,22 @@ if ! python3 -c 'import numpy, xxhash, scipy, mpmath, safetensors, yaml' >/dev/n
         { echo "deps: pip failed; run: python3 -m pip install -r tests/requirements.txt"; exit 1; }
 else
     echo "deps: Python packages present"
+fi
+# The PEFT round trip (tests/peft_roundtrip.py in make check) runs on Debian's
+# python3 with its python3-torch 1.13: releases pinned that still take that
+# torch, and peft without its dependencies, since it asks for torch >= 1.13.0,
+# which 1.13.0a0 is not (pip would fetch another torch). jinja2: PEFT's
+# save_pretrained writes a model card. If this fails, that check skips.
+SYS_PYTHON=${SYS_PYTHON:-/usr/bin/python3}
+PEFT_PINS="transformers==4.46.3 accelerate==0.34.2 jinja2"
+sys_pip() {
+    $SYS_PYTHON -m pip install -q "$@" 2>/dev/null ||
+        $SYS_PYTHON -m pip install -q --break-system-packages "$@"
+}
+if ! $SYS_PYTHON -c 'import peft, transformers, jinja2' >/dev/null 2>&1; then
+    echo "deps: pip install $PEFT_PINS, then peft==0.21.2 --no-deps, for $SYS_PYTHON"
+    { sys_pip $PEFT_PINS && sys_pip --no-deps peft==0.21.2; } ||
+        echo "deps: PEFT did not install; make check will skip the PEFT round trip"
+else
+    echo "deps: PEFT present for $SYS_PYTHON"
 fi
