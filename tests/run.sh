@@ -57,6 +57,14 @@ fi
 if [ -z "${SAN:-}" ]; then
     check "install: pkg-config build of the example, uninstall" sh tests/install.sh "$BUILD"
 fi
+if [ -n "${SAN:-}" ]; then
+    echo "[SKIP] pip install of bindings/python (not under SANITIZE=1)"
+elif $SYS_PYTHON -c 'import venv, ensurepip, numpy, setuptools, wheel' 2>/dev/null; then
+    check "pip install ./bindings/python and make wheel: import zoq from / in a new venv" \
+        env SYS_PYTHON="$SYS_PYTHON" sh tests/pip_install.sh "$BUILD"
+else
+    echo "[SKIP] pip install of bindings/python (needs python3-venv, -setuptools, -wheel: make deps)"
+fi
 DIGITS=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
 if [ -f "$DIGITS" ] && $PYTHON -c 'import numpy' 2>/dev/null; then
     check "example: nightly pipeline, 7 nights: every module, never a worse adapter" \

@@ -5,8 +5,8 @@
 # Debian's python3 (SYS_PYTHON) where it installs.
 set -u
 DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
-abigail-tools python3 python3-pip python3-numpy python3-pytest python3-torch python3-matplotlib \
-python3-sklearn cmake unzip"
+abigail-tools python3 python3-pip python3-venv python3-setuptools python3-wheel python3-numpy \
+python3-pytest python3-torch python3-matplotlib python3-sklearn cmake unzip"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

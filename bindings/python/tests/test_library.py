@@ -57,6 +57,7 @@ def test_missing_library_is_a_clear_import_error(tmp_path):
     r = _import_in(env, tmp_path)
     assert r.returncode != 0
     assert "LibraryError" in r.stderr and "ZOQ_LIBRARY" in r.stderr
+    assert "pip install ./bindings/python" in r.stderr and "make install" in r.stderr  # what to do
 
 
 def test_library_copied_into_the_package_is_found(tmp_path):

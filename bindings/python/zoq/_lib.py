@@ -263,6 +263,13 @@ PROTOTYPES = {
 }
 
 
+HELP = """To fix it, either:
+  - install the package with the library inside, from a zoq checkout:
+      pip install ./bindings/python     (runs `make lib`; `make deps` installs what it needs)
+  - or point at a built library:  make lib && export ZOQ_LIBRARY=$PWD/build/libzoq.so
+  - or install libzoq system-wide:  make install  (then ldconfig; docs/getting-started.md)"""
+
+
 class LibraryError(ImportError):
     """libzoq could not be found, loaded, or is of an incompatible version."""
 
@@ -287,8 +294,7 @@ def load():
         except OSError as e:
             errors.append("%s: %s" % (path, e))
     else:
-        raise LibraryError("libzoq not found (set ZOQ_LIBRARY to its path); tried:\n  "
-                           + "\n  ".join(errors))
+        raise LibraryError("libzoq not found; tried:\n  " + "\n  ".join(errors) + "\n" + HELP)
     lib.zoq_version_number.restype = C.c_uint
     number = lib.zoq_version_number()
     if number // 10000 != VERSION_MAJOR or number < VERSION_MIN:
