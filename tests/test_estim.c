@@ -1,5 +1,5 @@
 /* test_estim.c - the update rules: DDC, sign, momentum, ZO-Adam, gradient
- * accumulation, weight decay and HiZOO against known answers from
+ * accumulation, weight decay, HiZOO and sparse masks against known answers from
  * tests/kat/gen_estim_kat.py (float64, from the equations), in both modes;
  * warm start; state round trips and thread-count identity per technique;
  * ZOQ_PARAM_NO_DECAY. */
@@ -46,6 +46,9 @@ static void configure(zoq_ctx *ctx, const kat_estim_t *k)
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_HESSIAN, k->hessian), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_HESSIAN_ALPHA, k->hessian_alpha), ZOQ_OK);
     cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_HESSIAN_FLOOR, k->hessian_floor), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SPARSE, k->sparse), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_SPARSE_KEEP, k->sparse_keep), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SPARSE_EVERY, k->sparse_every), ZOQ_OK);
 }
 
 /* The in-place objective of the KAT: the table's loss for (step, point). */
@@ -277,9 +280,11 @@ static int smooth_objective(void *user, const zoq_eval_t *ev, double *loss)
 /* 0 momentum, 1 Adam, 2 sign + accumulation, 3 Adam + accumulation,
  * 4 HiZOO + momentum + accumulation, 5 magnitude mask every 3 updates with
  * HiZOO, 6 random mask + Adam + accumulation, 7 LoZO rank 4 (V every 3 steps)
- * with momentum, i.e. LOZO-M's factors, and accumulation across V redraws
- * (all with DDC). */
-#define N_TECHNIQUES 8
+ * with momentum, i.e. LOZO-M's factors, and accumulation across V redraws,
+ * 8 magnitude mask + accumulation: saved mid-window, the file carries the
+ * window's mask (θ has many ties at τ, which in-place rounding would move
+ * across it) (all with DDC). */
+#define N_TECHNIQUES 9
 
 static zoq_ctx *technique_ctx(float *w, int which, int threads)
 {
@@ -320,6 +325,10 @@ static zoq_ctx *technique_ctx(float *w, int which, int threads)
     if (which == 6) {
         zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_RANDOM);
         zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_ADAM);
+        zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
+    }
+    if (which == 8) {
+        zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_MAGNITUDE);
         zoq_set_int(ctx, ZOQ_OPT_ACCUMULATE, 2);
     }
     if (which == 7) {

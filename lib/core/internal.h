@@ -86,6 +86,8 @@ typedef struct zoq__plan {
     zoq__hessian hs_final;      /* HiZOO in the final pass: precondition and update sigma */
     zoq__mask mask_store, mask_bits, mask_calc, mask_random; /* sparse masks by pass */
     int moved;                  /* an in-place move has run this step (bits are valid) */
+    int window_bits;            /* this step reads the window's magnitude mask from bits
+                                   (zoq__sparse_window_bits when it was planned) */
     double lr, eps;
     double loss;                /* estimate of L(theta) */
     int64_t passes_run;         /* passes over the parameters this step */
@@ -218,6 +220,9 @@ int zoq__sparse_prepare(zoq_ctx *ctx);
 /* The mask a pass uses: in place, the first move stores it (`store`), later
  * passes read it back; ask/tell computes it from θ. NULL when off. */
 const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store);
+/* Nonzero between steps when the bits hold the open accumulation window's
+ * magnitude mask (an earlier step of the window stored it, or a state file). */
+int zoq__sparse_window_bits(const zoq_ctx *ctx);
 
 
 /* The eval info of point i (< plan.n_points) of the planned step. */

@@ -21,9 +21,11 @@
 #define TRAILER_BYTES 8u        /* XXH64 (seed 0) of header and payload */
 #define MAX_FILE_BYTES (1ull << 40)
 /* Per-parameter buffers, tagged in the file by index + 1: m, v, sigma, each
- * numel values; then tag 4, LOZO-M's factors, with their own shape. */
+ * numel values; then tag 4, LOZO-M's factors, with their own shape, and tag
+ * 5, the open accumulation window's magnitude mask (1 bit per element). */
 #define N_TAGS 3
 #define TAG_LOZO 4u
+#define TAG_BITS 5u
 
 /* Appends the low n bytes of v, little-endian. */
 static void put_le(zoq__buf *b, uint64_t v, int n)
@@ -115,7 +117,8 @@ static void encode(const zoq_ctx *ctx, zoq__buf *b)
         put_le(b, (uint32_t)p->tau_valid, 4);
         put_le(b, zoq__f32_bits(p->t.tau), 4);
         const float *bufs[N_TAGS] = {p->t.m, p->t.v, p->t.sigma};
-        uint32_t nb = p->t.lozo_n != NULL;
+        const int bits = zoq__sparse_window_bits(ctx) && p->enabled && p->t.bits;
+        uint32_t nb = (p->t.lozo_n != NULL) + bits;
         for (int k = 0; k < N_TAGS; k++)
             nb += bufs[k] != NULL;
         put_le(b, nb, 4);
@@ -134,6 +137,10 @@ static void encode(const zoq_ctx *ctx, zoq__buf *b)
             int64_t count = p->t.numel / p->t.cols * p->lozo_rank * p->t.lozo_nq;
             for (int64_t j = 0; j < count; j++)
                 put_le(b, zoq__f32_bits(p->t.lozo_n[j]), 4);
+        }
+        if (bits) {
+            put_le(b, TAG_BITS, 4);
+            zoq__buf_put(b, p->t.bits, ((size_t)p->t.numel + 7) / 8);
         }
     }
     if (b->oom)
@@ -205,6 +212,7 @@ typedef struct loaded {
     opt_rec *opts;
     float **buf[N_TAGS];        /* [tag][parameter id]; NULL: not in the file */
     lozo_rec *lozo;             /* per parameter id */
+    uint8_t **bits;             /* per parameter id: the window's mask; NULL: not in the file */
 } loaded;
 
 static void discard(loaded *ld, int32_t n_params)
@@ -217,6 +225,9 @@ static void discard(loaded *ld, int32_t n_params)
     for (int32_t i = 0; ld->lozo && i < n_params; i++)
         free(ld->lozo[i].n);
     free(ld->lozo);
+    for (int32_t i = 0; ld->bits && i < n_params; i++)
+        free(ld->bits[i]);
+    free(ld->bits);
     free(ld->accum);
     free(ld->opts);
     free(ld->tau_valid);
@@ -251,6 +262,21 @@ static int read_lozo(zoq_ctx *ctx, rbuf *r, const zoq__param *p, lozo_rec *rec,
     return ZOQ_OK;
 }
 
+/* The mask bits after their tag: (numel + 7) / 8 bytes. */
+static int read_bits(zoq_ctx *ctx, rbuf *r, const zoq__param *p, uint8_t **bits,
+                     const char *path)
+{
+    size_t n = ((size_t)p->t.numel + 7) / 8;
+    const unsigned char *s = *bits ? NULL : take(r, n);
+    if (!s)
+        return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': repeated or truncated sparse "
+                         "mask", p->name);
+    if (!(*bits = malloc(n)))
+        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+    memcpy(*bits, s, n);
+    return ZOQ_OK;
+}
+
 static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
 {
     uint32_t n = get_u32(r);
@@ -264,7 +290,8 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
     ld->tau_valid = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau_valid);
     ld->tau = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau);
     ld->lozo = calloc((size_t)ctx->n_params + 1, sizeof *ld->lozo);
-    if (!seen || !ld->tau_valid || !ld->tau || !ld->lozo) {
+    ld->bits = calloc((size_t)ctx->n_params + 1, sizeof *ld->bits);
+    if (!seen || !ld->tau_valid || !ld->tau || !ld->lozo || !ld->bits) {
         free(seen);
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
     }
@@ -295,7 +322,7 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
                            (unsigned long long)numel, p->t.dtype, (long long)p->t.numel);
             break;
         }
-        if (seen[id] || n_buffers > N_TAGS + 1 || n_buffers > (r->n - r->at) / 4) {
+        if (seen[id] || n_buffers > N_TAGS + 2 || n_buffers > (r->n - r->at) / 4) {
             rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': listed twice, or %u buffers "
                            "(truncated?)", p->name, n_buffers);
             break;
@@ -311,6 +338,8 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
             uint32_t tag = get_u32(r);
             if (tag == TAG_LOZO)
                 rc = read_lozo(ctx, r, p, &ld->lozo[id], path);
+            else if (tag == TAG_BITS)
+                rc = read_bits(ctx, r, p, &ld->bits[id], path);
             else if (tag < 1 || tag > N_TAGS || ld->buf[tag - 1][id] ||
                 (uint64_t)(r->n - r->at) / 4 < numel)
                 rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad or repeated buffer tag "
@@ -385,9 +414,23 @@ static int apply_options(zoq_ctx *ctx, const opt_rec *recs, uint32_t n, const ch
     return ZOQ_OK;
 }
 
-/* Installs a checked file into ctx; cannot fail. Takes ld's allocations. */
+/* Installs a checked file into ctx; cannot fail. Takes ld's allocations.
+ * The window's stored mask counts only if every enabled tensor has one. */
 static void commit(zoq_ctx *ctx, loaded *ld)
 {
+    int window_bits = ld->accum_steps > 0;
+    for (int32_t i = 0; i < ctx->n_params; i++) {
+        zoq__param *p = &ctx->params[i];
+        if (ld->bits[i]) {
+            free(p->t.bits);
+            p->t.bits = ld->bits[i];
+            ld->bits[i] = NULL;
+        } else if (p->enabled) {
+            window_bits = 0;
+        }
+    }
+    ctx->plan.window_bits = window_bits;
+    ctx->plan.moved = 0;
     for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__tensor *t = &ctx->params[i].t;
         t->tau = ld->tau[i];

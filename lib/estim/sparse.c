@@ -5,7 +5,9 @@
  * a radix select on the bits of |θ|); random mode draws the mask from stream
  * 2. The mask is constant within an accumulation window and, in magnitude
  * mode, always taken from the unperturbed θ: the first in-place move stores
- * it as 1 bit per element for the rest of the step. */
+ * it as 1 bit per element for the rest of the step and of its accumulation
+ * window (in place, θ comes back from a step only to within rounding, and an
+ * element at τ would leave the mask if later steps compared again). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,11 +68,19 @@ static void free_bits(zoq_ctx *ctx)
         ctx->params[i].tau_valid = 0;
     }
     ctx->mask_epoch = -1;
+    ctx->plan.window_bits = 0;
+}
+
+int zoq__sparse_window_bits(const zoq_ctx *ctx)
+{
+    return ctx->opts.sparse == ZOQ_SPARSE_MAGNITUDE && ctx->accum_steps > 0 &&
+           (ctx->plan.window_bits || ctx->plan.moved);
 }
 
 int zoq__sparse_prepare(zoq_ctx *ctx)
 {
     zoq__plan *pl = &ctx->plan;
+    pl->window_bits = zoq__sparse_window_bits(ctx);
     pl->moved = 0;
     if (ctx->opts.sparse == ZOQ_SPARSE_OFF) {
         free_bits(ctx);
@@ -99,8 +109,10 @@ int zoq__sparse_prepare(zoq_ctx *ctx)
             continue;
         void *bits;
         if (!p->t.bits &&
-            (rc = zoq__param_alloc(ctx, p, ((size_t)p->t.numel + 7) / 8, &bits)) == ZOQ_OK)
+            (rc = zoq__param_alloc(ctx, p, ((size_t)p->t.numel + 7) / 8, &bits)) == ZOQ_OK) {
             p->t.bits = bits;
+            pl->window_bits = 0; /* a tensor enabled inside the window: every mask anew */
+        }
         if (rc != ZOQ_OK || (p->tau_valid && epoch == ctx->mask_epoch))
             continue;
         if ((!hist && !(hist = malloc(BINS * sizeof *hist))) ||
@@ -125,6 +137,8 @@ const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store)
     switch (ctx->opts.sparse) {
     case ZOQ_SPARSE_RANDOM: return &pl->mask_random;
     case ZOQ_SPARSE_MAGNITUDE:
+        if (pl->window_bits)
+            return &pl->mask_bits;
         return store ? &pl->mask_store : pl->moved ? &pl->mask_bits : &pl->mask_calc;
     default: return NULL;
     }

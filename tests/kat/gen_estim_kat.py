@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Known answers for the update rules (docs/algorithms.md), written from the
 equations alone: SGD with weight decay, DDC clipping, ZO-SignSGD, momentum,
-ZO-Adam, gradient accumulation and HiZOO's diagonal Hessian, each over a few ask/tell steps with a fixed
+ZO-Adam, gradient accumulation, HiZOO's diagonal Hessian and Sparse MeZO's
+magnitude and random masks (the random bits and the mask epoch of
+docs/rng.md section 4b), each over a few steps with a fixed
 table of losses; then LoZO and LOZO-M on a 2-D tensor beside a 1-D one, over
 steps that redraw V (the factors' reprojection, and directions gathered in
 an earlier V period). Directions come from gen_rng_kat.py (an implementation of
@@ -27,8 +29,10 @@ MAX_POINTS = 5
 
 # (name, estimator 0 central / 1 forward, queries, optimizer 0 sgd / 1 momentum / 2 adam,
 #  sign, accumulate, lr, eps, weight decay, clip, momentum, beta1, beta2, adam eps,
-#  hessian, hessian alpha, hessian floor)
-H0 = (0, 1e-8, 1e-8)
+#  hessian, hessian alpha, hessian floor, sparse 0 off / 1 magnitude / 2 random,
+#  sparse keep, sparse every)
+S0 = (0, 0.5, 1)
+H0 = (0, 1e-8, 1e-8) + S0
 CASES = [
     ("sgd", 0, 2, 0, 0, 1, 0.05, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8) + H0,
     ("sgd_wd_clip", 0, 2, 0, 0, 1, 0.05, 0.01, 0.1, 5.0, 0.9, 0.9, 0.999, 1e-8) + H0,
@@ -38,11 +42,23 @@ CASES = [
     ("accumulate3", 0, 2, 0, 0, 3, 0.05, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8) + H0,
     ("adam_acc2_clip_wd", 0, 2, 2, 0, 2, 0.01, 0.01, 0.05, 10.0, 0.9, 0.8, 0.99, 1e-6) + H0,
     ("forward_momentum_sign", 1, 3, 1, 1, 1, 0.003, 0.02, 0.0, 0.0, 0.5, 0.9, 0.999, 1e-8) + H0,
-    ("hizoo_sgd", 0, 1, 0, 0, 1, 0.01, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8, 1, 1e-4, 1e-8),
+    ("hizoo_sgd", 0, 1, 0, 0, 1, 0.01, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8, 1, 1e-4, 1e-8)
+    + S0,
     ("hizoo_momentum_floor", 0, 2, 1, 0, 1, 0.005, 1.0, 0.02, 0.0, 0.9, 0.9, 0.999, 1e-8,
-     1, 0.9, 0.5),
+     1, 0.9, 0.5) + S0,
     ("hizoo_adam_acc2_clip", 0, 2, 2, 0, 2, 0.01, 0.01, 0.0, 20.0, 0.9, 0.9, 0.999, 1e-8,
-     1, 1e-3, 1e-8),
+     1, 1e-3, 1e-8) + S0,
+    # sparse masks: epochs change inside the run (every 3 steps; every 2 windows of 2 steps)
+    ("random_every3", 0, 2, 0, 0, 1, 0.05, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8, 0, 1e-8, 1e-8,
+     2, 0.4, 3),
+    ("random_acc2_every2_momentum", 0, 2, 1, 0, 2, 0.05, 0.01, 0.1, 0.0, 0.8, 0.9, 0.999, 1e-8,
+     0, 1e-8, 1e-8, 2, 0.6, 2),
+    ("random_forward_acc3", 1, 3, 0, 0, 3, 0.01, 0.02, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8,
+     0, 1e-8, 1e-8, 2, 0.5, 1),
+    ("magnitude_every2", 0, 2, 0, 0, 1, 0.2, 0.01, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8, 0, 1e-8, 1e-8,
+     1, 0.4, 2),
+    ("magnitude_acc2_every2_adam_wd", 0, 2, 2, 0, 2, 0.05, 0.01, 0.5, 0.0, 0.9, 0.9, 0.999, 1e-8,
+     0, 1e-8, 1e-8, 1, 0.3, 2),
 ]
 
 
@@ -55,14 +71,42 @@ def losses():
             for t in range(STEPS)]
 
 
+def random_mask(key, epoch, keep):
+    """docs/rng.md 4b: element i is perturbed iff u < keep (binary32), u from word i mod 4 of
+    block i // 4 of stream 2 of (key, epoch, query 0)."""
+    u = [(rng.block(key, epoch, 0, 2, i // 4)[i % 4] >> 8) * 2.0 ** -24 for i in range(N)]
+    return [1.0 if u[i] < float(np.float32(keep)) else 0.0 for i in range(N)]
+
+
+def magnitude_tau(th, keep):
+    """The ceil(keep * N)-th smallest |θ| of the binary32 θ, asserting that no other |θ| lies
+    within a relative 1e-4 of it (so that float64 here and binary32 in C order them alike)."""
+    a = sorted(abs(float(np.float32(x))) for x in th)
+    k = max(math.ceil(keep * N) - 1, 0)
+    assert all(abs(x - a[k]) > 1e-4 * a[k] for j, x in enumerate(a) if j != k), "|θ| tie"
+    return a[k]
+
+
 def run(case):
-    _, est, nq, opt, sign, acc, lr, eps, wd, clip, mu, b1, b2, aeps, hz, alpha, floor = case
+    (_, est, nq, opt, sign, acc, lr, eps, wd, clip, mu, b1, b2, aeps, hz, alpha, floor,
+     sparse, keep, every) = case
     key = rng.tensor_key(SEED, NAME)
     th = theta0()
     m, v, sig = [0.0] * N, [0.0] * N, [1.0] * N
     gathered, updates, clipped, applied = [], 0, [], []
+    mask, epoch, tau = [1.0] * N, -1, 0.0
     L = losses()
     for t in range(STEPS):
+        if sparse and not gathered:  # a window opens: its mask epoch is updates // every
+            if sparse == 2:
+                mask = random_mask(key, updates // every, keep)
+            else:  # τ is recomputed when the epoch changes, |θ| <= τ from θ as it is now
+                if updates // every != epoch:
+                    tau = magnitude_tau(th, keep)
+                a = [abs(float(np.float32(x))) for x in th]
+                assert all(abs(x - tau) > 1e-4 * tau or x == tau for x in a), "|θ| near τ"
+                mask = [1.0 if x <= tau else 0.0 for x in a]
+            epoch = updates // every
         if hz:  # points: θ, then θ ± ε z_q/√Σ
             g = [(L[t][1 + 2 * q] - L[t][2 + 2 * q]) / (2 * eps) for q in range(nq)]
             h = [abs(L[t][1 + 2 * q] + L[t][2 + 2 * q] - 2 * L[t][0]) / (2 * eps * eps)
@@ -91,10 +135,10 @@ def run(case):
         if not done:
             continue
         gh = [0.0] * N
-        for (s, q, w) in gathered:
+        for (s, q, w) in gathered:  # the window's one mask (all ones when sparse is off)
             z = rng.noise(key, s, q, 0, 0, 0, N)
             for i in range(N):
-                gh[i] += w * float(z[i]) / math.sqrt(sig[i]) / len(gathered)
+                gh[i] += w * float(z[i]) * mask[i] / math.sqrt(sig[i]) / len(gathered)
         gathered, updates = [], updates + 1
         for i in range(N):
             th[i] *= 1 - lr * wd
@@ -223,6 +267,9 @@ def generate():
             "    double lr, eps, weight_decay, clip, momentum, beta1, beta2, adam_eps;",
             "    int hessian;",
             "    double hessian_alpha, hessian_floor;",
+            "    int sparse;",
+            "    double sparse_keep;",
+            "    int sparse_every;",
             "    int clipped[KAT_ESTIM_STEPS], applied[KAT_ESTIM_STEPS];",
             "    double theta[KAT_ESTIM_N];", "} kat_estim_t;", "",
             "static const kat_estim_t kat_estim[] = {"]
@@ -230,7 +277,7 @@ def generate():
         th, clipped, applied = run(case)
         ints = ", ".join(str(x) for x in case[1:6])
         reals = ", ".join("%.17g" % x for x in case[6:14])
-        hz = "%d, %.17g, %.17g" % case[14:]
+        hz = "%d, %.17g, %.17g, %d, %.17g, %d" % case[14:]
         out.append(f'    {{"{case[0]}", {ints}, {reals}, {hz},')
         out.append("     {" + ", ".join(map(str, clipped)) + "}, {" +
                    ", ".join(map(str, applied)) + "},")
