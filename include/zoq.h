@@ -125,7 +125,7 @@ typedef enum zoq_opt {
     ZOQ_OPT_ADAM_BETA2 = 18,    /* double: Adam beta2 in [0, 1) [0.999] */
     ZOQ_OPT_ADAM_EPS = 19,      /* double: Adam epsilon > 0 [1e-8] */
     ZOQ_OPT_CLIP = 20,          /* double: DDC, clip each g_q to [-C, C]; 0 = off [0] */
-    ZOQ_OPT_SIGN = 21,          /* int: 1 = ZO-SignSGD, use sign(g_q) [0] */
+    ZOQ_OPT_SIGN = 21,          /* int: 1 = ZO-SGD-Sign, use sign(g_q) [0] */
     ZOQ_OPT_ACCUMULATE = 22,    /* int: apply one update every K steps, 1..4096 [1] */
     ZOQ_OPT_HESSIAN = 23,       /* int: 1 = HiZOO diagonal-Hessian preconditioning [0] */
     ZOQ_OPT_HESSIAN_ALPHA = 24, /* double: HiZOO EMA rate alpha in [0, 1) [1e-8] */

@@ -1,5 +1,5 @@
 /* update.c - from projected gradients to one update pass. Each g_q is first
- * clipped to [-C, C] (DDC, seed 002) and/or replaced by its sign (ZO-SignSGD,
+ * clipped to [-C, C] (DDC, seed 002) and/or replaced by its sign (ZO-SGD-Sign,
  * seed 004), giving a weight w_q. Directions are gathered for K steps
  * (gradient accumulation) as (step, query, w) triples — z is never stored —
  * and the last step of the window applies, in one pass,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Known answers for the update rules (docs/algorithms.md), written from the
-equations alone: SGD with weight decay, DDC clipping, ZO-SignSGD, momentum,
+equations alone: SGD with weight decay, DDC clipping, ZO-SGD-Sign, momentum,
 ZO-Adam, gradient accumulation, HiZOO's diagonal Hessian and Sparse MeZO's
 magnitude and random masks (the random bits and the mask epoch of
 docs/rng.md section 4b), each over a few steps with a fixed
