@@ -125,7 +125,8 @@ fi
 # Debian's python3 again where PYTHON is another one: its numpy is 1.x.
 if [ -z "${SAN:-}" ] && [ "$(command -v "$PYTHON")" != "$SYS_PYTHON" ] &&
     $SYS_PYTHON -c 'import numpy, safetensors' 2>/dev/null; then
-    check "safetensors cross-check on $SYS_PYTHON's numpy" $SYS_PYTHON tests/io_crosscheck.py "$BUILD"
+    check "safetensors cross-check on $SYS_PYTHON's numpy" \
+        $SYS_PYTHON tests/io_crosscheck.py "$BUILD"
 fi
 # PEFT itself (torch, transformers) on a tiny Llama; tools/deps.sh installs it.
 if [ -n "${SAN:-}" ]; then

@@ -839,6 +839,9 @@ Test(io, peft_open_refuses_pattern_keys_it_would_misread)
                      keys[k], err);
         cr_assert(strstr(err, "alpha_pattern: key"), "%s", err);
     }
+    char err0[256];
+    open_with_config(HEAD DOWN_RANK "\"alpha_pattern\":{\"layers\\\\d+\":3}}", err0, sizeof err0);
+    cr_assert(strstr(err0, "byte 7: an escape"), "the message points at \\d: %s", err0);
     char err[256];
     cr_assert_eq(open_with_config(HEAD "\"rank_pattern\":{\"down_proj\":1,\"down_proj\":2}}",
                                   err, sizeof err), ZOQ_E_FORMAT);

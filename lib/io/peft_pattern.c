@@ -94,17 +94,19 @@ static const char *repeat(const char **c, int *prev, zoq__buf *b)
 }
 
 /* Writes ^(.*\.)?(key)$ as a POSIX extended regex into b; NULL, or the
- * Python construct that POSIX would read differently. */
-static const char *translate(const char *key, zoq__buf *b)
+ * Python construct that POSIX would read differently, found at key[*at]. */
+static const char *translate(const char *key, zoq__buf *b, size_t *at)
 {
     int prev = NOTHING, depth = 0;
     zoq__buf_puts(b, "^(.*\\.)?(");
     for (const char *c = key; *c; c++) {
         const char *why = NULL;
+        *at = (size_t)(c - key);
         switch (*c) {
         case '\\':
             if (!c[1] || !strchr(".^$*+?()[]{}|\\", c[1]))
-                return "an escape other than \\ before one of . ^ $ * + ? ( ) [ ] { } | \\";
+                return "an escape POSIX reads otherwise (only \\ before . ^ $ * + ? ( ) [ ] { } "
+                       "| \\ is the same; for \\d write [0-9])";
             zoq__buf_put(b, c++, 2);
             prev = ATOM;
             continue;
@@ -184,13 +186,15 @@ static int compile(const zoq__peft_patterns *p, zoq__peft_key *k, const char *wh
                    size_t cap)
 {
     zoq__buf b = {0};
-    const char *why = translate(k->key, &b);
+    size_t at = 0;
+    const char *why = translate(k->key, &b, &at);
     int rc = ZOQ_OK;
     if (b.oom)
         rc = zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
     else if (why)
-        rc = zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: key '%.64s' has %s, which zoq does "
-                       "not match as PEFT's Python regexes do", what, k->key, why);
+        rc = zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: key '%.64s', byte %zu: %s; "
+                       "zoq refuses what it cannot match as PEFT's Python regex does", what,
+                       k->key, at + 1, why);
     else if (!p->utf8 && !ascii(k->key))
         rc = zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: key '%.64s' is not ASCII and there is "
                        "no C.UTF-8 locale to match it in", what, k->key);

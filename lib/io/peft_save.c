@@ -39,7 +39,8 @@ static int check_module(const zoq_peft_module_t *m, int64_t i, const zoq_peft_mo
         m->alpha < 0 || !zoq__st_is_float(m->dtype) || !m->a || !m->b ||
         m->in_features > INT64_MAX / 8 / m->rank || m->out_features > INT64_MAX / 8 / m->rank)
         return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': needs rank, in/out features "
-                         ">= 1, alpha > 0 (finite, not subnormal), dtype F32/F16/BF16 and both factors", m->module);
+                         ">= 1, alpha > 0 (finite, not subnormal), dtype F32/F16/BF16 and both "
+                         "factors", m->module);
     if ((flags & ZOQ_PEFT_UNIFORM) && (m->rank != first->rank || m->alpha != first->alpha))
         return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': rank %d, alpha %g, the first "
                          "module's %d, %g; ZOQ_PEFT_UNIFORM (SGLang: one lora_alpha / r for the "
