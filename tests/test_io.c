@@ -861,6 +861,20 @@ Test(io, peft_open_matches_code_points_not_bytes)
     zoq_peft_free(p);
 }
 
+Test(io, peft_open_falls_back_to_a_key_equal_to_the_path)
+{
+    /* as a regex "m.a+b" does not match the path "m.a+b"; PEFT then looks
+     * the path itself up in the pattern (Python: re.match -> None) */
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    m[1].module = "m.a+b";
+    zoq_peft *p;
+    char err[256] = "";
+    cr_assert_eq(open_config(m, 2, HEAD "\"rank_pattern\":{\"m.a+b\":1}}", &p, err, sizeof err),
+                 ZOQ_OK, "%s", err);
+    zoq_peft_free(p);
+}
+
 /* Issue 19: what zoq_peft_save would refuse to write is refused on read. */
 Test(io, peft_open_refuses_alphas_save_refuses)
 {
