@@ -95,7 +95,11 @@ ZOQ_API int zoq_create(zoq_ctx **out);
  * parameter buffers. Accepts NULL. */
 ZOQ_API void zoq_destroy(zoq_ctx *ctx);
 /* Message of the last failed call on ctx ("" if none failed yet). Owned by ctx,
- * valid until the next call on it. For ctx == NULL returns a static string. */
+ * valid until the next call on it. ctx == NULL: the message of the last failed
+ * call on this thread that had no context to record it (the preference and
+ * statistics functions, or a call given a NULL context); "" if none. That one
+ * is thread-local, valid until the thread's next such failure; a successful
+ * call does not clear it, so read it only right after a failure. */
 ZOQ_API const char *zoq_last_error(const zoq_ctx *ctx);
 
 /* ------------------------------------------------------------------------ */
@@ -591,7 +595,9 @@ ZOQ_API int zoq_peft_read(const zoq_peft *p, int64_t i, int dtype, void *a, size
 
 /* Pure functions of plain arrays: no context, thread-safe, no allocation
  * except zoq_pref_aero_create. Formulas, defaults and sources:
- * docs/preference.md. On any error nothing is written. */
+ * docs/preference.md. On any error nothing is written, and the message
+ * naming the wrong argument is zoq_last_error(NULL) (this section and the
+ * next two: evaluation, data helpers, the preference objective). */
 
 typedef enum zoq_pref_loss {
     ZOQ_LOSS_DPO = 0,           /* Rafailov et al. 2023, arXiv:2305.18290 */
@@ -683,7 +689,11 @@ typedef struct zoq_pref_aero zoq_pref_aero_t;
 /* Evaluates the loss p->loss on batch b into *out. aero is required for
  * ZOQ_LOSS_AERO (read only) and ignored otherwise. ZOQ_E_INVALID for bad
  * params, sizes, n <= 0, a missing or non-finite array a loss needs, a token
- * count <= 0, a KTO label not 0/1, or an ORPO mean log-prob >= 0. */
+ * count <= 0, a KTO label not 0/1, an ORPO mean log-prob >= 0, AERO rewards
+ * whose squared deviation overflows, or a loss that comes out NaN (inputs
+ * beyond a double's range; *out unwritten, the item arrays may be). GRPO's
+ * group moments are computed on rewards scaled by a power of two: any finite
+ * rewards give finite advantages. */
 ZOQ_API int zoq_pref_loss_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
                                const zoq_pref_aero_t *aero, zoq_pref_result_t *out);
 
@@ -753,7 +763,9 @@ typedef struct zoq_pref_guard {
 ZOQ_API int zoq_pref_guard_default(zoq_pref_guard_t *out);
 /* Decides whether the candidate evaluated as `after` replaces the one
  * evaluated as `before`: *deploy = 1 or 0; *p_value (may be NULL) gets the
- * z-test p of the accuracies (from correct/n). ZOQ_E_INVALID for bad inputs. */
+ * z-test p of the accuracies (from correct/n). The accuracy gain is computed
+ * from the counts, (c1·n0 - c0·n1)/(n0·n1) with one rounding, so 28/100 ->
+ * 35/100 meets min_accuracy_gain 0.07. ZOQ_E_INVALID for bad inputs. */
 ZOQ_API int zoq_pref_guard_decide(const zoq_pref_guard_t *g, const zoq_pref_eval_t *before,
                                   const zoq_pref_eval_t *after, int *deploy, double *p_value);
 

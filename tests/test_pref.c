@@ -3,6 +3,7 @@
  * generated independently by tests/kat/gen_pref_kat.py (mpmath, scipy). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -598,6 +599,98 @@ Test(pref_group, groups_are_runs_of_equal_ids)
     cr_expect(close_to(a1[1], -0.5 / (sqrt(0.5) + 1e-4), 1e-12, 0));
 }
 
+/* GRPO's group mean and std of rewards near the largest double: summed as
+ * they are, two rewards of 1e308 overflow to inf and the loss came out NaN
+ * with ZOQ_OK. Expected values from the formula in 40-digit arithmetic
+ * (mpmath): A_i = (r_i - mean)/(std + 1e-4), loss = mean(-A_i·π_i/L_i). */
+Test(pref_group, huge_rewards_do_not_overflow)
+{
+    const double pc[3] = {-2, -4, -1}, lc[3] = {2, 2, 2}; /* π̄ = -1, -2, -0.5 */
+    zoq_pref_params_t p;
+    zoq_pref_params_default(ZOQ_LOSS_GRPO, &p);
+    zoq_pref_batch_t b = {.size = sizeof b, .n = 2, .chosen_logps = pc, .chosen_tokens = lc};
+    double adv[3];
+    zoq_pref_result_t r = {.size = sizeof r, .advantages = adv};
+
+    const double same[2] = {1e308, 1e308};
+    b.rewards = same;
+    cr_assert_eq(zoq_pref_loss_eval(&p, &b, NULL, &r), ZOQ_OK);
+    cr_expect(r.loss == 0.0 && adv[0] == 0.0 && adv[1] == 0.0, "loss %g, A %g %g", r.loss,
+              adv[0], adv[1]);
+
+    const double opposite[2] = {1e308, -1e308}; /* std 1.414e308, A = ±1/√2 */
+    b.rewards = opposite;
+    cr_assert_eq(zoq_pref_loss_eval(&p, &b, NULL, &r), ZOQ_OK);
+    EXPECT_CLOSE(adv[0], 0.7071067811865475244, 1e-15, 0, "A0", "opposite");
+    EXPECT_CLOSE(adv[1], -0.7071067811865475244, 1e-15, 0, "A1", "opposite");
+    EXPECT_CLOSE(r.loss, -0.3535533905932737622, 1e-15, 0, "loss", "opposite");
+
+    /* mean 0.5e308; deviations 1e308 and -2e308 (itself beyond a double) */
+    const double three[3] = {1.5e308, -1.5e308, 1.5e308};
+    b.n = 3;
+    b.rewards = three;
+    cr_assert_eq(zoq_pref_loss_eval(&p, &b, NULL, &r), ZOQ_OK);
+    EXPECT_CLOSE(adv[0], 0.57735026918962576451, 1e-15, 0, "A0", "three");
+    EXPECT_CLOSE(adv[1], -1.154700538379251529, 1e-15, 0, "A1", "three");
+    EXPECT_CLOSE(adv[2], 0.57735026918962576451, 1e-15, 0, "A2", "three");
+    EXPECT_CLOSE(r.loss, -0.48112522432468813709, 1e-15, 0, "loss", "three");
+    EXPECT_CLOSE(r.reward_chosen, 1.5e308, 1e-15, 0, "reward_chosen", "three");
+    EXPECT_CLOSE(r.reward_rejected, -1.5e308, 1e-15, 0, "reward_rejected", "three");
+
+    /* unscaled advantages are r - mean: 1.5e308 - (-1e308) has no double */
+    const double far[2] = {1.5e308, -1.5e308};
+    p.scale_rewards = 0;
+    b.n = 2;
+    b.rewards = far;
+    cr_assert_eq(zoq_pref_loss_eval(&p, &b, NULL, &r), ZOQ_OK);
+    cr_expect(adv[0] == 1.5e308 && adv[1] == -1.5e308);
+    /* mean -0.567e308: A = (inf, -1.13e308, -1.13e308), π̄ = (-1, -0.5, -0.5) */
+    const double wide[3] = {1.7e308, -1.7e308, -1.7e308}, half_pc[3] = {-2, -1, -1};
+    b.n = 3;
+    b.rewards = wide;
+    b.chosen_logps = half_pc;
+    double loss_before = r.loss;
+    cr_expect_eq(zoq_pref_loss_eval(&p, &b, NULL, &r), ZOQ_OK, "inf advantages, finite π̄");
+    cr_expect(isinf(r.loss));
+    const double zero_pc[3] = {0, -1, -1}; /* π̄_0 = 0: inf·0 */
+    b.chosen_logps = zero_pc;
+    loss_before = r.loss;
+    cr_expect_eq(zoq_pref_loss_eval(&p, &b, NULL, &r), ZOQ_E_INVALID, "a NaN loss is an error");
+    cr_expect(strstr(zoq_last_error(NULL), "NaN") != NULL, "%s", zoq_last_error(NULL));
+    cr_expect(r.loss == loss_before, "*out unwritten");
+}
+
+/* AERO keeps the rewards' mean squared deviation: when it does not fit a
+ * double the call fails and says so; when it does, huge rewards are fine. */
+Test(pref_aero, huge_rewards)
+{
+    const double pc[2] = {-2, -4}, lc[2] = {2, 2};
+    const double same[2] = {1e308, 1e308}, opposite[2] = {1e308, -1e308};
+    zoq_pref_params_t p;
+    zoq_pref_params_default(ZOQ_LOSS_AERO, &p);
+    zoq_pref_aero_t *s;
+    cr_assert_eq(zoq_pref_aero_create(0.9, &s), ZOQ_OK);
+    zoq_pref_batch_t b = {.size = sizeof b, .n = 2, .chosen_logps = pc, .chosen_tokens = lc,
+                          .rewards = opposite};
+    zoq_pref_result_t r = {.size = sizeof r};
+    cr_expect_eq(zoq_pref_loss_eval(&p, &b, s, &r), ZOQ_E_INVALID);
+    cr_expect(strstr(zoq_last_error(NULL), "overflows") != NULL, "%s", zoq_last_error(NULL));
+    cr_expect_eq(zoq_pref_aero_update(s, opposite, 2), ZOQ_E_INVALID);
+    b.rewards = same;
+    cr_assert_eq(zoq_pref_loss_eval(&p, &b, s, &r), ZOQ_OK);
+    cr_expect(r.loss == 0.0 && r.baseline == 1e308);
+    cr_assert_eq(zoq_pref_aero_update(s, same, 2), ZOQ_OK);
+    double base, sq;
+    int64_t count;
+    zoq_pref_aero_get(s, NULL, &base, &sq, &count);
+    cr_expect(base == 1e308 && sq == 0.0 && count == 1);
+    /* second batch: deviation from b = 1e308 of a reward -1e308 is 2e308 */
+    cr_expect_eq(zoq_pref_aero_update(s, opposite, 2), ZOQ_E_INVALID);
+    zoq_pref_aero_get(s, NULL, &base, &sq, &count);
+    cr_expect(base == 1e308 && sq == 0.0 && count == 1, "state unchanged");
+    zoq_pref_aero_free(s);
+}
+
 /* ---- AERO ----------------------------------------------------------------------- */
 
 Test(pref_aero, state_across_calls)
@@ -862,6 +955,33 @@ Test(pref_stats, guard_decisions)
     cr_expect_eq(d, 0);
 }
 
+/* The gain is compared from the counts: acc1 - acc0 in doubles is
+ * 0.35 - 0.28 = 0.06999999999999995 < 0.07, which refused this candidate. */
+Test(pref_stats, guard_gain_from_counts)
+{
+    cr_assert(35.0 / 100 - 28.0 / 100 < 0.07, "the floating-point difference falls short");
+    zoq_pref_guard_t g;
+    zoq_pref_guard_default(&g);
+    g.min_accuracy_gain = 0.07;
+    int d = -1;
+    zoq_pref_eval_t before = ev(28, 100, 1.0), after = ev(35, 100, 1.5);
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &after, &d, NULL), ZOQ_OK);
+    cr_expect_eq(d, 1, "28/100 -> 35/100 gains 0.07");
+    zoq_pref_eval_t short_of = ev(34, 100, 1.5);
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &short_of, &d, NULL), ZOQ_OK);
+    cr_expect_eq(d, 0, "28/100 -> 34/100 gains 0.06");
+    zoq_pref_eval_t other_n = ev(70, 200, 1.5); /* 0.35 on another n */
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &other_n, &d, NULL), ZOQ_OK);
+    cr_expect_eq(d, 1, "28/100 -> 70/200 gains 0.07");
+    zoq_pref_eval_t just_short = ev(69, 200, 1.5);
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &just_short, &d, NULL), ZOQ_OK);
+    cr_expect_eq(d, 0, "28/100 -> 69/200 gains 0.065");
+    g.min_accuracy_gain = -0.07; /* a tolerated loss, symmetric */
+    zoq_pref_eval_t lost = ev(21, 100, 1.5);
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &lost, &d, NULL), ZOQ_OK);
+    cr_expect_eq(d, 1, "28/100 -> 21/100 loses exactly 0.07");
+}
+
 Test(pref_stats, guard_errors)
 {
     zoq_pref_guard_t g;
@@ -886,6 +1006,81 @@ Test(pref_stats, guard_errors)
     cr_expect_eq(zoq_pref_guard_decide(&g, &a, &b, &d, &p), ZOQ_E_INVALID);
     cr_expect(d == 7 && p == 7);
     cr_expect_eq(zoq_pref_guard_default(NULL), ZOQ_E_INVALID);
+}
+
+/* ---- error messages: zoq_last_error(NULL), per thread ----------------------- */
+
+/* Runs `call`, expects ZOQ_E_INVALID and a message containing `want`. */
+#define EXPECT_MESSAGE(call, want)                                                        \
+    do {                                                                                  \
+        cr_expect_eq((call), ZOQ_E_INVALID, "%s", #call);                                 \
+        cr_expect(strstr(zoq_last_error(NULL), (want)) != NULL, "%s: \"%s\" lacks \"%s\"", \
+                  #call, zoq_last_error(NULL), (want));                                   \
+    } while (0)
+
+Test(pref_errors, messages_name_the_argument)
+{
+    const double c[3] = {1, 2, 3}, r[3] = {0, NAN, 1}, tok[3] = {4, 0, 4};
+    zoq_pref_params_t p;
+    zoq_pref_params_default(ZOQ_LOSS_SIMPO, &p);
+    zoq_pref_batch_t b = {.size = sizeof b, .n = 3, .chosen_logps = c, .rejected_logps = c,
+                          .chosen_tokens = tok, .rejected_tokens = tok};
+    zoq_pref_result_t res = {.size = sizeof res};
+    EXPECT_MESSAGE(zoq_pref_loss_eval(&p, &b, NULL, &res), "batch.chosen_tokens[1] = 0");
+    b.rejected_logps = r;
+    EXPECT_MESSAGE(zoq_pref_loss_eval(&p, &b, NULL, &res), "batch.rejected_logps[1]");
+    p.gamma = -1;
+    EXPECT_MESSAGE(zoq_pref_loss_eval(&p, &b, NULL, &res), "params.gamma = -1");
+    zoq_pref_params_default(ZOQ_LOSS_DPO, &p);
+    b.rejected_logps = c;
+    EXPECT_MESSAGE(zoq_pref_loss_eval(&p, &b, NULL, &res), "batch.ref_chosen_logps is NULL");
+    b.n = 0;
+    EXPECT_MESSAGE(zoq_pref_loss_eval(&p, &b, NULL, &res), "batch.n = 0");
+    zoq_pref_eval_t e = {.size = sizeof e};
+    EXPECT_MESSAGE(zoq_pref_evaluate(c, r, 3, &e), "rejected_scores[1]");
+    EXPECT_MESSAGE(zoq_stats_ztest_2prop(3, 10, 11, 10, NULL, NULL), "second proportion");
+    EXPECT_MESSAGE(zoq_stats_mde(100, 0.5, 0.05, 1.5, ZOQ_MDE_TWO_SAMPLE, &p.beta),
+                   "power = 1.5");
+    int64_t idx[2] = {0, 7}, keep[3], nk;
+    EXPECT_MESSAGE(zoq_pref_curriculum_sort(c, c, 3, idx, 2), "idx[1] = 7");
+    EXPECT_MESSAGE(zoq_pref_raft_filter(c, c, 3, 0.2, 0.8, keep, &nk), "low <= high");
+    zoq_pref_guard_t g;
+    zoq_pref_guard_default(&g);
+    zoq_pref_eval_t e0 = ev(3, 10, 1), e1 = ev(12, 10, 1);
+    int d;
+    EXPECT_MESSAGE(zoq_pref_guard_decide(&g, &e0, &e1, &d, NULL), "after: count 12");
+    EXPECT_MESSAGE(zoq_pref_aero_create(1.0, NULL), "out is NULL");
+    /* a failure with a context leaves this thread's message alone */
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    cr_expect_eq(zoq_set_double(ctx, ZOQ_OPT_EPS, -1.0), ZOQ_E_INVALID);
+    cr_expect(strstr(zoq_last_error(NULL), "out is NULL") != NULL);
+    cr_expect(strstr(zoq_last_error(ctx), "out is NULL") == NULL);
+    zoq_destroy(ctx);
+}
+
+static void *fail_in_thread(void *arg)
+{
+    char *seen = arg;
+    /* a fresh thread has no message, whatever the main thread's */
+    strncpy(seen, zoq_last_error(NULL), 63);
+    seen[63] = '\0';
+    int out;
+    (void)zoq_pref_loss_find(NULL, &out);
+    return NULL;
+}
+
+Test(pref_errors, message_is_per_thread)
+{
+    double mde;
+    EXPECT_MESSAGE(zoq_stats_mde(0, 0.5, 0.05, 0.8, ZOQ_MDE_TWO_SAMPLE, &mde), "n = 0");
+    char seen[64] = "untouched";
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, fail_in_thread, seen), 0);
+    pthread_join(t, NULL);
+    cr_expect_str_eq(seen, "");
+    cr_expect(strstr(zoq_last_error(NULL), "zoq_stats_mde: n = 0") != NULL,
+              "the other thread's failure did not overwrite ours: %s", zoq_last_error(NULL));
 }
 
 /* ---- data helpers ---------------------------------------------------------------- */

@@ -38,21 +38,26 @@ const char *zoq_strerror(int status)
     }
 }
 
+/* The message of the last failed call without a context, one per thread:
+ * the library's only mutable state outside a context or object. */
+static _Thread_local char no_ctx_err[ZOQ__ERRMSG_CAP];
+
 int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
 {
-    if (ctx) {
-        va_list ap;
-        va_start(ap, fmt);
+    va_list ap;
+    va_start(ap, fmt);
+    if (ctx)
         vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
-        va_end(ap);
-    }
+    else
+        vsnprintf(no_ctx_err, sizeof no_ctx_err, fmt, ap);
+    va_end(ap);
     return status;
 }
 
 int zoq__check_idle(zoq_ctx *ctx, const char *what)
 {
     if (!ctx)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "%s: the context is NULL", what);
     if (ctx->stepping)
         return zoq__fail(ctx, ZOQ_E_STATE, "%s is not allowed inside the objective, while "
                          "zoq_step is running", what);
@@ -117,5 +122,5 @@ void zoq_destroy(zoq_ctx *ctx)
 
 const char *zoq_last_error(const zoq_ctx *ctx)
 {
-    return ctx ? ctx->err : "no context";
+    return ctx ? ctx->err : no_ctx_err;
 }

@@ -127,7 +127,8 @@ struct zoq_ctx {
     char err[ZOQ__ERRMSG_CAP];
 };
 
-/* Records a formatted message as ctx's last error and returns status. */
+/* Records a formatted message as ctx's last error (ctx NULL: as this
+ * thread's, zoq_last_error(NULL)) and returns status. */
 int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -7,14 +7,15 @@
 int zoq_pref_raft_filter(const double *chosen_scores, const double *rejected_scores,
                          int64_t n, double high, double low, int64_t *keep, int64_t *n_keep)
 {
-    if (chosen_scores == NULL || rejected_scores == NULL || keep == NULL || n_keep == NULL ||
-        n <= 0)
-        return ZOQ_E_INVALID;
+    if (keep == NULL || n_keep == NULL)
+        return zoq__pref_bad("zoq_pref_raft_filter: %s is NULL", keep == NULL ? "keep" : "n_keep");
+    if (n <= 0)
+        return zoq__pref_bad("zoq_pref_raft_filter: n = %lld pairs, must be > 0", (long long)n);
     if (!isfinite(high) || !isfinite(low) || low > high)
-        return ZOQ_E_INVALID;
-    if (!zoq__pref_all_finite(chosen_scores, n, 0) ||
-        !zoq__pref_all_finite(rejected_scores, n, 0))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("raft: thresholds low = %g, high = %g must be finite with "
+                             "low <= high", low, high);
+    ZOQ__PREF_TRY(zoq__pref_need("chosen_scores", chosen_scores, n, 0));
+    ZOQ__PREF_TRY(zoq__pref_need("rejected_scores", rejected_scores, n, 0));
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
         const double c = chosen_scores[i], r = rejected_scores[i];
@@ -60,15 +61,18 @@ static void sift_down(const double *c, const double *r, int64_t *a, int64_t root
 int zoq_pref_curriculum_sort(const double *chosen_scores, const double *rejected_scores,
                              int64_t n, int64_t *idx, int64_t m)
 {
-    if (chosen_scores == NULL || rejected_scores == NULL || n <= 0 || m < 0 ||
-        (idx == NULL && m > 0))
-        return ZOQ_E_INVALID;
-    if (!zoq__pref_all_finite(chosen_scores, n, 0) ||
-        !zoq__pref_all_finite(rejected_scores, n, 0))
-        return ZOQ_E_INVALID;
+    if (n <= 0 || m < 0)
+        return zoq__pref_bad("zoq_pref_curriculum_sort: n = %lld must be > 0 and m = %lld "
+                             ">= 0", (long long)n, (long long)m);
+    if (idx == NULL && m > 0)
+        return zoq__pref_bad("zoq_pref_curriculum_sort: idx is NULL with m = %lld",
+                             (long long)m);
+    ZOQ__PREF_TRY(zoq__pref_need("chosen_scores", chosen_scores, n, 0));
+    ZOQ__PREF_TRY(zoq__pref_need("rejected_scores", rejected_scores, n, 0));
     for (int64_t i = 0; i < m; i++)
         if (idx[i] < 0 || idx[i] >= n)
-            return ZOQ_E_INVALID;
+            return zoq__pref_bad("curriculum: idx[%lld] = %lld is outside [0, n = %lld)",
+                                 (long long)i, (long long)idx[i], (long long)n);
     for (int64_t i = m / 2 - 1; i >= 0; i--)
         sift_down(chosen_scores, rejected_scores, idx, i, m);
     for (int64_t end = m - 1; end > 0; end--) {

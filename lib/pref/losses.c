@@ -25,7 +25,7 @@ static int ascii_lower(int c)
 int zoq_pref_loss_find(const char *name, int *loss)
 {
     if (name == NULL || loss == NULL)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("zoq_pref_loss_find: %s is NULL", name == NULL ? "name" : "loss");
     for (int i = 0; i < ZOQ_PREF_LOSS_COUNT; i++) {
         const char *a = name, *b = loss_names[i];
         while (*a != '\0' && *b != '\0' && ascii_lower((unsigned char)*a) == *b) {
@@ -37,13 +37,16 @@ int zoq_pref_loss_find(const char *name, int *loss)
             return ZOQ_OK;
         }
     }
-    return ZOQ_E_NOT_FOUND;
+    return zoq__fail(NULL, ZOQ_E_NOT_FOUND, "no preference loss is named '%.64s'", name);
 }
 
 int zoq_pref_params_default(int loss, zoq_pref_params_t *out)
 {
-    if (out == NULL || loss < 0 || loss >= ZOQ_PREF_LOSS_COUNT)
-        return ZOQ_E_INVALID;
+    if (out == NULL)
+        return zoq__pref_bad("zoq_pref_params_default: out is NULL");
+    if (loss < 0 || loss >= ZOQ_PREF_LOSS_COUNT)
+        return zoq__pref_bad("loss %d is not a zoq_pref_loss_t (0..%d)", loss,
+                             ZOQ_PREF_LOSS_COUNT - 1);
     zoq_pref_params_t p;
     memset(&p, 0, sizeof p);
     p.size = sizeof p;
@@ -67,50 +70,57 @@ int zoq_pref_params_default(int loss, zoq_pref_params_t *out)
 
 int zoq_pref_params_check(const zoq_pref_params_t *p)
 {
-    if (p == NULL || !zoq__pref_in_size_ok(p, sizeof *p))
-        return ZOQ_E_INVALID;
+    if (p == NULL)
+        return zoq__pref_bad("the params are NULL");
+    if (!zoq__pref_in_size_ok(p, sizeof *p))
+        return zoq__pref_bad("params.size %zu is too small or its unknown tail is not zero "
+                             "(this build's struct is %zu bytes)", p->size, sizeof *p);
     if (p->loss < 0 || p->loss >= ZOQ_PREF_LOSS_COUNT)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("params.loss %d is not a zoq_pref_loss_t (0..%d)", (int)p->loss,
+                             ZOQ_PREF_LOSS_COUNT - 1);
+    static const char *const names[] = {"beta",  "label_smoothing",  "gamma",
+                                        "alpha", "lambda",           "desirable_weight",
+                                        "undesirable_weight",        "clip_eps"};
     const double all[] = {p->beta,  p->label_smoothing,  p->gamma,
                           p->alpha, p->lambda,           p->desirable_weight,
                           p->undesirable_weight,         p->clip_eps};
-    if (!zoq__pref_all_finite(all, (int64_t)(sizeof all / sizeof all[0]), 0))
-        return ZOQ_E_INVALID;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!isfinite(all[i]))
+            return zoq__pref_bad("params.%s = %g is not finite", names[i], all[i]);
 
     const int L = p->loss;
+    const char *ln = loss_names[L];
     const int grp = L == ZOQ_LOSS_GRPO || L == ZOQ_LOSS_AERO;
     if (grp) {
         if (!(p->beta >= 0.0))
-            return ZOQ_E_INVALID;
+            return zoq__pref_bad("%s: params.beta = %g must be >= 0", ln, p->beta);
         if (!(p->clip_eps > 0.0 && p->clip_eps < 1.0))
-            return ZOQ_E_INVALID;
+            return zoq__pref_bad("%s: params.clip_eps = %g must be in (0, 1)", ln, p->clip_eps);
         if (p->scale_rewards != 0 && p->scale_rewards != 1)
-            return ZOQ_E_INVALID;
+            return zoq__pref_bad("%s: params.scale_rewards = %d must be 0 or 1", ln,
+                                 (int)p->scale_rewards);
         return ZOQ_OK;
     }
     if (L != ZOQ_LOSS_ORPO && !(p->beta > 0.0))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("%s: params.beta = %g must be > 0", ln, p->beta);
     if (L == ZOQ_LOSS_DPO || L == ZOQ_LOSS_RPO || L == ZOQ_LOSS_CPO || L == ZOQ_LOSS_SIMPO) {
         if (!(p->label_smoothing >= 0.0 && p->label_smoothing < 0.5))
-            return ZOQ_E_INVALID;
+            return zoq__pref_bad("%s: params.label_smoothing = %g must be in [0, 0.5)", ln,
+                                 p->label_smoothing);
     }
     if (L == ZOQ_LOSS_SIMPO && !(p->gamma >= 0.0))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("%s: params.gamma = %g must be >= 0", ln, p->gamma);
     if ((L == ZOQ_LOSS_CPO || L == ZOQ_LOSS_RPO) && !(p->alpha >= 0.0))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("%s: params.alpha = %g must be >= 0", ln, p->alpha);
     if (L == ZOQ_LOSS_ORPO && !(p->lambda >= 0.0))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("%s: params.lambda = %g must be >= 0", ln, p->lambda);
     if (L == ZOQ_LOSS_KTO && !(p->desirable_weight > 0.0 && p->undesirable_weight > 0.0))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("%s: params.desirable_weight = %g and undesirable_weight = %g "
+                             "must be > 0", ln, p->desirable_weight, p->undesirable_weight);
     return ZOQ_OK;
 }
 
 /* ---- validation of the batch ---------------------------------------------- */
-
-static int need(const double *x, int64_t n, int positive)
-{
-    return x != NULL && zoq__pref_all_finite(x, n, positive);
-}
 
 /* Which arrays each pairwise loss reads. */
 enum {
@@ -137,21 +147,22 @@ static int pair_check(const zoq_pref_params_t *p, const zoq_pref_batch_t *b)
 {
     const int64_t n = b->n;
     const unsigned use = pair_uses(p->loss);
-    if (!need(b->chosen_logps, n, 0) || !need(b->rejected_logps, n, 0))
-        return ZOQ_E_INVALID;
-    if ((use & USE_REF) &&
-        (!need(b->ref_chosen_logps, n, 0) || !need(b->ref_rejected_logps, n, 0)))
-        return ZOQ_E_INVALID;
-    if ((use & USE_TOKENS) &&
-        (!need(b->chosen_tokens, n, 1) || !need(b->rejected_tokens, n, 1)))
-        return ZOQ_E_INVALID;
+    ZOQ__PREF_TRY(zoq__pref_need("batch.chosen_logps", b->chosen_logps, n, 0));
+    ZOQ__PREF_TRY(zoq__pref_need("batch.rejected_logps", b->rejected_logps, n, 0));
+    if (use & USE_REF) {
+        ZOQ__PREF_TRY(zoq__pref_need("batch.ref_chosen_logps", b->ref_chosen_logps, n, 0));
+        ZOQ__PREF_TRY(zoq__pref_need("batch.ref_rejected_logps", b->ref_rejected_logps, n, 0));
+    }
+    if (use & USE_TOKENS) {
+        ZOQ__PREF_TRY(zoq__pref_need("batch.chosen_tokens", b->chosen_tokens, n, 1));
+        ZOQ__PREF_TRY(zoq__pref_need("batch.rejected_tokens", b->rejected_tokens, n, 1));
+    }
     if (use & USE_NLL) {
-        if (b->chosen_nll != NULL) {
-            if (!need(b->chosen_nll, n, 0))
-                return ZOQ_E_INVALID;
-        } else if (!need(b->chosen_tokens, n, 1)) {
-            return ZOQ_E_INVALID;
-        }
+        if (b->chosen_nll != NULL)
+            ZOQ__PREF_TRY(zoq__pref_need("batch.chosen_nll", b->chosen_nll, n, 0));
+        else
+            ZOQ__PREF_TRY(zoq__pref_need("batch.chosen_tokens (for the chosen NLL: "
+                                         "batch.chosen_nll is NULL)", b->chosen_tokens, n, 1));
     }
     if (p->loss == ZOQ_LOSS_ORPO) {
         /* The odds π/(1-π) of the mean token probability need π < 1. */
@@ -159,7 +170,9 @@ static int pair_check(const zoq_pref_params_t *p, const zoq_pref_batch_t *b)
             const double ac = b->chosen_logps[i] / b->chosen_tokens[i];
             const double ar = b->rejected_logps[i] / b->rejected_tokens[i];
             if (!(ac < 0.0) || !(ar < 0.0))
-                return ZOQ_E_INVALID;
+                return zoq__pref_bad("orpo: pair %lld's mean %s log-prob %g must be < 0",
+                                     (long long)i, ac < 0.0 ? "rejected" : "chosen",
+                                     ac < 0.0 ? ar : ac);
         }
     }
     return ZOQ_OK;
@@ -168,17 +181,22 @@ static int pair_check(const zoq_pref_params_t *p, const zoq_pref_batch_t *b)
 static int kto_check(const zoq_pref_batch_t *b)
 {
     const int64_t n = b->n;
-    if (!need(b->chosen_logps, n, 0) || !need(b->ref_chosen_logps, n, 0) || b->labels == NULL)
-        return ZOQ_E_INVALID;
+    ZOQ__PREF_TRY(zoq__pref_need("batch.chosen_logps", b->chosen_logps, n, 0));
+    ZOQ__PREF_TRY(zoq__pref_need("batch.ref_chosen_logps", b->ref_chosen_logps, n, 0));
+    if (b->labels == NULL)
+        return zoq__pref_bad("kto: batch.labels is NULL");
     for (int64_t i = 0; i < n; i++)
         if (b->labels[i] != 0 && b->labels[i] != 1)
-            return ZOQ_E_INVALID;
+            return zoq__pref_bad("kto: batch.labels[%lld] = %d must be 0 or 1", (long long)i,
+                                 (int)b->labels[i]);
     if (b->kl_logps != NULL) {
-        if (b->n_kl <= 0 || !need(b->kl_logps, b->n_kl, 0) ||
-            !need(b->kl_ref_logps, b->n_kl, 0))
-            return ZOQ_E_INVALID;
+        if (b->n_kl <= 0)
+            return zoq__pref_bad("kto: batch.n_kl = %lld must be > 0 with batch.kl_logps",
+                                 (long long)b->n_kl);
+        ZOQ__PREF_TRY(zoq__pref_need("batch.kl_logps", b->kl_logps, b->n_kl, 0));
+        ZOQ__PREF_TRY(zoq__pref_need("batch.kl_ref_logps", b->kl_ref_logps, b->n_kl, 0));
     } else if (!isfinite(b->kto_z0)) {
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("kto: batch.kto_z0 = %g is not finite", b->kto_z0);
     }
     return ZOQ_OK;
 }
@@ -349,16 +367,22 @@ int zoq_pref_loss_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
                        const zoq_pref_aero_t *aero, zoq_pref_result_t *out)
 {
     if (p == NULL || b == NULL || out == NULL)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("zoq_pref_loss_eval: %s is NULL",
+                             p == NULL ? "params" : b == NULL ? "batch" : "out");
     int st = zoq_pref_params_check(p);
     if (st != ZOQ_OK)
         return st;
-    if (!zoq__pref_in_size_ok(b, sizeof *b) || !zoq__pref_out_size_ok(out, sizeof *out))
-        return ZOQ_E_INVALID;
+    if (!zoq__pref_in_size_ok(b, sizeof *b))
+        return zoq__pref_bad("batch.size %zu is too small or its unknown tail is not zero "
+                             "(this build's struct is %zu bytes)", b->size, sizeof *b);
+    if (!zoq__pref_out_size_ok(out, sizeof *out))
+        return zoq__pref_bad("out.size %zu is smaller than this build's result (%zu bytes)",
+                             out->size, sizeof *out);
     if (b->n <= 0)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("batch.n = %lld must be > 0", (long long)b->n);
 
     /* Validate everything first: on error nothing is written. */
+    zoq__aero_base_t base;
     switch (p->loss) {
     case ZOQ_LOSS_KTO:
         st = kto_check(b);
@@ -367,7 +391,10 @@ int zoq_pref_loss_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
         st = zoq__pref_group_check(p, b);
         break;
     case ZOQ_LOSS_AERO:
-        st = aero == NULL ? ZOQ_E_INVALID : zoq__pref_group_check(p, b);
+        st = aero == NULL ? zoq__pref_bad("aero: the AERO state is NULL")
+                          : zoq__pref_group_check(p, b);
+        if (st == ZOQ_OK)
+            st = zoq__pref_aero_base(aero, b->rewards, b->n, &base);
         break;
     default:
         st = pair_check(p, b);
@@ -386,16 +413,17 @@ int zoq_pref_loss_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
     case ZOQ_LOSS_GRPO:
         zoq__pref_group_eval(p, b, NULL, &r);
         break;
-    case ZOQ_LOSS_AERO: {
-        zoq__aero_base_t base;
-        zoq__pref_aero_base(aero, b->rewards, b->n, &base);
+    case ZOQ_LOSS_AERO:
         zoq__pref_group_eval(p, b, &base, &r);
         break;
-    }
     default:
         pair_eval(p, b, &r);
         break;
     }
+    if (isnan(r.loss))
+        return zoq__pref_bad("%s: the loss is NaN: the inputs are beyond what a double holds "
+                             "(e.g. advantages or log-prob ratios that overflow)",
+                             loss_names[p->loss]);
     r.size = out->size;
     memcpy(out, &r, sizeof r);
     return ZOQ_OK;

@@ -115,13 +115,15 @@ double zoq__norm_two_sided_p(double z)
     return erfc(fabs(z) * inv_sqrt2);
 }
 
-int zoq__pref_all_finite(const double *x, int64_t n, int positive)
+int zoq__pref_need(const char *name, const double *x, int64_t n, int positive)
 {
+    if (x == NULL)
+        return zoq__pref_bad("%s is NULL", name);
     for (int64_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
-            return 0;
+            return zoq__pref_bad("%s[%lld] = %g is not finite", name, (long long)i, x[i]);
         if (positive && !(x[i] > 0.0))
-            return 0;
+            return zoq__pref_bad("%s[%lld] = %g must be > 0", name, (long long)i, x[i]);
     }
-    return 1;
+    return ZOQ_OK;
 }

@@ -80,25 +80,30 @@ static void *dup_array(const void *src, int64_t n, size_t size)
 
 static int desc_check(const zoq_pref_objective_desc_t *d)
 {
-    if (!zoq__pref_in_size_ok(d, sizeof *d) || d->params == NULL || d->scorer == NULL)
-        return ZOQ_E_INVALID;
-    if (zoq_pref_params_check(d->params) != ZOQ_OK)
-        return ZOQ_E_INVALID;
+    if (!zoq__pref_in_size_ok(d, sizeof *d))
+        return zoq__pref_bad("desc.size %zu is too small or its unknown tail is not zero "
+                             "(this build's struct is %zu bytes)", d->size, sizeof *d);
+    if (d->params == NULL || d->scorer == NULL)
+        return zoq__pref_bad("desc.%s is NULL", d->params == NULL ? "params" : "scorer");
+    ZOQ__PREF_TRY(zoq_pref_params_check(d->params));
     const int64_t n = d->n_items;
     if (n <= 0 || n > INT64_MAX / 2 / (int64_t)sizeof(double))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("desc.n_items = %lld must be > 0 (and addressable)", (long long)n);
     const int L = d->params->loss;
     if (L == ZOQ_LOSS_KTO) {
-        if (d->labels == NULL || !isfinite(d->kto_z0))
-            return ZOQ_E_INVALID;
+        if (d->labels == NULL)
+            return zoq__pref_bad("kto: desc.labels is NULL");
+        if (!isfinite(d->kto_z0))
+            return zoq__pref_bad("kto: desc.kto_z0 = %g is not finite", d->kto_z0);
         for (int64_t i = 0; i < n; i++)
             if (d->labels[i] != 0 && d->labels[i] != 1)
-                return ZOQ_E_INVALID;
+                return zoq__pref_bad("kto: desc.labels[%lld] = %d must be 0 or 1",
+                                     (long long)i, (int)d->labels[i]);
     }
-    if (is_group_loss(L) && (d->rewards == NULL || !zoq__pref_all_finite(d->rewards, n, 0)))
-        return ZOQ_E_INVALID;
+    if (is_group_loss(L))
+        ZOQ__PREF_TRY(zoq__pref_need("desc.rewards", d->rewards, n, 0));
     if (L == ZOQ_LOSS_AERO && d->aero == NULL)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("aero: desc.aero (the AERO state) is NULL");
     return ZOQ_OK;
 }
 
@@ -106,13 +111,12 @@ int zoq_pref_objective_create(const zoq_pref_objective_desc_t *desc,
                               zoq_pref_objective_t **out)
 {
     if (desc == NULL || out == NULL)
-        return ZOQ_E_INVALID;
-    int st = desc_check(desc);
-    if (st != ZOQ_OK)
-        return st;
+        return zoq__pref_bad("zoq_pref_objective_create: %s is NULL",
+                             desc == NULL ? "desc" : "out");
+    ZOQ__PREF_TRY(desc_check(desc));
     zoq_pref_objective_t *o = calloc(1, sizeof *o);
     if (o == NULL)
-        return ZOQ_E_NOMEM;
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "objective: out of memory");
     const int L = desc->params->loss;
     memcpy(&o->params, desc->params, sizeof o->params);
     o->params.size = sizeof o->params;
@@ -139,7 +143,8 @@ int zoq_pref_objective_create(const zoq_pref_objective_desc_t *desc,
     }
     if (nomem) {
         zoq_pref_objective_free(o);
-        return ZOQ_E_NOMEM;
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "objective: out of memory for %lld items",
+                         (long long)desc->n_items);
     }
     *out = o;
     return ZOQ_OK;
@@ -190,15 +195,20 @@ static void *batch_alloc(const zoq_pref_objective_t *o, int64_t m, batch_bufs *b
 
 int zoq_pref_objective_set_batch(zoq_pref_objective_t *obj, const int64_t *items, int64_t m)
 {
-    if (obj == NULL || items == NULL || m <= 0 || m > INT64_MAX / 64)
-        return ZOQ_E_INVALID;
+    if (obj == NULL || items == NULL)
+        return zoq__pref_bad("zoq_pref_objective_set_batch: %s is NULL",
+                             obj == NULL ? "obj" : "items");
+    if (m <= 0 || m > INT64_MAX / 64)
+        return zoq__pref_bad("minibatch: m = %lld items, must be > 0", (long long)m);
     for (int64_t j = 0; j < m; j++)
         if (items[j] < 0 || items[j] >= obj->n_items)
-            return ZOQ_E_INVALID;
+            return zoq__pref_bad("minibatch: items[%lld] = %lld is outside [0, n_items = %lld)",
+                                 (long long)j, (long long)items[j], (long long)obj->n_items);
     batch_bufs b;
     void *mem = batch_alloc(obj, m, &b);
     if (mem == NULL)
-        return ZOQ_E_NOMEM;
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "minibatch: out of memory for %lld items",
+                         (long long)m);
     for (int64_t j = 0; j < m; j++) {
         const int64_t it = items[j];
         b.items[j] = it;
@@ -233,8 +243,8 @@ static int ensure_reference(zoq_pref_objective_t *o)
     }
     if (k > 0) {
         int rc = o->scorer(o->scorer_user, NULL, b->ref_list, k, b->logps, b->tokens);
-        if (rc == 0 && !zoq__pref_all_finite(b->logps, k, 0))
-            rc = ZOQ_E_INVALID;
+        if (rc == 0)
+            rc = zoq__pref_need("the scorer's reference log-probs", b->logps, k, 0);
         for (int64_t i = 0; i < k; i++) {
             const int64_t s = b->ref_list[i];
             o->ref_state[s] = rc == 0 ? REF_CACHED : REF_NONE;
@@ -274,9 +284,11 @@ int zoq_pref_objective_eval(void *obj, const zoq_eval_t *ev, double *loss)
 {
     zoq_pref_objective_t *o = obj;
     if (o == NULL || ev == NULL || loss == NULL)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("zoq_pref_objective_eval: %s is NULL",
+                             o == NULL ? "obj" : ev == NULL ? "ev" : "loss");
     if (o->b_mem == NULL)
-        return ZOQ_E_STATE;
+        return zoq__fail(NULL, ZOQ_E_STATE, "objective: no minibatch; call "
+                         "zoq_pref_objective_set_batch first");
     int rc;
     if (o->needs_ref && (rc = ensure_reference(o)) != 0)
         return rc;
@@ -300,10 +312,14 @@ int zoq_pref_objective_eval_point(zoq_pref_objective_t *obj, zoq_ctx *ctx, int32
                                   double *loss)
 {
     if (obj == NULL || ctx == NULL || loss == NULL)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("zoq_pref_objective_eval_point: %s is NULL",
+                             obj == NULL ? "obj" : ctx == NULL ? "ctx" : "loss");
     const int rc = zoq__check_pending_point(ctx, point);
     if (rc != ZOQ_OK)
         return rc;
+    if (obj->b_mem == NULL) /* ZOQ_E_STATE is ctx's to explain here */
+        return zoq__fail(ctx, ZOQ_E_STATE, "objective: no minibatch; call "
+                         "zoq_pref_objective_set_batch first");
     zoq_eval_t ev;
     zoq__eval_info(ctx, point, &ev);
     return zoq_pref_objective_eval(obj, &ev, loss);
@@ -312,9 +328,10 @@ int zoq_pref_objective_eval_point(zoq_pref_objective_t *obj, zoq_ctx *ctx, int32
 int zoq_pref_objective_step_done(zoq_pref_objective_t *obj)
 {
     if (obj == NULL)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("zoq_pref_objective_step_done: obj is NULL");
     if (obj->b_mem == NULL)
-        return ZOQ_E_STATE;
+        return zoq__fail(NULL, ZOQ_E_STATE, "objective: no minibatch; call "
+                         "zoq_pref_objective_set_batch first");
     if (obj->aero == NULL)
         return ZOQ_OK;
     return zoq_pref_aero_update(obj->aero, obj->b.rewards, obj->b.m);
@@ -322,10 +339,13 @@ int zoq_pref_objective_step_done(zoq_pref_objective_t *obj)
 
 int zoq_pref_objective_last(const zoq_pref_objective_t *obj, zoq_pref_result_t *out)
 {
-    if (obj == NULL || out == NULL || !zoq__pref_out_size_ok(out, sizeof *out))
-        return ZOQ_E_INVALID;
+    if (obj == NULL || out == NULL)
+        return zoq__pref_bad("zoq_pref_objective_last: %s is NULL", obj == NULL ? "obj" : "out");
+    if (!zoq__pref_out_size_ok(out, sizeof *out))
+        return zoq__pref_bad("out.size %zu is smaller than this build's result (%zu bytes)",
+                             out->size, sizeof *out);
     if (!obj->has_last)
-        return ZOQ_E_STATE;
+        return zoq__fail(NULL, ZOQ_E_STATE, "objective: no evaluation has succeeded yet");
     zoq_pref_result_t r = obj->last;
     r.size = out->size;
     r.item_losses = out->item_losses;

@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/abi.h"
-#include "zoq.h"
+#include "core/internal.h"
 
 /* ---- numerics (num.c) --------------------------------------------------- */
 
@@ -57,11 +56,26 @@ int zoq__pref_group_check(const zoq_pref_params_t *p, const zoq_pref_batch_t *b)
 /* Evaluates GRPO (base == NULL) or AERO (base != NULL) on a validated batch. */
 void zoq__pref_group_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
                           const zoq__aero_base_t *base, zoq_pref_result_t *out);
-/* The AERO baseline an evaluation with state s and these rewards uses. */
-void zoq__pref_aero_base(const zoq_pref_aero_t *s, const double *rewards, int64_t n,
+/* The AERO baseline an evaluation with state s and these rewards uses;
+ * ZOQ_E_INVALID (message set) when the rewards' spread overflows a double. */
+int zoq__pref_aero_base(const zoq_pref_aero_t *s, const double *rewards, int64_t n,
                          zoq__aero_base_t *out);
 
-/* Finite and, if positive != 0, > 0, for all n entries. */
-int zoq__pref_all_finite(const double *x, int64_t n, int positive);
+/* ZOQ_OK if the array `name` is non-NULL and its n entries are finite (and
+ * > 0 if positive); else ZOQ_E_INVALID with a message naming the array and
+ * the first bad entry (zoq_last_error(NULL)). */
+int zoq__pref_need(const char *name, const double *x, int64_t n, int positive);
+
+/* ZOQ_E_INVALID with a formatted message for zoq_last_error(NULL): the
+ * failure of a context-free preference call. */
+#define zoq__pref_bad(...) zoq__fail(NULL, ZOQ_E_INVALID, __VA_ARGS__)
+
+/* Evaluates `check` (a status expression) and returns it unless ZOQ_OK. */
+#define ZOQ__PREF_TRY(check)       \
+    do {                           \
+        const int st_ = (check);   \
+        if (st_ != ZOQ_OK)         \
+            return st_;            \
+    } while (0)
 
 #endif /* ZOQ_PREF_PREF_H */

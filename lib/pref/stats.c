@@ -10,13 +10,15 @@
 int zoq_pref_evaluate(const double *chosen_scores, const double *rejected_scores, int64_t n,
                       zoq_pref_eval_t *out)
 {
-    if (chosen_scores == NULL || rejected_scores == NULL || out == NULL || n <= 0)
-        return ZOQ_E_INVALID;
+    if (out == NULL)
+        return zoq__pref_bad("zoq_pref_evaluate: out is NULL");
+    if (n <= 0)
+        return zoq__pref_bad("zoq_pref_evaluate: n = %lld pairs, must be > 0", (long long)n);
     if (!zoq__pref_out_size_ok(out, sizeof *out))
-        return ZOQ_E_INVALID;
-    if (!zoq__pref_all_finite(chosen_scores, n, 0) ||
-        !zoq__pref_all_finite(rejected_scores, n, 0))
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("out.size %zu is smaller than this build's zoq_pref_eval_t "
+                             "(%zu bytes)", out->size, sizeof *out);
+    ZOQ__PREF_TRY(zoq__pref_need("chosen_scores", chosen_scores, n, 0));
+    ZOQ__PREF_TRY(zoq__pref_need("rejected_scores", rejected_scores, n, 0));
 
     int64_t correct = 0, ties = 0;
     double s = 0.0;
@@ -57,17 +59,23 @@ static void ztest(int64_t x1, int64_t n1, int64_t x2, int64_t n2, double *z, dou
     *p = zoq__norm_two_sided_p(*z);
 }
 
-static int counts_ok(int64_t x, int64_t n)
+/* ZOQ_OK when 0 <= x <= n and 0 < n <= 2^31 (so that x1*n2 and n1+n2
+ * cannot overflow), else ZOQ_E_INVALID naming `what`. */
+static int counts_ok(const char *what, int64_t x, int64_t n)
 {
-    /* n bounded so that x1*n2 and n1+n2 cannot overflow. */
-    return n > 0 && n <= ((int64_t)1 << 31) && x >= 0 && x <= n;
+    if (!(n > 0 && n <= ((int64_t)1 << 31)))
+        return zoq__pref_bad("%s: n = %lld must be in 1..2^31", what, (long long)n);
+    if (!(x >= 0 && x <= n))
+        return zoq__pref_bad("%s: count %lld must be in 0..n = %lld", what, (long long)x,
+                             (long long)n);
+    return ZOQ_OK;
 }
 
 int zoq_stats_ztest_2prop(int64_t x1, int64_t n1, int64_t x2, int64_t n2, double *z,
                           double *p_value)
 {
-    if (!counts_ok(x1, n1) || !counts_ok(x2, n2))
-        return ZOQ_E_INVALID;
+    ZOQ__PREF_TRY(counts_ok("first proportion (x1, n1)", x1, n1));
+    ZOQ__PREF_TRY(counts_ok("second proportion (x2, n2)", x2, n2));
     double zz, pp;
     ztest(x1, n1, x2, n2, &zz, &pp);
     if (z != NULL)
@@ -79,13 +87,18 @@ int zoq_stats_ztest_2prop(int64_t x1, int64_t n1, int64_t x2, int64_t n2, double
 
 int zoq_stats_mde(int64_t n, double p0, double alpha, double power, int design, double *mde)
 {
-    if (mde == NULL || n <= 0)
-        return ZOQ_E_INVALID;
-    if (!(p0 > 0.0 && p0 < 1.0) || !(alpha > 0.0 && alpha < 1.0) ||
-        !(power > 0.0 && power < 1.0))
-        return ZOQ_E_INVALID;
+    if (mde == NULL)
+        return zoq__pref_bad("zoq_stats_mde: mde is NULL");
+    if (n <= 0)
+        return zoq__pref_bad("zoq_stats_mde: n = %lld must be > 0", (long long)n);
+    if (!(p0 > 0.0 && p0 < 1.0))
+        return zoq__pref_bad("zoq_stats_mde: p0 = %g must be in (0, 1)", p0);
+    if (!(alpha > 0.0 && alpha < 1.0))
+        return zoq__pref_bad("zoq_stats_mde: alpha = %g must be in (0, 1)", alpha);
+    if (!(power > 0.0 && power < 1.0))
+        return zoq__pref_bad("zoq_stats_mde: power = %g must be in (0, 1)", power);
     if (design != ZOQ_MDE_TWO_SAMPLE && design != ZOQ_MDE_ONE_SAMPLE)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("zoq_stats_mde: design = %d is not a zoq_mde_design_t", design);
     /* z_{1-α/2} as -Φ⁻¹(α/2) keeps full precision for small α. */
     const double za = -zoq__norm_ppf(0.5 * alpha);
     const double zb = zoq__norm_ppf(power);
@@ -97,7 +110,7 @@ int zoq_stats_mde(int64_t n, double p0, double alpha, double power, int design, 
 int zoq_pref_guard_default(zoq_pref_guard_t *out)
 {
     if (out == NULL)
-        return ZOQ_E_INVALID;
+        return zoq__pref_bad("zoq_pref_guard_default: out is NULL");
     zoq_pref_guard_t g;
     memset(&g, 0, sizeof g);
     g.size = sizeof g;
@@ -109,36 +122,56 @@ int zoq_pref_guard_default(zoq_pref_guard_t *out)
     return ZOQ_OK;
 }
 
-static int eval_ok(const zoq_pref_eval_t *e)
+static int eval_ok(const char *what, const zoq_pref_eval_t *e)
 {
-    return e != NULL && zoq__pref_in_size_ok(e, sizeof *e) && counts_ok(e->correct, e->n) &&
-           isfinite(e->mean_margin);
+    if (e == NULL)
+        return zoq__pref_bad("guard: %s is NULL", what);
+    if (!zoq__pref_in_size_ok(e, sizeof *e))
+        return zoq__pref_bad("guard: %s.size %zu is too small or its unknown tail is not "
+                             "zero (this build's struct is %zu bytes)", what, e->size, sizeof *e);
+    ZOQ__PREF_TRY(counts_ok(what, e->correct, e->n));
+    if (!isfinite(e->mean_margin))
+        return zoq__pref_bad("guard: %s.mean_margin = %g is not finite", what, e->mean_margin);
+    return ZOQ_OK;
 }
 
 int zoq_pref_guard_decide(const zoq_pref_guard_t *g, const zoq_pref_eval_t *before,
                           const zoq_pref_eval_t *after, int *deploy, double *p_value)
 {
-    if (g == NULL || deploy == NULL || !zoq__pref_in_size_ok(g, sizeof *g))
-        return ZOQ_E_INVALID;
-    if (!(g->alpha > 0.0 && g->alpha < 1.0) ||
-        !(g->min_accuracy_gain >= -1.0 && g->min_accuracy_gain <= 1.0) ||
-        !isfinite(g->min_margin_gain) || (g->require_significant != 0 &&
-                                          g->require_significant != 1) ||
-        g->reserved_ != 0)
-        return ZOQ_E_INVALID;
-    if (!eval_ok(before) || !eval_ok(after))
-        return ZOQ_E_INVALID;
+    if (g == NULL || deploy == NULL)
+        return zoq__pref_bad("zoq_pref_guard_decide: %s is NULL", g == NULL ? "g" : "deploy");
+    if (!zoq__pref_in_size_ok(g, sizeof *g))
+        return zoq__pref_bad("guard.size %zu is too small or its unknown tail is not zero "
+                             "(this build's struct is %zu bytes)", g->size, sizeof *g);
+    if (!(g->alpha > 0.0 && g->alpha < 1.0))
+        return zoq__pref_bad("guard.alpha = %g must be in (0, 1)", g->alpha);
+    if (!(g->min_accuracy_gain >= -1.0 && g->min_accuracy_gain <= 1.0))
+        return zoq__pref_bad("guard.min_accuracy_gain = %g must be in [-1, 1]",
+                             g->min_accuracy_gain);
+    if (!isfinite(g->min_margin_gain))
+        return zoq__pref_bad("guard.min_margin_gain = %g is not finite", g->min_margin_gain);
+    if (g->require_significant != 0 && g->require_significant != 1)
+        return zoq__pref_bad("guard.require_significant = %d must be 0 or 1",
+                             (int)g->require_significant);
+    if (g->reserved_ != 0)
+        return zoq__pref_bad("guard.reserved_ = %d must be 0", (int)g->reserved_);
+    ZOQ__PREF_TRY(eval_ok("before", before));
+    ZOQ__PREF_TRY(eval_ok("after", after));
 
     double z, p;
     ztest(before->correct, before->n, after->correct, after->n, &z, &p);
-    const double acc0 = (double)before->correct / (double)before->n;
-    const double acc1 = (double)after->correct / (double)after->n;
-    const double dacc = acc1 - acc0;
+    /* The accuracy gain c1/n1 - c0/n0 = (c1·n0 - c0·n1)/(n0·n1): an exact
+     * integer numerator and one correctly rounded division (exact operands
+     * while n0·n1 < 2^53), so 28/100 -> 35/100 gains exactly the double 0.07
+     * and meets a min_accuracy_gain of 0.07, where acc1 - acc0 in floating
+     * point gives 0.06999999999999995. */
+    const int64_t num = after->correct * before->n - before->correct * after->n;
+    const double dacc = (double)num / (double)(before->n * after->n);
     const double dmargin = after->mean_margin - before->mean_margin;
 
     int ok = dacc >= g->min_accuracy_gain && dmargin > g->min_margin_gain;
     if (g->require_significant)
-        ok = ok && acc1 > acc0 && p < g->alpha;
+        ok = ok && num > 0 && p < g->alpha;
     *deploy = ok;
     if (p_value != NULL)
         *p_value = p;
