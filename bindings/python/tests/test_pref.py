@@ -71,14 +71,51 @@ def test_hyperparameters_and_their_errors():
     assert r1.loss != r2.loss and r1.log_odds == r2.log_odds != 0 and r1.nll > 0
     with pytest.raises(TypeError, match="unknown preference hyperparameter"):
         pref.loss("dpo", PC, PR, temperature=1.0)
-    with pytest.raises(zoq.InvalidError):
+    with pytest.raises(zoq.InvalidError, match=r"dpo: params.beta = -1 must be > 0"):
         pref.loss("dpo", PC, PR, ref_chosen_logps=RC, ref_rejected_logps=RR, beta=-1.0)
     with pytest.raises(ValueError, match="4 elements"):
         pref.loss("dpo", PC, PR[:3])
-    with pytest.raises(zoq.InvalidError):  # DPO needs the reference
+    with pytest.raises(zoq.InvalidError, match="batch.ref_chosen_logps is NULL"):
         pref.loss("dpo", PC, PR)
-    with pytest.raises(zoq.InvalidError):  # KTO labels must be 0/1
+    with pytest.raises(zoq.InvalidError, match=r"batch.labels\[0\] = 2 must be 0 or 1"):
         pref.loss("kto", **dict(batch_for("kto"), labels=[2, 0, 1, 0]))
+
+
+def test_errors_of_context_free_calls_name_the_argument():
+    """zoq_last_error(NULL) is the thread's message; each error shows its own,
+    never the previous call's."""
+    with pytest.raises(zoq.InvalidError, match=r"rejected_tokens\[2\] = 0 must be > 0"):
+        pref.loss("simpo", PC, PR, chosen_tokens=TOK, rejected_tokens=[1.0, 2.0, 0.0, 3.0])
+    with pytest.raises(zoq.InvalidError, match=r"power = 1\.5 must be in \(0, 1\)"):
+        pref.mde(100, 0.6, power=1.5)
+    with pytest.raises(zoq.InvalidError, match="second proportion"):
+        pref.ztest_2prop(3, 10, 11, 10)
+    with pytest.raises(zoq.InvalidError, match=r"chosen_scores\[1\] = nan is not finite"):
+        pref.evaluate([1.0, float("nan")], [0.0, 0.0])
+
+
+def test_guard_compares_counts():
+    """28/100 -> 35/100 gains exactly 0.07 (0.35 - 0.28 is 0.06999999999999995)."""
+    def ev(correct, n):
+        return pref.evaluate(np.r_[np.ones(correct), np.zeros(n - correct)],
+                             np.r_[np.zeros(correct), np.full(n - correct, 0.5)])
+    before = ev(28, 100)
+    assert pref.guard_decide(before, ev(35, 100), min_accuracy_gain=0.07)[0]
+    assert not pref.guard_decide(before, ev(34, 100), min_accuracy_gain=0.07)[0]
+
+
+def test_grpo_rewards_near_the_largest_double():
+    """Two rewards of 1e308 overflowed the group mean: loss NaN, no error.
+    Expected values from the formula in 40-digit arithmetic (mpmath)."""
+    pc, tok = np.array([-2.0, -4.0, -1.0]), np.array([2.0, 2.0, 2.0])
+    r = pref.loss("grpo", pc[:2], chosen_tokens=tok[:2], rewards=[1e308, 1e308],
+                  advantages=True)
+    assert r.loss == 0.0 and list(r.advantages) == [0.0, 0.0]
+    r = pref.loss("grpo", pc, chosen_tokens=tok, rewards=[1.5e308, -1.5e308, 1.5e308],
+                  advantages=True)
+    assert np.allclose(r.advantages, [0.57735026918962576451, -1.154700538379251529,
+                                      0.57735026918962576451], rtol=1e-15, atol=0)
+    assert math.isclose(r.loss, -0.48112522432468813709, rel_tol=1e-15)
 
 
 def test_kto_with_mismatched_kl_pairs():

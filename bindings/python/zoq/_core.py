@@ -82,6 +82,15 @@ def check(status, ctx=None, message=None):
     return status
 
 
+def check_free(status):
+    """check() for a call without a context: zoq records its message in
+    thread-local storage, read with zoq_last_error(NULL) right after the
+    failure (ctypes calls run on the calling thread)."""
+    if status < 0:
+        check(status, message=lib.zoq_last_error(None).decode(errors="replace"))
+    return status
+
+
 # ---- numpy arrays as C arguments -------------------------------------------
 
 def carray(a, dtype, name, n=None, writable=False):

@@ -5,7 +5,7 @@ import ctypes as C
 import numpy as np
 
 from . import _lib
-from ._core import check, carray, ptr
+from ._core import check, check_free, carray, ptr
 from ._lib import lib
 from .optimizer import EvalInfo, _CALLBACK_RAISED, _CALLBACK_STOP, Stop
 
@@ -18,7 +18,7 @@ _PAIRWISE = {"dpo", "ipo", "simpo", "cpo", "orpo", "rpo", "sppo"}
 def loss_find(name):
     """zoq_pref_loss_t value of a loss name (case-insensitive)."""
     out = C.c_int()
-    check(lib.zoq_pref_loss_find(name.encode(), C.byref(out)))
+    check_free(lib.zoq_pref_loss_find(name.encode(), C.byref(out)))
     return out.value
 
 
@@ -41,20 +41,20 @@ _HYPER = ("scale_rewards", "beta", "label_smoothing", "gamma", "alpha", "lambda_
 def defaults(loss):
     """The default hyperparameters of a loss as a dict."""
     p = _lib.PrefParams()
-    check(lib.zoq_pref_params_default(_code(loss), C.byref(p)))
+    check_free(lib.zoq_pref_params_default(_code(loss), C.byref(p)))
     return {f: getattr(p, f) for f in _HYPER}
 
 
 def _params(loss, hyper):
     p = _lib.PrefParams()
-    check(lib.zoq_pref_params_default(_code(loss), C.byref(p)))
+    check_free(lib.zoq_pref_params_default(_code(loss), C.byref(p)))
     for k, v in hyper.items():
         k = "lambda_" if k == "lambda" else k
         if k not in _HYPER:
             raise TypeError("unknown preference hyperparameter %r (known: %s)"
                             % (k, ", ".join(_HYPER)))
         setattr(p, k, v)
-    check(lib.zoq_pref_params_check(C.byref(p)))
+    check_free(lib.zoq_pref_params_check(C.byref(p)))
     return p
 
 
@@ -110,7 +110,7 @@ def loss(loss, chosen_logps, rejected_logps=None, *, aero=None, item_losses=Fals
     il = np.empty(n) if item_losses else None
     adv = np.empty(n) if advantages else None
     r.item_losses, r.advantages = ptr(il, C.c_double), ptr(adv, C.c_double)
-    check(lib.zoq_pref_loss_eval(C.byref(p), C.byref(b), aero.handle if aero else None,
+    check_free(lib.zoq_pref_loss_eval(C.byref(p), C.byref(b), aero.handle if aero else None,
                                  C.byref(r)))
     return Result(r, il, adv)
 
@@ -120,7 +120,7 @@ class Aero:
 
     def __init__(self, decay=0.9):
         h = C.c_void_p()
-        check(lib.zoq_pref_aero_create(float(decay), C.byref(h)))
+        check_free(lib.zoq_pref_aero_create(float(decay), C.byref(h)))
         self.handle = h
 
     def close(self):
@@ -134,18 +134,18 @@ class Aero:
     def update(self, rewards):
         """Folds one batch of rewards into the baseline."""
         r = carray(rewards, np.float64, "rewards")
-        check(lib.zoq_pref_aero_update(self.handle, ptr(r, C.c_double), r.size))
+        check_free(lib.zoq_pref_aero_update(self.handle, ptr(r, C.c_double), r.size))
 
     def get(self):
         """(decay, baseline, sq_dev, count), e.g. for a checkpoint."""
         d, b, s, c = C.c_double(), C.c_double(), C.c_double(), C.c_int64()
-        check(lib.zoq_pref_aero_get(self.handle, C.byref(d), C.byref(b), C.byref(s),
+        check_free(lib.zoq_pref_aero_get(self.handle, C.byref(d), C.byref(b), C.byref(s),
                                     C.byref(c)))
         return d.value, b.value, s.value, c.value
 
     def set(self, baseline, sq_dev, count):
         """Restores a state read with get() (the decay is kept)."""
-        check(lib.zoq_pref_aero_set(self.handle, float(baseline), float(sq_dev), int(count)))
+        check_free(lib.zoq_pref_aero_set(self.handle, float(baseline), float(sq_dev), int(count)))
 
 
 class Evaluation:
@@ -176,14 +176,14 @@ def evaluate(chosen_scores, rejected_scores):
     """Accuracy and margin of n pairs' scores."""
     c, r = _pair(chosen_scores, rejected_scores)
     e = _lib.PrefEval(size=C.sizeof(_lib.PrefEval))
-    check(lib.zoq_pref_evaluate(ptr(c, C.c_double), ptr(r, C.c_double), c.size, C.byref(e)))
+    check_free(lib.zoq_pref_evaluate(ptr(c, C.c_double), ptr(r, C.c_double), c.size, C.byref(e)))
     return Evaluation(e)
 
 
 def ztest_2prop(x1, n1, x2, n2):
     """Pooled two-proportion z-test of x1/n1 against x2/n2: (z, two-sided p)."""
     z, p = C.c_double(), C.c_double()
-    check(lib.zoq_stats_ztest_2prop(x1, n1, x2, n2, C.byref(z), C.byref(p)))
+    check_free(lib.zoq_stats_ztest_2prop(x1, n1, x2, n2, C.byref(z), C.byref(p)))
     return z.value, p.value
 
 
@@ -191,14 +191,14 @@ def mde(n, p0, alpha=0.05, power=0.8, design="two_sample"):
     """Minimum detectable accuracy difference of an evaluation of n pairs."""
     out = C.c_double()
     d = ("two_sample", "one_sample").index(design)
-    check(lib.zoq_stats_mde(int(n), float(p0), float(alpha), float(power), d, C.byref(out)))
+    check_free(lib.zoq_stats_mde(int(n), float(p0), float(alpha), float(power), d, C.byref(out)))
     return out.value
 
 
 def guard_defaults():
     """The default deploy rule of the regression guard as a dict."""
     g = _lib.PrefGuard()
-    check(lib.zoq_pref_guard_default(C.byref(g)))
+    check_free(lib.zoq_pref_guard_default(C.byref(g)))
     return {"alpha": g.alpha, "min_accuracy_gain": g.min_accuracy_gain,
             "min_margin_gain": g.min_margin_gain,
             "require_significant": bool(g.require_significant)}
@@ -209,15 +209,15 @@ def guard_decide(before, after, **rule):
     one evaluated as `before`: (deploy, p_value). rule overrides
     guard_defaults()."""
     g = _lib.PrefGuard()
-    check(lib.zoq_pref_guard_default(C.byref(g)))
+    check_free(lib.zoq_pref_guard_default(C.byref(g)))
     for k, v in rule.items():
         if k not in guard_defaults():
             raise TypeError("unknown guard field %r" % k)
         setattr(g, k, int(v) if k == "require_significant" else float(v))
     deploy, p = C.c_int(), C.c_double()
     b, a = before._struct(), after._struct()
-    check(lib.zoq_pref_guard_decide(C.byref(g), C.byref(b), C.byref(a), C.byref(deploy),
-                                    C.byref(p)))
+    check_free(lib.zoq_pref_guard_decide(C.byref(g), C.byref(b), C.byref(a), C.byref(deploy),
+                                         C.byref(p)))
     return bool(deploy.value), p.value
 
 
@@ -225,7 +225,7 @@ def raft_filter(chosen_scores, rejected_scores, high=0.8, low=0.2):
     """Indices of the pairs RAFT keeps (not both scores > high or < low)."""
     c, r = _pair(chosen_scores, rejected_scores)
     keep, n = np.empty(c.size, np.int64), C.c_int64()
-    check(lib.zoq_pref_raft_filter(ptr(c, C.c_double), ptr(r, C.c_double), c.size,
+    check_free(lib.zoq_pref_raft_filter(ptr(c, C.c_double), ptr(r, C.c_double), c.size,
                                    float(high), float(low), ptr(keep, C.c_int64), C.byref(n)))
     return keep[:n.value].copy()
 
@@ -235,7 +235,7 @@ def curriculum_sort(chosen_scores, rejected_scores, idx=None):
     c, r = _pair(chosen_scores, rejected_scores)
     idx = np.arange(c.size, dtype=np.int64) if idx is None else \
         np.array(idx, dtype=np.int64)
-    check(lib.zoq_pref_curriculum_sort(ptr(c, C.c_double), ptr(r, C.c_double), c.size,
+    check_free(lib.zoq_pref_curriculum_sort(ptr(c, C.c_double), ptr(r, C.c_double), c.size,
                                        ptr(idx, C.c_int64), idx.size))
     return idx
 
@@ -270,7 +270,7 @@ class Objective:
             keep.append(carray(rewards, np.float64, "rewards", n_items))
             d.rewards = ptr(keep[-1], C.c_double)
         h = C.c_void_p()
-        check(lib.zoq_pref_objective_create(C.byref(d), C.byref(h)))
+        check_free(lib.zoq_pref_objective_create(C.byref(d), C.byref(h)))
         self.handle, self.aero = h, aero  # the AERO state is borrowed: keep it alive
 
     def close(self):
@@ -297,16 +297,16 @@ class Objective:
     def set_batch(self, items):
         """The item indices every evaluation uses until the next call."""
         it = carray(items, np.int64, "items")
-        check(lib.zoq_pref_objective_set_batch(self.handle, ptr(it, C.c_int64), it.size))
+        check_free(lib.zoq_pref_objective_set_batch(self.handle, ptr(it, C.c_int64), it.size))
 
     def step_done(self):
         """Call once after each applied step (AERO folds its rewards)."""
-        check(lib.zoq_pref_objective_step_done(self.handle))
+        check_free(lib.zoq_pref_objective_step_done(self.handle))
 
     def last(self):
         """Diagnostics of the last successful evaluation (a Result)."""
         r = _lib.PrefResult(size=C.sizeof(_lib.PrefResult))
-        check(lib.zoq_pref_objective_last(self.handle, C.byref(r)))
+        check_free(lib.zoq_pref_objective_last(self.handle, C.byref(r)))
         return Result(r)
 
     def eval_point(self, opt, point):
@@ -320,7 +320,9 @@ class Objective:
             raise exc
         if status == _CALLBACK_STOP:
             raise Stop()
-        check(status, opt.handle if status == -3 else None)
+        if status == -3:  # no pending step or no minibatch: the optimizer says which
+            check(status, opt.handle)
+        check_free(status)
         return out.value
 
     def _step(self, opt, r):
