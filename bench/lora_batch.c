@@ -1,5 +1,6 @@
-/* lora_batch.c - batched evaluation of a ZO step's points (seed 001, "LLM
- * Zeroth-Order Fine-Tuning is an Inference Workload": the 2n perturbed
+/* lora_batch.c - batched evaluation of a ZO step's points (Li & Ding 2026,
+ * arXiv:2605.28760, "LLM Zeroth-Order Fine-Tuning is an Inference
+ * Workload": the 2n perturbed
  * points of a step are forward passes of one model under nearby adapter
  * states, so they can run as one batch). A stack of LAYERS linear layers
  * d x d with LoRA adapters of rank R,

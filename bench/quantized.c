@@ -7,11 +7,11 @@
  * INT8 per row, and each method then spends the same budget of forward passes
  * on minibatches of the training set:
  *   mezo-f32    reference: plain ZO-SGD on the unquantized f32 weights
- *   qzo         the scales trained, codes fixed (seed 002; DDC C = 100 on)
- *   quzo        codes trained, two roundings u1/u2 (seed 003, eq. 8, 8 bits)
- *   quzo-naive  codes trained, one rounding (seed 003, eq. 3)
+ *   qzo         the scales trained, codes fixed (Shang et al. 2025, arXiv:2505.13430; DDC C = 100 on)
+ *   quzo        codes trained, two roundings u1/u2 (Zhou et al. 2025, eq. 8, 8 bits)
+ *   quzo-naive  codes trained, one rounding (Zhou et al. 2025, eq. 3)
  *   quzo-acc8   quzo with one update (one rounding) per 8 steps' directions
- *   zoqo        codes trained, {-m..m} noise, sign updates (seed 004)
+ *   zoqo        codes trained, {-m..m} noise, sign updates (Bar & Giryes 2025, arXiv:2501.06736)
  * Each method's lr (ZOQO: eps) is picked from a 5-point grid by validation
  * accuracy of seed 0; then 5 seeds run. Prints test accuracy before and after
  * quantization and after each method (median, min, max); writes

@@ -158,7 +158,7 @@ typedef struct technique {
 } technique;
 
 /* HiZOO's estimate starts at 1, so the step sizes its preconditioning allows
- * need a warmup while it grows; the stack is seed 000's eight techniques
+ * need a warmup while it grows; the stack is Morgan's (2026) eight techniques
  * that apply here (sparse, HiZOO + its lr adaptation, cosine eps, momentum,
  * accumulation; curriculum and warm start need data order and LoRA). LoZO
  * runs at rank 2 with V redrawn every 50 steps (the LoZO paper's default
@@ -230,7 +230,7 @@ static outcome run_one(const problem *pb, const technique *tq, double lr, int se
     zoq_set_int(ctx, ZOQ_OPT_TOTAL_STEPS, steps);
     zoq_set_int(ctx, ZOQ_OPT_SPARSE, tq->sparse);
     zoq_set_int(ctx, ZOQ_OPT_LR_WARMUP, tq->warmup);
-    if (tq->cosine_eps) { /* seed 000: eps 1e-2 -> 1e-4 by cosine */
+    if (tq->cosine_eps) { /* Morgan 2026: eps 1e-2 -> 1e-4 by cosine */
         zoq_set_int(ctx, ZOQ_OPT_EPS_SCHEDULE, ZOQ_SCHED_COSINE);
         zoq_set_double(ctx, ZOQ_OPT_EPS_FINAL, 1e-4);
     }

@@ -392,7 +392,7 @@ def write_report(path, table_lines, plot, seed):
     lines += ["", "Stages: (a) ZO-Adam through `zoq.Optimizer.step`, 4 directions a step "
               "(8 forward passes); the baseline trains the same MLP on the same minibatches "
               "with exact gradients. (b) `zoq_qmatrix_quantize`, INT4 with a scale and zero "
-              "per 32 inputs. (c) QZO (seed 002, arXiv:2505.13430): only the scales are "
+              "per 32 inputs. (c) QZO (Shang et al. 2025, arXiv:2505.13430): only the scales are "
               "perturbed and updated, directional derivatives clipped to [-100, 100] (DDC), "
               "scales floored at 0; forward through `zoq_qmatrix_matmul`. The control tunes the "
               "same scales with the same seed, steps and minibatches over the unrounded f32 "

@@ -148,7 +148,8 @@ typedef enum zoq_opt {
                                    each update (QZO's non-negativity), >= 0 [0] */
 } zoq_opt_t;
 
-/* How ZOQ_I8 integer-code tensors are perturbed and updated (seeds 003, 004).
+/* How ZOQ_I8 integer-code tensors are perturbed and updated (QuZO: Zhou et
+ * al. 2025, arXiv:2502.12346; ZOQO: Bar & Giryes 2025, arXiv:2501.06736).
  * f32/f16/bf16 tensors in the same context train as usual. */
 typedef enum zoq_qmethod {
     ZOQ_QMETHOD_QUZO = 0,       /* QuZO: two independent stochastic roundings u1 (probe),
@@ -398,7 +399,7 @@ ZOQ_API int zoq_cancel(zoq_ctx *ctx);
 /* Current step counter into *out. */
 ZOQ_API int zoq_get_step(const zoq_ctx *ctx, uint64_t *out);
 /* Fills parameter id with sigma·z, z ~ N(0, 1) from its own stream (the
- * "warm start" of LoRA B factors, seed 000: B ~ N(0, sigma^2) instead of 0).
+ * "warm start" of LoRA B factors, Morgan 2026: B ~ N(0, sigma^2) instead of 0).
  * Reproducible from (seed, name). ZOQ_E_INVALID for sigma < 0 or non-finite. */
 ZOQ_API int zoq_param_init_normal(zoq_ctx *ctx, int32_t id, double sigma);
 /* zoq_param_init_normal on every parameter flagged ZOQ_PARAM_LORA_B; writes
@@ -880,7 +881,7 @@ typedef struct zoq_lora {
     int32_t rank;               /* r, 1 .. 65536 */
     uint32_t flags;             /* zoq_lora_add: 0 or ZOQ_PARAM_DISABLED */
     double alpha;               /* scale numerator: the update is scaled by alpha/rank;
-                                   finite [seed 000: r 8, alpha 16] */
+                                   finite [Morgan 2026: r 8, alpha 16] */
     float *a;                   /* rank·in_features floats */
     float *b;                   /* out_features·rank floats */
 } zoq_lora_t;
@@ -913,11 +914,11 @@ ZOQ_API int zoq_lora_merge(const zoq_lora_t *l, double coef, float *w);
 
 /* ---- Merging across runs -------------------------------------------------- */
 
-#define ZOQ_LORA_EMA_ALPHA_DEFAULT 0.3   /* seed 000 eq. (1): weight of tonight's adapter */
-#define ZOQ_LORA_BLEND_BETA_DEFAULT 0.95 /* seed 000 §VI-C: weight kept by the running blend */
+#define ZOQ_LORA_EMA_ALPHA_DEFAULT 0.3   /* Morgan 2026, eq. (1): weight of tonight's adapter */
+#define ZOQ_LORA_BLEND_BETA_DEFAULT 0.95 /* Morgan 2026, §VI-C: weight kept by the running blend */
 
 /* Exponential moving average of n floats in place: dst[i] <- w·src[i] +
- * (1 - w)·dst[i], computed in double and rounded once to f32. Seed 000's
+ * (1 - w)·dst[i], computed in double and rounded once to f32. Morgan's (2026)
  * merge is w = alpha = 0.3; its cross-run blend is w = 1 - beta = 0.05.
  * ZOQ_E_INVALID for NULL, n < 0, w outside [0, 1] or non-finite; dst intact. */
 ZOQ_API int zoq_lora_ema(float *dst, const float *src, int64_t n, double w);
@@ -937,7 +938,7 @@ typedef struct zoq_lora_best {
 ZOQ_API int zoq_lora_best_offer(zoq_lora_best_t *best, double score, int64_t tag,
                                 int *improved);
 
-/* ---- Cyclic module rotation (seed 000 §V) --------------------------------- */
+/* ---- Cyclic module rotation (Morgan 2026, §V) --------------------------------- */
 
 #define ZOQ_ROTATION_MAX_MODULES 32
 #define ZOQ_ROTATION_MAX_NIGHTS 64
@@ -961,7 +962,7 @@ typedef struct zoq_rotation {
     int32_t losses[ZOQ_ROTATION_MAX_LOSSES];  /* zoq_pref_loss_t */
 } zoq_rotation_t;
 
-/* The four properties of seed 000 §V-D (docs/pipeline.md defines each). */
+/* The four properties of Morgan 2026, §V-D (docs/pipeline.md defines each). */
 typedef enum zoq_rotation_prop {
     ZOQ_ROT_INTERLEAVING = 0x1, /* as many nights mix both subsystems as the slots allow */
     ZOQ_ROT_COVERAGE = 0x2,     /* every module trains on some night of the cycle */
@@ -970,7 +971,7 @@ typedef enum zoq_rotation_prop {
                                    loss) pair of the schedule exactly once */
 } zoq_rotation_prop_t;
 
-/* Seed 000's schedule (table III): q_proj k_proj v_proj o_proj (attention),
+/* Morgan's (2026) schedule (table III): q_proj k_proj v_proj o_proj (attention),
  * gate_proj up_proj down_proj (FFN), two a night over 7 nights, with its
  * illustrative loss cycle ORPO, KTO, CPO (supercycle 21). ZOQ_E_INVALID for NULL. */
 ZOQ_API int zoq_rotation_default(zoq_rotation_t *out);

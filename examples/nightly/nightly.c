@@ -1,4 +1,4 @@
-/* nightly.c - seed 000's nightly LoRA pipeline (§V-VI) on zoq's own small
+/* nightly.c - Morgan's (2026) nightly LoRA pipeline (§V-VI) on zoq's own small
  * model, one night per run:
  *
  *   1. rotation: tonight's two module types and loss (zoq_rotation_night;
@@ -19,7 +19,7 @@
  *
  * The model (model.h): a residual MLP on the UCI digits whose seven linear
  * maps carry the seven LoRA targets q_proj .. down_proj (rank 8, alpha 16,
- * as the seed). Rows by index i: i mod 10 in {0,1,2} train the base (saved
+ * as the paper). Rows by index i: i mod 10 in {0,1,2} train the base (saved
  * once as DIR/base.safetensors), {3..7} are the "day's usage" (night t gets
  * the j-th such row when j mod 7 = t mod 7), {8,9} the held-out evaluation.
  *
@@ -554,7 +554,7 @@ static int run_night(const options *o, data *D, night_result *res)
     zoq_set_double(ctx, ZOQ_OPT_EPS, 1e-2);
     zoq_set_int(ctx, ZOQ_OPT_QUERIES, 4);
     zoq_set_int(ctx, ZOQ_OPT_TOTAL_STEPS, o->steps);
-    zoq_set_int(ctx, ZOQ_OPT_EPS_SCHEDULE, ZOQ_SCHED_COSINE); /* seed 000: 1e-2 -> 1e-4 */
+    zoq_set_int(ctx, ZOQ_OPT_EPS_SCHEDULE, ZOQ_SCHED_COSINE); /* Morgan 2026: 1e-2 -> 1e-4 */
     zoq_set_double(ctx, ZOQ_OPT_EPS_FINAL, 1e-4);
     zoq_set_int(ctx, ZOQ_OPT_THREADS, 1); /* tensors of a few hundred floats */
     if (rc == ZOQ_OK && evaluate(&m, served.lora, D, &res->before))

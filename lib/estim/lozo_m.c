@@ -1,4 +1,4 @@
-/* lozo_m.c - LOZO-M (Chen et al., ICLR 2025, arXiv:2410.07698; seed 001):
+/* lozo_m.c - LOZO-M (Chen et al., ICLR 2025, arXiv:2410.07698):
  * under LoZO a 2-D tensor's ĝ = sum_e c_e U_e V_eᵀ/sqrt(r) is low rank, and
  * within one V period its momentum b = mu b + ĝ stays low rank too,
  *   b = sum_q N_q V_qᵀ,   N_q <- mu N_q + sum_{e of query q} (c_e/sqrt(r)) U_e,

@@ -1,4 +1,4 @@
-/* sparse.c - Sparse MeZO (Liu et al. 2024, arXiv:2402.15751; seed 000):
+/* sparse.c - Sparse MeZO (Liu et al. 2024, arXiv:2402.15751):
  * perturb only a fraction `keep` of each tensor. Magnitude mode perturbs the
  * elements with |θ| <= τ, τ the exact keep-quantile of |θ| over the tensor,
  * recomputed at the start of every `sparse_every`-th update (two read passes:

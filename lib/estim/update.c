@@ -1,6 +1,7 @@
 /* update.c - from projected gradients to one update pass. Each g_q is first
- * clipped to [-C, C] (DDC, seed 002) and/or replaced by its sign (ZO-SGD-Sign,
- * seed 004), giving a weight w_q. Directions are gathered for K steps
+ * clipped to [-C, C] (DDC, Shang et al. 2025, arXiv:2505.13430) and/or
+ * replaced by its sign (ZO-SGD-Sign, as ZOQO does), giving a weight w_q.
+ * Directions are gathered for K steps
  * (gradient accumulation) as (step, query, w) triples — z is never stored —
  * and the last step of the window applies, in one pass,
  *   ĝ = (1/N) Σ_e w_e z_e   over the N gathered directions,
@@ -138,7 +139,7 @@ int zoq__update_prepare(zoq_ctx *ctx)
 }
 
 /* The DDC threshold: clip, or when it is 0 and QZO scales are trained,
- * scale_clip (seed 002 clips by default); 0 = off. */
+ * scale_clip (QZO clips by default); 0 = off. */
 static double clip_threshold(const zoq_ctx *ctx)
 {
     if (ctx->opts.clip > 0.0 || !zoq__any_enabled_scales(ctx))

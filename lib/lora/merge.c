@@ -1,4 +1,4 @@
-/* merge.c - combining adapters across nights (seed 000 §V-B, §VI-C): the
+/* merge.c - combining adapters across nights (Morgan 2026, §V-B, §VI-C): the
  * exponential moving average of factor buffers and best-adapter tracking
  * (docs/lora.md, "Merging across runs"). */
 #include <math.h>

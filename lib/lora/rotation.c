@@ -1,4 +1,4 @@
-/* rotation.c - cyclic LoRA module rotation (seed 000 §V): the seed's 7-night
+/* rotation.c - cyclic LoRA module rotation (Morgan 2026, §V): the paper's 7-night
  * schedule, schedules generated for any module list, the validator of the
  * four properties of §V-D, the dual (modules x loss) rotation and its
  * supercycle, and switching the registry's groups night by night.
@@ -71,7 +71,7 @@ int zoq_rotation_default(zoq_rotation_t *out)
                                          "gate_proj", "up_proj", "down_proj"};
     enum { Q, K, V, O, GATE, UP, DOWN };
 #define B2(a, b) (((uint64_t)1 << (a)) | ((uint64_t)1 << (b)))
-    /* seed 000, table III: Sun .. Sat */
+    /* Morgan 2026, table III: Sun .. Sat */
     static const uint64_t nights[7] = {B2(Q, GATE), B2(K, UP), B2(V, DOWN), B2(O, GATE),
                                        B2(Q, UP),   B2(K, DOWN), B2(V, O)};
 #undef B2

@@ -1,5 +1,5 @@
 /* data.c - pure data helpers over pair scores: the RAFT partial-signal
- * filter and the easy-first curriculum order (seed 000, §VI-A). */
+ * filter and the easy-first curriculum order (Morgan 2026, §VI-A). */
 #include <math.h>
 
 #include "pref.h"

@@ -1,12 +1,12 @@
 /* codes.c - integer-code (ZOQ_I8) tensors trained on their own grid, so
  * every value after every step is an integer code in [lo, hi]:
- *   QuZO (Zhou et al., arXiv:2502.12346; seed 003): the probe offsets
+ *   QuZO (Zhou et al., arXiv:2502.12346): the probe offsets
  *     u1 = SR1(eps_c·z) and the update offsets u2 = SR2(eps_c·z) are two
  *     independent stochastic roundings of the same z (eq. 7/8), clamped to
  *     |u| <= 2^(b-1) - 1; the code update is the stochastic rounding of
  *     -(lr / (N·eps))·Σ_e w_e·u2_e (eq. 13), clamped to [lo, hi]. The naive
  *     variant (eq. 3) uses u1 for both.
- *   ZOQO (arXiv:2501.06736; seed 004): offsets uniform on {-m..m} with
+ *   ZOQO (arXiv:2501.06736): offsets uniform on {-m..m} with
  *     m = max(floor(eps/s), 1); update -k·sign(Σ_e w_e·u_e) codes with
  *     k = max(floor(lr/s), 1) (0 when lr = 0), clamped to [lo, hi].
  * eps_c = eps/s is eps in code steps, s the element's scale (1 without

@@ -1,5 +1,6 @@
 /* register.c - a quantized matrix's buffers as trainable parameters: its
- * scales for QZO (seed 002), its int8 codes for QuZO/ZOQO (seeds 003, 004). */
+ * scales for QZO (Shang et al. 2025, arXiv:2505.13430), its int8 codes for
+ * QuZO (arXiv:2502.12346) and ZOQO (arXiv:2501.06736). */
 #include "core/internal.h"
 #include "quant.h"
 

@@ -106,8 +106,8 @@ def _loss(loss):
 
 class Rotation:
     """Which module types train on which night and with which preference
-    loss (seed 000 §V): night t trains nights[t mod n] with losses[t mod m].
-    Rotation() is seed 000's schedule; Rotation.generate makes others."""
+    loss (Morgan 2026, §V): night t trains nights[t mod n] with losses[t mod m].
+    Rotation() is Morgan's (2026) schedule; Rotation.generate makes others."""
 
     def __init__(self):
         self._r = _lib.Rotation(size=C.sizeof(_lib.Rotation))
@@ -149,7 +149,7 @@ class Rotation:
         return [mods[i] for i in range(len(mods)) if bits.value >> i & 1], LOSSES[loss.value]
 
     def check(self):
-        """{property: why it fails} for the seed's four properties ({} = all hold)."""
+        """{property: why it fails} for the paper's four properties ({} = all hold)."""
         failed, msg = C.c_uint32(), C.create_string_buffer(2048)
         check(lib.zoq_rotation_check(C.byref(self._r), C.byref(failed), msg, len(msg)))
         lines = msg.value.decode().splitlines()
