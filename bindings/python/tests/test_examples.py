@@ -42,7 +42,9 @@ def test_demo_quick_writes_its_report(tmp_path):
     r = run(os.path.join(ROOT, "demo", "digits.py"), "--quick", "--out", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     report = (tmp_path / "report.md").read_text()
-    for needle in ("ZO-Adam (zoq), f32", "first-order", "INT4 g=32", "QZO", "control:",
-                   "INT4 rounding costs", "| aero |", "| dpo |", "1437"):
+    for needle in ("ZO-Adam (zoq), f32", "first-order", "2-bit codes, g=32", "QZO", "control:",
+                   "QZO wins back", "| aero |", "| dpo |", "1437", "(a) From loss values",
+                   "(d) Each preference loss falls", "BLAS OpenBLAS"):
         assert needle in report
+    assert "held-out" in report and "dev" not in report.split("\n")[2]
     assert "step" in r.stderr and "ETA" in r.stderr  # the progress line
