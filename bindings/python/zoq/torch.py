@@ -10,8 +10,9 @@ The tensors' storage is registered with zoq through numpy views that share
 it (float32, float16; bfloat16 as its 16-bit pattern). Frozen parameters
 (requires_grad=False) are left out, as torch.optim leaves them alone. Each
 step evaluates every point with the same torch random numbers (dropout
-masks), fresh ones each step. CUDA tensors are not supported yet
-(UnsupportedError).
+masks), fresh ones each step. CUDA tensors raise UnsupportedError: the
+CUDA plugin serves device buffers registered from C; these bindings
+register host arrays only.
 """
 import contextlib
 import os
