@@ -37,7 +37,8 @@ ZOQ_CFLAGS += $(SAN)
 LDSAN := $(SAN)
 endif
 
-LIB_SRCS := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
+# lib/mpi/ is the MPI add-on libzoq-mpi (lib/mpi/mpi.mk), never part of libzoq.
+LIB_SRCS := $(filter-out lib/mpi/%,$(sort $(wildcard lib/*/*.c lib/*/*/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 # Test-only helpers (e.g. the gzip'd JSONL pair reader): linked into tests
@@ -50,8 +51,9 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 # Examples of several files live in a folder of their own: examples/<name>/*.c
 # link into $(BUILD)/examples/<name> (with zlib, which reads their data).
-# examples/llama needs llama.cpp and has rules of its own (make llm-deps).
-EXAMPLE_DIRS := $(filter-out examples/llama,$(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c)))))
+# examples/llama needs llama.cpp and has rules of its own (make llm-deps),
+# examples/mpi an MPI compiler (lib/mpi/mpi.mk).
+EXAMPLE_DIRS := $(filter-out examples/llama examples/mpi,$(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c)))))
 EXAMPLES += $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -372,11 +374,16 @@ help:
 	@echo "  make llm-demo       ZO preference training inside llama.cpp (LLM_ARGS= adds options)"
 	@echo "  make llm-quick      its smoke test (make check runs it once llm-deps is done)"
 	@echo "  make wheel          $(BUILD)/wheel/zoq-*.whl: the Python package with libzoq inside"
+	@echo "  make mpi            $(BUILD)/libzoq-mpi.so, the MPI add-on (needs mpicc; docs/distributed.md)"
+	@echo "  make bench-mpi      MPI steps/s against ranks and bytes per step; bench/results/mpi.json"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured; with"
 	@echo "                      libzoq-cuda.so where nvcc is (CUDA=0: without)"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
 	@echo "  make clean          remove build/"
 	@echo "  (V=1 shows full command lines; BUILD=dir builds elsewhere)"
+
+# ---- MPI add-on (issue 17): its rules live in lib/mpi/mpi.mk ----
+include lib/mpi/mpi.mk
 
 -include $(LIB_OBJS:.o=.d) $(SUPPORT_OBJS:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d)

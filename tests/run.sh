@@ -85,6 +85,19 @@ if [ -n "${CUDA_CHECKS:-}" ]; then
 else
     echo "[SKIP] cuda plugin host tests (no nvcc on PATH, or SANITIZE=1)"
 fi
+# libzoq-mpi under mpirun (tests/mpi/run.sh skips without MPI). Under
+# SANITIZE=1 LeakSanitizer stays off there: OpenMPI's own allocations that
+# it keeps until exit would be reported as leaks; ASan and UBSan still check.
+mpi_log=$(mktemp)
+if [ -n "${SAN:-}" ]; then
+    ASAN_OPTIONS=detect_leaks=0 sh tests/mpi/run.sh "$BUILD" >"$mpi_log" 2>&1
+else
+    sh tests/mpi/run.sh "$BUILD" >"$mpi_log" 2>&1
+fi
+grep -v '^mpi: ' "$mpi_log"
+passed=$((passed + $(grep -c '^\[PASS\]' "$mpi_log")))
+failed=$((failed + $(grep -c '^\[FAIL\]' "$mpi_log")))
+rm -f "$mpi_log"
 check "docs/api.md lists every function of include/zoq.h" $PYTHON tools/gen_api_doc.py --check
 # The Python bindings load $BUILD/libzoq.so into Debian's python3. Under
 # SANITIZE=1 that library needs the compiler's ASan and UBSan runtimes
