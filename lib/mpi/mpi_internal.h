@@ -26,6 +26,8 @@ struct zoq_mpi {
     int cap_block;
     zoq_mpi__span *spans;       /* watched bytes, in order */
     int n_spans, cap_spans;
+    unsigned char *snapshot;    /* the watched bytes before an in-place step */
+    size_t cap_snapshot;
     int64_t bytes_sent;
     char err[ZOQ_MPI__ERRMSG_CAP];
 };
@@ -41,5 +43,26 @@ int zoq_mpi__reserve(zoq_mpi *m, int count);
 /* Every rank's status in, the first (lowest rank) non-OK one out (and its
  * rank in *who, -1 if none); one all-gather of one double. */
 int zoq_mpi__agree(zoq_mpi *m, int status, int *who);
+
+/* One step's exchange (round.c). */
+typedef struct zoq_mpi__round {
+    int32_t np;                 /* points of the step */
+    uint64_t step;              /* the step counter before the step */
+    int block;                  /* doubles per rank */
+    double *mine;               /* this rank's losses, slot j for its j-th point */
+} zoq_mpi__round;
+
+/* Sizes the block for ctx's next step; *status gets the local status
+ * (ZOQ_OK, or why the step cannot start). Returns ZOQ_E_NOMEM only, and
+ * then the caller must leave: the round cannot take place. */
+int zoq_mpi__round_begin(zoq_mpi *m, zoq_ctx *ctx, zoq_mpi__round *r, int *status);
+/* The all-gather: ZOQ_OK with *losses the agreed np losses (valid until the
+ * next collective), or the first failing rank's status on every rank. */
+int zoq_mpi__round_agree(zoq_mpi *m, zoq_ctx *ctx, zoq_mpi__round *r, int status,
+                         int32_t failed, const double **losses);
+/* After an applied step: the periodic digest check. */
+int zoq_mpi__round_end(zoq_mpi *m, const zoq_mpi__round *r);
+/* Whether this rank evaluates point i (query-parallel deal). */
+int zoq_mpi__owns(const zoq_mpi *m, int32_t point);
 
 #endif

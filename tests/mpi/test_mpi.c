@@ -5,8 +5,10 @@
  *
  * Cases (argv[1]):
  *   identity    query-parallel, the 2-D grid and data-parallel runs of 100
- *               steps, n = 4, under six option sets, against the same run in
- *               one process (zoq_ask, every point, zoq_tell): bit for bit
+ *               steps, n = 4, under seven option sets, against the same run
+ *               in one process, bit for bit: zoq_mpi_step against zoq_ask,
+ *               every point, zoq_tell; zoq_mpi_step_inplace against zoq_step
+ *               and zoq_run
  *   failures    a failure (error, NaN, stop) on one rank at each point index
  *               leaves every rank's parameters and counter exactly as before
  *   divergence  a flipped bit on one rank is named by the digest check
@@ -117,6 +119,35 @@ static int eval_point(void *user, zoq_ctx *ctx, int32_t point, double *loss)
     return 0;
 }
 
+/* The same loss, in place: the parameters hold the point. */
+static int eval_inplace(void *user, const zoq_eval_t *ev, double *loss)
+{
+    model *m = user;
+    if (m->kill_step >= 0 && ev->step == (uint64_t)m->kill_step && rank_ == size_ - 1)
+        raise(SIGKILL);
+    if (rank_ == m->inject_rank && ev->step == m->inject_step && ev->point == m->inject_point) {
+        if (m->inject_rc)
+            return m->inject_rc;
+        *loss = NAN;
+        return 0;
+    }
+    if (m->shard >= 0) {
+        *loss = shard_loss(m->w, m->v, m->shard);
+        return 0;
+    }
+    double num = 0.0, den = 0.0;
+    for (int d = 0; d < m->n_shards; d++) {
+        num += shard_weight(d) * shard_loss(m->w, m->v, d);
+        den += shard_weight(d);
+    }
+    *loss = num / den;
+    return 0;
+}
+
+/* The two ways to step: ask/tell (points materialized) and in place. */
+enum { ASKTELL, INPLACE };
+static const char *const MODE[2] = {"ask/tell", "in place"};
+
 static void model_init(model *m, const options *o, int shard, int n_shards)
 {
     memset(m, 0, sizeof *m);
@@ -153,9 +184,13 @@ static void model_init(model *m, const options *o, int shard, int n_shards)
     }
 }
 
-/* The single-process run: ask, evaluate every point, tell. */
-static int local_step(model *m)
+/* The single-process run: ask, evaluate every point, tell; or zoq_step. */
+static int local_step(model *m, int mode)
 {
+    if (mode == INPLACE) {
+        zoq_set_objective(m->ctx, eval_inplace, m);
+        return zoq_step(m->ctx, NULL);
+    }
     const zoq_point_t *pts;
     int32_t n;
     int rc = zoq_ask(m->ctx, &pts, &n);
@@ -175,6 +210,12 @@ static int same_params(const model *a, const model *b)
     return memcmp(a->w, b->w, sizeof a->w) == 0 && memcmp(a->v, b->v, sizeof a->v) == 0;
 }
 
+static int dist_step(zoq_mpi *s, model *m, int mode, zoq_report_t *rep)
+{
+    return mode == INPLACE ? zoq_mpi_step_inplace(s, m->ctx, eval_inplace, m, rep)
+                           : zoq_mpi_step(s, m->ctx, eval_point, m, rep);
+}
+
 static zoq_mpi *stepper(int query_ranks, double weight, int64_t check_every)
 {
     zoq_mpi_config_t cfg = {.size = sizeof cfg, .query_ranks = query_ranks,
@@ -189,8 +230,9 @@ static zoq_mpi *stepper(int query_ranks, double weight, int64_t check_every)
 }
 
 /* STEPS distributed steps on a query_ranks x (size / query_ranks) grid
- * against the single-process run of the data-rank mean. */
-static void identity_run(const options *o, int query_ranks)
+ * against the single-process run of the data-rank mean: ask/tell against
+ * ask/tell; in place against zoq_step and zoq_run. */
+static void identity_run(const options *o, int query_ranks, int mode)
 {
     const int data_ranks = size_ / query_ranks, d = rank_ / query_ranks;
     model dist, ref;
@@ -201,16 +243,25 @@ static void identity_run(const options *o, int query_ranks)
     EXPECT(zoq_mpi_watch(s, dist.v, sizeof dist.v) == ZOQ_OK, "watch");
     zoq_report_t rd = {.size = sizeof rd};
     for (int t = 0; t < STEPS; t++) {
-        int a = zoq_mpi_step(s, dist.ctx, eval_point, &dist, &rd);
-        int b = local_step(&ref);
+        int a = dist_step(s, &dist, mode, &rd);
+        int b = local_step(&ref, mode);
         if (a != ZOQ_OK || b != ZOQ_OK) {
             EXPECT(0, "%s Q=%d step %d: %d %d %s", o->name, query_ranks, t, a, b,
                    zoq_mpi_last_error(s));
             break;
         }
     }
-    EXPECT(same_params(&dist, &ref), "%s on %d x %d ranks: parameters differ from one process",
-           o->name, query_ranks, data_ranks);
+    EXPECT(same_params(&dist, &ref), "%s, %s, on %d x %d ranks: parameters differ from one "
+           "process", o->name, MODE[mode], query_ranks, data_ranks);
+    if (mode == INPLACE) {
+        model run;
+        model_init(&run, o, data_ranks == 1 ? 0 : -1, data_ranks);
+        zoq_set_objective(run.ctx, eval_inplace, &run);
+        EXPECT(zoq_run(run.ctx, STEPS, NULL, NULL) == ZOQ_OK, "zoq_run");
+        EXPECT(same_params(&dist, &run), "%s on %d x %d ranks: parameters differ from zoq_run",
+               o->name, query_ranks, data_ranks);
+        zoq_destroy(run.ctx);
+    }
     float w0 = 0.3f * (float)sin(0.7);
     EXPECT(dist.w[1] != w0, "%s: parameters did not move", o->name);
     uint64_t step;
@@ -223,19 +274,20 @@ static void identity_run(const options *o, int query_ranks)
 
 static void case_identity(void)
 {
-    for (int k = 0; k < N_SETS; k++) {
-        identity_run(&OPTION_SETS[k], size_);  /* query-parallel */
-        if (size_ > 1)
-            identity_run(&OPTION_SETS[k], 1); /* data-parallel */
-        if (size_ == 4)
-            identity_run(&OPTION_SETS[k], 2); /* a 2 x 2 grid */
-    }
+    for (int mode = ASKTELL; mode <= INPLACE; mode++)
+        for (int k = 0; k < N_SETS; k++) {
+            identity_run(&OPTION_SETS[k], size_, mode); /* query-parallel */
+            if (size_ > 1)
+                identity_run(&OPTION_SETS[k], 1, mode); /* data-parallel */
+            if (size_ == 4)
+                identity_run(&OPTION_SETS[k], 2, mode); /* a 2 x 2 grid */
+        }
 }
 
 /* One step fails on one rank at point i: every rank reports the same status
  * and its parameters and counter are exactly as before; the run then goes on
  * as if the step had not been tried. */
-static void failures_run(int query_ranks)
+static void failures_run(int query_ranks, int mode)
 {
     const options *o = &OPTION_SETS[5]; /* HiZOO: 9 points, the unperturbed one first */
     const int data_ranks = size_ / query_ranks, d = rank_ / query_ranks;
@@ -245,9 +297,11 @@ static void failures_run(int query_ranks)
     model_init(&dist, o, d, data_ranks);
     model_init(&ref, o, data_ranks == 1 ? 0 : -1, data_ranks);
     zoq_mpi *s = stepper(query_ranks, shard_weight(d), 0);
+    zoq_mpi_watch(s, dist.w, sizeof dist.w);
+    zoq_mpi_watch(s, dist.v, sizeof dist.v);
     for (int t = 0; t < 3; t++) {
-        EXPECT(zoq_mpi_step(s, dist.ctx, eval_point, &dist, NULL) == ZOQ_OK, "warm-up");
-        EXPECT(local_step(&ref) == ZOQ_OK, "warm-up");
+        EXPECT(dist_step(s, &dist, mode, NULL) == ZOQ_OK, "warm-up");
+        EXPECT(local_step(&ref, mode) == ZOQ_OK, "warm-up");
     }
     for (int i = 0; i < 9; i++)
         for (int k = 0; k < 3; k++) {
@@ -258,24 +312,25 @@ static void failures_run(int query_ranks)
             dist.inject_point = i;
             dist.inject_rc = kinds[k];
             dist.inject_rank = (i % query_ranks) + (data_ranks - 1) * query_ranks; /* evaluates i */
-            int rc = zoq_mpi_step(s, dist.ctx, eval_point, &dist, NULL);
-            EXPECT(rc == want[k], "point %d kind %d: status %d (%s)", i, k, rc,
+            int rc = dist_step(s, &dist, mode, NULL);
+            EXPECT(rc == want[k], "%s point %d kind %d: status %d (%s)", MODE[mode], i, k, rc,
                    zoq_mpi_last_error(s));
             char who[32];
             snprintf(who, sizeof who, "rank %d failed at point %d", dist.inject_rank, i);
             EXPECT(strstr(zoq_mpi_last_error(s), who), "message: %s", zoq_mpi_last_error(s));
             EXPECT(memcmp(w, dist.w, sizeof w) == 0 && memcmp(v, dist.v, sizeof v) == 0,
-                   "point %d kind %d: parameters moved", i, k);
+                   "%s point %d kind %d: parameters moved", MODE[mode], i, k);
             uint64_t step;
             zoq_get_step(dist.ctx, &step);
             EXPECT(step == 3, "point %d: counter %llu", i, (unsigned long long)step);
         }
     dist.inject_rank = -1;
     for (int t = 3; t < 20; t++) {
-        EXPECT(zoq_mpi_step(s, dist.ctx, eval_point, &dist, NULL) == ZOQ_OK, "after failures");
-        EXPECT(local_step(&ref) == ZOQ_OK, "reference");
+        EXPECT(dist_step(s, &dist, mode, NULL) == ZOQ_OK, "after failures");
+        EXPECT(local_step(&ref, mode) == ZOQ_OK, "reference");
     }
-    EXPECT(same_params(&dist, &ref), "Q=%d: after the failures the run differs", query_ranks);
+    EXPECT(same_params(&dist, &ref), "%s Q=%d: after the failures the run differs", MODE[mode],
+           query_ranks);
     zoq_mpi_destroy(s);
     zoq_destroy(dist.ctx);
     zoq_destroy(ref.ctx);
@@ -283,9 +338,11 @@ static void failures_run(int query_ranks)
 
 static void case_failures(void)
 {
-    failures_run(size_);
-    if (size_ > 1)
-        failures_run(1);
+    for (int mode = ASKTELL; mode <= INPLACE; mode++) {
+        failures_run(size_, mode);
+        if (size_ > 1)
+            failures_run(1, mode);
+    }
 }
 
 static void case_divergence(void)
@@ -400,7 +457,7 @@ static void case_api(void)
 /* Checkpoints every 10 steps (rank 0: the parameters as safetensors, then
  * the state); with kill_at >= 0 the last rank SIGKILLs itself at that step;
  * with resume the run starts from DIR. At the end the parameters must equal
- * the uninterrupted single-process run. */
+ * the uninterrupted single-process zoq_run. */
 static int save_params(const model *m, const char *dir)
 {
     zoq_st_writer *w;
@@ -468,7 +525,7 @@ static void case_checkpoint(const char *dir, int steps, int kill_at, int resume)
     if (rank_ == 0 && resume)
         printf("resumed at step %llu\n", (unsigned long long)t);
     for (; t < (uint64_t)steps && !failures; t++) {
-        int rc = zoq_mpi_step(s, m.ctx, eval_point, &m, NULL);
+        int rc = zoq_mpi_step_inplace(s, m.ctx, eval_inplace, &m, NULL);
         EXPECT(rc == ZOQ_OK, "step %llu: %s", (unsigned long long)t, zoq_mpi_last_error(s));
         if ((t + 1) % 10 == 0) {
             int prc = rank_ == 0 ? save_params(&m, dir) : ZOQ_OK;
@@ -477,8 +534,8 @@ static void case_checkpoint(const char *dir, int steps, int kill_at, int resume)
             EXPECT(zoq_mpi_state_save(s, m.ctx, state) == ZOQ_OK, "%s", zoq_mpi_last_error(s));
         }
     }
-    for (int k = 0; k < steps; k++)
-        EXPECT(local_step(&ref) == ZOQ_OK, "reference");
+    zoq_set_objective(ref.ctx, eval_inplace, &ref);
+    EXPECT(zoq_run(ref.ctx, steps, NULL, NULL) == ZOQ_OK, "reference");
     EXPECT(same_params(&m, &ref), "after %d steps (resume %d) the parameters differ from the "
            "uninterrupted run", steps, resume);
     zoq_mpi_destroy(s);

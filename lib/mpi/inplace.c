@@ -1,0 +1,132 @@
+/* inplace.c - the distributed zoq_step. Every rank runs zoq_step itself, so
+ * the parameters walk exactly the points a one-process zoq_step visits:
+ *  1. snapshot the watched parameter bytes;
+ *  2. zoq_step with a relay objective that calls the caller's objective at
+ *     this rank's points (other points get a placeholder, never used) and
+ *     stops the step after the last of them; copy the snapshot back, which
+ *     undoes the walk exactly;
+ *  3. the exchange (round.c);
+ *  4. zoq_step again with an objective that returns the agreed losses: the
+ *     moves, the update and the counters of zoq_step given those losses.
+ * The result is zoq_step's (and zoq_run's) in one process, bit for bit, at
+ * the price of one copy of the parameters and a second walk over them. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi/mpi_internal.h"
+
+typedef struct relay {
+    const zoq_mpi *m;
+    zoq_objective_fn fn;
+    void *user;
+    double *mine;               /* losses of this rank's points */
+    int32_t last;               /* this rank's last point; -1: none */
+    int status;                 /* of this rank's evaluations */
+    int32_t failed;
+} relay;
+
+static int relay_eval(void *user, const zoq_eval_t *ev, double *loss)
+{
+    relay *r = user;
+    *loss = 0.0;
+    if (zoq_mpi__owns(r->m, ev->point)) {
+        int rc = r->fn(r->user, ev, loss);
+        r->failed = ev->point;
+        if (rc != 0 || !isfinite(*loss)) {
+            r->status = rc == ZOQ_CALLBACK_STOP ? ZOQ_STOPPED
+                        : rc != 0               ? ZOQ_E_CALLBACK
+                                                : ZOQ_E_NONFINITE;
+            return ZOQ_CALLBACK_STOP;
+        }
+        r->mine[ev->point / r->m->query_ranks] = *loss;
+        r->failed = -1;
+    }
+    return ev->point >= r->last ? ZOQ_CALLBACK_STOP : 0;
+}
+
+static int replay_eval(void *user, const zoq_eval_t *ev, double *loss)
+{
+    *loss = ((const double *)user)[ev->point];
+    return 0;
+}
+
+static size_t watched_bytes(const zoq_mpi *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->n_spans; i++)
+        n += m->spans[i].bytes;
+    return n;
+}
+
+/* Copies the watched bytes to the snapshot (save) or back (!save). */
+static void snapshot(zoq_mpi *m, int save)
+{
+    unsigned char *p = m->snapshot;
+    for (int i = 0; i < m->n_spans; i++) {
+        if (save)
+            memcpy(p, m->spans[i].data, m->spans[i].bytes);
+        else
+            memcpy((void *)m->spans[i].data, p, m->spans[i].bytes);
+        p += m->spans[i].bytes;
+    }
+}
+
+/* Local checks and the snapshot buffer; ZOQ_E_NOMEM means leave now. */
+static int prepare(zoq_mpi *m, zoq_ctx *ctx, int *status)
+{
+    const size_t bytes = watched_bytes(m);
+    int64_t numel = 0;
+    zoq_param_enabled_numel(ctx, &numel);
+    if (*status == ZOQ_OK && (m->n_spans == 0 || bytes < (size_t)numel)) {
+        zoq_mpi__fail(m, ZOQ_E_STATE, "zoq_mpi_step_inplace: watch every parameter buffer "
+                      "(zoq_mpi_watch): %zu bytes watched for %lld elements", bytes,
+                      (long long)numel);
+        *status = ZOQ_E_STATE;
+    }
+    if (bytes > m->cap_snapshot) {
+        unsigned char *p = realloc(m->snapshot, bytes);
+        if (!p)
+            return zoq_mpi__fail(m, ZOQ_E_NOMEM, "out of memory for a %zu-byte snapshot", bytes);
+        m->snapshot = p;
+        m->cap_snapshot = bytes;
+    }
+    return ZOQ_OK;
+}
+
+int zoq_mpi_step_inplace(zoq_mpi *m, zoq_ctx *ctx, zoq_objective_fn fn, void *user,
+                         zoq_report_t *report)
+{
+    if (!m)
+        return ZOQ_E_INVALID;
+    if (!ctx || !fn)
+        return zoq_mpi__fail(m, ZOQ_E_INVALID, "zoq_mpi_step_inplace: ctx and fn must not be "
+                             "NULL");
+    zoq_mpi__round r;
+    int status, rc = zoq_mpi__round_begin(m, ctx, &r, &status);
+    if (rc == ZOQ_OK)
+        rc = prepare(m, ctx, &status);
+    if (rc != ZOQ_OK)
+        return rc;
+    relay rl = {.m = m, .fn = fn, .user = user, .mine = r.mine, .status = ZOQ_OK, .failed = -1,
+                .last = r.np > m->query_rank
+                            ? m->query_rank + (r.np - 1 - m->query_rank) / m->query_ranks *
+                                                  m->query_ranks
+                            : -1};
+    if (status == ZOQ_OK && rl.last >= 0) {
+        snapshot(m, 1);
+        if ((status = zoq_set_objective(ctx, relay_eval, &rl)) == ZOQ_OK) {
+            rc = zoq_step(ctx, NULL);
+            status = rl.status != ZOQ_OK ? rl.status : rc == ZOQ_STOPPED ? ZOQ_OK : rc;
+        }
+        snapshot(m, 0);
+    }
+    const double *losses;
+    if ((rc = zoq_mpi__round_agree(m, ctx, &r, status, rl.failed, &losses)) == ZOQ_OK &&
+        (rc = zoq_set_objective(ctx, replay_eval, (void *)losses)) == ZOQ_OK &&
+        (rc = zoq_step(ctx, report)) != ZOQ_OK)
+        rc = zoq_mpi__fail(m, rc, "the replayed step failed on rank %d: %s", m->rank,
+                           zoq_last_error(ctx));
+    zoq_set_objective(ctx, fn, user);
+    return rc == ZOQ_OK ? zoq_mpi__round_end(m, &r) : rc;
+}
