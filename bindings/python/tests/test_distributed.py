@@ -186,6 +186,26 @@ def test_bytes_per_step_do_not_grow_with_the_parameters():
     assert per_step(10_000) == per_step(10_000_000) < 200
 
 
+def test_torch_allgather_drives_a_step(tmp_path):
+    """The torchrun form, on a world of one process (gloo)."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as tdist
+    tdist.init_process_group("gloo", init_method="file://" + str(tmp_path / "store"), rank=0,
+                             world_size=1)
+    try:
+        gather = distributed.torch_allgather()
+        assert gather({"x": 1}) == [{"x": 1}]
+        opt, p = W.model(W.OPTION_SETS[0])
+        d = distributed.Distributed(opt, gather, tdist.get_rank(), tdist.get_world_size())
+        ref = reference(W.OPTION_SETS[0], 3, "inplace", 1)
+        for _ in range(3):
+            W.dist_step(d, p, "inplace", 0)
+        assert all(np.array_equal(p[k], ref[k]) for k in p)
+        assert torch.distributed.is_initialized()
+    finally:
+        tdist.destroy_process_group()
+
+
 MPIRUN = shutil.which("mpirun")
 
 
