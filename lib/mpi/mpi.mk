@@ -2,7 +2,8 @@
 # docs/distributed.md), included by the Makefile. Built only where an MPI
 # compiler is (MPICC; Debian: libopenmpi-dev, make deps); libzoq never links
 # MPI. Its own version node ZOQ_MPI_0.1, pkg-config zoq-mpi. `make check`
-# also builds it, the MPI tests, the example and runs tests/mpi/run.sh.
+# also builds it, the MPI tests, the example and runs tests/mpi/run.sh;
+# `make valgrind` runs tests/mpi/valgrind.sh.
 MPICC ?= $(shell command -v mpicc 2>/dev/null)
 MPI_SRCS := $(sort $(wildcard lib/mpi/*.c))
 MPI_SO_REAL := $(BUILD)/libzoq-mpi.so.$(VERSION)
@@ -18,10 +19,15 @@ MPI_LINK_ZOQ := -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lzoq-mpi -lzoq
 MPI_PC_SED = $(PC_SED:pkgconfig/zoq.pc.in=) -e 's|@MPI_CFLAGS@|$(shell $(MPICC) --showme:compile 2>/dev/null)|' \
     -e 's|@MPI_LIBS@|$(shell $(MPICC) --showme:link 2>/dev/null)|' pkgconfig/zoq-mpi.pc.in
 
-.PHONY: mpi install-mpi uninstall-mpi bench-mpi
+.PHONY: mpi install-mpi uninstall-mpi bench-mpi valgrind-mpi
 mpi: $(MPI_SO_REAL) $(MPI_SO_MAJOR) $(MPI_SO_LINK) $(BUILD)/zoq-mpi.pc
 lib: mpi
 test check: $(MPI_TEST) $(MPI_EXAMPLE) $(MPI_BENCH)
+valgrind: valgrind-mpi
+
+# Two cases on 2 ranks under memcheck, OpenMPI's own leaks suppressed.
+valgrind-mpi: $(MPI_TEST)
+	@sh tests/mpi/valgrind.sh $(BUILD)
 
 $(BUILD)/mpi/obj/%.o: %.c
 	@mkdir -p $(dir $@)

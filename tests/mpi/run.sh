@@ -50,6 +50,8 @@ run "np=3: the digest check names the rank whose parameters diverged" mpi 3 "$t"
 run "np=1, 4: bytes per step per rank do not grow from 10^4 to 10^7 parameters" \
     sh -c "timeout 300 mpirun --oversubscribe -np 1 $t bytes && timeout 300 mpirun --oversubscribe -np 4 $t bytes"
 run "np=2: argument checks" mpi 2 "$t" api
+run "abi: libzoq-mpi exports zoq_mpi_* only (ZOQ_MPI_0.1), libzoq links no MPI; pkg-config zoq-mpi" \
+    sh tests/mpi/abi.sh "$BUILD"
 # kill -9 of one rank at step 57, then resume from the step-50 checkpoint
 kill_then_resume() {
     if mpi 3 "$t" checkpoint "$tmp" 100 57 0; then
@@ -61,7 +63,9 @@ kill_then_resume() {
 run "np=3: kill -9 of one rank mid-run, resume from the checkpoint: same parameters" \
     kill_then_resume
 DIGITS=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
-if [ -x "$ex" ] && [ -f "$DIGITS" ]; then
+if [ -n "${SAN:-}" ]; then
+    echo "[SKIP] mpi example under SANITIZE=1 (the protocol's tests above ran sanitized)"
+elif [ -x "$ex" ] && [ -f "$DIGITS" ]; then
     run "example: digits MLP on 4 ranks, query- and data-parallel, same digest as 1 rank" \
         sh tests/mpi/example.sh "$ex" "$DIGITS"
 else
