@@ -91,56 +91,54 @@ static double shard_loss(const float *w, const float *v, int shard)
     return s / (NW + NV);
 }
 
+/* The loss of m's shard at (w, v), or the weighted mean over its shards. */
+static double model_loss(const model *m, const float *w, const float *v)
+{
+    if (m->shard >= 0)
+        return shard_loss(w, v, m->shard);
+    double num = 0.0, den = 0.0; /* the data-parallel definition, shards in order */
+    for (int d = 0; d < m->n_shards; d++) {
+        num += shard_weight(d) * shard_loss(w, v, d);
+        den += shard_weight(d);
+    }
+    return num / den;
+}
+
+/* The failures a test injects at (step, point): 1 with *rc and *loss set. */
+static int injected(const model *m, uint64_t step, int32_t point, int *rc, double *loss)
+{
+    if (m->kill_step >= 0 && step == (uint64_t)m->kill_step && rank_ == size_ - 1)
+        raise(SIGKILL);
+    if (rank_ != m->inject_rank || step != m->inject_step || point != m->inject_point)
+        return 0;
+    *rc = m->inject_rc;
+    *loss = NAN;
+    return 1;
+}
+
+/* Ask/tell: the loss at a materialized point. */
 static int eval_point(void *user, zoq_ctx *ctx, int32_t point, double *loss)
 {
     model *m = user;
     uint64_t step;
+    int rc;
     zoq_get_step(ctx, &step);
-    if (m->kill_step >= 0 && step == (uint64_t)m->kill_step && rank_ == size_ - 1)
-        raise(SIGKILL);
-    if (rank_ == m->inject_rank && step == m->inject_step && point == m->inject_point) {
-        if (m->inject_rc)
-            return m->inject_rc;
-        *loss = NAN;
-        return 0;
-    }
+    if (injected(m, step, point, &rc, loss))
+        return rc;
     if (zoq_materialize(ctx, point, m->id_w, m->sw) || zoq_materialize(ctx, point, m->id_v, m->sv))
         return -1;
-    if (m->shard >= 0) {
-        *loss = shard_loss(m->sw, m->sv, m->shard);
-        return 0;
-    }
-    double num = 0.0, den = 0.0; /* the data-parallel definition, shards in order */
-    for (int d = 0; d < m->n_shards; d++) {
-        num += shard_weight(d) * shard_loss(m->sw, m->sv, d);
-        den += shard_weight(d);
-    }
-    *loss = num / den;
+    *loss = model_loss(m, m->sw, m->sv);
     return 0;
 }
 
-/* The same loss, in place: the parameters hold the point. */
+/* In place: the parameters hold the point. */
 static int eval_inplace(void *user, const zoq_eval_t *ev, double *loss)
 {
     model *m = user;
-    if (m->kill_step >= 0 && ev->step == (uint64_t)m->kill_step && rank_ == size_ - 1)
-        raise(SIGKILL);
-    if (rank_ == m->inject_rank && ev->step == m->inject_step && ev->point == m->inject_point) {
-        if (m->inject_rc)
-            return m->inject_rc;
-        *loss = NAN;
-        return 0;
-    }
-    if (m->shard >= 0) {
-        *loss = shard_loss(m->w, m->v, m->shard);
-        return 0;
-    }
-    double num = 0.0, den = 0.0;
-    for (int d = 0; d < m->n_shards; d++) {
-        num += shard_weight(d) * shard_loss(m->w, m->v, d);
-        den += shard_weight(d);
-    }
-    *loss = num / den;
+    int rc;
+    if (injected(m, ev->step, ev->point, &rc, loss))
+        return rc;
+    *loss = model_loss(m, m->w, m->v);
     return 0;
 }
 
