@@ -4,7 +4,8 @@
 # example against it through pkg-config alone and start it the three ways
 # docs/getting-started.md gives (rpath, LD_LIBRARY_PATH; without either it
 # must not find libzoq); the installed files must be the same list whatever
-# was built before (libzoq-cuda.so exactly where nvcc is); then
+# was built before (libzoq-cuda.so exactly where nvcc is, libzoq-mpi exactly
+# where mpicc is); then
 # `make uninstall` must remove everything it installed.
 set -eu
 BUILD=${1:-build}
@@ -19,8 +20,12 @@ got=$(pkg-config --modversion zoq)
 [ "$got" = "$want" ] || { echo "zoq.pc says $got, zoq.h $want"; exit 1; }
 files=$(cd "$tmp/usr" && find . -type f -o -type l | sort)
 cuda=$(command -v nvcc >/dev/null 2>&1 && echo ./lib/libzoq-cuda.so || true)
+# the MPI add-on (lib/mpi/mpi.mk) exactly where mpicc is
+mpi=$(command -v mpicc >/dev/null 2>&1 && printf '%s ' ./include/zoq_mpi.h ./lib/libzoq-mpi.so \
+    ./lib/libzoq-mpi.so.0 "./lib/libzoq-mpi.so.$want" ./lib/pkgconfig/zoq-mpi.pc || true)
+# shellcheck disable=SC2086
 expect=$(printf '%s\n' ./include/zoq.h ./lib/libzoq.a ./lib/libzoq.so ./lib/libzoq.so.0 \
-    "./lib/libzoq.so.$want" ./lib/pkgconfig/zoq.pc $cuda | sort)
+    "./lib/libzoq.so.$want" ./lib/pkgconfig/zoq.pc $cuda $mpi | sort)
 [ "$files" = "$expect" ] || { printf 'installed:\n%s\nexpected:\n%s\n' "$files" "$expect"; exit 1; }
 # shellcheck disable=SC2046
 $CC -std=c11 examples/quadratic.c -o "$tmp/plain" $(pkg-config --cflags --libs zoq)

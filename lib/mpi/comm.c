@@ -61,20 +61,13 @@ int zoq_mpi__agree(zoq_mpi *m, int status, int *who)
     return ZOQ_OK;
 }
 
-static int check_config(const zoq_mpi_config_t *cfg, int size, char *why, size_t cap)
+/* Whether a configuration (its fields past cfg->size read as 0) is valid
+ * for `size` ranks. The same answer on every rank for the same cfg. */
+static int config_ok(const zoq_mpi_config_t *cfg, int size)
 {
-    if (cfg->size < sizeof cfg->size || cfg->size > sizeof *cfg)
-        return snprintf(why, cap, "cfg->size must be sizeof(zoq_mpi_config_t)"), 0;
-    if (cfg->reserved_ != 0)
-        return snprintf(why, cap, "cfg->reserved_ must be 0"), 0;
-    if (cfg->query_ranks < 0 || (cfg->query_ranks > 0 && size % cfg->query_ranks != 0))
-        return snprintf(why, cap, "query_ranks %d does not divide the %d ranks",
-                        (int)cfg->query_ranks, size), 0;
-    if (!isfinite(cfg->shard_weight) || cfg->shard_weight < 0)
-        return snprintf(why, cap, "shard_weight %g must be finite and > 0", cfg->shard_weight), 0;
-    if (cfg->check_every < 0)
-        return snprintf(why, cap, "check_every must be >= 0"), 0;
-    return 1;
+    return cfg->reserved_ == 0 && cfg->query_ranks >= 0 &&
+           (cfg->query_ranks == 0 || size % cfg->query_ranks == 0) &&
+           isfinite(cfg->shard_weight) && cfg->shard_weight >= 0 && cfg->check_every >= 0;
 }
 
 int zoq_mpi_create(MPI_Comm comm, const zoq_mpi_config_t *cfg, zoq_mpi **out)
@@ -90,13 +83,14 @@ int zoq_mpi_create(MPI_Comm comm, const zoq_mpi_config_t *cfg, zoq_mpi **out)
     if (comm == MPI_COMM_NULL)
         return ZOQ_E_INVALID;
     zoq_mpi_config_t c = {.size = sizeof c};
+    if (cfg && (cfg->size < sizeof cfg->size || cfg->size > sizeof c))
+        return ZOQ_E_INVALID;
     if (cfg)
-        memcpy(&c, cfg, cfg->size < sizeof c ? cfg->size : sizeof c);
+        memcpy(&c, cfg, cfg->size);
     int size;
     MPI_Comm_size(comm, &size);
-    char why[ZOQ_MPI__ERRMSG_CAP];
-    if (cfg && !check_config(cfg, size, why, sizeof why))
-        return ZOQ_E_INVALID; /* the same on every rank: no collective was entered */
+    if (!config_ok(&c, size))
+        return ZOQ_E_INVALID; /* no collective was entered (no stepper to hold a message) */
     zoq_mpi *m = calloc(1, sizeof *m);
     if (!m)
         return ZOQ_E_NOMEM;
