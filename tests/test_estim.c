@@ -448,6 +448,87 @@ Test(estim, magnitude_mask_perturbs_exactly_the_smallest)
     zoq_destroy(ctx);
 }
 
+/* Tensors a and b (tensor 1) of n elements 0.01·(i+1) under magnitude
+ * masks, with the int option key set to value. */
+static zoq_ctx *two_tensor_magnitude_ctx(float *a, float *b, int n, int key, int64_t value)
+{
+    for (int i = 0; i < n; i++)
+        a[i] = b[i] = 0.01f * (float)(i + 1);
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "a", a, ZOQ_F32, n, NULL);
+    zoq_param_add(ctx, "b", b, ZOQ_F32, n, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_MAGNITUDE);
+    cr_assert_eq(zoq_set_int(ctx, key, value), ZOQ_OK);
+    return ctx;
+}
+
+/* A tensor turned off and on again takes a threshold of its own values
+ * now, not the one of an epoch it sat out (every 2 updates, ask/tell: b is
+ * off at the epoch change, then scaled up 10x; the old threshold would
+ * perturb 3 of its elements, a fresh one perturbs 32 of 64). */
+Test(estim, reenabled_tensor_takes_a_fresh_magnitude_threshold)
+{
+    enum { N = 64 };
+    float a[N], b[N], z[N];
+    zoq_ctx *ctx = two_tensor_magnitude_ctx(a, b, N, ZOQ_OPT_SPARSE_EVERY, 2);
+    for (int t = 0; t < 4; t++) {
+        if (t == 1)
+            cr_assert_eq(zoq_param_set_enabled(ctx, 1, 0), ZOQ_OK);
+        if (t == 3) {
+            for (int i = 0; i < N; i++)
+                b[i] *= 10.0f;
+            cr_assert_eq(zoq_param_set_enabled(ctx, 1, 1), ZOQ_OK);
+        }
+        const zoq_point_t *pts;
+        int32_t np;
+        cr_assert_eq(zoq_ask(ctx, &pts, &np), ZOQ_OK, "%s", zoq_last_error(ctx));
+        if (t == 3) {
+            cr_assert_eq(zoq_point_noise(ctx, 0, 1, 0, N, z), ZOQ_OK);
+            for (int i = 0; i < N; i++)
+                cr_assert_eq(z[i] != 0.0f, i < N / 2, "element %d", i);
+        }
+        double losses[2] = {1.0, 1.0};
+        cr_assert_eq(zoq_tell(ctx, losses, np, NULL), ZOQ_OK);
+    }
+    zoq_destroy(ctx);
+}
+
+/* Point 0's values of a 64-element tensor, for the test below. */
+static float seen64[64];
+static int snapshot64_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    if (ev->point == 0)
+        memcpy(seen64, user, sizeof seen64);
+    *loss = 1.0 + 0.01 * ev->point * ev->point;
+    return 0;
+}
+
+/* In place under accumulation, a tensor turned on inside a window does not
+ * read the mask bits it stored in an earlier window: b is off when window 1
+ * opens (step 2), then its magnitudes are reversed and it is turned on for
+ * step 3, whose first point must perturb its now smallest half. */
+Test(estim, reenabled_tensor_does_not_reuse_an_old_windows_mask)
+{
+    enum { N = 64 };
+    float a[N], b[N], before[N];
+    zoq_ctx *ctx = two_tensor_magnitude_ctx(a, b, N, ZOQ_OPT_ACCUMULATE, 2);
+    zoq_set_objective(ctx, snapshot64_objective, b);
+    for (int t = 0; t < 3; t++) {
+        if (t == 2)
+            cr_assert_eq(zoq_param_set_enabled(ctx, 1, 0), ZOQ_OK);
+        cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    }
+    for (int i = 0; i < N; i++)
+        b[i] = 0.01f * (float)(N - i);
+    memcpy(before, b, sizeof before);
+    cr_assert_eq(zoq_param_set_enabled(ctx, 1, 1), ZOQ_OK);
+    cr_assert_eq(zoq_step(ctx, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(seen64[i] != before[i], i >= N / 2, "element %d", i);
+    zoq_destroy(ctx);
+}
+
 Test(estim, random_mask_keeps_its_fraction_within_a_window)
 {
     enum { N = 100000 };

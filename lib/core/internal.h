@@ -60,6 +60,8 @@ typedef struct zoq__param {
     uint32_t flags;
     int enabled;
     int tau_valid;              /* t.tau holds this epoch's magnitude threshold */
+    int reenabled;              /* enabled again since the last plan: its threshold and mask
+                                   are of a time it was not trained (sparse.c) */
     int device;                 /* zoq_device_t: which backend owns t's buffers */
     int lozo_rank;              /* rank of the LOZO-M factors t.lozo_n */
     float *lozo_spare;          /* LOZO-M: where the next factors are built, same size */

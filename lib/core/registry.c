@@ -230,11 +230,19 @@ int zoq_param_set_codes(zoq_ctx *ctx, int32_t id, int32_t lo, int32_t hi,
     return ZOQ_OK;
 }
 
+/* Turns p on or off; a tensor turned back on gets a fresh sparse threshold
+ * and mask at the next plan (zoq__sparse_prepare). */
+static void set_enabled(zoq__param *p, int on)
+{
+    p->reenabled |= on && !p->enabled;
+    p->enabled = on != 0;
+}
+
 int zoq_param_set_enabled(zoq_ctx *ctx, int32_t id, int on)
 {
     int rc = check_id(ctx, id);
     if (rc == ZOQ_OK)
-        ctx->params[id].enabled = on != 0;
+        set_enabled(&ctx->params[id], on);
     return rc;
 }
 
@@ -248,7 +256,7 @@ int zoq_group_set_enabled(zoq_ctx *ctx, const char *group, int on, int32_t *coun
     int32_t n = 0;
     for (int32_t i = 0; i < ctx->n_params; i++) {
         if (strcmp(ctx->params[i].group, group) == 0) {
-            ctx->params[i].enabled = on != 0;
+            set_enabled(&ctx->params[i], on);
             n++;
         }
     }

@@ -111,8 +111,13 @@ int zoq__sparse_prepare(zoq_ctx *ctx)
         if (!p->t.bits &&
             (rc = zoq__param_alloc(ctx, p, ((size_t)p->t.numel + 7) / 8, &bits)) == ZOQ_OK) {
             p->t.bits = bits;
-            pl->window_bits = 0; /* a tensor enabled inside the window: every mask anew */
+            pl->window_bits = 0; /* a tensor new to the window: every mask anew */
         }
+        if (p->reenabled) { /* its threshold and bits date from before it was turned off */
+            p->tau_valid = 0;
+            pl->window_bits = 0;
+        }
+        p->reenabled = 0;
         if (rc != ZOQ_OK || (p->tau_valid && epoch == ctx->mask_epoch))
             continue;
         if ((!hist && !(hist = malloc(BINS * sizeof *hist))) ||
