@@ -4,8 +4,9 @@
  * arithmetic makes), every 16-bit pattern through the
  * f16/bf16 loads, and whole passes (moves, weight decay, masks, momentum,
  * Adam, HiZOO, chained passes) for f32, f16 and bf16 storage across thread
- * counts, for each SIMD set the CPU runs (AVX2, AVX-512), and the
- * ZOQ_CPU_ISA cap. Skips the SIMD half where the CPU lacks AVX2. */
+ * counts, for each SIMD set the CPU runs (AVX2, AVX-512), the
+ * ZOQ_CPU_ISA cap, and the CPUID + XCR0 rule that decides which sets run.
+ * Skips the SIMD half where the CPU lacks AVX2. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/tile.h"
 #include "core/convert.h"
+#include "core/cpu.h"
 #include "zoq.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -412,4 +414,75 @@ Test(tile_simd, cpu_isa_cap_from_the_environment)
     }
     cr_assert_eq(unsetenv("ZOQ_CPU_ISA"), 0);
     cr_assert_eq(zoq__tile_isa_from_env(), ZOQ__ISA_BEST);
+}
+
+/* CPUID words of a CPU with AVX2, F16C, AVX-512F/DQ (a Sapphire Rapids or
+ * Zen 4 class part), and the XCR0 an OS that saves every register sets. */
+#define LEAF1_ECX_ALL ((1u << 27) | (1u << 28) | (1u << 29)) /* OSXSAVE, AVX, F16C */
+#define LEAF7_EBX_ALL ((1u << 5) | (1u << 16) | (1u << 17))  /* AVX2, AVX512F, AVX512DQ */
+
+/* A feature counts only when CPUID reports it and the OS has enabled the
+ * registers it uses in XCR0: the fault class of a virtual machine that
+ * advertises an extension whose state it does not save. */
+Test(cpu_features, cpuid_and_xcr0_must_agree)
+{
+    const unsigned all = ZOQ__CPU_AVX2 | ZOQ__CPU_F16C | ZOQ__CPU_AVX512;
+    const unsigned ymm_only = ZOQ__CPU_AVX2 | ZOQ__CPU_F16C;
+    const struct { const char *what; zoq__cpuid_words w; unsigned expect; } cases[] = {
+        {"all enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe7}, all},
+        {"AMX and more state too", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x602e7}, all},
+        {"ZMM state not enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x07}, ymm_only},
+        {"Hi16_ZMM missing", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x67}, ymm_only},
+        {"YMM state not enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe3}, 0},
+        {"OSXSAVE clear", {13, LEAF1_ECX_ALL & ~(1u << 27), LEAF7_EBX_ALL, 0xe7}, 0},
+        {"no AVX bit", {13, LEAF1_ECX_ALL & ~(1u << 28), LEAF7_EBX_ALL, 0xe7}, 0},
+        {"no leaf 7", {6, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe7}, ZOQ__CPU_F16C},
+        {"AVX2 without F16C", {13, LEAF1_ECX_ALL & ~(1u << 29), LEAF7_EBX_ALL, 0xe7},
+         ZOQ__CPU_AVX2 | ZOQ__CPU_AVX512},
+        {"AVX-512F without DQ", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 17), 0xe7}, ymm_only},
+        {"AVX-512 without AVX2", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 5), 0xe7},
+         ZOQ__CPU_F16C}};
+    for (size_t i = 0; i < N_OF(cases); i++)
+        cr_expect_eq(zoq__cpu_features_from(&cases[i].w), cases[i].expect, "%s: %#x, want %#x",
+                     cases[i].what, zoq__cpu_features_from(&cases[i].w), cases[i].expect);
+}
+
+Test(cpu_features, cap_names)
+{
+    const unsigned all = ZOQ__CPU_AVX2 | ZOQ__CPU_F16C | ZOQ__CPU_AVX512;
+    cr_expect_eq(zoq__cpu_features_capped(all, NULL), all);
+    cr_expect_eq(zoq__cpu_features_capped(all, "scalar"), 0u);
+    cr_expect_eq(zoq__cpu_features_capped(all, "avx2"), ZOQ__CPU_AVX2 | ZOQ__CPU_F16C);
+    cr_expect_eq(zoq__cpu_features_capped(all, "avx512"), all);
+    cr_expect_eq(zoq__cpu_features_capped(ZOQ__CPU_AVX2, "avx512"), ZOQ__CPU_AVX2);
+    cr_expect_eq(zoq__cpu_features_capped(all, "sse9"), all);
+}
+
+/* This machine: the detection agrees with the compiler runtime's reading of
+ * the same CPU (gcc's libgcc checks XCR0 too), and the sets the backend
+ * offers are exactly the detected ones. Skipped under a ZOQ_CPU_ISA cap. */
+Test(cpu_features, this_machine)
+{
+    if (getenv("ZOQ_CPU_ISA"))
+        cr_skip_test("ZOQ_CPU_ISA is set");
+    const unsigned f = zoq__cpu_features();
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+    cr_expect_eq((f & ZOQ__CPU_AVX2) != 0, __builtin_cpu_supports("avx2") != 0);
+    cr_expect_eq((f & ZOQ__CPU_AVX512) != 0,
+                 __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"));
+#endif
+    cr_expect_eq(zoq__tile_ops_get(ZOQ__ISA_AVX2) != NULL, (f & ZOQ__CPU_AVX2) != 0);
+    cr_expect_eq(zoq__tile_ops_get(ZOQ__ISA_AVX512) != NULL, (f & ZOQ__CPU_AVX512) != 0);
+    cr_expect_eq(zoq__tile_ops_get(ZOQ__ISA_SCALAR) != NULL, 1);
+}
+
+/* ZOQ_CPU_ISA, as the process sees it when zoq first asks, caps the noise
+ * generator's choice too (Criterion runs each test in a fresh process, so
+ * nothing has asked yet here). */
+Test(cpu_features, environment_caps_the_noise_choice)
+{
+    cr_assert_eq(setenv("ZOQ_CPU_ISA", "scalar", 1), 0);
+    cr_expect_eq(zoq__cpu_features(), 0u);
+    cr_expect_eq(zoq__tile_ops_get(ZOQ__ISA_AVX2), NULL);
+    cr_expect_eq(zoq__tile_ops_get(ZOQ__ISA_BEST), zoq__tile_ops_get(ZOQ__ISA_SCALAR));
 }

@@ -1,23 +1,24 @@
 /* noise_select.c - zoq__noise_fill picks an implementation of the noise
- * spec by CPU feature at each call (a cached load, no global state written
- * by zoq); every implementation gives the bits of the scalar reference. */
+ * spec by CPU feature (core/cpu.h: CPUID and the OS's XCR0 agree, under the
+ * ZOQ_CPU_ISA cap); every implementation gives the bits of the scalar
+ * reference. */
 #include "noise.h"
+
+#include "core/cpu.h"
 
 int zoq__noise_has_avx2(void)
 {
-#if defined(ZOQ__NOISE_AVX2) && defined(__GNUC__)
-    return __builtin_cpu_supports("avx2") != 0;
+#ifdef ZOQ__NOISE_AVX2
+    return (zoq__cpu_features() & ZOQ__CPU_AVX2) != 0;
 #else
     return 0;
 #endif
 }
 
-/* gcc's and clang's feature bits for AVX-512 already require the operating
- * system to save the zmm and mask registers (XGETBV). */
 int zoq__noise_has_avx512(void)
 {
-#if defined(ZOQ__NOISE_AVX2) && defined(__GNUC__)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#ifdef ZOQ__NOISE_AVX2
+    return (zoq__cpu_features() & ZOQ__CPU_AVX512) != 0;
 #else
     return 0;
 #endif

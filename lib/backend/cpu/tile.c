@@ -1,5 +1,5 @@
 /* tile.c - the scalar reference of the tile pieces (tile.h) and the choice
- * of a set by CPU feature. */
+ * of a set by CPU feature (core/cpu.h). */
 #include "tile.h"
 
 #include <math.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/convert.h"
+#include "core/cpu.h"
 #include "rng/noise.h"
 #include "zoq.h"
 
@@ -107,12 +108,13 @@ static const zoq__tile_ops scalar_ops = {
 
 const zoq__tile_ops *zoq__tile_ops_get(int isa)
 {
-#if defined(ZOQ__TILE_AVX2) && defined(__GNUC__)
-    const int avx2 = __builtin_cpu_supports("avx2") != 0, avx512 = zoq__noise_has_avx512();
+#ifdef ZOQ__TILE_AVX2
+    const unsigned f = zoq__cpu_features();
+    const int avx2 = (f & ZOQ__CPU_AVX2) != 0, avx512 = (f & ZOQ__CPU_AVX512) != 0;
     if (isa == ZOQ__ISA_AVX512 || (isa == ZOQ__ISA_BEST && avx512))
         return avx512 ? zoq__tile_ops_avx512() : NULL;
     if (isa == ZOQ__ISA_AVX2 || (isa == ZOQ__ISA_BEST && avx2))
-        return avx2 ? zoq__tile_ops_avx2(__builtin_cpu_supports("f16c") != 0) : NULL;
+        return avx2 ? zoq__tile_ops_avx2((f & ZOQ__CPU_F16C) != 0) : NULL;
 #endif
     return isa == ZOQ__ISA_SCALAR || isa == ZOQ__ISA_BEST ? &scalar_ops : NULL;
 }
