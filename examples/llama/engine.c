@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <ggml-backend.h>
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -21,6 +23,28 @@ static void log_errors_only(enum ggml_log_level level, const char *text, void *u
     (void)user;
     if (level == GGML_LOG_LEVEL_ERROR)
         fputs(text, stderr);
+}
+
+void lm_cpu_features(char *out, size_t cap)
+{
+    size_t used = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    ggml_backend_reg_t cpu = ggml_backend_reg_by_name("CPU");
+    void *sym = cpu ? ggml_backend_reg_get_proc_address(cpu, "ggml_backend_get_features") : NULL;
+    ggml_backend_get_features_t get = NULL;
+    _Static_assert(sizeof get == sizeof sym, "function and object pointers differ in size");
+    if (sym != NULL)
+        memcpy(&get, &sym, sizeof get); /* ISO C has no cast between the two */
+    for (const struct ggml_backend_feature *f = get ? get(cpu) : NULL; f && f->name; f++) {
+        if (strcmp(f->value, "1") != 0)
+            continue;
+        int w = snprintf(out + used, cap - used, "%s%s", used ? " " : "", f->name);
+        if (w < 0 || (size_t)w >= cap - used)
+            break;
+        used += (size_t)w;
+    }
 }
 
 int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,

@@ -46,6 +46,12 @@ int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
             int32_t max_seqs);
 void lm_close(lm_engine *e);
 
+/* The CPU features ggml's CPU backend was built with and uses, as names
+ * ("AVX2 F16C FMA AVX512 ..."; the "= 1" entries of its feature list): what
+ * a crash report needs (an AMX build on a VM without AMX state faults).
+ * Call after lm_open; out is always terminated. */
+void lm_cpu_features(char *out, size_t cap);
+
 /* Tokenizes n pairs of texts: the prompt keeps its last max_prompt tokens
  * (BOS first when the vocab adds one), each completion its first
  * max_completion tokens (at least one). 0 or -1. */

@@ -744,6 +744,9 @@ int main(int argc, char **argv)
                "one decode holds %d tokens of %d sequences\n",
                desc, (unsigned long long)llama_model_n_params(e.model), e.n_layer, e.n_embd,
                o.threads, max_tokens, 2 * o.batch);
+        char feats[512];
+        lm_cpu_features(feats, sizeof feats);
+        printf("ggml CPU features: %s\n", feats[0] ? feats : "(none reported)");
         printf("data: %d train pairs (first of %zu), %d dev pairs (first of the last 300); "
                "prompt <= %d tokens, completion <= %d\n",
                o.n_train, train.n, o.n_dev, o.prompt_tokens, o.completion_tokens);
