@@ -27,6 +27,7 @@ ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -fno-
               -Iinclude -Ilib
 DEP_LIBS := -lxxhash -lopenblas -lm -ldl -pthread
 
+comma := ,
 # V=1 shows full command lines.
 Q := $(if $(filter 1,$(V)),,@)
 BUILD := build
@@ -162,6 +163,9 @@ $(MOCK_DIR)/%/libzoq-cuda.so: tests/plugin/mock.c $(STATIC)
 	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -shared -DMOCK_VARIANT=MOCK_$(shell echo $* | tr a-z A-Z) \
 	    $< -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
 $(BUILD)/tests/test_plugin: $(MOCKS)
+# test_io fails allocations and system calls on demand through wrappers of these.
+$(BUILD)/tests/test_io: TEST_DEFS := $(patsubst %,-Wl$(comma)--wrap=%,malloc calloc realloc strdup \
+                                     strndup opendir fsync)
 $(BUILD)/tests/test_plugin: TEST_DEFS := -DZOQ_TEST_PLUGINS='"$(abspath $(MOCK_DIR))"'
 ifneq ($(CHECK_CUDA),)
 $(BUILD)/tests/test_plugin: $(CUDA_PLUGIN)

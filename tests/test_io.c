@@ -3,18 +3,94 @@
  * each class of malformed file with its status, the strict JSON parser, and
  * adapter folders written atomically and read back. The cross-check against
  * the safetensors package itself is tests/io_crosscheck.py. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/json.h"
 #include "zoq.h"
+
+/* Failures on demand. The Makefile links test_io with -Wl,--wrap= for these
+ * functions, so the library's calls to them come here: the allocation with
+ * index fail_alloc (counted from arming, malloc, calloc, realloc, strdup and
+ * strndup together) fails, opendir fails with opendir_errno when that is
+ * set, and fsync counts its calls (and fails on folders with fsync_dir_errno). */
+static long fail_alloc = -1, allocs;
+static int opendir_errno, fsync_dir_errno, fsyncs;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+DIR *__real_opendir(const char *name);
+int __real_fsync(int fd);
+
+static void arm_alloc(long k)
+{
+    allocs = 0;
+    fail_alloc = k;
+}
+
+static int alloc_fails(void)
+{
+    if (fail_alloc < 0 || allocs++ != fail_alloc)
+        return 0;
+    errno = ENOMEM;
+    return 1;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+    return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+    return alloc_fails() ? NULL : __real_strndup(s, n);
+}
+
+DIR *__wrap_opendir(const char *name)
+{
+    if (!opendir_errno)
+        return __real_opendir(name);
+    errno = opendir_errno;
+    return NULL;
+}
+
+int __wrap_fsync(int fd)
+{
+    struct stat sb;
+    fsyncs++;
+    if (fsync_dir_errno && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        errno = fsync_dir_errno;
+        return -1;
+    }
+    return __real_fsync(fd);
+}
 
 static char dir[64];
 
@@ -667,6 +743,7 @@ Test(io, peft_save_replaces_a_folder_whole_and_refuses_foreign_ones)
     zoq_peft_module_t m[2];
     two_modules(m);
     const char *ad = path_in("adapter");
+    umask(022);
     cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, NULL, 0), ZOQ_OK);
     cr_assert_eq(zoq_peft_save(ad, NULL, m + 1, 1, NULL, 0), ZOQ_OK); /* tonight's: one module */
     zoq_peft *p;
@@ -968,4 +1045,214 @@ Test(io, peft_open_pairs_factors)
         cr_assert(strstr(err, cases[c].words), "case %zu: %s", c, err);
         cr_assert_null(p);
     }
+}
+
+/* ---- files on disk: FIFOs, modes, killed writers, failures --------------- */
+
+/* A safetensors file of one small tensor at path. */
+static int write_st(const char *path)
+{
+    float x[2] = {1, 2};
+    int64_t s2[1] = {2};
+    zoq_st_writer *w = NULL;
+    int rc = zoq_st_writer_create(&w);
+    if (rc == ZOQ_OK)
+        rc = zoq_st_writer_add(w, "x", 1, s2, x, ZOQ_ST_F32, ZOQ_ST_F32);
+    if (rc == ZOQ_OK)
+        rc = zoq_st_writer_write(w, path);
+    zoq_st_writer_free(w);
+    return rc;
+}
+
+/* A context of one f32 parameter, saved to path. */
+static int write_state(const char *path)
+{
+    static float w[3];
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    cr_assert_eq(zoq_param_add(ctx, "w", w, ZOQ_F32, 3, NULL), ZOQ_OK);
+    int rc = zoq_state_save(ctx, path);
+    zoq_destroy(ctx);
+    return rc;
+}
+
+static int mode_of(const char *path)
+{
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0, "%s", path);
+    return (int)(sb.st_mode & 0777);
+}
+
+/* Without O_NONBLOCK, open(2) of a FIFO waits for a writer: the timeout fails it. */
+Test(io, readers_refuse_a_fifo_at_once, .timeout = 20)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    const char *fifo = path_in("fifo"), *ad = path_in("ad");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    char err[256] = "";
+    zoq_st *st = NULL;
+    cr_assert_eq(zoq_st_open(fifo, &st, err, sizeof err), ZOQ_E_IO);
+    cr_assert(strstr(err, "not a regular file"), "%s", err);
+    cr_assert_null(st);
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    cr_assert_eq(zoq_state_load(ctx, fifo), ZOQ_E_IO);
+    cr_assert(strstr(zoq_last_error(ctx), "not a regular file"), "%s", zoq_last_error(ctx));
+    zoq_destroy(ctx);
+    const char *files[2] = {"adapter_model.safetensors", "adapter_config.json"};
+    for (int k = 0; k < 2; k++) { /* each file of an adapter folder as a FIFO */
+        cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, NULL, 0), ZOQ_OK);
+        char f[300];
+        snprintf(f, sizeof f, "%s/%s", ad, files[k]);
+        cr_assert_eq(unlink(f), 0);
+        cr_assert_eq(mkfifo(f, 0600), 0);
+        zoq_peft *p = NULL;
+        cr_assert_eq(zoq_peft_open(ad, &p, err, sizeof err), ZOQ_E_IO, "%s: %s", files[k], err);
+        cr_assert(strstr(err, "not a regular file"), "%s", err);
+        cr_assert_null(p);
+        remove_tree(ad);
+    }
+}
+
+Test(io, new_files_take_the_umask_and_replaced_ones_keep_their_mode)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    const char *st = path_in("w.safetensors"), *state = path_in("run.zoqstate"),
+               *ad = path_in("ad");
+    umask(077); /* criterion runs each test in a process of its own */
+    cr_assert_eq(write_st(st), ZOQ_OK);
+    cr_assert_eq(write_state(state), ZOQ_OK);
+    cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, NULL, 0), ZOQ_OK);
+    cr_assert_eq(mode_of(st), 0600);
+    cr_assert_eq(mode_of(state), 0600);
+    cr_assert_eq(mode_of(ad), 0700);
+    cr_assert_eq(mode_of(path_in("ad/adapter_model.safetensors")), 0600);
+    cr_assert_eq(mode_of(path_in("ad/adapter_config.json")), 0600);
+    umask(022);
+    cr_assert_eq(chmod(st, 0640), 0);
+    cr_assert_eq(write_st(st), ZOQ_OK);
+    cr_assert_eq(mode_of(st), 0640, "a rewrite keeps the mode of the file it replaces");
+    cr_assert_eq(write_st(path_in("new.safetensors")), ZOQ_OK);
+    cr_assert_eq(mode_of(path_in("new.safetensors")), 0644);
+}
+
+/* A file (or, with dir, a folder holding an adapter file) at path. */
+static void make_debris(const char *path, int folder)
+{
+    char f[300];
+    if (folder) {
+        cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+        snprintf(f, sizeof f, "%s/adapter_config.json", path);
+        path = f;
+    }
+    FILE *h = fopen(path, "w");
+    cr_assert_not_null(h, "%s", path);
+    fputs("{}", h);
+    fclose(h);
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+Test(io, saves_remove_what_killed_writers_left_of_their_target_only)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    /* stale: zoq's pattern, unlocked; kept: other names, other targets, a live (locked) one */
+    const char *stale[] = {"w.st.tmp.AbC123", "w.st.tmp.zzzzzz", "ad.tmp.Qwe456"};
+    const char *kept[] = {"w.st.tmp.AbC12", "w.st.tmp.AbC1234", "w.st.tmp.AbC-12",
+                          "w.st.tmp.Locked", "v.st.tmp.AbC123", "w.st.old.AbC123",
+                          "ad.tmp.Foreig"};
+    for (size_t i = 0; i < sizeof stale / sizeof *stale; i++)
+        make_debris(path_in(stale[i]), stale[i][0] == 'a');
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        make_debris(path_in(kept[i]), kept[i][0] == 'a');
+    make_debris(path_in("ad.tmp.Foreig/notes.txt"), 0); /* a folder zoq did not fill */
+    int live = open(path_in("w.st.tmp.Locked"), O_RDONLY);
+    cr_assert(live >= 0 && flock(live, LOCK_EX | LOCK_NB) == 0);
+    cr_assert_eq(write_st(path_in("w.st")), ZOQ_OK);
+    cr_assert_eq(zoq_peft_save(path_in("ad"), NULL, m, 2, NULL, 0), ZOQ_OK);
+    for (size_t i = 0; i < sizeof stale / sizeof *stale; i++)
+        cr_assert(!exists(path_in(stale[i])), "%s was left", stale[i]);
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        cr_assert(exists(path_in(kept[i])), "%s was removed", kept[i]);
+    cr_assert(exists(path_in("ad.tmp.Foreig/notes.txt")));
+    close(live);
+    cr_assert_eq(write_state(path_in("w.st")), ZOQ_OK); /* state files clean up the same way */
+    cr_assert(!exists(path_in("w.st.tmp.Locked")), "no longer locked: stale");
+}
+
+/* Runs save() with allocation k failing for k = 0, 1, ... until a run makes
+ * fewer allocations than k + 1; after each, the folder holds `expect`
+ * entries (no temporary left), and an OK save synced file and folder. */
+static void every_allocation_fails(int (*save)(void), int expect)
+{
+    long k;
+    for (k = 0;; k++) {
+        fsyncs = 0;
+        arm_alloc(k);
+        int rc = save();
+        long made = allocs;
+        arm_alloc(-1);
+        cr_assert(rc == ZOQ_OK || rc == ZOQ_E_NOMEM, "allocation %ld: status %d", k, rc);
+        cr_assert_eq(entries(dir), expect, "allocation %ld failed: status %d, %d entries", k, rc,
+                     entries(dir));
+        if (rc == ZOQ_OK)
+            cr_assert_geq(fsyncs, 2, "allocation %ld failed: OK without syncing the folder", k);
+        if (made <= k)
+            break;
+    }
+    cr_assert_gt(k, 3, "the loop ran out of allocations to fail after %ld", k);
+}
+
+static int save_st(void)
+{
+    return write_st(path_in("w.safetensors"));
+}
+
+static int save_adapter(void)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    return zoq_peft_save(path_in("ad"), NULL, m, 2, NULL, 0);
+}
+
+Test(io, a_failed_allocation_is_an_error_never_debris_nor_a_skipped_sync)
+{
+    cr_assert_eq(save_st(), ZOQ_OK); /* replacing a file */
+    every_allocation_fails(save_st, 1);
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    cr_assert_eq(zoq_peft_save(path_in("ad"), NULL, m, 2, NULL, 0), ZOQ_OK);
+    every_allocation_fails(save_adapter, 2); /* replacing an adapter */
+    zoq_peft *p;
+    cr_assert_eq(zoq_peft_open(path_in("ad"), &p, NULL, 0), ZOQ_OK);
+    zoq_peft_free(p);
+}
+
+Test(io, system_failures_are_reported_with_their_status)
+{
+    zoq_peft_module_t m[2];
+    two_modules(m);
+    const char *ad = path_in("ad");
+    char err[256] = "";
+    cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, NULL, 0), ZOQ_OK);
+    opendir_errno = ENOMEM; /* listing the folder it would replace */
+    cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, err, sizeof err), ZOQ_E_NOMEM, "%s", err);
+    opendir_errno = EACCES;
+    cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, err, sizeof err), ZOQ_E_IO, "%s", err);
+    opendir_errno = 0;
+    fsync_dir_errno = EIO; /* the folder cannot be synced: said, not skipped */
+    cr_assert_eq(write_st(path_in("w.safetensors")), ZOQ_E_IO);
+    cr_assert_eq(write_state(path_in("run.zoqstate")), ZOQ_E_IO);
+    cr_assert_eq(zoq_peft_save(ad, NULL, m, 2, err, sizeof err), ZOQ_E_IO);
+    cr_assert(strstr(err, "could not be synced"), "%s", err);
+    fsync_dir_errno = EINVAL; /* a file system without folder sync: nothing to make durable */
+    cr_assert_eq(write_st(path_in("w.safetensors")), ZOQ_OK);
+    fsync_dir_errno = 0;
 }

@@ -1,10 +1,12 @@
 /* file.h - atomic file writes (temporary file in the target's folder,
- * fsync, rename, fsync of the folder) and bounded whole-file reads.
- * Internal; errors are written to err[cap] and returned as a status. */
+ * fsync, rename, fsync of the folder), bounded whole-file reads, opens that
+ * never block on a FIFO, and the clean-up of temporaries a killed writer
+ * left. Internal; errors are written to err[cap] and returned as a status. */
 #ifndef ZOQ_IO_FILE_H
 #define ZOQ_IO_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct zoq__afile {
     int fd;
@@ -14,12 +16,15 @@ typedef struct zoq__afile {
     int err_no;
 } zoq__afile;
 
-/* Creates <path>.tmp.XXXXXX (mode 0644) for writing. ZOQ_E_IO, ZOQ_E_NOMEM. */
+/* Creates <path>.tmp.XXXXXX for writing, after removing the stale ones of
+ * path (zoq__clean_stale). Its mode is that of the file it will replace, or
+ * 0666 less the umask for a new one. ZOQ_E_IO, ZOQ_E_NOMEM. */
 int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap);
 /* Appends n bytes; a failure is remembered and reported by commit. */
 void zoq__afile_write(zoq__afile *f, const void *p, size_t n);
-/* fsyncs, closes and renames the temporary file over the path, then fsyncs
- * the folder; on any failure removes the temporary file. ZOQ_E_IO. */
+/* fsyncs and renames the temporary file over the path, closes it, then
+ * fsyncs the folder; on a failure before the rename removes the temporary
+ * file. ZOQ_E_IO (ZOQ_E_NOMEM where the system ran out of memory). */
 int zoq__afile_commit(zoq__afile *f, char *err, size_t cap);
 /* Drops the temporary file (after an error of the caller's own). */
 void zoq__afile_abort(zoq__afile *f);
@@ -32,8 +37,31 @@ int zoq__errf(char *err, size_t cap, int status, const char *fmt, ...)
 #endif
     ;
 
-/* fsync of the folder holding path (durability of a rename); best effort. */
-void zoq__fsync_parent(const char *path);
+/* fsync of the folder holding path (durability of a rename); ZOQ_E_IO or
+ * ZOQ_E_NOMEM when it cannot be done (a folder that does not support it,
+ * EINVAL or EROFS, counts as done). Does not allocate. */
+int zoq__fsync_parent(const char *path, char *err, size_t cap);
+
+/* ZOQ_E_NOMEM for errno ENOMEM, else ZOQ_E_IO. */
+int zoq__io_status(int err_no);
+
+/* Opens path for reading without blocking (O_NONBLOCK: a FIFO would wait
+ * for a writer) and refuses anything but a regular file; *fd (caller
+ * closes) and its *size. ZOQ_E_IO, ZOQ_E_NOMEM. */
+int zoq__open_regular(const char *path, int *fd, uint64_t *size, char *err, size_t cap);
+
+/* Replaces the trailing XXXXXX of tmpl and creates that file (O_EXCL, 0666
+ * less the umask; dir: a folder, 0777 less the umask); returns its open fd
+ * (a folder's read-only), locked with flock until closed so that
+ * zoq__clean_stale leaves it alone, or -1 with errno. */
+int zoq__make_temp(char *tmpl, int dir);
+
+/* Removes what killed writers left beside target: entries named
+ * <target>.tmp.XXXXXX (zoq__make_temp's pattern) that are regular files (dir:
+ * folders) and that no live writer holds locked, each through
+ * drop(parent folder fd, name, entry fd). Best effort, allocates nothing. */
+void zoq__clean_stale(const char *target, int dir,
+                      void (*drop)(int parent, const char *name, int fd));
 
 /* Reads the whole file at path (at most max bytes) into *data (caller
  * frees; NUL-terminated for convenience, not counted in *n). ZOQ_E_IO for

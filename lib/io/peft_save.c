@@ -179,17 +179,35 @@ static char *join(const char *dir, const char *file)
     return p;
 }
 
-/* Removes the adapter files of folder dir, then dir itself; best effort. */
-static void remove_adapter_dir(const char *dir)
+/* Removes the adapter files of folder `name` (relative to folder fd parent,
+ * fd: the folder itself), then the folder; allocates nothing. 0, or -1 with
+ * errno when the folder remains. */
+static int remove_adapter_at(int parent, const char *name, int fd)
 {
     const char *files[] = {ZOQ__PEFT_WEIGHTS, ZOQ__PEFT_CONFIG};
-    for (int i = 0; i < 2; i++) {
-        char *p = join(dir, files[i]);
-        if (p)
-            unlink(p);
-        free(p);
-    }
-    rmdir(dir);
+    for (int i = 0; i < 2; i++)
+        if (unlinkat(fd, files[i], 0) != 0 && errno != ENOENT)
+            return -1;
+    return unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/* zoq__clean_stale's drop for the folders of killed saves. */
+static void drop_adapter(int parent, const char *name, int fd)
+{
+    remove_adapter_at(parent, name, fd);
+}
+
+/* Removes the adapter folder at path (0 if it is gone), or -1 with errno. */
+static int remove_adapter_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = remove_adapter_at(AT_FDCWD, path, fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 /* ZOQ_OK if dir is absent (*exists = 0) or a folder holding only adapter
@@ -207,7 +225,8 @@ static int check_target(const char *dir, int *exists, char *err, size_t cap)
         return zoq__errf(err, cap, ZOQ_E_EXISTS, "'%s' exists and is not a folder", dir);
     DIR *d = opendir(dir);
     if (!d)
-        return zoq__errf(err, cap, ZOQ_E_IO, "cannot list '%s': %s", dir, strerror(errno));
+        return zoq__errf(err, cap, zoq__io_status(errno), "cannot list '%s': %s", dir,
+                         strerror(errno));
     int rc = ZOQ_OK;
     for (struct dirent *e; rc == ZOQ_OK && (e = readdir(d));)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
@@ -230,7 +249,9 @@ static int install(const char *tmp, const char *dir, int exists, char *err, size
     }
 #ifdef RENAME_EXCHANGE
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
-        remove_adapter_dir(tmp); /* now the old adapter */
+        if (remove_adapter_dir(tmp) != 0) /* now the old adapter */
+            return zoq__errf(err, cap, ZOQ_E_IO, "'%s' is in place, but the old adapter "
+                             "remains in '%s': %s", dir, tmp, strerror(errno));
         return ZOQ_OK;
     }
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
@@ -249,8 +270,9 @@ static int install(const char *tmp, const char *dir, int exists, char *err, size
         rc = zoq__errf(err, cap, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
                        strerror(errno));
         rename(old, dir); /* put the old adapter back */
-    } else
-        remove_adapter_dir(old);
+    } else if (remove_adapter_dir(old) != 0)
+        rc = zoq__errf(err, cap, ZOQ_E_IO, "'%s' is in place, but the old adapter remains in "
+                       "'%s': %s", dir, old, strerror(errno));
     free(old);
     return rc;
 }
@@ -285,7 +307,7 @@ int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
     char *target = strndup(dir, len), *tmp = malloc(len + 12);
     zoq_st_writer *w = NULL;
     zoq__buf conf = {0};
-    int exists = 0;
+    int exists = 0, lock = -1;
     if (!target || !tmp || zoq_st_writer_create(&w) != ZOQ_OK) {
         rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
         goto done;
@@ -294,16 +316,15 @@ int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
         (rc = encode_config(cfg, modules, n, &conf)) != ZOQ_OK ||
         (rc = check_target(target, &exists, err, err_cap)) != ZOQ_OK)
         goto done;
+    zoq__clean_stale(target, 1, drop_adapter);
     sprintf(tmp, "%s.tmp.XXXXXX", target);
-    if (!mkdtemp(tmp)) {
-        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot create a folder beside '%s': %s",
-                       target, strerror(errno));
+    if ((lock = zoq__make_temp(tmp, 1)) < 0) {
+        rc = zoq__errf(err, err_cap, zoq__io_status(errno), "cannot create a folder beside "
+                       "'%s': %s", target, strerror(errno));
         goto done;
     }
     char *wpath = join(tmp, ZOQ__PEFT_WEIGHTS), *cpath = join(tmp, ZOQ__PEFT_CONFIG);
-    if (chmod(tmp, 0755) != 0) /* mkdtemp makes it 0700; a serving engine must read it */
-        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot chmod '%s': %s", tmp, strerror(errno));
-    else if (!wpath || !cpath)
+    if (!wpath || !cpath)
         rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
     else if ((rc = zoq_st_writer_write(w, wpath)) != ZOQ_OK)
         zoq__errf(err, err_cap, rc, "%s", zoq_st_writer_last_error(w));
@@ -312,9 +333,10 @@ int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
     free(wpath);
     free(cpath);
     if (rc != ZOQ_OK)
-        remove_adapter_dir(tmp);
+        remove_adapter_dir(tmp); /* or the next save of target removes it */
     else
-        zoq__fsync_parent(target);
+        rc = zoq__fsync_parent(target, err, err_cap);
+    close(lock);
 done:
     free(conf.p);
     zoq_st_writer_free(w);

@@ -286,28 +286,23 @@ int zoq_st_open(const char *path, zoq_st **out, char *err, size_t err_cap)
     zoq_st *st = new_reader();
     if (!st)
         return zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
-    int rc = ZOQ_OK;
-    struct stat sb;
     unsigned char len8[8], *hdr = NULL;
-    uint64_t hlen = 0;
-    if ((st->fd = open(path, O_RDONLY)) < 0 || fstat(st->fd, &sb) != 0)
-        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        rc = zoq__errf(err, err_cap, ZOQ_E_IO, "'%s' is not a regular file", path);
-    else if (sb.st_size < 8)
-        rc = zoq__errf(err, err_cap, ZOQ_E_FORMAT, "'%s': %lld bytes, too short for a safetensors "
-                       "file", path, (long long)sb.st_size);
-    else if (read_at(st->fd, len8, 8, 0) != 0)
+    uint64_t hlen = 0, size = 0;
+    int rc = zoq__open_regular(path, &st->fd, &size, err, err_cap);
+    if (rc == ZOQ_OK && size < 8)
+        rc = zoq__errf(err, err_cap, ZOQ_E_FORMAT, "'%s': %llu bytes, too short for a safetensors "
+                       "file", path, (unsigned long long)size);
+    else if (rc == ZOQ_OK && read_at(st->fd, len8, 8, 0) != 0)
         rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot read '%s'", path);
-    else
-        rc = header_length(len8, (uint64_t)sb.st_size, &hlen, err, err_cap);
+    else if (rc == ZOQ_OK)
+        rc = header_length(len8, size, &hlen, err, err_cap);
     if (rc == ZOQ_OK && !(hdr = malloc(hlen ? hlen : 1)))
         rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
     if (rc == ZOQ_OK && read_at(st->fd, hdr, hlen, 8) != 0)
         rc = zoq__errf(err, err_cap, ZOQ_E_IO, "cannot read the header of '%s'", path);
     if (rc == ZOQ_OK) {
         st->data_start = 8 + hlen;
-        rc = parse_header(st, hdr, hlen, (uint64_t)sb.st_size - st->data_start, err, err_cap);
+        rc = parse_header(st, hdr, hlen, size - st->data_start, err, err_cap);
     }
     free(hdr);
     if (rc != ZOQ_OK) {
