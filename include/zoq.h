@@ -16,7 +16,11 @@
  * new keys. Exported symbols are zoq_* only, versioned ZOQ_0.1.
  *
  * Threading: a context is used by one thread at a time; distinct contexts are
- * independent. Functions without a context are thread-safe.
+ * independent. Functions without a context are thread-safe. As a guard
+ * against misuse, zoq_step, zoq_run, zoq_ask, zoq_tell, zoq_cancel,
+ * zoq_skip_step and zoq_destroy take the context with one atomic operation:
+ * one called while another of them runs (from the objective, or from another
+ * thread) is refused with ZOQ_E_STATE, never raced.
  */
 #ifndef ZOQ_H
 #define ZOQ_H
@@ -92,7 +96,8 @@ typedef struct zoq_ctx zoq_ctx;
  * zoq_destroy). ZOQ_E_INVALID if out is NULL, ZOQ_E_NOMEM on allocation failure. */
 ZOQ_API int zoq_create(zoq_ctx **out);
 /* Destroys a context and everything it owns; never touches registered
- * parameter buffers. Accepts NULL. */
+ * parameter buffers. Accepts NULL. Refused (nothing freed, message set) from
+ * inside the objective of a step on ctx: destroy it after zoq_step returns. */
 ZOQ_API void zoq_destroy(zoq_ctx *ctx);
 /* Message of the last failed call on ctx ("" if none failed yet). Owned by ctx,
  * valid until the next call on it. ctx == NULL: the message of the last failed
@@ -394,7 +399,8 @@ ZOQ_API int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t off
  * in one pass. ZOQ_E_INVALID for a wrong n (still pending); ZOQ_E_NONFINITE
  * abandons the step exactly (parameters untouched, counter unchanged). */
 ZOQ_API int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report);
-/* Abandons a pending ask/tell step (no-op if none). */
+/* Abandons a pending ask/tell step (no-op if none). ZOQ_E_STATE from inside
+ * the objective of a step. */
 ZOQ_API int zoq_cancel(zoq_ctx *ctx);
 /* Current step counter into *out. */
 ZOQ_API int zoq_get_step(const zoq_ctx *ctx, uint64_t *out);

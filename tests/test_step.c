@@ -3,6 +3,8 @@
  * independence, schedules and the number of passes. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -537,6 +539,104 @@ Test(step, objective_cannot_change_what_restore_needs)
         cr_assert(fabs(w[i] - orig[i]) <= 3 * ldexp(fabs(orig[i]) + 0.012, -23));
     cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SEED, 5), ZOQ_OK, "allowed again after the step");
     zoq_destroy(ctx);
+}
+
+/* An objective that destroys its context at point 1. */
+static int destroying_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    zoq_ctx *ctx = user;
+    if (ev->point == 1) {
+        zoq_destroy(ctx); /* freed here, the step would go on in freed memory */
+        cr_assert(strstr(zoq_last_error(ctx), "inside the objective"), "%s",
+                  zoq_last_error(ctx));
+    }
+    *loss = (double)ev->point;
+    return 0;
+}
+
+Test(step, destroy_inside_the_objective_is_refused)
+{
+    float w[64] = {0};
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", w, ZOQ_F32, 64, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
+    zoq_set_objective(ctx, destroying_objective, ctx);
+    for (int run = 0; run < 2; run++) /* zoq_step, then zoq_run */
+        cr_assert_eq(run ? zoq_run(ctx, 2, NULL, NULL) : zoq_step(ctx, NULL), ZOQ_OK, "%s",
+                     zoq_last_error(ctx));
+    uint64_t step;
+    zoq_get_step(ctx, &step);
+    cr_assert_eq(step, 3);
+    zoq_destroy(ctx); /* outside the objective: destroyed (ASan and valgrind see no leak) */
+}
+
+/* Two threads stepping one context (a misuse): the guard is one atomic
+ * compare-and-swap, so every call either runs alone or is refused. */
+typedef struct shared_ctx {
+    zoq_ctx *ctx;
+    float w[1 << 16];
+    atomic_int inside, overlaps, ok, refused, other;
+} shared_ctx;
+
+static int counting_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    shared_ctx *s = user;
+    if (atomic_fetch_add(&s->inside, 1) != 0)
+        atomic_fetch_add(&s->overlaps, 1);
+    double l = 0;
+    for (int i = 0; i < 64; i++) /* cheap next to the passes the old guard left out */
+        l += (s->w[i] - 1.0) * (s->w[i] - 1.0);
+    atomic_fetch_sub(&s->inside, 1);
+    *loss = l + 0 * ev->point;
+    return 0;
+}
+
+static void *stepper(void *arg)
+{
+    shared_ctx *s = arg;
+    for (int k = 0; k < 500; k++) {
+        int rc = zoq_step(s->ctx, NULL);
+        atomic_fetch_add(rc == ZOQ_OK ? &s->ok : rc == ZOQ_E_STATE ? &s->refused : &s->other, 1);
+    }
+    return NULL;
+}
+
+static zoq_ctx *shared_make(shared_ctx *s)
+{
+    zoq_ctx *ctx;
+    zoq_create(&ctx);
+    zoq_param_add(ctx, "w", s->w, ZOQ_F32, 1 << 16, NULL);
+    zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
+    zoq_set_int(ctx, ZOQ_OPT_THREADS, 1);
+    zoq_set_double(ctx, ZOQ_OPT_LR, 1e-3);
+    zoq_set_objective(ctx, counting_objective, s);
+    return ctx;
+}
+
+Test(step, one_context_from_two_threads_is_refused_never_raced)
+{
+    static shared_ctx s, seq;
+    s.ctx = shared_make(&s);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, stepper, &s), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    int ok = atomic_load(&s.ok);
+    cr_assert_eq(atomic_load(&s.overlaps), 0, "two objectives ran at once");
+    cr_assert_eq(atomic_load(&s.other), 0, "a status other than OK or ZOQ_E_STATE");
+    cr_assert_eq(ok + atomic_load(&s.refused), 1000);
+    uint64_t steps;
+    zoq_get_step(s.ctx, &steps);
+    cr_assert_eq(steps, (uint64_t)ok);
+    /* the steps that ran are the steps one thread runs, bit for bit */
+    seq.ctx = shared_make(&seq);
+    for (int k = 0; k < ok; k++)
+        cr_assert_eq(zoq_step(seq.ctx, NULL), ZOQ_OK);
+    cr_assert(memcmp(s.w, seq.w, sizeof s.w) == 0, "the parameters of %d steps differ", ok);
+    zoq_destroy(s.ctx);
+    zoq_destroy(seq.ctx);
 }
 
 /* zoq_run against zoq_step: a quadratic on f32/f16/bf16 storage whose

@@ -1,4 +1,5 @@
 /* ctx.c - context lifetime, versions, status strings and error messages. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,17 +55,53 @@ int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
     return status;
 }
 
+/* This thread's token for ctx->owner: the address of a byte of its own. */
+static uintptr_t self(void)
+{
+    static _Thread_local char me;
+    return (uintptr_t)&me;
+}
+
+/* The refusal while `owner` holds ctx. */
+static int busy(zoq_ctx *ctx, uintptr_t owner, const char *what)
+{
+    if (owner != self())
+        return ZOQ_E_STATE; /* ctx->err is the other thread's */
+    return zoq__fail(ctx, ZOQ_E_STATE, "%s is not allowed inside the objective, while "
+                     "zoq_step is running", what);
+}
+
 int zoq__check_idle(zoq_ctx *ctx, const char *what)
 {
     if (!ctx)
         return zoq__fail(NULL, ZOQ_E_INVALID, "%s: the context is NULL", what);
-    if (ctx->stepping)
-        return zoq__fail(ctx, ZOQ_E_STATE, "%s is not allowed inside the objective, while "
-                         "zoq_step is running", what);
+    uintptr_t owner = atomic_load(&ctx->owner);
+    if (owner)
+        return busy(ctx, owner, what);
+    return zoq__check_no_pending(ctx, what);
+}
+
+int zoq__check_no_pending(zoq_ctx *ctx, const char *what)
+{
     if (ctx->pending)
         return zoq__fail(ctx, ZOQ_E_STATE, "%s is not allowed while an ask/tell step is "
                          "pending; tell or cancel it first", what);
     return ZOQ_OK;
+}
+
+int zoq__enter(zoq_ctx *ctx, const char *what)
+{
+    if (!ctx)
+        return zoq__fail(NULL, ZOQ_E_INVALID, "%s: the context is NULL", what);
+    uintptr_t owner = 0;
+    if (!atomic_compare_exchange_strong(&ctx->owner, &owner, self()))
+        return busy(ctx, owner, what);
+    return ZOQ_OK;
+}
+
+void zoq__leave(zoq_ctx *ctx)
+{
+    atomic_store(&ctx->owner, 0);
 }
 
 int zoq__struct_ok(const void *s, size_t size, size_t need, size_t known)
@@ -93,7 +130,9 @@ int zoq_create(zoq_ctx **out)
 
 void zoq_destroy(zoq_ctx *ctx)
 {
-    if (!ctx)
+    /* from the objective (or while another thread steps) freeing ctx would
+     * pull it from under the step: refused, ctx stays valid */
+    if (!ctx || zoq__enter(ctx, "zoq_destroy") != ZOQ_OK)
         return;
     zoq__update_free_buffers(ctx);
     for (int32_t i = 0; i < ctx->n_params; i++) {

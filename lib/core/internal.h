@@ -5,6 +5,7 @@
 #define ZOQ_CORE_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -118,8 +119,9 @@ struct zoq_ctx {
     int accum_steps;            /* steps gathered since the last update */
     int buffers_kind;           /* optimizer whose buffers params hold (SGD: none) */
     int64_t mask_epoch;         /* updates / sparse_every when thresholds were computed; -1 none */
-    int pending;                /* an ask is waiting for its tell */
-    int stepping;               /* inside zoq_step (the objective may call back in) */
+    atomic_int pending;         /* an ask is waiting for its tell */
+    atomic_uintptr_t owner;     /* the thread inside zoq_step, zoq_run, zoq_ask, zoq_tell,
+                                   zoq_cancel or zoq_skip_step (zoq__enter), else 0 */
     zoq__backend *backend;      /* created lazily by zoq__ctx_backend() */
     int backend_threads;        /* thread count the backend was made with */
     int auto_threads;           /* online cores, read once; 0 = not yet */
@@ -141,6 +143,15 @@ int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
  * zoq_step calling the objective); else the status, with a message naming
  * `what`. Everything that could change what a restore must undo checks it. */
 int zoq__check_idle(zoq_ctx *ctx, const char *what);
+/* Takes ctx for the calling thread (one atomic compare-and-swap of owner):
+ * ZOQ_E_STATE if a step call of this thread (the objective calling back) or
+ * of another thread holds it; ZOQ_E_INVALID for NULL. zoq__leave gives it
+ * back. A refusal caused by another thread leaves ctx's message alone (that
+ * thread's call owns it). */
+int zoq__enter(zoq_ctx *ctx, const char *what);
+void zoq__leave(zoq_ctx *ctx);
+/* ZOQ_E_STATE (message naming `what`) while an ask/tell step is pending. */
+int zoq__check_no_pending(zoq_ctx *ctx, const char *what);
 
 
 /* Options */

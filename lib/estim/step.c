@@ -14,18 +14,23 @@ typedef struct displacement {
     double coef;
 } displacement;
 
+/* Checks what a step needs and that ctx is idle, and takes ctx
+ * (zoq__enter): on ZOQ_OK the caller must zoq__leave it. */
 static int step_ready(zoq_ctx *ctx, const zoq_report_t *report)
 {
-    int rc = zoq__check_idle(ctx, "starting a step");
+    int rc = zoq__enter(ctx, "starting a step");
     if (rc != ZOQ_OK)
         return rc;
-    if (report && report->size < sizeof report->size)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "report->size must be set to sizeof(zoq_report_t)");
     int64_t numel;
     zoq_param_enabled_numel(ctx, &numel);
-    if (numel == 0)
-        return zoq__fail(ctx, ZOQ_E_STATE, "no enabled parameters to train");
-    return ZOQ_OK;
+    rc = zoq__check_no_pending(ctx, "starting a step");
+    if (rc == ZOQ_OK && report && report->size < sizeof report->size)
+        rc = zoq__fail(ctx, ZOQ_E_INVALID, "report->size must be set to sizeof(zoq_report_t)");
+    else if (rc == ZOQ_OK && numel == 0)
+        rc = zoq__fail(ctx, ZOQ_E_STATE, "no enabled parameters to train");
+    if (rc != ZOQ_OK)
+        zoq__leave(ctx);
+    return rc;
 }
 
 /* Moves the parameters from *at to point p in one pass (none if equal). */
@@ -140,14 +145,12 @@ static int step_from(zoq_ctx *ctx, zoq_report_t *report, displacement *at, int c
     for (int i = 0; i < pl->n_points; i++)
         pl->losses[i] = NAN;
     int cb_status = 0, i;
-    ctx->stepping = 1;
     for (i = 0; i < pl->n_points; i++) {
         if ((rc = move_to(ctx, at, &pl->points[i])) != ZOQ_OK)
             break;
         if ((rc = evaluate(ctx, i, &cb_status)) != ZOQ_OK)
             break;
     }
-    ctx->stepping = 0;
     if (rc != ZOQ_OK) {
         char why[ZOQ__ERRMSG_CAP];
         memcpy(why, ctx->err, sizeof why);
@@ -175,26 +178,31 @@ static int step_from(zoq_ctx *ctx, zoq_report_t *report, displacement *at, int c
     return ZOQ_OK;
 }
 
+/* step_ready and an objective; takes ctx as step_ready does. */
 static int run_ready(zoq_ctx *ctx, const zoq_report_t *report)
 {
     int rc = step_ready(ctx, report);
-    if (rc == ZOQ_OK && !ctx->objective)
+    if (rc == ZOQ_OK && !ctx->objective) {
         rc = zoq__fail(ctx, ZOQ_E_STATE, "no objective set (zoq_set_objective)");
+        zoq__leave(ctx);
+    }
     return rc;
 }
 
 int zoq_step(zoq_ctx *ctx, zoq_report_t *report)
 {
     int rc = run_ready(ctx, report);
-    displacement at = {-1, 0.0};
-    return rc == ZOQ_OK ? step_from(ctx, report, &at, 0) : rc;
-}
-
-int zoq_run(zoq_ctx *ctx, int64_t steps, int64_t *done, zoq_report_t *report)
-{
-    int rc = run_ready(ctx, report);
     if (rc != ZOQ_OK)
         return rc;
+    displacement at = {-1, 0.0};
+    rc = step_from(ctx, report, &at, 0);
+    zoq__leave(ctx);
+    return rc;
+}
+
+/* zoq_run's steps, ctx taken. */
+static int run_steps(zoq_ctx *ctx, int64_t steps, int64_t *done, zoq_report_t *report)
+{
     if (steps < 0)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_run: steps must be >= 0, got %lld",
                          (long long)steps);
@@ -203,12 +211,23 @@ int zoq_run(zoq_ctx *ctx, int64_t steps, int64_t *done, zoq_report_t *report)
     displacement at = {-1, 0.0};
     const int chain = can_chain(ctx); /* options cannot change while it runs */
     for (int64_t k = 0; k < steps; k++) {
-        if ((rc = step_from(ctx, report, &at, chain && k + 1 < steps)) != ZOQ_OK)
+        int rc = step_from(ctx, report, &at, chain && k + 1 < steps);
+        if (rc != ZOQ_OK)
             return rc;
         if (done)
             *done = k + 1;
     }
     return ZOQ_OK;
+}
+
+int zoq_run(zoq_ctx *ctx, int64_t steps, int64_t *done, zoq_report_t *report)
+{
+    int rc = run_ready(ctx, report);
+    if (rc != ZOQ_OK)
+        return rc;
+    rc = run_steps(ctx, steps, done, report);
+    zoq__leave(ctx);
+    return rc;
 }
 
 int zoq_set_objective(zoq_ctx *ctx, zoq_objective_fn fn, void *user)
@@ -227,13 +246,14 @@ int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n)
     if (rc != ZOQ_OK)
         return rc;
     if (!points || !n)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_ask: points and n must not be NULL");
-    if ((rc = zoq__plan_make(ctx)) != ZOQ_OK)
-        return rc;
-    *points = ctx->plan.points;
-    *n = ctx->plan.n_points;
-    ctx->pending = 1;
-    return ZOQ_OK;
+        rc = zoq__fail(ctx, ZOQ_E_INVALID, "zoq_ask: points and n must not be NULL");
+    else if ((rc = zoq__plan_make(ctx)) == ZOQ_OK) {
+        *points = ctx->plan.points;
+        *n = ctx->plan.n_points;
+        ctx->pending = 1;
+    }
+    zoq__leave(ctx);
+    return rc;
 }
 
 int zoq__check_pending_point(zoq_ctx *ctx, int32_t point)
@@ -337,10 +357,9 @@ int zoq_point_noise(zoq_ctx *ctx, int32_t point, int32_t id, int64_t offset, int
                                          zoq__backend_error(be));
 }
 
-int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report)
+/* zoq_tell, ctx taken. */
+static int tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report)
 {
-    if (!ctx)
-        return ZOQ_E_INVALID;
     if (!ctx->pending)
         return zoq__fail(ctx, ZOQ_E_STATE, "no step pending: call zoq_ask first");
     zoq__plan *pl = &ctx->plan;
@@ -371,11 +390,23 @@ int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report
     return ZOQ_OK;
 }
 
+int zoq_tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *report)
+{
+    int rc = zoq__enter(ctx, "zoq_tell");
+    if (rc != ZOQ_OK)
+        return rc;
+    rc = tell(ctx, losses, n, report);
+    zoq__leave(ctx);
+    return rc;
+}
+
 int zoq_cancel(zoq_ctx *ctx)
 {
-    if (!ctx)
-        return ZOQ_E_INVALID;
+    int rc = zoq__enter(ctx, "zoq_cancel");
+    if (rc != ZOQ_OK)
+        return rc;
     ctx->pending = 0;
+    zoq__leave(ctx);
     return ZOQ_OK;
 }
 
@@ -389,9 +420,12 @@ int zoq_get_step(const zoq_ctx *ctx, uint64_t *out)
 
 int zoq_skip_step(zoq_ctx *ctx)
 {
-    int rc = zoq__check_idle(ctx, "skipping a step");
+    int rc = zoq__enter(ctx, "skipping a step");
     if (rc != ZOQ_OK)
         return rc;
-    ctx->step++;
-    return ZOQ_OK;
+    rc = zoq__check_no_pending(ctx, "skipping a step");
+    if (rc == ZOQ_OK)
+        ctx->step++;
+    zoq__leave(ctx);
+    return rc;
 }
