@@ -1,4 +1,5 @@
 """zoq.Optimizer: parameters, options, the in-place step, ask/tell, state."""
+import time
 import warnings
 
 import numpy as np
@@ -374,6 +375,66 @@ def test_close_and_context_manager():
         opt.step(lambda: 0.0)
     with pytest.raises(zoq.StateError):
         len(opt)
+
+
+def test_close_inside_the_closure_raises_and_keeps_the_optimizer():
+    w, opt = make(8, lr=0.1)
+    opt.step(quad(w))
+    before = w.copy()
+
+    def closure():
+        opt.close()  # freeing the context under the running step crashed the interpreter
+        return 0.0
+    for run in (opt.step, lambda c: opt.run(c, 2)):
+        with pytest.raises(zoq.StateError, match="inside the closure"):
+            run(closure)
+        np.testing.assert_allclose(w, before, atol=1e-6)
+    assert opt.step_count == 1
+    opt.step(quad(w))
+    opt.close()
+    with pytest.raises(zoq.StateError, match="closed"):
+        opt.step(quad(w))
+
+
+def test_ctrl_c_during_a_step_is_keyboard_interrupt_after_the_restore():
+    """SIGINT from another thread while zoq runs the step's passes in C:
+    before, Python raised it on the first line of the next callback, outside
+    its try, and step() came back with a CallbackError of a garbage status."""
+    import os
+    import signal
+    import threading
+    w = np.full(1 << 22, 0.5, np.float32)  # a pass takes milliseconds
+    opt = zoq.Optimizer({"w": w}, lr=1e-4, eps=1e-3, queries=4, seed=1, threads=1)
+    before = w.copy()
+    outcomes = []
+    for trial in range(12):
+        go = threading.Event()
+
+        def closure():
+            go.set()
+            return float(w[:64].sum())
+
+        def interrupt():
+            go.wait()
+            time.sleep(0.001 * (trial % 4))  # into the passes between the callbacks
+            os.kill(os.getpid(), signal.SIGINT)
+        t = threading.Thread(target=interrupt)
+        t.start()
+        step = opt.step_count
+        try:
+            opt.step(closure)
+            time.sleep(1)  # let a signal that came after the step surface here
+            outcomes.append("none")
+        except KeyboardInterrupt:
+            outcomes.append("interrupt")
+        except zoq.Error as e:
+            outcomes.append(repr(e))
+        t.join()
+        if opt.step_count == step:  # abandoned: the parameters are back
+            np.testing.assert_allclose(w, before, atol=1e-6)
+        before = w.copy()
+    assert outcomes == ["interrupt"] * 12
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_bad_option_in_constructor_frees_the_context():

@@ -1,11 +1,12 @@
 """zoq.Optimizer: a zoq context over numpy arrays, torch.optim-style."""
+import contextlib
 import ctypes as C
 import os
 import warnings
 
 import numpy as np
 
-from . import _lib
+from . import _interrupt, _lib
 from ._core import Error, StateError, check, carray, ptr
 from ._lib import lib
 
@@ -146,6 +147,8 @@ class Optimizer:
         self._exc = None
         self._closure = None
         self._user_options = set()  # names set() was given, for load()'s warning
+        self._in_step = False
+        self._sigint = _interrupt.Deferred()
         self.current_eval = None
         self._trampoline = _lib.OBJECTIVE_FN(self._call_closure)
         items = list(params.items() if isinstance(params, dict) else
@@ -165,8 +168,12 @@ class Optimizer:
 
     # ---- lifetime ----------------------------------------------------------
     def close(self):
-        """Destroys the context (the arrays are left as they are). Idempotent."""
+        """Destroys the context (the arrays are left as they are). Idempotent.
+        StateError inside a step's closure (the step still needs it)."""
         if getattr(self, "_h", None):
+            if self._in_step:
+                raise StateError(-3, "close() inside the closure of a step is refused; close "
+                                 "the optimizer after step() returns")
             lib.zoq_destroy(self._h)
             self._h = None
 
@@ -349,7 +356,7 @@ class Optimizer:
     def _call_closure(self, user, ev, loss):
         try:
             self.current_eval = EvalInfo(ev.contents)
-            value = self._closure()
+            value = self._sigint.call(self._closure)
             if value is None:
                 raise TypeError("the closure must return the loss (a number or a one-element "
                                 "tensor), got None")
@@ -376,7 +383,8 @@ class Optimizer:
         self._check(lib.zoq_set_objective(self.handle, C.cast(self._trampoline, C.c_void_p),
                                           None))
         try:
-            status = lib.zoq_step(self.handle, C.byref(r))
+            with self._stepping(self._sigint):
+                status = lib.zoq_step(self.handle, C.byref(r))
         finally:
             self._closure, self.current_eval = None, None
             lib.zoq_set_objective(self.handle, None, None)
@@ -394,18 +402,31 @@ class Optimizer:
         self._check(lib.zoq_set_objective(self.handle, C.cast(self._trampoline, C.c_void_p),
                                           None))
         try:
-            status = lib.zoq_run(self.handle, int(steps), C.byref(done), C.byref(r))
+            with self._stepping(self._sigint):
+                status = lib.zoq_run(self.handle, int(steps), C.byref(done), C.byref(r))
         finally:
             self._closure, self.current_eval = None, None
             lib.zoq_set_objective(self.handle, None, None)
         self._finish(status, r, self)
         return done.value
 
+    @contextlib.contextmanager
+    def _stepping(self, sigint):
+        """Around zoq_step/zoq_run: close() refuses, Ctrl-C is deferred (sigint)."""
+        self._in_step = True
+        try:
+            with sigint:
+                yield
+        finally:
+            self._in_step = False
+
     def _finish(self, status, r, holder):
-        """Turns zoq_step's status into a Report or the exception to raise."""
+        """Turns zoq_step's status into a Report or the exception to raise
+        (a Ctrl-C that no callback raised comes out here, as KeyboardInterrupt)."""
         exc, holder._exc = holder._exc, None
         if exc is not None:
             raise exc
+        holder._sigint.raise_pending()
         self._check(status)
         return Report(r, stopped=status == _STOPPED)
 

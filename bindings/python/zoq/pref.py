@@ -4,7 +4,7 @@ import ctypes as C
 
 import numpy as np
 
-from . import _lib
+from . import _interrupt, _lib
 from ._core import check, check_free, carray, ptr
 from ._lib import lib
 from .optimizer import EvalInfo, _CALLBACK_RAISED, _CALLBACK_STOP, Stop
@@ -255,6 +255,7 @@ class Objective:
                  rewards=None, aero=None, **hyper):
         p = _params(loss, hyper)
         self._scorer, self._exc = scorer, None
+        self._sigint = _interrupt.Deferred()
         self._cb = _lib.SCORER_FN(self._score)
         d = _lib.PrefObjectiveDesc(size=C.sizeof(_lib.PrefObjectiveDesc), params=C.pointer(p),
                                    n_items=int(n_items), scorer=self._cb, kto_z0=kto_z0,
@@ -284,7 +285,7 @@ class Objective:
     def _score(self, user, ev, seqs, n, logps, tokens):
         try:
             ids = np.ctypeslib.as_array(seqs, (n,)).copy()
-            lp, tk = self._scorer(EvalInfo(ev.contents) if ev else None, ids)
+            lp, tk = self._sigint.call(self._scorer, EvalInfo(ev.contents) if ev else None, ids)
             np.ctypeslib.as_array(logps, (n,))[:] = lp
             np.ctypeslib.as_array(tokens, (n,))[:] = tk
             return 0
@@ -313,11 +314,13 @@ class Objective:
         """Ask/tell: the loss of point `point` of opt's pending step, after you
         materialized that point into the model the scorer reads."""
         out = C.c_double()
-        status = lib.zoq_pref_objective_eval_point(self.handle, opt.handle, int(point),
-                                                   C.byref(out))
+        with self._sigint:
+            status = lib.zoq_pref_objective_eval_point(self.handle, opt.handle, int(point),
+                                                       C.byref(out))
         exc, self._exc = self._exc, None
         if exc is not None:
             raise exc
+        self._sigint.raise_pending()
         if status == _CALLBACK_STOP:
             raise Stop()
         if status == -3:  # no pending step or no minibatch: the optimizer says which
@@ -329,7 +332,8 @@ class Objective:
         fn = C.cast(lib.zoq_pref_objective_eval, C.c_void_p)
         opt._check(lib.zoq_set_objective(opt.handle, fn, self.handle))
         try:
-            status = lib.zoq_step(opt.handle, C.byref(r))
+            with opt._stepping(self._sigint):
+                status = lib.zoq_step(opt.handle, C.byref(r))
         finally:
             lib.zoq_set_objective(opt.handle, None, None)
         return opt._finish(status, r, self)
