@@ -107,7 +107,7 @@ int zoq__param_read(zoq_ctx *ctx, const zoq__param *p, int64_t offset, int64_t c
         return rc == ZOQ_OK ? rc : plugin_fail(ctx, p, rc, "reading the data");
     }
     for (int64_t i = 0; i < count; i++)
-        out[i] = zoq__load_f32(t->data, t->dtype, offset + i);
+        out[i] = zoq__load_f32_any(t->data, t->dtype, offset + i);
     return ZOQ_OK;
 }
 

@@ -53,6 +53,15 @@ static inline ZOQ__HD float zoq__load_f32(const void *data, int dtype, int64_t i
     return ((const float *)data)[i];
 }
 
+/* zoq__load_f32 for a host buffer at any address (nothing assumed aligned). */
+static inline float zoq__load_f32_any(const void *data, int dtype, int64_t i)
+{
+    if (dtype == ZOQ_F32)
+        return zoq__get_f32((const float *)data + i);
+    const uint16_t h = zoq__get_u16((const uint16_t *)data + i);
+    return dtype == ZOQ_F16 ? zoq__f16_to_f32(h) : zoq__bf16_to_f32(h);
+}
+
 static inline ZOQ__HD uint16_t zoq__f32_to_bf16(float f)
 {
     uint32_t x = zoq__f32_bits(f);

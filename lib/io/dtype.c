@@ -93,10 +93,11 @@ void zoq__st_decode(const unsigned char *src, int from, void *dst, int to, size_
     }
     for (size_t i = 0; i < count; i++) {
         float x = load_f32(src, from, i);
-        if (to == ZOQ_ST_F32)
-            ((float *)dst)[i] = x;
+        if (to == ZOQ_ST_F32) /* dst is the caller's, at any address */
+            zoq__put_f32((float *)dst + i, x);
         else
-            ((uint16_t *)dst)[i] = to == ZOQ_ST_F16 ? zoq__f32_to_f16(x) : zoq__f32_to_bf16(x);
+            zoq__put_u16((uint16_t *)dst + i, to == ZOQ_ST_F16 ? zoq__f32_to_f16(x)
+                                                               : zoq__f32_to_bf16(x));
     }
 }
 
@@ -107,7 +108,8 @@ void zoq__st_encode(const void *src, int from, unsigned char *dst, int to, size_
         return;
     }
     for (size_t i = 0; i < count; i++) {
-        float x = zoq__load_f32(src, from, (int64_t)i); /* float dtypes share zoq_dtype_t values */
+        /* float dtypes share zoq_dtype_t values; src is the caller's, at any address */
+        float x = zoq__load_f32_any(src, from, (int64_t)i);
         uint32_t v = to == ZOQ_ST_F32   ? zoq__f32_bits(x)
                      : to == ZOQ_ST_F16 ? zoq__f32_to_f16(x)
                                         : zoq__f32_to_bf16(x);

@@ -151,8 +151,10 @@ static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, 
     uint8_t mask_buf[TILE];
     const zoq__tensor *t = ps->src;
     uint8_t *m = ps->mask ? mask_buf : NULL;
-    /* f32 in place: the tile itself is the accumulator (no copy in or out) */
-    const int direct = t->dtype == ZOQ_F32 && ps->dst == t->data && ps->scale != 0.0f;
+    /* f32 in place, aligned: the tile itself is the accumulator (no copy in
+     * or out); a buffer at an odd address goes through load and store */
+    const int direct = t->dtype == ZOQ_F32 && ps->dst == t->data && ps->scale != 0.0f &&
+                       (uintptr_t)t->data % sizeof(float) == 0;
     float *acc = direct ? (float *)t->data + b : acc_buf;
     if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
         memset(acc, 0, (size_t)n * sizeof *acc);

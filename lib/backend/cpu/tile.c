@@ -11,20 +11,21 @@
 #include "rng/noise.h"
 #include "zoq.h"
 
+/* src and dst are the caller's buffers, at any address: zoq__get_* and zoq__put_*. */
 static void load(const void *src, int dtype, int64_t i0, int n, float *acc)
 {
     if (dtype == ZOQ_F32) {
         const float *s = (const float *)src + i0;
         for (int j = 0; j < n; j++)
-            acc[j] = s[j];
+            acc[j] = zoq__get_f32(s + j);
     } else if (dtype == ZOQ_F16) {
         const uint16_t *s = (const uint16_t *)src + i0;
         for (int j = 0; j < n; j++)
-            acc[j] = zoq__f16_to_f32(s[j]);
+            acc[j] = zoq__f16_to_f32(zoq__get_u16(s + j));
     } else {
         const uint16_t *s = (const uint16_t *)src + i0;
         for (int j = 0; j < n; j++)
-            acc[j] = zoq__bf16_to_f32(s[j]);
+            acc[j] = zoq__bf16_to_f32(zoq__get_u16(s + j));
     }
 }
 
@@ -33,15 +34,15 @@ static void store(void *dst, int dtype, int64_t i0, int n, const float *acc)
     if (dtype == ZOQ_F32) {
         float *d = (float *)dst + i0;
         for (int j = 0; j < n; j++)
-            d[j] = acc[j];
+            zoq__put_f32(d + j, acc[j]);
     } else if (dtype == ZOQ_F16) {
         uint16_t *d = (uint16_t *)dst + i0;
         for (int j = 0; j < n; j++)
-            d[j] = zoq__f32_to_f16(acc[j]);
+            zoq__put_u16(d + j, zoq__f32_to_f16(acc[j]));
     } else {
         uint16_t *d = (uint16_t *)dst + i0;
         for (int j = 0; j < n; j++)
-            d[j] = zoq__f32_to_bf16(acc[j]);
+            zoq__put_u16(d + j, zoq__f32_to_bf16(acc[j]));
     }
 }
 

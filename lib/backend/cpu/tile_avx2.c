@@ -54,13 +54,13 @@ typedef __m256i vm; /* all-ones lanes */
 static void load_f16_soft(const uint16_t *s, int n, float *acc)
 {
     for (int j = 0; j < n; j++)
-        acc[j] = zoq__f16_to_f32(s[j]);
+        acc[j] = zoq__f16_to_f32(zoq__get_u16(s + j));
 }
 
 static void store_f16_soft(uint16_t *d, int n, const float *acc)
 {
     for (int j = 0; j < n; j++)
-        d[j] = zoq__f32_to_f16(acc[j]);
+        zoq__put_u16(d + j, zoq__f32_to_f16(acc[j]));
 }
 LOAD_STORE(soft, load_f16_soft, store_f16_soft)
 

@@ -42,8 +42,8 @@ static void load_f32(const float *s, int n, float *acc)
     int j = 0;
     for (; j + W <= n; j += W)
         STF(acc + j, LDF(s + j));
-    for (; j < n; j++)
-        acc[j] = s[j];
+    for (; j < n; j++) /* s or acc is a caller's buffer, at any address */
+        zoq__put_f32(acc + j, zoq__get_f32(s + j));
 }
 
 /* bf16 -> f32 is the 16 bits moved to the top: exact. */
@@ -53,7 +53,7 @@ static void load_bf16(const uint16_t *s, int n, float *acc)
     for (; j + W <= n; j += W)
         STF(acc + j, AS_F(I_SLL(U16_WIDEN(s + j), 16)));
     for (; j < n; j++)
-        acc[j] = zoq__bf16_to_f32(s[j]);
+        acc[j] = zoq__bf16_to_f32(zoq__get_u16(s + j));
 }
 
 /* core/convert.h's zoq__f32_to_bf16 on W lanes: NaN keeps its top bits and
@@ -73,7 +73,7 @@ static void store_bf16(uint16_t *d, int n, const float *acc)
     for (; j + W <= n; j += W)
         U16_STORE(d + j, bf16_round(LDF(acc + j)));
     for (; j < n; j++)
-        d[j] = zoq__f32_to_bf16(acc[j]);
+        zoq__put_u16(d + j, zoq__f32_to_bf16(acc[j]));
 }
 
 /* The hardware conversions are IEEE's, which is what core/convert.h computes
@@ -96,7 +96,7 @@ F16_TARGET static void load_f16_hw(const uint16_t *s, int n, float *acc)
         STF(acc + j, f);
     }
     for (; j < n; j++)
-        acc[j] = zoq__f16_to_f32(s[j]);
+        acc[j] = zoq__f16_to_f32(zoq__get_u16(s + j));
 }
 
 F16_TARGET static void store_f16_hw(uint16_t *d, int n, const float *acc)
@@ -105,7 +105,7 @@ F16_TARGET static void store_f16_hw(uint16_t *d, int n, const float *acc)
     for (; j + W <= n; j += W)
         HALF_STORE(d + j, LDF(acc + j));
     for (; j < n; j++)
-        d[j] = zoq__f32_to_f16(acc[j]);
+        zoq__put_u16(d + j, zoq__f32_to_f16(acc[j]));
 }
 
 /* load_<suffix> / store_<suffix> of tile.h over the three dtypes, with the
