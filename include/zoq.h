@@ -149,8 +149,13 @@ typedef enum zoq_opt {
     ZOQ_OPT_QUZO_BITS = 41,     /* int: QuZO perturbation bits b, codes |u| <= 2^(b-1)-1, 2..8 [8] */
     ZOQ_OPT_SCALE_CLIP = 42,    /* double: DDC threshold C used when clip = 0 and a
                                    ZOQ_PARAM_SCALE tensor is enabled (QZO); 0 = off [100] */
-    ZOQ_OPT_SCALE_FLOOR = 43    /* double: ZOQ_PARAM_SCALE tensors are kept >= this after
+    ZOQ_OPT_SCALE_FLOOR = 43,   /* double: ZOQ_PARAM_SCALE tensors are kept >= this after
                                    each update (QZO's non-negativity), >= 0 [0] */
+    ZOQ_OPT_EXACT_RESTORE = 44  /* int: 1 = zoq_step and zoq_run copy the enabled CPU
+                                   parameters before a step moves them and a failed step
+                                   puts them back bit for bit (memory: one copy; time: one
+                                   more pass a step; zoq_run does not fuse); 0 = they come
+                                   back to the rounding of the moves (docs/inplace.md) [0] */
 } zoq_opt_t;
 
 /* How ZOQ_I8 integer-code tensors are perturbed and updated (QuZO: Zhou et
@@ -368,8 +373,9 @@ typedef struct zoq_report {
 /* One ZO step in place: perturbs the enabled parameters, calls the objective
  * at each point, restores and updates them (2n+1 passes central, n+1 forward).
  * ZOQ_OK and the step counter advances; on ZOQ_E_CALLBACK, ZOQ_E_NONFINITE or
- * ZOQ_STOPPED the parameters are restored (to float rounding of +c·z - c·z)
- * and the counter does not advance. report may be NULL. */
+ * ZOQ_STOPPED the parameters are restored (to one ulp of |θ| + 6ε per pass
+ * run, report.passes; bit for bit with ZOQ_OPT_EXACT_RESTORE) and the
+ * counter does not advance. report may be NULL. */
 ZOQ_API int zoq_step(zoq_ctx *ctx, zoq_report_t *report);
 /* Runs `steps` in-place steps (>= 0) with the objective: the points, losses,
  * parameters and buffers of calling zoq_step that many times, bit for bit,

@@ -743,6 +743,74 @@ static void run_equals_steps(const run_cfg *c, int64_t n, int steps, int fail_ca
     free(a); free(b); free(ta); free(tb);
 }
 
+/* A step of f32/f16/bf16 parameters failing at each point in turn, from the
+ * same θ: with exact_restore the parameters come back bit for bit and the
+ * retried step is the uninterrupted one; without it they come back within
+ * the documented bound (docs/inplace.md), one ulp of |θ| + 6ε per pass. */
+static void retry_every_point(int dtype, int est, int queries, int exact)
+{
+    enum { N = 3000, STEPS = 3 };
+    const size_t es = dtype == ZOQ_F32 ? 4 : 2, bytes = N * es;
+    const double eps = 1e-2;
+    unsigned char *a = malloc(bytes), *b = malloc(bytes), *theta = malloc(bytes);
+    traj *ta = malloc(sizeof *ta), *tb = malloc(sizeof *tb);
+    run_cfg c = {.dtype = dtype, .queries = queries, .estimator = est, .threads = 1,
+                 .optimizer = ZOQ_OPTIM_MOMENTUM};
+    zoq_ctx *ca = traj_ctx(&c, ta, a, N), *cb = traj_ctx(&c, tb, b, N);
+    cr_assert_eq(zoq_set_double(cb, ZOQ_OPT_EPS, eps), ZOQ_OK);
+    cr_assert_eq(zoq_set_double(ca, ZOQ_OPT_EPS, eps), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(cb, ZOQ_OPT_EXACT_RESTORE, exact), ZOQ_OK);
+    const int n_points = est == ZOQ_EST_CENTRAL ? 2 * queries : queries + 1;
+    const int mant = dtype == ZOQ_F32 ? 23 : dtype == ZOQ_F16 ? 10 : 7;
+    for (int s = 0; s < STEPS; s++) {
+        memcpy(theta, b, bytes);
+        for (int at = 0; at < n_points; at++) {
+            tb->calls = 0;
+            tb->fail_call = at;
+            tb->fail_code = 7;
+            zoq_report_t rep = {.size = sizeof rep};
+            cr_assert_eq(zoq_step(cb, &rep), ZOQ_E_CALLBACK);
+            for (int64_t i = 0; i < N && !exact; i++) {
+                double x = zoq__load_f32(theta, dtype, i), y = zoq__load_f32(b, dtype, i);
+                double ulp = fmax(ldexp(1.0, ilogb(fabs(x) + 6 * eps) - mant), ldexp(1.0, -24));
+                cr_assert(fabs(x - y) <= (double)rep.passes * ulp, "dtype %d est %d n %d point "
+                          "%d element %lld: %.9g back as %.9g (%lld passes)", dtype, est,
+                          queries, at, (long long)i, x, y, (long long)rep.passes);
+            }
+            if (exact)
+                cr_assert(memcmp(b, theta, bytes) == 0, "dtype %d est %d n %d: failing at "
+                          "point %d did not restore θ bit for bit", dtype, est, queries, at);
+            memcpy(b, theta, bytes);
+        }
+        tb->fail_call = -1;
+        cr_assert_eq(s % 2 ? zoq_run(cb, 1, NULL, NULL) : zoq_step(cb, NULL), ZOQ_OK);
+        cr_assert_eq(zoq_step(ca, NULL), ZOQ_OK);
+        cr_assert(memcmp(a, b, bytes) == 0, "dtype %d est %d n %d: step %d after the retries "
+                  "differs from the uninterrupted one", dtype, est, queries, s);
+    }
+    cr_assert_eq(zoq_run(cb, 3, NULL, NULL), ZOQ_OK); /* unfused, same bits as steps */
+    cr_assert_eq(zoq_run(ca, 3, NULL, NULL), ZOQ_OK);
+    cr_assert(memcmp(a, b, bytes) == 0);
+    zoq_destroy(ca);
+    zoq_destroy(cb);
+    free(a); free(b); free(theta); free(ta); free(tb);
+}
+
+Test(step, exact_restore_retries_reproduce_the_uninterrupted_step)
+{
+    for (int dtype = ZOQ_F32; dtype <= ZOQ_BF16; dtype++)
+        for (int est = ZOQ_EST_CENTRAL; est <= ZOQ_EST_FORWARD; est++)
+            for (int n = 1; n <= 4; n += 3)
+                retry_every_point(dtype, est, n, 1);
+}
+
+Test(step, restore_without_a_copy_is_within_one_ulp_per_pass)
+{
+    for (int dtype = ZOQ_F32; dtype <= ZOQ_BF16; dtype++)
+        for (int est = ZOQ_EST_CENTRAL; est <= ZOQ_EST_FORWARD; est++)
+            retry_every_point(dtype, est, 4, 0);
+}
+
 Test(run, trajectory_equals_zoq_step_bit_for_bit)
 {
     for (int dtype = ZOQ_F32; dtype <= ZOQ_BF16; dtype++)

@@ -141,6 +141,7 @@ void zoq_destroy(zoq_ctx *ctx)
         free(ctx->params[i].group);
         free(ctx->params[i].codes.backup);
         free(ctx->params[i].codes.plan_scales);
+        free(ctx->params[i].restore);
     }
     free(ctx->accum);
     free(ctx->params);

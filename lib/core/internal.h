@@ -40,6 +40,7 @@ typedef struct zoq__opts {
     int64_t lozo_rank, lozo_interval;
     int64_t qmethod, quzo_bits;
     double scale_clip, scale_floor;
+    int64_t exact_restore;
 } zoq__opts;
 
 /* What an integer-code (ZOQ_I8) tensor adds: its range, scales, and the
@@ -68,6 +69,8 @@ typedef struct zoq__param {
     float *lozo_spare;          /* LOZO-M: where the next factors are built, same size */
     uint64_t lozo_vstep_prev;   /* t.lozo_vstep before the last advance (rollback) */
     zoq__codes codes;           /* ZOQ_I8 only */
+    void *restore;              /* θ while a step runs under ZOQ_OPT_EXACT_RESTORE; NULL
+                                   until the first such step */
 } zoq__param;
 
 /* The points, losses and gradients of the step being evaluated. */
@@ -238,6 +241,13 @@ const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store);
  * magnitude mask (an earlier step of the window stored it, or a state file). */
 int zoq__sparse_window_bits(const zoq_ctx *ctx);
 
+
+/* ZOQ_OPT_EXACT_RESTORE (restore.c) */
+/* Copies θ of every enabled float parameter aside, before a step moves
+ * them. ZOQ_E_NOMEM, ZOQ_E_UNSUPPORTED (a parameter on a CUDA device). */
+int zoq__restore_save(zoq_ctx *ctx);
+/* Puts the copies back: the parameters are θ bit for bit. */
+void zoq__restore_load(zoq_ctx *ctx);
 
 /* The eval info of point i (< plan.n_points) of the planned step. */
 void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev);

@@ -59,6 +59,7 @@ static const opt_info options[] = {
     INT_OPT(ZOQ_OPT_QUZO_BITS, "quzo_bits", quzo_bits, 2, 8),
     REAL_OPT(ZOQ_OPT_SCALE_CLIP, "scale_clip", scale_clip, 0.0, 0, INFINITY, 1),
     REAL_OPT(ZOQ_OPT_SCALE_FLOOR, "scale_floor", scale_floor, 0.0, 0, INFINITY, 1),
+    INT_OPT(ZOQ_OPT_EXACT_RESTORE, "exact_restore", exact_restore, 0, 1),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -120,7 +120,8 @@ static int evaluate(zoq_ctx *ctx, int i, int *cb_status)
 static int can_chain(const zoq_ctx *ctx)
 {
     return ctx->opts.estimator == ZOQ_EST_CENTRAL && !ctx->opts.hessian &&
-           ctx->opts.sparse == ZOQ_SPARSE_OFF && !zoq__any_enabled_codes(ctx);
+           ctx->opts.sparse == ZOQ_SPARSE_OFF && !zoq__any_enabled_codes(ctx) &&
+           !ctx->opts.exact_restore; /* its copy is of θ, which a fused pass never holds */
 }
 
 /* One in-place step starting from *at (where the previous step's chained
@@ -133,6 +134,8 @@ static int step_from(zoq_ctx *ctx, zoq_report_t *report, displacement *at, int c
     int rc = zoq__plan_make(ctx);
     if (rc == ZOQ_OK)
         rc = zoq__codes_prepare(ctx);
+    if (rc == ZOQ_OK && ctx->opts.exact_restore)
+        rc = zoq__restore_save(ctx); /* *at is θ: zoq_run does not chain then */
     if (rc != ZOQ_OK) {
         char why[ZOQ__ERRMSG_CAP];
         memcpy(why, ctx->err, sizeof why);
@@ -154,8 +157,13 @@ static int step_from(zoq_ctx *ctx, zoq_report_t *report, displacement *at, int c
     if (rc != ZOQ_OK) {
         char why[ZOQ__ERRMSG_CAP];
         memcpy(why, ctx->err, sizeof why);
-        if (move_to(ctx, at, &home) == ZOQ_OK) /* cannot fail: buffers are sized */
+        if (ctx->opts.exact_restore) {
+            zoq__restore_load(ctx);
+            zoq__codes_move(ctx, &home, pl->moved); /* ZOQ_I8 tensors from their copy */
+            *at = (displacement){-1, 0.0};
+        } else if (move_to(ctx, at, &home) == ZOQ_OK) { /* cannot fail: buffers are sized */
             memcpy(ctx->err, why, sizeof why);
+        }
         pl->loss = NAN;
         for (int q = 0; q < pl->n_queries; q++)
             pl->grads[q] = NAN;
