@@ -213,13 +213,21 @@ $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC)
 
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
-FUZZ_SRCS := lib/io/json.c lib/io/buf.c lib/io/dtype.c lib/io/st_read.c lib/io/file.c
-FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-              -Iinclude -Ilib
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Ilib
+# The library as the targets see it: built by FUZZ_CC into build/fuzz/lib with
+# libFuzzer's coverage and the same sanitizers (a make of its own, so that its
+# objects follow every rule of the library's build).
+FUZZ_LIB := build/fuzz/lib/libzoq.a
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard lib/io/*.h) include/zoq.h
+.PHONY: fuzz-lib
+fuzz-lib:
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=build/fuzz/lib \
+	    CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_LIB)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c fuzz-lib
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_SRCS) -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIB) $(DEP_LIBS) -o $@
 
 # FUZZ_TIME seconds per target; new inputs go to build/fuzz/new_<name>/.
 # Fold them into the committed corpus with

@@ -166,6 +166,11 @@ int zoq__opt_key_at(size_t i, int *type);
  * non-constant schedule lacks what it needs. */
 int zoq__schedule_values(zoq_ctx *ctx, uint64_t t, double *lr, double *eps);
 
+/* State files (state.c) */
+/* zoq_state_load of the n bytes at data, a whole file, named path in
+ * messages: checks everything, then changes ctx, or leaves it unchanged. */
+int zoq__state_decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char *path);
+
 /* Registry */
 /* Recomputes every tensor key after the seed changed. */
 void zoq__registry_rekey(zoq_ctx *ctx);

@@ -460,7 +460,7 @@ static void commit(zoq_ctx *ctx, loaded *ld)
     ctx->step = ld->step;
 }
 
-static int decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char *path)
+int zoq__state_decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char *path)
 {
     if (n < HEADER_BYTES + TRAILER_BYTES || memcmp(data, STATE_MAGIC, 8) != 0)
         return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s' is not a zoq state file", path);
@@ -507,7 +507,7 @@ int zoq_state_load(zoq_ctx *ctx, const char *path)
     rc = zoq__file_read_all(path, MAX_FILE_BYTES, &data, &n, ctx->err, sizeof ctx->err);
     if (rc != ZOQ_OK)
         return rc;
-    rc = decode(ctx, data, n, path);
+    rc = zoq__state_decode(ctx, data, n, path);
     free(data);
     return rc;
 }
