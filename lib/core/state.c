@@ -360,8 +360,9 @@ static int read_run(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
     ld->buffers_kind = get_u32(r);
     ld->accum_steps = get_u32(r);
     ld->n_accum = get_u32(r);
+    /* updates past INT64_MAX would overflow the sparse mask epoch (int64_t) */
     if (r->bad || ld->buffers_kind > ZOQ_OPTIM_ADAM || ld->accum_steps > 4096 ||
-        ld->mask_epoch < -1 ||
+        ld->updates > (uint64_t)INT64_MAX || ld->mask_epoch < -1 ||
         ld->n_accum > (r->n - r->at) / 20 || (ld->n_accum == 0) != (ld->accum_steps == 0))
         return zoq__fail(ctx, ZOQ_E_FORMAT, "'%s': bad run state", path);
     if (!(ld->accum = malloc((ld->n_accum ? ld->n_accum : 1) * sizeof *ld->accum)))
