@@ -1200,6 +1200,8 @@ Test(io, saves_remove_what_killed_writers_left_of_their_target_only)
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
         make_debris(path_in(kept[i]), kept[i][0] == 'a');
     make_debris(path_in("ad.tmp.Foreig/notes.txt"), 0); /* a folder zoq did not fill */
+    /* killed while writing a file of the folder: that file's own temporary */
+    make_debris(path_in("ad.tmp.Qwe456/adapter_model.safetensors.tmp.Zx81Qa"), 0);
     int live = open(path_in("w.st.tmp.Locked"), O_RDONLY);
     cr_assert(live >= 0 && flock(live, LOCK_EX | LOCK_NB) == 0);
     cr_assert_eq(write_st(path_in("w.st")), ZOQ_OK);

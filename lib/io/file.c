@@ -104,37 +104,47 @@ static const char *split(const char *path, char *dir, size_t cap)
     return slash ? slash + 1 : path;
 }
 
-void zoq__clean_stale(const char *target, int dir, void (*drop)(int parent, const char *name,
-                                                               int fd))
+void zoq__clean_stale_in(int folder, const char *base, int dir,
+                         void (*drop)(int parent, const char *name, int fd))
 {
-    char folder[PATH_MAX];
-    const char *base = split(target, folder, sizeof folder);
-    int pfd = base ? open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    DIR *d = pfd >= 0 ? fdopendir(pfd) : NULL;
+    int own = dup(folder); /* closedir closes the descriptor it was given */
+    DIR *d = own >= 0 ? fdopendir(own) : NULL;
     if (!d) {
-        if (pfd >= 0)
-            close(pfd);
+        if (own >= 0)
+            close(own);
         return;
     }
+    rewinddir(d); /* the copy shares the position a previous listing left at the end */
     const size_t blen = strlen(base);
     for (struct dirent *e; (e = readdir(d));) {
         if (!is_temp_of(e->d_name, base, blen))
             continue;
-        int fd = openat(pfd, e->d_name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        int fd = openat(folder, e->d_name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
         struct stat sb;
         if (fd < 0)
             continue;
         /* a live writer holds its lock; a killed one released it */
         if (fstat(fd, &sb) == 0 && (dir ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode)) &&
             flock(fd, LOCK_EX | LOCK_NB) == 0)
-            drop(pfd, e->d_name, fd);
+            drop(folder, e->d_name, fd);
         close(fd);
     }
     closedir(d);
 }
 
-/* zoq__clean_stale's drop for files. */
-static void drop_file(int parent, const char *name, int fd)
+void zoq__clean_stale(const char *target, int dir, void (*drop)(int parent, const char *name,
+                                                               int fd))
+{
+    char folder[PATH_MAX];
+    const char *base = split(target, folder, sizeof folder);
+    int fd = base ? open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        zoq__clean_stale_in(fd, base, dir, drop);
+        close(fd);
+    }
+}
+
+void zoq__drop_file(int parent, const char *name, int fd)
 {
     (void)fd;
     unlinkat(parent, name, 0);
@@ -148,7 +158,7 @@ int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap)
     size_t plen = strlen(path);
     if (!(f->tmp = malloc(plen + sizeof TMP_INFIX + TMP_RAND)))
         return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
-    zoq__clean_stale(path, 0, drop_file);
+    zoq__clean_stale(path, 0, zoq__drop_file);
     memcpy(f->tmp, path, plen);
     memcpy(f->tmp + plen, TMP_INFIX "XXXXXX", sizeof TMP_INFIX + TMP_RAND);
     if ((f->fd = zoq__make_temp(f->tmp, 0)) < 0) {

@@ -59,9 +59,14 @@ int zoq__make_temp(char *tmpl, int dir);
 /* Removes what killed writers left beside target: entries named
  * <target>.tmp.XXXXXX (zoq__make_temp's pattern) that are regular files (dir:
  * folders) and that no live writer holds locked, each through
- * drop(parent folder fd, name, entry fd). Best effort, allocates nothing. */
+ * drop(parent folder fd, name, entry fd). Best effort. */
 void zoq__clean_stale(const char *target, int dir,
                       void (*drop)(int parent, const char *name, int fd));
+/* The same for <base>.tmp.XXXXXX in the open folder `folder` (left open). */
+void zoq__clean_stale_in(int folder, const char *base, int dir,
+                         void (*drop)(int parent, const char *name, int fd));
+/* The drop for files: unlinks name in parent. */
+void zoq__drop_file(int parent, const char *name, int fd);
 
 /* Reads the whole file at path (at most max bytes) into *data (caller
  * frees; NUL-terminated for convenience, not counted in *n). ZOQ_E_IO for

@@ -180,14 +180,16 @@ static char *join(const char *dir, const char *file)
 }
 
 /* Removes the adapter files of folder `name` (relative to folder fd parent,
- * fd: the folder itself), then the folder; allocates nothing. 0, or -1 with
- * errno when the folder remains. */
+ * fd: the folder itself) and the temporaries of a killed writer of them,
+ * then the folder. 0, or -1 with errno when the folder remains. */
 static int remove_adapter_at(int parent, const char *name, int fd)
 {
     const char *files[] = {ZOQ__PEFT_WEIGHTS, ZOQ__PEFT_CONFIG};
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         if (unlinkat(fd, files[i], 0) != 0 && errno != ENOENT)
             return -1;
+        zoq__clean_stale_in(fd, files[i], 0, zoq__drop_file);
+    }
     return unlinkat(parent, name, AT_REMOVEDIR);
 }
 
