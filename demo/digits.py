@@ -47,9 +47,9 @@ DIGITS = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 HIDDEN, BATCH, GROUP, RANK = 32, 128, 32, 4
 BITS = 2  # codes 0..3 (chosen on --dev): at 4 bits the rounding costs this MLP nothing measurable,
 #          at 3 bits about a tenth of the NLL and no accuracy that one seed can show
-# Stage (a), chosen on the dev split (--dev, docs/demo.md): one-sided
-# differences give 7 directions for 8 forward passes (central: 4).
-ZO_OPTIONS = dict(lr=2e-2, lr_final=1e-3, lr_schedule="cosine", eps=1e-2, queries=7,
+# Stage (a), chosen on the dev split by demo/dev_sweep.py (docs/demo.md):
+# one-sided differences give 7 directions for 8 forward passes (central: 4).
+ZO_OPTIONS = dict(lr=2e-2, lr_final=1e-3, lr_schedule="cosine", eps=1e-3, queries=7,
                   estimator="forward", dist="rademacher", optimizer="adam")
 # One completion token per sequence: log-prob gaps are O(1), not O(100) as
 # for text, so the reward scale beta of the DPO family is 2, not 0.1.

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -48,3 +49,24 @@ def test_demo_quick_writes_its_report(tmp_path):
         assert needle in report
     assert "held-out" in report and "dev" not in report.split("\n")[2]
     assert "step" in r.stderr and "ETA" in r.stderr  # the progress line
+
+
+def test_dev_split_is_made_of_training_rows_only():
+    """--dev and demo/dev_sweep.py choose settings without the held-out rows:
+    their train and dev rows are exactly the demo's training rows."""
+    sys.path.insert(0, os.path.join(ROOT, "demo"))
+    import digits
+    x_tr, y_tr, x_te, _ = digits.load_digits()
+    xd_tr, yd_tr, xd_dev, yd_dev = digits.load_digits(dev=True)
+    assert (len(y_tr), len(x_te), len(yd_tr), len(yd_dev)) == (1437, 360, 1149, 288)
+    i = np.arange(len(y_tr))
+    assert (xd_dev == x_tr[i % 5 == 0]).all() and (xd_tr == x_tr[i % 5 != 0]).all()
+    assert (yd_dev == y_tr[i % 5 == 0]).all() and (yd_tr == y_tr[i % 5 != 0]).all()
+
+
+def test_dev_sweep_runs_a_setting():
+    r = run(os.path.join(ROOT, "demo", "dev_sweep.py"), "--seeds", "0", "--steps", "20",
+            "queries=2", "eps=1e-2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "seed 0: dev accuracy" in r.stdout
+    assert "eps=0.01" in r.stdout and "queries=2" in r.stdout and "20 steps of 128" in r.stdout
