@@ -4,11 +4,13 @@
  * The optional add-on libzoq-mpi (pkg-config zoq-mpi), built where an MPI
  * compiler exists; libzoq itself never links MPI. Every rank holds the same
  * parameters and the same zoq context (same options, same registration
- * order). A step is zoq's ask/tell: every rank asks for the same points,
- * evaluates its share, the ranks all-gather the losses (a few doubles a
- * rank, whatever the model size), and every rank tells the same losses, so
- * the parameters stay identical without ever being sent. Protocol, cost
- * model and figures: docs/distributed.md.
+ * order). In a step every rank lists the same points, evaluates its share,
+ * the ranks all-gather the losses (a few doubles a rank, whatever the model
+ * size), and every rank applies the same losses, so the parameters stay
+ * identical without ever being sent: zoq_mpi_step through ask/tell,
+ * zoq_mpi_step_inplace through zoq_step's in-place walk (bit for bit the
+ * one-process zoq_step). Protocol, cost model and figures:
+ * docs/distributed.md.
  *
  * The ranks form a grid of query_ranks x data_ranks (rank r: query rank
  * r % query_ranks, data rank r / query_ranks):
@@ -56,8 +58,8 @@ typedef struct zoq_mpi_config {
 
 /* Evaluates point `point` of ctx's pending step (ask/tell: materialize it with
  * zoq_materialize or zoq_point_noise) and writes its loss to *loss; returns 0,
- * ZOQ_CALLBACK_STOP to stop, any other value to fail. The signature of
- * zoq_pref_objective_eval_point, which may be passed as is. */
+ * ZOQ_CALLBACK_STOP to stop, any other value to fail. A preference objective
+ * fits through a one-line wrapper around zoq_pref_objective_eval_point. */
 typedef int (*zoq_mpi_point_fn)(void *user, zoq_ctx *ctx, int32_t point, double *loss);
 
 /* Creates a stepper over comm (duplicated; comm may be freed after) into *out
