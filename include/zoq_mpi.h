@@ -90,17 +90,16 @@ ZOQ_API int zoq_mpi_step(zoq_mpi *m, zoq_ctx *ctx, zoq_mpi_point_fn fn, void *us
 /* The distributed zoq_step, for in-place objectives (zoq_objective_fn, called
  * at this rank's points with the parameters moved there): the parameters,
  * report and counters of zoq_step (and so of zoq_run) in one process, bit for
- * bit, given the agreed losses. Every parameter buffer must be watched
- * (zoq_mpi_watch; ZOQ_E_STATE otherwise): the step keeps one copy of the
- * watched bytes to undo its evaluation walk exactly, then walks again to
- * apply the update. Leaves fn as ctx's objective. Statuses as zoq_mpi_step;
- * on failure the parameters are exactly as before on every rank. Collective. */
+ * bit, given the agreed losses. Each rank walks to its points with
+ * ZOQ_OPT_EXACT_RESTORE on for that walk (one copy of the parameters; CPU
+ * parameters only), is put back bit for bit, then walks again to apply the
+ * update. Leaves fn as ctx's objective. Statuses as zoq_mpi_step; on failure
+ * the parameters are exactly as before on every rank. Collective. */
 ZOQ_API int zoq_mpi_step_inplace(zoq_mpi *m, zoq_ctx *ctx, zoq_objective_fn fn, void *user,
                                  zoq_report_t *report);
 
-/* Adds bytes [data, data + bytes) to what the digest covers and
- * zoq_mpi_step_inplace restores (the parameter buffers, in the same order on
- * every rank; caller-owned, must outlive m).
+/* Adds bytes [data, data + bytes) to what the digest covers (the parameter
+ * buffers, in the same order on every rank; caller-owned, must outlive m).
  * ZOQ_E_INVALID for NULL or 0 bytes, ZOQ_E_NOMEM. Local. */
 ZOQ_API int zoq_mpi_watch(zoq_mpi *m, const void *data, size_t bytes);
 /* XXH64 (seed 0) of the watched bytes, in order, into *out. Local. */

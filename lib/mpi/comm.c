@@ -132,7 +132,6 @@ void zoq_mpi_destroy(zoq_mpi *m)
     free(m->gathered);
     free(m->block);
     free(m->spans);
-    free(m->snapshot);
     free(m);
 }
 

@@ -1,18 +1,16 @@
 /* inplace.c - the distributed zoq_step. Every rank runs zoq_step itself, so
  * the parameters walk exactly the points a one-process zoq_step visits:
- *  1. snapshot the watched parameter bytes;
- *  2. zoq_step with a relay objective that calls the caller's objective at
- *     this rank's points (other points get a placeholder, never used) and
- *     stops the step after the last of them; copy the snapshot back, which
- *     undoes the walk exactly;
- *  3. the exchange (round.c);
- *  4. zoq_step again with an objective that returns the agreed losses: the
- *     moves, the update and the counters of zoq_step given those losses.
+ *  1. zoq_step with ZOQ_OPT_EXACT_RESTORE on and a relay objective that calls
+ *     the caller's objective at this rank's points (other points get a
+ *     placeholder, never used) and stops the step after the last of them:
+ *     the core puts the parameters back bit for bit from its copy;
+ *  2. the exchange (round.c);
+ *  3. zoq_step again, with the caller's exact_restore setting, and an
+ *     objective that returns the agreed losses: the moves, the update and the
+ *     counters of zoq_step given those losses.
  * The result is zoq_step's (and zoq_run's) in one process, bit for bit, at
- * the price of one copy of the parameters and a second walk over them. */
+ * the price of the core's copy of the parameters and a second walk. */
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "mpi/mpi_internal.h"
 
@@ -51,47 +49,20 @@ static int replay_eval(void *user, const zoq_eval_t *ev, double *loss)
     return 0;
 }
 
-static size_t watched_bytes(const zoq_mpi *m)
+/* Walks this rank's points (step 1); returns the local status. */
+static int walk_mine(zoq_ctx *ctx, relay *rl)
 {
-    size_t n = 0;
-    for (int i = 0; i < m->n_spans; i++)
-        n += m->spans[i].bytes;
-    return n;
-}
-
-/* Copies the watched bytes to the snapshot (save) or back (!save). */
-static void snapshot(zoq_mpi *m, int save)
-{
-    unsigned char *p = m->snapshot;
-    for (int i = 0; i < m->n_spans; i++) {
-        if (save)
-            memcpy(p, m->spans[i].data, m->spans[i].bytes);
-        else
-            memcpy((void *)m->spans[i].data, p, m->spans[i].bytes);
-        p += m->spans[i].bytes;
+    int64_t exact;
+    int rc = zoq_get_int(ctx, ZOQ_OPT_EXACT_RESTORE, &exact);
+    if (rc != ZOQ_OK || rl->last < 0)
+        return rc;
+    if ((rc = zoq_set_int(ctx, ZOQ_OPT_EXACT_RESTORE, 1)) == ZOQ_OK &&
+        (rc = zoq_set_objective(ctx, relay_eval, rl)) == ZOQ_OK) {
+        rc = zoq_step(ctx, NULL);
+        rc = rl->status != ZOQ_OK ? rl->status : rc == ZOQ_STOPPED ? ZOQ_OK : rc;
     }
-}
-
-/* Local checks and the snapshot buffer; ZOQ_E_NOMEM means leave now. */
-static int prepare(zoq_mpi *m, zoq_ctx *ctx, int *status)
-{
-    const size_t bytes = watched_bytes(m);
-    int64_t numel = 0;
-    zoq_param_enabled_numel(ctx, &numel);
-    if (*status == ZOQ_OK && (m->n_spans == 0 || bytes < (size_t)numel)) {
-        zoq_mpi__fail(m, ZOQ_E_STATE, "zoq_mpi_step_inplace: watch every parameter buffer "
-                      "(zoq_mpi_watch): %zu bytes watched for %lld elements", bytes,
-                      (long long)numel);
-        *status = ZOQ_E_STATE;
-    }
-    if (bytes > m->cap_snapshot) {
-        unsigned char *p = realloc(m->snapshot, bytes);
-        if (!p)
-            return zoq_mpi__fail(m, ZOQ_E_NOMEM, "out of memory for a %zu-byte snapshot", bytes);
-        m->snapshot = p;
-        m->cap_snapshot = bytes;
-    }
-    return ZOQ_OK;
+    zoq_set_int(ctx, ZOQ_OPT_EXACT_RESTORE, exact);
+    return rc;
 }
 
 int zoq_mpi_step_inplace(zoq_mpi *m, zoq_ctx *ctx, zoq_objective_fn fn, void *user,
@@ -104,8 +75,6 @@ int zoq_mpi_step_inplace(zoq_mpi *m, zoq_ctx *ctx, zoq_objective_fn fn, void *us
                              "NULL");
     zoq_mpi__round r;
     int status, rc = zoq_mpi__round_begin(m, ctx, &r, &status);
-    if (rc == ZOQ_OK)
-        rc = prepare(m, ctx, &status);
     if (rc != ZOQ_OK)
         return rc;
     relay rl = {.m = m, .fn = fn, .user = user, .mine = r.mine, .status = ZOQ_OK, .failed = -1,
@@ -113,14 +82,8 @@ int zoq_mpi_step_inplace(zoq_mpi *m, zoq_ctx *ctx, zoq_objective_fn fn, void *us
                             ? m->query_rank + (r.np - 1 - m->query_rank) / m->query_ranks *
                                                   m->query_ranks
                             : -1};
-    if (status == ZOQ_OK && rl.last >= 0) {
-        snapshot(m, 1);
-        if ((status = zoq_set_objective(ctx, relay_eval, &rl)) == ZOQ_OK) {
-            rc = zoq_step(ctx, NULL);
-            status = rl.status != ZOQ_OK ? rl.status : rc == ZOQ_STOPPED ? ZOQ_OK : rc;
-        }
-        snapshot(m, 0);
-    }
+    if (status == ZOQ_OK)
+        status = walk_mine(ctx, &rl);
     const double *losses;
     if ((rc = zoq_mpi__round_agree(m, ctx, &r, status, rl.failed, &losses)) == ZOQ_OK &&
         (rc = zoq_set_objective(ctx, replay_eval, (void *)losses)) == ZOQ_OK &&

@@ -26,8 +26,6 @@ struct zoq_mpi {
     int cap_block;
     zoq_mpi__span *spans;       /* watched bytes, in order */
     int n_spans, cap_spans;
-    unsigned char *snapshot;    /* the watched bytes before an in-place step */
-    size_t cap_snapshot;
     int64_t bytes_sent;
     char err[ZOQ_MPI__ERRMSG_CAP];
 };

@@ -252,6 +252,9 @@ static void identity_run(const options *o, int query_ranks, int mode)
     EXPECT(same_params(&dist, &ref), "%s, %s, on %d x %d ranks: parameters differ from one "
            "process", o->name, MODE[mode], query_ranks, data_ranks);
     if (mode == INPLACE) {
+        int64_t exact = -1;
+        zoq_get_int(dist.ctx, ZOQ_OPT_EXACT_RESTORE, &exact);
+        EXPECT(exact == 0, "the caller's exact_restore setting changed to %lld", (long long)exact);
         model run;
         model_init(&run, o, data_ranks == 1 ? 0 : -1, data_ranks);
         zoq_set_objective(run.ctx, eval_inplace, &run);
