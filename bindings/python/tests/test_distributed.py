@@ -73,6 +73,7 @@ def test_bit_identical_to_one_process(size, query_ranks, options, mode):
                                     check_every=10)
         for _ in range(30):
             W.dist_step(d, p, mode, r // query_ranks)
+        assert opt.get("exact_restore") == 0  # the caller's setting survives step_inplace
         return p, d.bytes_sent
     out = Threads(size).run(rank)
     ref = reference(options, 30, mode, size // query_ranks)

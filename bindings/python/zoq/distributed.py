@@ -167,11 +167,10 @@ class Distributed:
     def step_inplace(self, closure):
         """The distributed opt.step(closure): the closure (no arguments;
         opt.current_eval says which point) runs at this process's points with
-        the parameters moved there exactly as opt.step moves them; the walk is
-        undone from a copy of the parameters, and after the exchange opt.step
-        runs again with the agreed losses. Same parameters and Report as
+        the parameters moved there exactly as opt.step moves them; zoq undoes
+        the walk bit for bit (exact_restore on for it), and after the exchange
+        opt.step runs again with the agreed losses. Same parameters and Report as
         opt.step in one process; None when a process raised Stop."""
-        arrays = list(self.opt.params.values())
         n = self._n_points()
         mine = list(self._mine(n))
         state = {"status": OK, "failed": -1, "exc": None, "losses": []}
@@ -197,15 +196,15 @@ class Distributed:
                 raise Stop()  # every point of this process is done: undo the walk
             return 0.0
 
-        if mine:
-            snapshot = [a.copy() for a in arrays]
+        if mine:  # zoq puts the parameters back bit for bit after this rank's walk
+            exact = self.opt.get("exact_restore")
+            self.opt.set(exact_restore=1)
             try:
                 self.opt.step(relay)
             except Error as e:  # zoq itself refused the step: the others must hear of it
                 state["status"], state["failed"], state["exc"] = e.status, -1, e
             finally:
-                for a, s in zip(arrays, snapshot):
-                    np.copyto(a, s)
+                self.opt.set(exact_restore=exact)
         agreed = self._agree(state["status"], state["failed"], n, state["losses"], state["exc"])
         if agreed is None:
             return None
