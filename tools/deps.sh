@@ -4,7 +4,7 @@
 # the Python packages of tests/requirements.txt through pip, and PEFT for
 # Debian's python3 (SYS_PYTHON) where it installs.
 set -u
-DEBS="gcc g++ make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
+DEBS="gcc g++ clang make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
 libopenmpi-dev openmpi-bin python3-mpi4py \
 abigail-tools python3 python3-pip python3-venv python3-setuptools python3-wheel python3-numpy \
 python3-pytest python3-torch python3-matplotlib python3-sklearn cmake unzip"
