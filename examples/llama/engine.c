@@ -104,17 +104,17 @@ void lm_close(lm_engine *e)
     memset(e, 0, sizeof *e);
 }
 
-/* Tokens of text (no special tokens) into a new array. */
+/* Tokens of text into a new array (special tokens parsed if e->parse_special). */
 static int tokenize(const lm_engine *e, const char *text, llama_token **out, int32_t *n)
 {
     const int32_t len = (int32_t)strlen(text);
-    int32_t need = -llama_tokenize(e->vocab, text, len, NULL, 0, false, false);
+    int32_t need = -llama_tokenize(e->vocab, text, len, NULL, 0, false, e->parse_special != 0);
     if (need < 0)
         need = 0;
     *out = malloc(sizeof **out * (size_t)(need + 1));
     if (*out == NULL)
         return -1;
-    *n = llama_tokenize(e->vocab, text, len, *out, need + 1, false, false);
+    *n = llama_tokenize(e->vocab, text, len, *out, need + 1, false, e->parse_special != 0);
     return *n < 0 ? -1 : 0;
 }
 

@@ -35,6 +35,7 @@ typedef struct lm_engine {
     struct llama_batch batch; /* max_tokens tokens, up to 2 sequence ids each */
     lm_pair *pairs;
     size_t n_pairs;
+    int parse_special;        /* lm_add_pairs reads <|im_start|> etc. as special tokens */
     /* counters, for the report and for the one-decode-per-evaluation check */
     int64_t n_decodes, n_tokens_decoded, n_score_calls;
     double decode_seconds;

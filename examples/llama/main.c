@@ -22,7 +22,12 @@
 
 #include <zoq.h>
 
+#include "classify.h"
 #include "engine.h"
+#include "probe.h"
+#include "sst2.h"
+#include "stats.h"
+#include "commands.h"
 #include "support/pairs.h"
 #include "target.h"
 
@@ -34,12 +39,6 @@ typedef struct opts {
     double lr_cvec, lr_lora, eps_cvec, eps_lora, alpha;
     uint64_t seed;
 } opts;
-
-/* What --probe measured of the training loss's gradient (probe_signal). */
-typedef struct gradient_signal {
-    int dirs, batches;
-    double eg2, var_b, g2, g2_se, steps_snr1;
-} gradient_signal;
 
 typedef struct config_result {
     char target[8], loss[8];
@@ -105,19 +104,6 @@ static int dev_score(lm_engine *e, dev_set *d, double *chosen, double *rejected)
         rejected[i] = d->lp[2 * i + 1];
     }
     return 0;
-}
-
-/* Exact two-sided McNemar test: b pairs fixed, c broken, X ~ Bin(b + c, 1/2). */
-static double mcnemar_p(int64_t b, int64_t c)
-{
-    const int64_t n = b + c, k = b < c ? b : c;
-    if (n == 0)
-        return 1.0;
-    double tail = 0.0;
-    for (int64_t i = 0; i <= k; i++)
-        tail += exp(lgamma((double)n + 1) - lgamma((double)i + 1) - lgamma((double)(n - i) + 1) -
-                    (double)n * log(2.0));
-    return fmin(1.0, 2.0 * tail);
 }
 
 /* ---- checks of --quick (also run once in the full experiment) ------------ */
@@ -204,89 +190,39 @@ static int64_t fill_batch(const int64_t *order, int64_t n_train, int64_t index, 
     return m;
 }
 
-/* The signal in the ZO gradient estimate, measured before training: the K
- * directions z_k of one ask (K queries) are each measured on M minibatches,
- * g_km = (L_B(θ + εz_k) − L_B(θ − εz_k)) / 2ε ≈ z_kᵀ∇L_B, and the step is
- * cancelled (θ unchanged, the counter too). With ḡ_k and s²_k the mean and
- * sample variance over m:
- *   E[g²] = mean g_km²                 what a single step measures (≈ E‖∇L_B‖²)
- *   σ²_B  = mean_k s²_k                minibatch noise along a direction
- *   ‖G‖²  = mean_k (ḡ_k² − s²_k / M)    unbiased for ‖∇L‖², L the loss over all pairs
- * Summing T ZO-SGD steps Σ g_t z_t gives signal T‖G‖ against noise of norm
- * sqrt(T (d + 2) E[g²]) (Gaussian z in d dimensions), equal at
- * T* = (d + 2) E[g²] / ‖G‖²; with ‖G‖² not above twice its standard error,
- * T* is reported as the bound from ‖G‖² + 2 SE (from 2 SE if that is <= 0). */
+/* The probe's view of the preference loss (probe.h): minibatch m of the
+ * fixed shuffle, points evaluated through the objective. */
+typedef struct pref_probe {
+    const opts *o;
+    zoq_ctx *z;
+    zoq_pref_objective_t *obj;
+    const int64_t *order;
+    int64_t n_train, *items;
+    int kto;
+} pref_probe;
+
+static int pref_probe_batch(void *user, int m)
+{
+    pref_probe *p = user;
+    const int64_t n = fill_batch(p->order, p->n_train, m, p->o->batch, p->kto, p->items);
+    return zoq_pref_objective_set_batch(p->obj, p->items, n) == ZOQ_OK ? 0 : -1;
+}
+
+static int pref_probe_eval(void *user, int32_t point, double *loss)
+{
+    pref_probe *p = user;
+    return zoq_pref_objective_eval_point(p->obj, p->z, point, loss) == ZOQ_OK ? 0 : -1;
+}
+
 static int probe_signal(const opts *o, zoq_ctx *z, zoq_pref_objective_t *obj,
                         const int64_t *order, int64_t n_train, int kto, int64_t d,
                         int64_t *items, gradient_signal *sig)
 {
-    const int K = o->probe_dirs, M = o->probe_batches;
-    double *g = malloc(sizeof *g * (size_t)(K * M));
-    double losses[2 * 64];
-    uint64_t step0 = 0, step1 = 1;
-    int rc = g == NULL || K > 64 || zoq_get_step(z, &step0) != ZOQ_OK ||
-             zoq_set_int(z, ZOQ_OPT_QUERIES, K) != ZOQ_OK;
-    const double t0 = now_s();
-    for (int m = 0; rc == 0 && m < M; m++) {
-        const zoq_point_t *pts;
-        int32_t np;
-        const int64_t n = fill_batch(order, n_train, m, o->batch, kto, items);
-        if (zoq_pref_objective_set_batch(obj, items, n) != ZOQ_OK ||
-            zoq_ask(z, &pts, &np) != ZOQ_OK || np != 2 * K) {
-            rc = fail("probe: ask");
-            break;
-        }
-        for (int32_t i = 0; rc == 0 && i < np; i++)
-            if (zoq_pref_objective_eval_point(obj, z, i, &losses[i]) != ZOQ_OK)
-                rc = fail("probe: evaluating a point");
-        /* g_q = sum_i L_i c_i / sum_i c_i^2 over the points of query q: with
-         * central points (+eps, -eps) that is (L+ - L-) / 2 eps, in any order */
-        double num[64] = {0}, den[64] = {0};
-        for (int32_t i = 0; rc == 0 && i < np; i++)
-            if (pts[i].query >= 0) {
-                num[pts[i].query] += losses[i] * pts[i].coef;
-                den[pts[i].query] += pts[i].coef * pts[i].coef;
-            }
-        for (int k = 0; rc == 0 && k < K; k++)
-            g[k * M + m] = num[k] / den[k];
-        zoq_cancel(z);
-    }
-    if (rc == 0 && zoq_set_int(z, ZOQ_OPT_QUERIES, o->queries) != ZOQ_OK)
-        rc = fail("probe: restoring the query count");
-    if (rc == 0 && (zoq_get_step(z, &step1) != ZOQ_OK || step1 != step0))
-        rc = fail("probe: the cancelled asks moved the step counter");
-    if (rc != 0) {
-        free(g);
-        return rc;
-    }
-    double eg2 = 0.0, var_b = 0.0, g2 = 0.0, g2_sq = 0.0;
-    for (int k = 0; k < K; k++) {
-        double mean = 0.0, ss = 0.0;
-        for (int m = 0; m < M; m++) {
-            mean += g[k * M + m] / M;
-            eg2 += g[k * M + m] * g[k * M + m] / (K * M);
-        }
-        for (int m = 0; m < M; m++)
-            ss += (g[k * M + m] - mean) * (g[k * M + m] - mean);
-        const double s2 = ss / (M - 1), a = mean * mean - s2 / M;
-        var_b += s2 / K;
-        g2 += a / K;
-        g2_sq += a * a / K;
-    }
-    free(g);
-    *sig = (gradient_signal){.dirs = K, .batches = M, .eg2 = eg2, .var_b = var_b, .g2 = g2};
-    sig->g2_se = K > 1 ? sqrt(fmax(0.0, g2_sq - g2 * g2) / (K - 1)) : 0.0;
-    /* The upper confidence bound g2 + 2 SE; if even that is <= 0 (the SE over K
-     * directions that share M minibatches is itself rough), 2 SE. */
-    double upper = g2 > 2.0 * sig->g2_se ? g2 : g2 + 2.0 * sig->g2_se;
-    if (upper <= 0.0)
-        upper = 2.0 * sig->g2_se;
-    sig->steps_snr1 = upper > 0.0 ? (double)(d + 2) * eg2 / upper : INFINITY;
-    printf("probe: %d directions x %d minibatches (%.0f s): E[g^2] %.4g, minibatch variance "
-           "%.4g, |G|^2 %.4g +- %.2g (SE); ZO-SGD steps for signal = noise %s%.3g\n",
-           K, M, now_s() - t0, eg2, var_b, g2, sig->g2_se,
-           g2 > 2.0 * sig->g2_se ? "~" : ">= ", sig->steps_snr1);
-    return 0;
+    pref_probe p = {o, z, obj, order, n_train, items, kto};
+    const probe_loss loss = {pref_probe_batch, pref_probe_eval, &p};
+    return probe_run(z, o->probe_dirs, o->probe_batches, o->queries, d, &loss, sig) == 0
+               ? 0
+               : fail("probe");
 }
 
 static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_train,
@@ -559,15 +495,7 @@ static void write_reports(const opts *o, const lm_engine *e, const zoq_pref_eval
                 (long long)r[c].margin_grew, r[c].seconds, r[c].sec_per_step, r[c].mean_g2,
                 r[c].var_g_within, r[c].curve[0],
                 mean_last(r[c].curve, r[c].steps, 10));
-        const gradient_signal *g = &r[c].sig;
-        if (g->dirs == 0)
-            fprintf(f, "null");
-        else
-            fprintf(f, "{\"directions\": %d, \"minibatches\": %d, \"mean_g2\": %.6g, "
-                       "\"var_minibatch\": %.6g, \"grad_norm2\": %.6g, \"grad_norm2_se\": %.6g, "
-                       "\"steps_signal_eq_noise\": %.6g, \"steps_is_lower_bound\": %d}",
-                    g->dirs, g->batches, g->eg2, g->var_b, g->g2, g->g2_se,
-                    isfinite(g->steps_snr1) ? g->steps_snr1 : -1.0, !(g->g2 > 2.0 * g->g2_se));
+        probe_json(f, &r[c].sig);
         fprintf(f, "}%s\n", c + 1 < n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
@@ -615,7 +543,9 @@ static void usage(void)
           "  [--queries Q] [--sign 0|1] [--optimizer sgd|adam] [--lr-cvec X] [--lr-lora X] [--eps-cvec X]\n"
           "  [--eps-lora X] [--prompt-tokens N] [--completion-tokens N] [--train N] [--dev N]\n"
           "  [--cvec-layers A:B] [--lora-layers A:B] [--lora-modules m1,m2] [--rank R]\n"
-          "  [--alpha A] [--threads N] [--seed S] [--probe DIRECTIONS:MINIBATCHES]\n", stderr);
+          "  [--alpha A] [--threads N] [--seed S] [--probe DIRECTIONS:MINIBATCHES]\n"
+          "       zoq_llama sst2 ...   the SST-2 experiment (zoq_llama sst2 --help)\n"
+          "       zoq_llama eval ...   an adapter's accuracy on a labelled TSV\n", stderr);
 }
 
 static int parse(opts *o, int argc, char **argv)
@@ -670,6 +600,10 @@ static int parse(opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "sst2") == 0)
+        return sst2_main(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "eval") == 0)
+        return eval_main(argc - 2, argv + 2);
     /* Defaults: the full experiment of docs/integrations/llama.md. */
     opts o = {.model = "build/llm/model.gguf",
               .data = "../shared/data/hh-rlhf-harmless/pairs.jsonl.gz",
@@ -767,6 +701,8 @@ int main(int argc, char **argv)
     double mde = 0.0;
     if (rc == 0)
         rc = check_reference(&e, &d);
+    if (rc == 0 && cls_check(&e, sst2_prompt(SST2_PROMPT)) != 0)
+        rc = fail("label-word scorer");
     if (rc == 0 && dev_score(&e, &d, base, base + d.n) != 0)
         rc = fail("dev scoring of the base model");
     if (rc == 0) {

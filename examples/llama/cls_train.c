@@ -1,0 +1,223 @@
+/* cls_train.c - cls_train.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "cls_train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zoq.h>
+
+#include "classify.h"
+#include "stats.h"
+#include "target.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cls_train_defaults(cls_train_opts *o)
+{
+    *o = (cls_train_opts){.steps = 100, .batch = 16, .queries = 1, .sign = 1, .first = 1,
+                          .last = 29, .rank = 8, .probe_dirs = 4, .probe_batches = 4,
+                          .lr = 2e-2, .eps = 1e-2, .alpha = 16, .seed = 1,
+                          .modules = "attn_output,ffn_down"};
+}
+
+int cls_train_parse(cls_train_opts *o, const char *a, const char *v)
+{
+    if (strcmp(a, "--steps") == 0) o->steps = atoi(v);
+    else if (strcmp(a, "--train-batch") == 0) o->batch = atoi(v);
+    else if (strcmp(a, "--queries") == 0) o->queries = atoi(v);
+    else if (strcmp(a, "--sign") == 0) o->sign = atoi(v);
+    else if (strcmp(a, "--rank") == 0) o->rank = atoi(v);
+    else if (strcmp(a, "--lr") == 0) o->lr = atof(v);
+    else if (strcmp(a, "--eps") == 0) o->eps = atof(v);
+    else if (strcmp(a, "--alpha") == 0) o->alpha = atof(v);
+    else if (strcmp(a, "--seed") == 0) o->seed = strtoull(v, NULL, 10);
+    else if (strcmp(a, "--lora-modules") == 0) o->modules = v;
+    else if (strcmp(a, "--layers") == 0) return sscanf(v, "%d:%d", &o->first, &o->last) == 2 ? 0 : -1;
+    else if (strcmp(a, "--probe") == 0)
+        return sscanf(v, "%d:%d", &o->probe_dirs, &o->probe_batches) == 2 ? 0 : -1;
+    else return -1;
+    return 0;
+}
+
+int cls_train_valid(const cls_train_opts *o)
+{
+    return o->steps >= 0 && o->batch > 0 && o->batch <= 128 && o->queries > 0 &&
+           o->queries <= 64 && o->probe_dirs >= 0 && o->probe_dirs <= 64 &&
+           (o->probe_dirs == 0 || o->probe_batches >= 2) && o->lr > 0 && o->eps > 0;
+}
+
+/* One training run's state: the minibatch the points are scored on. */
+typedef struct cls_run {
+    lm_engine *e;
+    lm_target *t;
+    const cls_data *d;
+    const size_t *order; /* shuffle of 0 .. n_train-1 */
+    size_t ex[128];
+    int32_t y[128];
+    size_t n;
+    double *lp;
+} cls_run;
+
+static int run_batch(void *user, int m)
+{
+    cls_run *r = user;
+    for (size_t k = 0; k < r->n; k++) {
+        const size_t i = r->order[((size_t)m * r->n + k) % r->d->n_train];
+        r->ex[k] = r->d->train0 + i;
+        r->y[k] = r->d->y_train[i];
+    }
+    return 0;
+}
+
+static int run_eval(void *user, int32_t point, double *loss)
+{
+    cls_run *r = user;
+    int64_t c;
+    const int64_t d0 = r->e->n_decodes;
+    if (target_use_point(r->t, point) != 0 || cls_score(r->e, r->ex, r->n, r->lp) != 0)
+        return -1;
+    if (r->e->n_decodes - d0 != 1) {
+        fprintf(stderr, "cls_train: a minibatch took %lld decodes\n",
+                (long long)(r->e->n_decodes - d0));
+        return -1;
+    }
+    cls_eval(r->lp, r->y, r->n, 0.0, loss, &c, NULL);
+    return isfinite(*loss) ? 0 : -1;
+}
+
+static void configure(zoq_ctx *z, const cls_train_opts *o)
+{
+    zoq_set_int(z, ZOQ_OPT_SEED, (int64_t)o->seed);
+    zoq_set_int(z, ZOQ_OPT_QUERIES, o->queries);
+    zoq_set_int(z, ZOQ_OPT_THREADS, 1);
+    zoq_set_double(z, ZOQ_OPT_LR, o->lr);
+    zoq_set_double(z, ZOQ_OPT_EPS, o->eps);
+    zoq_set_int(z, ZOQ_OPT_SIGN, o->sign != 0);
+}
+
+int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
+                  const char *target, const cls_data *d, const char *dir, cls_run_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->o = *o;
+    snprintf(r->target, sizeof r->target, "%s", target);
+    const int kind = strcmp(target, "lora") == 0 ? TARGET_LORA
+                     : strcmp(target, "cvec") == 0 ? TARGET_CVEC : -1;
+    zoq_ctx *z = NULL;
+    lm_target t;
+    memset(&t, 0, sizeof t);
+    size_t *order = malloc(sizeof *order * d->n_train);
+    double *lp = malloc(sizeof *lp * 2 * (d->n_dev > 128 ? d->n_dev : 128));
+    uint8_t *right = malloc(d->n_dev);
+    double *losses = malloc(sizeof *losses * 2 * (size_t)o->queries);
+    int rc = kind < 0 || order == NULL || lp == NULL || right == NULL || losses == NULL ||
+             zoq_create(&z) != ZOQ_OK ? -1 : 0;
+    if (rc == 0) {
+        configure(z, o);
+        rc = kind == TARGET_CVEC ? target_cvec_init(&t, e, z, model_path, o->first, o->last)
+                                 : target_lora_init(&t, e, z, model_path, o->modules, o->first,
+                                                    o->last, o->rank, (float)o->alpha);
+    }
+    r->numel = t.numel;
+    /* minibatches walk a fixed shuffle of the training examples */
+    uint64_t s = o->seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (size_t i = 0; order != NULL && i < d->n_train; i++)
+        order[i] = i;
+    for (size_t i = d->n_train; order != NULL && i > 1; i--) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const size_t j = (size_t)((s >> 33) % i), tmp = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = tmp;
+    }
+    cls_run run = {.e = e, .t = &t, .d = d, .order = order,
+                   .n = (size_t)o->batch < d->n_train ? (size_t)o->batch : d->n_train, .lp = lp};
+    printf("\n== sst2 %s: %lld trained values, lr %g, eps %g%s, %d queries, %zu examples a "
+           "minibatch, %d steps\n",
+           target, (long long)t.numel, o->lr, o->eps, o->sign ? ", ZO-SignSGD" : "", o->queries,
+           run.n, o->steps);
+    if (rc == 0 && o->probe_dirs > 0) {
+        const probe_loss pl = {run_batch, run_eval, &run};
+        rc = probe_run(z, o->probe_dirs, o->probe_batches, o->queries, t.numel, &pl, &r->sig);
+    }
+    const double t0 = now_s();
+    double last = 0.0;
+    for (int step = 0; rc == 0 && step < o->steps; step++) {
+        const zoq_point_t *pts;
+        int32_t np;
+        zoq_report_t rep = {.size = sizeof rep};
+        double mean = 0.0;
+        rc = run_batch(&run, step) != 0 || zoq_ask(z, &pts, &np) != ZOQ_OK ? -1 : 0;
+        for (int32_t i = 0; rc == 0 && i < np; i++) {
+            rc = run_eval(&run, i, &losses[i]);
+            mean += losses[i] / np;
+        }
+        if (rc == 0 && zoq_tell(z, losses, np, &rep) != ZOQ_OK)
+            rc = -1;
+        if (step == 0)
+            r->loss_first = mean;
+        if (step >= o->steps - 10)
+            last += mean / (o->steps < 10 ? o->steps : 10);
+        if (rc == 0 && (step % 10 == 9 || step == o->steps - 1))
+            printf("step %d: minibatch loss %.4f (%.1f s/step)\n", step + 1, mean,
+                   (now_s() - t0) / (step + 1));
+    }
+    r->steps = o->steps;
+    r->loss_last = last;
+    r->seconds = now_s() - t0;
+    r->sec_per_step = o->steps ? r->seconds / o->steps : 0.0;
+    if (rc == 0 && (target_use_theta(&t) != 0 ||
+                    cls_score_range(e, d->dev0, d->n_dev, d->batch, lp) != 0))
+        rc = -1;
+    if (rc == 0) {
+        cls_eval(lp, d->y_dev, d->n_dev, 0.0, &r->dev_loss, &r->correct, right);
+        for (size_t i = 0; i < d->n_dev; i++) {
+            r->fixed += right[i] && !d->zero_shot_right[i];
+            r->broken += !right[i] && d->zero_shot_right[i];
+        }
+        r->mcnemar_p = mcnemar_p(r->fixed, r->broken);
+        double lo, hi;
+        wilson95(r->correct, (int64_t)d->n_dev, &lo, &hi);
+        printf("dev after %s: %.4f [%.3f, %.3f] (%lld/%zu, loss %.4f); McNemar vs zero-shot "
+               "+%lld/-%lld, p %.3g; %.0f s training\n",
+               target, (double)r->correct / (double)d->n_dev, lo, hi, (long long)r->correct,
+               d->n_dev, r->dev_loss, (long long)r->fixed, (long long)r->broken, r->mcnemar_p,
+               r->seconds);
+        rc = target_save(&t, dir);
+    }
+    if (t.e != NULL)
+        target_free(&t);
+    zoq_destroy(z);
+    free(order);
+    free(lp);
+    free(right);
+    free(losses);
+    return rc;
+}
+
+void cls_run_json(FILE *f, const cls_run_result *r, int64_t n_dev)
+{
+    double lo, hi;
+    wilson95(r->correct, n_dev, &lo, &hi);
+    fprintf(f, "    {\"target\": \"%s\", \"trained_values\": %lld, \"steps\": %d, "
+               "\"batch\": %d, \"queries\": %d, \"lr\": %g, \"eps\": %g, \"sign\": %d, "
+               "\"layers\": [%d, %d], \"seed\": %llu, \"dev_correct\": %lld, "
+               "\"dev_accuracy\": %.6f, \"ci95\": [%.6f, %.6f], \"dev_loss\": %.6f, "
+               "\"mcnemar_fixed\": %lld, \"mcnemar_broken\": %lld, \"mcnemar_p\": %.6g, "
+               "\"loss_first\": %.6f, \"loss_last10\": %.6f, \"seconds\": %.1f, "
+               "\"seconds_per_step\": %.2f, \"probe\": ",
+            r->target, (long long)r->numel, r->steps, r->o.batch, r->o.queries, r->o.lr,
+            r->o.eps, r->o.sign, r->o.first, r->o.last, (unsigned long long)r->o.seed,
+            (long long)r->correct, (double)r->correct / (double)n_dev, lo, hi, r->dev_loss,
+            (long long)r->fixed, (long long)r->broken, r->mcnemar_p, r->loss_first,
+            r->loss_last, r->seconds, r->sec_per_step);
+    probe_json(f, &r->sig);
+    fputc('}', f);
+}

@@ -1,0 +1,52 @@
+/* cls_train.h - ZO training of a label-word classifier (classify.h) inside
+ * llama.cpp: a control vector or LoRA target (target.h), ask/tell steps whose
+ * loss is the mean cross-entropy over the label words of a minibatch of
+ * training examples (one decode per point), the gradient probe (probe.h)
+ * first, dev accuracy after with an exact McNemar test against zero-shot. */
+#ifndef ZOQ_EXAMPLES_LLAMA_CLS_TRAIN_H
+#define ZOQ_EXAMPLES_LLAMA_CLS_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "probe.h"
+
+typedef struct cls_train_opts {
+    int steps, batch, queries, sign, first, last, rank, probe_dirs, probe_batches;
+    double lr, eps, alpha;
+    uint64_t seed;
+    const char *modules;
+} cls_train_opts;
+
+/* Examples already in the engine (cls_add): dev and train pair ids, labels. */
+typedef struct cls_data {
+    size_t dev0, n_dev, train0, n_train;
+    const int32_t *y_dev, *y_train;
+    const uint8_t *zero_shot_right; /* per dev example */
+    size_t batch;                   /* examples per decode when scoring dev */
+} cls_data;
+
+typedef struct cls_run_result {
+    char target[8];
+    int64_t numel, correct, fixed, broken;
+    double mcnemar_p, loss_first, loss_last, dev_loss, seconds, sec_per_step;
+    int steps;
+    gradient_signal sig;
+    cls_train_opts o;
+} cls_run_result;
+
+void cls_train_defaults(cls_train_opts *o);
+/* Takes option a with value v if it is one of cls_train's: 0, else -1. */
+int cls_train_parse(cls_train_opts *o, const char *a, const char *v);
+int cls_train_valid(const cls_train_opts *o);
+
+/* Trains target ("cvec" or "lora") from zero, evaluates dev, saves θ to dir
+ * (target_save). 0 or -1. */
+int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
+                  const char *target, const cls_data *d, const char *dir, cls_run_result *r);
+
+/* r as one JSON object (no trailing newline). */
+void cls_run_json(FILE *f, const cls_run_result *r, int64_t n_dev);
+
+#endif
