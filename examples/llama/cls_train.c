@@ -141,7 +141,7 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
                    .n = (size_t)o->batch < d->n_train ? (size_t)o->batch : d->n_train, .lp = lp};
     printf("\n== sst2 %s: %lld trained values, lr %g, eps %g%s, %d queries, %zu examples a "
            "minibatch, %d steps\n",
-           target, (long long)t.numel, o->lr, o->eps, o->sign ? ", ZO-SignSGD" : "", o->queries,
+           target, (long long)t.numel, o->lr, o->eps, o->sign ? ", ZO-SGD-Sign" : "", o->queries,
            run.n, o->steps);
     if (rc == 0 && o->probe_dirs > 0) {
         const probe_loss pl = {run_batch, run_eval, &run};

@@ -278,7 +278,7 @@ static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_
         rc = 1;
     printf("\n== %s / %s: %lld trained values, lr %g, eps %g%s, %d queries, batch %d pairs, "
            "%d steps\n",
-           res->target, res->loss, (long long)t.numel, lr, eps, o->sign ? ", ZO-SignSGD" : "",
+           res->target, res->loss, (long long)t.numel, lr, eps, o->sign ? ", ZO-SGD-Sign" : "",
            o->queries, o->batch, o->steps);
     /* Minibatches walk a fixed shuffle of the training pairs. */
     int64_t *order = malloc(sizeof *order * (size_t)n_train);
