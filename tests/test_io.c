@@ -962,7 +962,8 @@ Test(io, peft_open_matches_code_points_not_bytes)
     char err[256] = "";
     cr_assert_eq(open_config(m, 2, HEAD "\"rank_pattern\":{\"model\\\\..\":1}}", &p, err,
                              sizeof err), ZOQ_OK, "%s", err);
-    zoq_peft_free(p);    /* Python's '.' and '$' treat a newline specially, POSIX's do not */
+    zoq_peft_free(p);
+    /* Python's '.' and '$' treat a newline specially, POSIX's do not */
     m[1].module = "model.x\n";
     cr_assert_eq(open_config(m, 2, HEAD "\"rank_pattern\":{\"model\\\\..\":1}}", &p, err,
                              sizeof err), ZOQ_E_UNSUPPORTED, "%s", err);
