@@ -2,7 +2,7 @@
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
-ver = $(shell sed -n 's/^\#define ZOQ_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/zoq.h)
+ver = $(shell sed -n 's/^\#define ZOQ_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/zoq/core.h)
 MAJOR := $(call ver,MAJOR)
 MINOR := $(call ver,MINOR)
 PATCH := $(call ver,PATCH)
@@ -26,6 +26,8 @@ CFLAGS ?= $(OPT) -g
 ZOQ_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off -fno-math-errno -pthread \
               -Iinclude -Ilib
 DEP_LIBS := -lxxhash -lopenblas -lm -ldl -pthread
+# The public headers: the umbrella zoq.h and its parts, one per domain.
+ZOQ_HDRS := include/zoq.h $(sort $(wildcard include/zoq/*.h))
 
 comma := ,
 # V=1 shows full command lines.
@@ -76,7 +78,7 @@ NVCC_FLAGS := -O3 -std=c++17 $(NVCC_EXACT) -Iinclude -Ilib -Werror all-warnings 
               -Xcompiler -fPIC,-fvisibility=hidden,-ffp-contract=off,-Wall,-Wextra,-Werror
 CUDA_PLUGIN := $(BUILD)/libzoq-cuda.so
 CUDA_HDRS := $(wildcard lib/backend/cuda/*.cuh) lib/backend/backend.h $(wildcard lib/rng/*.h) \
-             $(wildcard lib/core/*.h) include/zoq.h
+             $(wildcard lib/core/*.h) $(ZOQ_HDRS)
 NVCC_LINK := $(STATIC) $(DEP_LIBS:-pthread=-lpthread)
 CUDA_HOST_TEST := $(BUILD)/tests/cuda/test_cuda_host
 CUDA_PTX := $(BUILD)/cuda/pass.ptx
@@ -142,7 +144,7 @@ PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/zoq.pc.in
 
 # For a look at what install will write; install regenerates it for its PREFIX.
-$(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq.h
+$(BUILD)/zoq.pc: pkgconfig/zoq.pc.in include/zoq/core.h
 	$(Q)$(PC_SED) > $@
 
 # Tests link the static library so they can reach zoq__ internals too.
@@ -346,8 +348,9 @@ abi-dump: $(SO_REAL)
 	abidw --no-corpus-path --headers-dir include $(SO_REAL) > abi/libzoq.abi
 
 install: lib $(INSTALL_CUDA)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/zoq $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/zoq.h $(DESTDIR)$(INCLUDEDIR)/zoq.h
+	install -m 644 $(filter include/zoq/%,$(ZOQ_HDRS)) $(DESTDIR)$(INCLUDEDIR)/zoq/
 	install -m 755 $(SO_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libzoq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR)
 	ln -sf libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so
@@ -357,10 +360,11 @@ install: lib $(INSTALL_CUDA)
 	@$(if $(DESTDIR),,sh tools/ldpath.sh $(LIBDIR))
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/zoq.h $(DESTDIR)$(LIBDIR)/libzoq.so.$(VERSION) \
+	rm -f $(ZOQ_HDRS:include/%=$(DESTDIR)$(INCLUDEDIR)/%) $(DESTDIR)$(LIBDIR)/libzoq.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/libzoq.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libzoq.so \
 	    $(DESTDIR)$(LIBDIR)/libzoq.a $(DESTDIR)$(LIBDIR)/libzoq-cuda.so \
 	    $(DESTDIR)$(PKGCONFIGDIR)/zoq.pc
+	rmdir $(DESTDIR)$(INCLUDEDIR)/zoq 2>/dev/null || true
 
 deps:
 	@SYS_PYTHON=$(SYS_PYTHON) sh tools/deps.sh

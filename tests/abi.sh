@@ -1,9 +1,11 @@
 #!/bin/sh
 # tests/abi.sh BUILD - the ABI promise: the shared library exports only zoq_*
 # (under version node ZOQ_0.1), include/zoq.h compiles alone as C99
-# -Wpedantic and as C++, and, where abidiff exists, nothing in the baseline
-# abi/libzoq.abi was removed or changed (additions and appended members of
-# size-prefixed structs are allowed).
+# -Wpedantic and as C++, so does each of its parts include/zoq/*.h, the
+# experimental API is declared exactly when ZOQ_EXPERIMENTAL is defined,
+# and, where abidiff exists, nothing in the baseline abi/libzoq.abi was
+# removed or changed (additions and appended members of size-prefixed
+# structs are allowed).
 set -eu
 BUILD=${1:-build}
 CC=${CC:-cc}
@@ -41,6 +43,16 @@ cp "$tmp/use.c" "$tmp/use.cpp"
 $CXX $SAN -std=c++11 -Wall -Wextra -Wpedantic -Werror -Iinclude "$tmp/use.cpp" -o "$tmp/use_cxx" \
     -L"$BUILD" -lzoq -Wl,-rpath,"$(cd "$BUILD" && pwd)"
 "$tmp/use_cxx"
+for part in include/zoq/*.h; do
+    printf '#include <zoq/%s>\nint zoq_part_ok;\n' "${part##*/}" > "$tmp/part.c"
+    $CC -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude -c "$tmp/part.c" -o "$tmp/part.o" ||
+        { echo "$part does not compile alone"; exit 1; }
+done
+printf '#include <zoq.h>\nzoq_rotation_t r;\n' > "$tmp/exp.c"
+if $CC -std=c99 -Iinclude -c "$tmp/exp.c" -o "$tmp/exp.o" 2>/dev/null; then
+    echo "experimental API declared without ZOQ_EXPERIMENTAL"; exit 1
+fi
+$CC -std=c99 -Wall -Wpedantic -Werror -DZOQ_EXPERIMENTAL -Iinclude -c "$tmp/exp.c" -o "$tmp/exp.o"
 
 if command -v abidiff >/dev/null 2>&1 && [ -f abi/libzoq.abi ]; then
     # Allowed growth: added functions, and members appended to structs (size-

@@ -3,6 +3,8 @@
  * Philox stream, exact apply/merge, EMA, seed 000's table and the four
  * properties), the sgemm paths against plain loops at larger sizes, and
  * argument checking (nothing written or registered on error). */
+/* The rotation is experimental API (zoq/lora.h). */
+#define ZOQ_EXPERIMENTAL
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>

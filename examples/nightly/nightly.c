@@ -27,6 +27,8 @@
  *                [--min-margin-gain G]   (the guard's threshold on the margin gain [0])
  * Guide: docs/pipeline.md. tests/nightly.sh runs seven nights and checks
  * the rotation and the guard independently. */
+/* The rotation policy is experimental API (zoq/lora.h): opt in. */
+#define ZOQ_EXPERIMENTAL
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>

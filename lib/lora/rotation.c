@@ -3,6 +3,8 @@
  * four properties of §V-D, the dual (modules x loss) rotation and its
  * supercycle, and switching the registry's groups night by night.
  * Definitions: docs/pipeline.md. */
+/* The rotation is experimental API (zoq/lora.h): declare it here. */
+#define ZOQ_EXPERIMENTAL
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

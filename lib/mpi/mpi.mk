@@ -43,7 +43,7 @@ $(MPI_SO_REAL): $(MPI_OBJS) lib/mpi/libzoq-mpi.map $(SO_LINK)
 $(MPI_SO_MAJOR) $(MPI_SO_LINK): $(MPI_SO_REAL)
 	$(Q)ln -sf $(notdir $<) $@
 
-$(BUILD)/zoq-mpi.pc: pkgconfig/zoq-mpi.pc.in include/zoq.h
+$(BUILD)/zoq-mpi.pc: pkgconfig/zoq-mpi.pc.in include/zoq/core.h
 	$(Q)$(MPI_PC_SED) > $@
 
 $(MPI_TEST): tests/mpi/test_mpi.c $(wildcard tests/mpi/*.h) $(MPI_SO_LINK)

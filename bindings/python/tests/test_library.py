@@ -9,11 +9,11 @@ import pytest
 import zoq
 from zoq import _lib
 
-from conftest import ROOT
+from conftest import ROOT, header_text
 
 
 def test_version_matches_header():
-    header = open(os.path.join(ROOT, "include", "zoq.h")).read()
+    header = header_text()
     num = {k: int(header.split("#define ZOQ_VERSION_%s " % k)[1].split()[0])
            for k in ("MAJOR", "MINOR", "PATCH")}
     assert zoq.version() == "%(MAJOR)d.%(MINOR)d.%(PATCH)d" % num
@@ -72,10 +72,10 @@ def test_library_copied_into_the_package_is_found(tmp_path):
 
 
 def test_every_header_function_is_declared_for_ctypes():
-    """A new zoq_* function in zoq.h fails this until it is bound: add it to
+    """A new zoq_* function in the headers fails this until it is bound: add it to
     PROTOTYPES in zoq/_lib.py (one line) and wrap it."""
     import re
-    header = open(os.path.join(ROOT, "include", "zoq.h")).read()
+    header = header_text()
     declared = set(re.findall(r"^ZOQ_API [^;(]*?\b(zoq_\w+)\s*\(", header, re.M))
     assert len(declared) >= 66
     assert sorted(declared - set(_lib.PROTOTYPES)) == []

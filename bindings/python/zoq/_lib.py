@@ -16,7 +16,7 @@ VERSION_MAJOR = 0
 #: Oldest library version (ZOQ_VERSION_NUMBER) with every function declared below.
 VERSION_MIN = 100
 
-# ---- structs (field order and types exactly as in include/zoq.h) ----------
+# ---- structs (field order and types exactly as in include/zoq/*.h) ------
 
 
 class ParamDesc(C.Structure):
