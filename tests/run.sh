@@ -45,6 +45,8 @@ check() {
 }
 
 check "abi: only zoq_ symbols exported, header portable" sh tests/abi.sh "$BUILD"
+check "layering: backend/ never includes estim/ or tech/, nothing includes backend internals" \
+    sh tests/layering.sh
 check "example: quadratic converges" "$BUILD/examples/quadratic"
 check "example: preference objective raises accuracy" "$BUILD/examples/preference"
 if [ -x "$BUILD/llm/zoq_llama" ]; then

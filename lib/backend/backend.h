@@ -32,6 +32,22 @@ typedef struct zoq__tensor {
     uint64_t lozo_vstep;        /* LOZO-M: the step whose V the factors pair with */
 } zoq__tensor;
 
+/* The stages a pass may add to its terms (docs/architecture.md): the
+ * techniques of lib/tech/ declare theirs as ZOQ__STAGE_BIT()s. */
+enum {
+    ZOQ__STAGE_LOWRANK = 0,     /* LoZO: U·Vᵀ/sqrt(r) directions on 2-D tensors */
+    ZOQ__STAGE_MASK = 1,        /* sparse: directions z ⊙ mask */
+    ZOQ__STAGE_PRECOND = 2,     /* HiZOO: directions z / sqrt(sigma) */
+    ZOQ__STAGE_CURV = 3,        /* HiZOO: the sigma update of zoq__hessian */
+    ZOQ__STAGE_SGD = 4,         /* optimizer stages of zoq__update */
+    ZOQ__STAGE_MOMENTUM = 5,
+    ZOQ__STAGE_ADAM = 6,
+    ZOQ__STAGE_LOZO_M = 7,
+    ZOQ__STAGE_FLOOR = 8,       /* QZO scales: dst = max(acc, floor) */
+    ZOQ__STAGE_COUNT = 9
+};
+#define ZOQ__STAGE_BIT(kind) (1u << (kind))
+
 /* One direction's share of a pass: coef * z of (step, query). */
 typedef struct zoq__term {
     uint64_t step;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tech/tech.h"
 
 unsigned zoq_version_number(void)
 {
@@ -134,9 +135,8 @@ void zoq_destroy(zoq_ctx *ctx)
      * pull it from under the step: refused, ctx stays valid */
     if (!ctx || zoq__enter(ctx, "zoq_destroy") != ZOQ_OK)
         return;
-    zoq__update_free_buffers(ctx);
+    zoq__tech_release_all(ctx);
     for (int32_t i = 0; i < ctx->n_params; i++) {
-        zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.bits);
         free(ctx->params[i].name);
         free(ctx->params[i].group);
         free(ctx->params[i].codes.backup);

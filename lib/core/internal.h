@@ -63,7 +63,7 @@ typedef struct zoq__param {
     int enabled;
     int tau_valid;              /* t.tau holds this epoch's magnitude threshold */
     int reenabled;              /* enabled again since the last plan: its threshold and mask
-                                   are of a time it was not trained (sparse.c) */
+                                   are of a time it was not trained (tech/sparse.c) */
     int device;                 /* zoq_device_t: which backend owns t's buffers */
     int lozo_rank;              /* rank of the LOZO-M factors t.lozo_n */
     float *lozo_spare;          /* LOZO-M: where the next factors are built, same size */
@@ -208,8 +208,9 @@ void zoq__plan_grads(zoq_ctx *ctx);
 int zoq__reserve(void **buf, int *cap, int n, size_t sz);
 
 /* Update (update.c) */
-/* Sizes the accumulation store and the optimizer buffers for the planned
- * step; called by zoq__plan_make, before anything moves. */
+/* Sizes the accumulation store and prepares every technique's state for
+ * the planned step (lib/tech/); called by zoq__plan_make, before anything
+ * moves. */
 int zoq__update_prepare(zoq_ctx *ctx);
 /* Ends the planned step from plan.grads: gathers its directions and, on the
  * last step of an accumulation window, applies the update in one pass from
@@ -218,34 +219,6 @@ int zoq__update_prepare(zoq_ctx *ctx);
  * then (NULL: none) the same pass then moves by that term (zoq__apply_chain). */
 int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef,
                        const zoq__term *then);
-/* Frees the optimizer buffers of every parameter. */
-void zoq__update_free_buffers(zoq_ctx *ctx);
-
-/* LOZO-M (lozo_m.c): momentum of a 2-D tensor under LoZO kept as factors */
-/* Nonzero when LOZO-M keeps the momentum of 2-D tensors with these options. */
-int zoq__lozom_on(const zoq_ctx *ctx);
-/* Gives enabled parameter p the factors (and spare) its LOZO-M momentum
- * needs, zeroed when new or reshaped, and grows the scratch; ZOQ_E_NOMEM. */
-int zoq__lozom_prepare(zoq_ctx *ctx, zoq__param *p);
-/* Frees p's factors and spare. */
-void zoq__lozom_free(zoq__param *p);
-/* Builds every factored parameter's factors for the update whose ĝ terms are
- * pl.grad (n terms) into its spare and swaps them in; zoq__lozom_rollback
- * undoes that if the update pass then fails. */
-void zoq__lozom_advance(zoq_ctx *ctx, const zoq__term *grad, int n);
-void zoq__lozom_rollback(zoq_ctx *ctx);
-
-/* Sparse perturbation (sparse.c) */
-/* Mask bits and, at the start of a mask epoch, each tensor's magnitude
- * threshold; called at plan time. Frees the bits when sparsity is off. */
-int zoq__sparse_prepare(zoq_ctx *ctx);
-/* The mask a pass uses: in place, the first move stores it (`store`), later
- * passes read it back; ask/tell computes it from θ. NULL when off. */
-const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store);
-/* Nonzero between steps when the bits hold the open accumulation window's
- * magnitude mask (an earlier step of the window stored it, or a state file). */
-int zoq__sparse_window_bits(const zoq_ctx *ctx);
-
 
 /* ZOQ_OPT_EXACT_RESTORE (restore.c) */
 /* Copies θ of every enabled float parameter aside, before a step moves
@@ -284,10 +257,9 @@ size_t zoq__dtype_size(int dtype);
 /* Nonzero if an enabled parameter has dtype ZOQ_I8 / flag ZOQ_PARAM_SCALE. */
 int zoq__any_enabled_codes(const zoq_ctx *ctx);
 int zoq__any_enabled_scales(const zoq_ctx *ctx);
-/* At plan time: ZOQ_E_INVALID (message set) if enabled ZOQ_I8 tensors meet
- * an option they do not support (non-SGD optimizer, HiZOO, sparse, LoZO);
- * then copies their scales, so that the step's points and update use θ's
- * scales even when the scales are trained in the same context. */
+/* At plan time (lib/tech/codes.c): copies the scales of the enabled ZOQ_I8
+ * tensors, so that the step's points and update use θ's scales even when
+ * the scales are trained in the same context. */
 int zoq__codes_plan(zoq_ctx *ctx);
 /* Allocates the θ copies an in-place step needs (before anything moves). */
 int zoq__codes_prepare(zoq_ctx *ctx);
@@ -307,7 +279,5 @@ void zoq__codes_offsets(const zoq_ctx *ctx, const zoq__param *p, uint32_t query,
 /* A pass over tensor t into dst with the context's stream, distribution and
  * LoZO settings, scale 1, no terms: callers add what their pass needs. */
 zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst);
-/* The HiZOO block a move or materialization needs (NULL when HiZOO is off). */
-const zoq__hessian *zoq__move_hessian(const zoq_ctx *ctx);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tech/tech.h"
 
 #define KNOWN_FLAGS                                                                               \
     (ZOQ_PARAM_DISABLED | ZOQ_PARAM_LORA_A | ZOQ_PARAM_LORA_B | ZOQ_PARAM_SCALE | ZOQ_PARAM_NO_DECAY)
@@ -86,9 +87,9 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
     if (d->device != ZOQ_DEVICE_CPU && d->device != ZOQ_DEVICE_CUDA)
         return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': device %d is not known to this "
                                                  "build", d->name, d->device);
-    if (d->device != ZOQ_DEVICE_CPU && (d->dtype == ZOQ_I8 || (d->flags & ZOQ_PARAM_SCALE)))
-        return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': integer codes and QZO scale "
-                                                 "tensors are trained on the CPU only", d->name);
+    int rc = zoq__tech_check_param(ctx, d->name, d->dtype, d->flags, d->device);
+    if (rc != ZOQ_OK)
+        return rc;
     if (d->numel <= 0 || d->numel > (INT64_MAX >> 4))
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': numel %lld out of range", d->name,
                          (long long)d->numel);
@@ -108,7 +109,7 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
     if (zoq_param_find(ctx, d->name, &dup) == ZOQ_OK)
         return zoq__fail(ctx, ZOQ_E_EXISTS, "a parameter named '%s' is already registered (id "
                                             "%d)", d->name, dup);
-    int rc = check_overlap(ctx, -1, d->name, d->device, d->data, d->dtype, d->numel);
+    rc = check_overlap(ctx, -1, d->name, d->device, d->data, d->dtype, d->numel);
     if (rc != ZOQ_OK)
         return rc;
     zoq__backend *be; /* the first CUDA parameter loads the plugin */
@@ -231,7 +232,7 @@ int zoq_param_set_codes(zoq_ctx *ctx, int32_t id, int32_t lo, int32_t hi,
 }
 
 /* Turns p on or off; a tensor turned back on gets a fresh sparse threshold
- * and mask at the next plan (zoq__sparse_prepare). */
+ * and mask at the next plan (lib/tech/sparse.c). */
 static void set_enabled(zoq__param *p, int on)
 {
     p->reenabled |= on && !p->enabled;

@@ -11,6 +11,7 @@
 
 #include "bits.h"
 #include "internal.h"
+#include "tech/tech.h"
 #include "io/buf.h"
 #include "io/file.h"
 #include "rng/lowrank.h"

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "tech/tech.h"
 
 int zoq__reserve(void **buf, int *cap, int n, size_t sz)
 {
@@ -28,12 +28,10 @@ int zoq__plan_make(zoq_ctx *ctx)
     int rc = zoq__schedule_values(ctx, ctx->step, &pl->lr, &pl->eps);
     if (rc != ZOQ_OK)
         return rc;
-    if ((rc = zoq__codes_plan(ctx)) != ZOQ_OK)
+    if ((rc = zoq__tech_check(ctx)) != ZOQ_OK)
         return rc;
     int nq = (int)ctx->opts.queries;
     int central = ctx->opts.estimator == ZOQ_EST_CENTRAL, hessian = ctx->opts.hessian != 0;
-    if (hessian && !central)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "HiZOO (hessian = 1) needs the central estimator");
     int np = central ? 2 * nq + hessian : nq + 1;
     if (zoq__reserve((void **)&pl->points, &pl->cap_points, np, sizeof *pl->points) ||
         zoq__reserve((void **)&pl->losses, &pl->cap_losses, np, sizeof *pl->losses) ||

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "tech/tech.h"
 
 /* Where the parameters sit: θ + coef·z_query (query -1: at θ). */
 typedef struct displacement {
@@ -113,15 +113,14 @@ static int evaluate(zoq_ctx *ctx, int i, int *cb_status)
 }
 
 /* Whether a step's final pass may also move to the next step's first
- * point, θ' + ε' z'_0: only where that point is displaced (central SPSA
- * without HiZOO's unperturbed point) and the next step's plan reads nothing
- * from θ' (no sparse masks: a magnitude threshold needs θ' before it moves),
- * and no integer-code tensors (they move in quant/codes.c, not in passes). */
+ * point, θ' + ε' z'_0: only where that point is displaced (central SPSA)
+ * and no technique reads θ' itself when the next step is planned (tech.h:
+ * ZOQ__NEEDS_THETA), nor does exact_restore (its copy is of θ, which a fused
+ * pass never holds). */
 static int can_chain(const zoq_ctx *ctx)
 {
-    return ctx->opts.estimator == ZOQ_EST_CENTRAL && !ctx->opts.hessian &&
-           ctx->opts.sparse == ZOQ_SPARSE_OFF && !zoq__any_enabled_codes(ctx) &&
-           !ctx->opts.exact_restore; /* its copy is of θ, which a fused pass never holds */
+    return ctx->opts.estimator == ZOQ_EST_CENTRAL && !ctx->opts.exact_restore &&
+           !zoq__tech_any(ctx, ZOQ__NEEDS_THETA);
 }
 
 /* One in-place step starting from *at (where the previous step's chained

@@ -56,17 +56,6 @@ int zoq__any_enabled_scales(const zoq_ctx *ctx)
 
 int zoq__codes_plan(zoq_ctx *ctx)
 {
-    if (!zoq__any_enabled_codes(ctx))
-        return ZOQ_OK;
-    const zoq__opts *o = &ctx->opts;
-    const char *what = o->optimizer != ZOQ_OPTIM_SGD ? "momentum or Adam"
-                       : o->hessian                ? "HiZOO"
-                       : o->sparse                 ? "sparse perturbation"
-                       : o->lozo_rank              ? "LoZO"
-                                                   : NULL;
-    if (what)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "integer-code (ZOQ_I8) tensors train with QuZO or "
-                         "ZOQO only; %s is not supported for them", what);
     for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__codes *c = &ctx->params[i].codes;
         if (!is_codes(&ctx->params[i]) || !c->scales)

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/convert.h"
-#include "core/internal.h"
+#include "tech/tech.h"
 
 #define BINS 65536
 /* Elements read per call (device tensors are copied to the host in these). */
@@ -60,7 +60,14 @@ static int kth_abs(zoq_ctx *ctx, const zoq__param *p, int64_t k, uint64_t *hist,
     return rc;
 }
 
-static void free_bits(zoq_ctx *ctx)
+static const int keys[] = {ZOQ_OPT_SPARSE, ZOQ_OPT_SPARSE_KEEP, ZOQ_OPT_SPARSE_EVERY, 0};
+
+static int active(const zoq_ctx *ctx)
+{
+    return ctx->opts.sparse != ZOQ_SPARSE_OFF;
+}
+
+static void release(zoq_ctx *ctx)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__param_release(ctx, &ctx->params[i], ctx->params[i].t.bits);
@@ -77,15 +84,13 @@ int zoq__sparse_window_bits(const zoq_ctx *ctx)
            (ctx->plan.window_bits || ctx->plan.moved);
 }
 
-int zoq__sparse_prepare(zoq_ctx *ctx)
+/* Mask bits and, at the start of a mask epoch, each tensor's magnitude
+ * threshold. */
+static int plan(zoq_ctx *ctx)
 {
     zoq__plan *pl = &ctx->plan;
     pl->window_bits = zoq__sparse_window_bits(ctx);
     pl->moved = 0;
-    if (ctx->opts.sparse == ZOQ_SPARSE_OFF) {
-        free_bits(ctx);
-        return ZOQ_OK;
-    }
     /* the mask changes only between accumulation windows */
     int64_t epoch = ctx->accum_steps == 0 ? (int64_t)(ctx->updates / (uint64_t)ctx->opts.sparse_every)
                                           : ctx->mask_epoch;
@@ -148,3 +153,15 @@ const zoq__mask *zoq__sparse_mask(const zoq_ctx *ctx, int store)
     default: return NULL;
     }
 }
+
+/* Last in list.h: its threshold reads θ after the other techniques are
+ * ready, as a step's first move does. */
+const zoq__tech zoq__tech_sparse = {
+    .name = "sparse perturbation",
+    .keys = keys,
+    .active = active,
+    .needs = ZOQ__NEEDS_THETA,
+    .stages = ZOQ__STAGE_BIT(ZOQ__STAGE_MASK),
+    .plan = plan,
+    .release = release,
+};

@@ -15,15 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
 #include "rng/noise.h"
+#include "tech/tech.h"
 
-int zoq__lozom_on(const zoq_ctx *ctx)
+static int active(const zoq_ctx *ctx)
 {
     const zoq__opts *o = &ctx->opts;
     /* HiZOO's z/sqrt(Σ) and sparse masks make ĝ full rank: those keep b whole */
     return o->optimizer == ZOQ_OPTIM_MOMENTUM && o->lozo_rank > 0 && !o->hessian &&
            o->sparse == ZOQ_SPARSE_OFF;
+}
+
+/* LOZO-M's factors and GEMMs live on the host: device tensors keep a whole m. */
+int zoq__lozom_applies(const zoq_ctx *ctx, const zoq__param *p)
+{
+    return active(ctx) && p->t.cols > 0 && p->device == ZOQ_DEVICE_CPU;
 }
 
 void zoq__lozom_free(zoq__param *p)
@@ -40,9 +46,13 @@ static uint64_t v_step(const zoq_ctx *ctx, uint64_t step)
     return step - step % (uint64_t)ctx->opts.lozo_interval;
 }
 
-int zoq__lozom_prepare(zoq_ctx *ctx, zoq__param *p)
+static int prepare(zoq_ctx *ctx, zoq__param *p)
 {
     zoq__tensor *t = &p->t;
+    if (!zoq__lozom_applies(ctx, p)) {
+        zoq__lozom_free(p);
+        return ZOQ_OK;
+    }
     const int r = (int)ctx->opts.lozo_rank, nq = (int)ctx->opts.queries;
     const size_t rows = (size_t)(t->numel / t->cols), cols = (size_t)t->cols;
     if (rows > INT_MAX || cols > INT_MAX) /* OpenBLAS takes int sizes */
@@ -130,14 +140,17 @@ static void advance_param(zoq_ctx *ctx, zoq__param *p, const zoq__term *grad, in
     }
 }
 
-void zoq__lozom_advance(zoq_ctx *ctx, const zoq__term *grad, int n)
+/* Builds every factored parameter's factors for the update whose ĝ terms
+ * are u->grad into its spare and swaps them in; undo swaps them back if the
+ * update pass then fails. */
+static void update(zoq_ctx *ctx, zoq__update *u)
 {
     const uint64_t vcur = v_step(ctx, ctx->step);
     for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__param *p = &ctx->params[i];
         if (!p->enabled || !p->t.lozo_n)
             continue;
-        advance_param(ctx, p, grad, n, vcur);
+        advance_param(ctx, p, u->grad, u->n_grad, vcur);
         float *f = p->t.lozo_n;
         p->t.lozo_n = p->lozo_spare;
         p->lozo_spare = f;
@@ -146,7 +159,7 @@ void zoq__lozom_advance(zoq_ctx *ctx, const zoq__term *grad, int n)
     }
 }
 
-void zoq__lozom_rollback(zoq_ctx *ctx)
+static void undo(zoq_ctx *ctx)
 {
     for (int32_t i = 0; i < ctx->n_params; i++) {
         zoq__param *p = &ctx->params[i];
@@ -158,3 +171,27 @@ void zoq__lozom_rollback(zoq_ctx *ctx)
         p->t.lozo_vstep = p->lozo_vstep_prev;
     }
 }
+
+static void release(zoq_ctx *ctx)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++)
+        zoq__lozom_free(&ctx->params[i]);
+    free(ctx->lozo_scratch);
+    ctx->lozo_scratch = NULL;
+    ctx->cap_lozo_scratch = 0;
+}
+
+static const int no_keys[] = {0}; /* it is momentum under LoZO */
+
+/* Runs with momentum, after it (list.h); HiZOO's z/sqrt(Σ) and sparse masks
+ * make ĝ full rank, so with those the momentum stays whole. */
+const zoq__tech zoq__tech_lozo_m = {
+    .name = "LOZO-M",
+    .keys = no_keys,
+    .active = active,
+    .stages = ZOQ__STAGE_BIT(ZOQ__STAGE_LOZO_M),
+    .prepare = prepare,
+    .release = release,
+    .update = update,
+    .undo = undo,
+};
