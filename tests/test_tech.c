@@ -120,3 +120,20 @@ Test(tech, host_only_tensors_are_refused_on_a_device)
     cr_assert(strstr(zoq_last_error(ctx), "ZOQ_PARAM_SCALE"), "%s", zoq_last_error(ctx));
     zoq_destroy(ctx);
 }
+
+/* ZO-SGD-Sign weighs a direction by sign(g), taken after DDC's clip. */
+Test(tech, sign_weighs_by_the_sign_after_ddc)
+{
+    float w[16] = {0};
+    zoq_ctx *ctx = context(0, w, NULL);
+    cr_assert_eq(zoq_set_double(ctx, ZOQ_OPT_CLIP, 1.0), ZOQ_OK);
+    const double g[] = {5.0, -0.25, 0.0, -7.0};
+    const double clipped[] = {1.0, -0.25, 0.0, -1.0}, signs[] = {1.0, -1.0, 0.0, -1.0};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(zoq__tech_weigh(ctx, g[i]), clipped[i], "g %g", g[i]);
+    cr_assert_eq(ctx->plan.n_clipped, 2);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_SIGN, 1), ZOQ_OK);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(zoq__tech_weigh(ctx, g[i]), signs[i], "g %g", g[i]);
+    zoq_destroy(ctx);
+}

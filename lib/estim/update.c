@@ -1,6 +1,6 @@
 /* update.c - from projected gradients to one update pass. Each g_q is
- * weighed by the techniques (lib/tech/: DDC clipping) and replaced by its
- * sign under ZO-SGD-Sign, giving w_q. Directions are gathered for K steps (gradient accumulation)
+ * weighed by the techniques (lib/tech/: DDC clipping, then ZO-SGD-Sign),
+ * giving w_q. Directions are gathered for K steps (gradient accumulation)
  * as (step, query, w) triples — z is never stored — and the last step of
  * the window applies, in one pass,
  *   ĝ = (1/N) Σ_e w_e z_e   over the N gathered directions,
@@ -26,13 +26,6 @@ int zoq__update_prepare(zoq_ctx *ctx)
     if (rc == ZOQ_OK)
         pl->moved = 0;
     return rc;
-}
-
-/* w_q from g_q: the techniques' weights (DDC), then the sign. */
-static double weight(zoq_ctx *ctx, double g)
-{
-    g = zoq__tech_weigh(ctx, g);
-    return ctx->opts.sign ? (double)((g > 0.0) - (g < 0.0)) : g;
 }
 
 /* The plain-SGD update of the gathered directions (when sgd) and the undo of
@@ -78,7 +71,7 @@ int zoq__update_finish(zoq_ctx *ctx, int32_t disp_query, double disp_coef,
     pl->n_clipped = 0;
     for (int q = 0; q < pl->n_queries; q++)
         ctx->accum[ctx->n_accum++] = (zoq__accum){
-            .step = ctx->step, .query = (uint32_t)q, .w = weight(ctx, pl->grads[q])};
+            .step = ctx->step, .query = (uint32_t)q, .w = zoq__tech_weigh(ctx, pl->grads[q])};
     ctx->accum_steps++;
     pl->applied = ctx->accum_steps >= ctx->opts.accumulate;
     double s = pl->applied ? 1.0 - pl->lr * ctx->opts.weight_decay : 1.0;

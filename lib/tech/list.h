@@ -1,6 +1,7 @@
 /* list.h - the techniques of lib/tech/, one line each, in the order they
  * are checked and prepared (no include guard: tech.h expands it twice). */
 ZOQ__TECH(ddc)
+ZOQ__TECH(sign)
 ZOQ__TECH(accumulate)
 ZOQ__TECH(lozo)
 ZOQ__TECH(hizoo)
