@@ -200,6 +200,10 @@ Test(tile_simd, half_formats_every_pattern_and_f32_sweep)
 typedef struct tens {
     zoq__tensor t;
     void *data;
+    float *m, *v, *sigma;       /* the stages' state */
+    uint8_t *bits;
+    zoq__moments mv;
+    zoq__mask_state ms;
 } tens;
 
 static void tens_make(tens *a, int dtype, int64_t n, uint64_t seed)
@@ -207,19 +211,22 @@ static void tens_make(tens *a, int dtype, int64_t n, uint64_t seed)
     rng_state = seed;
     size_t es = dtype == ZOQ_F32 ? 4 : 2;
     a->data = malloc((size_t)n * es);
-    a->t = (zoq__tensor){.data = a->data, .dtype = dtype, .numel = n, .key = seed * 7 + 1,
-                         .m = malloc((size_t)n * 4), .v = malloc((size_t)n * 4),
-                         .sigma = malloc((size_t)n * 4), .bits = calloc((size_t)n / 8 + 1, 1),
-                         .tau = 0.5f};
+    a->t = (zoq__tensor){.data = a->data, .dtype = dtype, .numel = n, .key = seed * 7 + 1};
+    a->m = malloc((size_t)n * 4);
+    a->v = malloc((size_t)n * 4);
+    a->sigma = malloc((size_t)n * 4);
+    a->bits = calloc((size_t)n / 8 + 1, 1);
+    a->mv = (zoq__moments){a->m, a->v};
+    a->ms = (zoq__mask_state){a->bits, 0.5f};
     for (int64_t i = 0; i < n; i++) {
         float x = (next32() % 50 == 0) ? any_float() : (float)(next32() % 2001) * 1e-3f - 1.0f;
         if (dtype == ZOQ_F32)
             ((float *)a->data)[i] = x;
         else
             ((uint16_t *)a->data)[i] = dtype == ZOQ_F16 ? zoq__f32_to_f16(x) : zoq__f32_to_bf16(x);
-        a->t.m[i] = (float)(next32() % 1000) * 1e-4f;
-        a->t.v[i] = (float)(next32() % 1000) * 1e-6f;
-        a->t.sigma[i] = 0.5f + (float)(next32() % 1000) * 1e-3f;
+        a->m[i] = (float)(next32() % 1000) * 1e-4f;
+        a->v[i] = (float)(next32() % 1000) * 1e-6f;
+        a->sigma[i] = 0.5f + (float)(next32() % 1000) * 1e-3f;
     }
 }
 
@@ -236,10 +243,10 @@ static void tens_no_nan(tens *a)
 static void tens_free(tens *a)
 {
     free(a->data);
-    free(a->t.m);
-    free(a->t.v);
-    free(a->t.sigma);
-    free(a->t.bits);
+    free(a->m);
+    free(a->v);
+    free(a->sigma);
+    free(a->bits);
 }
 
 static void tens_same(const tens *a, const tens *b, const char *what)
@@ -248,10 +255,10 @@ static void tens_same(const tens *a, const tens *b, const char *what)
     size_t es = a->t.dtype == ZOQ_F32 ? 4 : 2;
     EQ_BYTES(a->data, b->data, (size_t)n * es, "%s: data (dtype %d, n %lld)", what, a->t.dtype,
              (long long)n);
-    EQ_BYTES(a->t.m, b->t.m, (size_t)n * 4, "%s: m", what);
-    EQ_BYTES(a->t.v, b->t.v, (size_t)n * 4, "%s: v", what);
-    EQ_BYTES(a->t.sigma, b->t.sigma, (size_t)n * 4, "%s: sigma", what);
-    EQ_BYTES(a->t.bits, b->t.bits, (size_t)n / 8 + 1, "%s: bits", what);
+    EQ_BYTES(a->m, b->m, (size_t)n * 4, "%s: m", what);
+    EQ_BYTES(a->v, b->v, (size_t)n * 4, "%s: v", what);
+    EQ_BYTES(a->sigma, b->sigma, (size_t)n * 4, "%s: sigma", what);
+    EQ_BYTES(a->bits, b->bits, (size_t)n / 8 + 1, "%s: bits", what);
 }
 
 /* The pass variants a step is made of (backend.h), on tensor t. */
@@ -262,10 +269,28 @@ static const zoq__term terms[3] = {{5, 0, 1e-2f}, {5, 1, -3e-2f}, {4, 0, 7e-3f}}
 static const zoq__term grad[2] = {{5, 0, 0.75f}, {5, 1, -1.25f}};
 static zoq__term nan_term = {5, 2, 0.0f}; /* coef set to NaN at run time */
 
-static zoq__pass variant(int v, int dist, const zoq__tensor *t, zoq__update *u,
-                         zoq__hessian *hs, zoq__mask *mk)
+/* The stages of backend.h for these arguments (NULL: none), over a's state. */
+static void stages(zoq__pass *ps, tens *a, const zoq__mask *mk, const zoq__hessian *hs,
+                   const zoq__update *u)
 {
-    zoq__pass ps = {.src = t, .dst = t->data, .stream = 0, .dist = dist, .scale = 1.0f,
+    if (mk)
+        zoq__pass_stage(ps, ZOQ__STAGE_MASK, mk, &a->ms);
+    if (hs) {
+        zoq__pass_stage(ps, ZOQ__STAGE_PRECOND, hs, a->sigma);
+        zoq__pass_stage(ps, ZOQ__STAGE_CURV, hs, a->sigma);
+    }
+    if (u && u->kind == ZOQ_OPTIM_ADAM)
+        zoq__pass_stage(ps, ZOQ__STAGE_ADAM, u, &a->mv);
+    else if (u && u->kind == ZOQ_OPTIM_MOMENTUM)
+        zoq__pass_stage(ps, ZOQ__STAGE_MOMENTUM, u, a->m);
+    else if (u)
+        zoq__pass_stage(ps, ZOQ__STAGE_SGD, u, NULL);
+}
+
+static zoq__pass variant(int v, int dist, tens *a, zoq__update *u, zoq__hessian *hs,
+                         zoq__mask *mk)
+{
+    zoq__pass ps = {.src = &a->t, .dst = a->t.data, .stream = 0, .dist = dist, .scale = 1.0f,
                     .n_terms = 2, .terms = terms};
     *u = (zoq__update){.kind = ZOQ_OPTIM_MOMENTUM, .n_grad = 2, .grad = grad, .lr = 1e-2f,
                        .mu = 0.9f, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-6f, .bc1 = 0.1f,
@@ -275,20 +300,19 @@ static zoq__pass variant(int v, int dist, const zoq__tensor *t, zoq__update *u,
     switch (v) {
     case V_DECAY: ps.scale = 0.999f; ps.n_terms = 3; break;
     case V_FRESH: ps.scale = 0.0f; break;
-    case V_MASK_STORE: ps.mask = mk; break;
-    case V_MASK_BITS: mk->kind = ZOQ__MASK_BITS; ps.mask = mk; break;
-    case V_MASK_RANDOM: mk->kind = ZOQ__MASK_RANDOM; ps.mask = mk; break;
-    case V_MOMENTUM: ps.upd = u; break;
-    case V_ADAM: u->kind = ZOQ_OPTIM_ADAM; ps.upd = u; break;
-    case V_HIZOO_ADAM: u->kind = ZOQ_OPTIM_ADAM; ps.upd = u; ps.hs = hs; break;
+    case V_MASK_STORE: stages(&ps, a, mk, NULL, NULL); break;
+    case V_MASK_BITS: mk->kind = ZOQ__MASK_BITS; stages(&ps, a, mk, NULL, NULL); break;
+    case V_MASK_RANDOM: mk->kind = ZOQ__MASK_RANDOM; stages(&ps, a, mk, NULL, NULL); break;
+    case V_MOMENTUM: stages(&ps, a, NULL, NULL, u); break;
+    case V_ADAM: u->kind = ZOQ_OPTIM_ADAM; stages(&ps, a, NULL, NULL, u); break;
+    case V_HIZOO_ADAM: u->kind = ZOQ_OPTIM_ADAM; stages(&ps, a, NULL, hs, u); break;
     case V_NAN_COEF: /* c * z keeps a NaN's sign; a sign flip of c would not */
         nan_term.coef = zoq__f32_from_bits(0x7FC01234u);
         ps.terms = &nan_term;
         ps.n_terms = 1;
         break;
     case V_HIZOO_SGD_MASKED:
-        u->kind = ZOQ_OPTIM_SGD; ps.upd = u; ps.hs = hs; mk->kind = ZOQ__MASK_RANDOM;
-        ps.mask = mk; break;
+        u->kind = ZOQ_OPTIM_SGD; mk->kind = ZOQ__MASK_RANDOM; stages(&ps, a, mk, hs, u); break;
     default: break;
     }
     return ps;
@@ -328,10 +352,10 @@ static void every_pass(int isa)
                     zoq__hessian hs;
                     zoq__mask mk;
                     if (v == V_MASK_BITS) { /* bits from a magnitude pass first */
-                        zoq__pass st = variant(V_MASK_STORE, dist, &a[k].t, &u, &hs, &mk);
+                        zoq__pass st = variant(V_MASK_STORE, dist, &a[k], &u, &hs, &mk);
                         cr_assert_eq(be[k]->iface->run_passes(be[k], &st, 1), ZOQ_OK);
                     }
-                    zoq__pass ps = variant(v, dist, &a[k].t, &u, &hs, &mk);
+                    zoq__pass ps = variant(v, dist, &a[k], &u, &hs, &mk);
                     cr_assert_eq(be[k]->iface->run_passes(be[k], &ps, 1), ZOQ_OK);
                 }
                 char what[64];
@@ -381,9 +405,9 @@ Test(backend_simd, buffers_at_odd_addresses_give_the_same_bits)
                 memcpy(odd + 1, a[1].data, bytes);
                 a[1].t.data = odd + 1;
                 for (int k = 0; k < 2; k++) {
-                    zoq__pass ps = variant(v, 0, &a[k].t, &u, &hs, &mk);
+                    zoq__pass ps = variant(v, 0, &a[k], &u, &hs, &mk);
                     cr_assert_eq(be->iface->run_passes(be, &ps, 1), ZOQ_OK);
-                    ps = variant(V_MOVE, 1, &a[k].t, &u, &hs, &mk); /* into another buffer */
+                    ps = variant(V_MOVE, 1, &a[k], &u, &hs, &mk); /* into another buffer */
                     ps.dst = k ? (void *)(out + 1) : aligned_out;
                     cr_assert_eq(be->iface->run_passes(be, &ps, 1), ZOQ_OK);
                 }
@@ -422,9 +446,9 @@ Test(backend_simd, chained_passes_equal_two_passes)
             zoq__pass first[3], then[3];
             for (int k = 0; k < 3; k++) {
                 tens_make(&a[k], dt, sizes[si], 77 + si);
-                first[k] = variant(V_ADAM, (int)si % 2, &a[k].t, &u[k], &hs, &mk);
+                first[k] = variant(V_ADAM, (int)si % 2, &a[k], &u[k], &hs, &mk);
                 first[k].scale = 0.999f;
-                then[k] = variant(V_MOVE, (int)si % 2, &a[k].t, &u[k], &hs, &mk);
+                then[k] = variant(V_MOVE, (int)si % 2, &a[k], &u[k], &hs, &mk);
                 then[k].n_terms = 1;
                 then[k].terms = &terms[2];
             }

@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include "core/internal.h"
+#include "tech/tech.h"
 #include "kat/estim_vectors.h"
 #include "rng/noise.h"
 #include "zoq.h"
@@ -657,6 +658,10 @@ static void tell_one(zoq_ctx *ctx)
 /* LOZO-M keeps queries x rows x r floats for a 2-D tensor, never a full
  * buffer; 1-D tensors, and 2-D ones under HiZOO or a mask (ĝ no longer low
  * rank), keep the full momentum. Factors only load into a 2-D tensor. */
+/* A tensor's momentum buffer and LOZO-M factors, as the passes' stages see them. */
+#define M_OF(p) zoq__tech_stage_state(p, ZOQ__STAGE_MOMENTUM)
+#define FACTORS_OF(p) ((const zoq__lozo_factors *)zoq__tech_stage_state(p, ZOQ__STAGE_LOZO_M))
+
 Test(estim, lozo_m_keeps_factors_not_full_buffers)
 {
     enum { ROWS = 20, COLS = 50 };
@@ -672,12 +677,13 @@ Test(estim, lozo_m_keeps_factors_not_full_buffers)
     zoq_set_int(ctx, ZOQ_OPT_QUERIES, 2);
     tell_one(ctx);
     const zoq__param *W = &ctx->params[0], *B = &ctx->params[1];
-    cr_assert_null(W->t.m, "a full buffer for a LOZO-M tensor");
-    cr_assert_not_null(W->t.lozo_n);
-    cr_assert_eq(W->t.lozo_nq, 2);
-    cr_assert_eq(W->lozo_rank, 3);
-    cr_assert_not_null(B->t.m);
-    cr_assert_null(B->t.lozo_n);
+    cr_assert_null(M_OF(W), "a full buffer for a LOZO-M tensor");
+    const zoq__lozo_factors *f = FACTORS_OF(W);
+    cr_assert(f && f->n);
+    cr_assert_eq(f->nq, 2);
+    cr_assert_eq(f->rank, 3);
+    cr_assert_not_null(M_OF(B));
+    cr_assert_null(FACTORS_OF(B));
     /* the factors load only where the tensor is 2-D */
     char path[] = "/tmp/zoq-lozom-XXXXXX";
     int fd = mkstemp(path);
@@ -698,16 +704,16 @@ Test(estim, lozo_m_keeps_factors_not_full_buffers)
     /* HiZOO, then a mask: the 2-D tensor's momentum is full size again */
     zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 1);
     tell_one(ctx);
-    cr_assert_not_null(W->t.m);
-    cr_assert_null(W->t.lozo_n);
+    cr_assert_not_null(M_OF(W));
+    cr_assert_null(FACTORS_OF(W));
     zoq_set_int(ctx, ZOQ_OPT_HESSIAN, 0);
     tell_one(ctx);
-    cr_assert_null(W->t.m);
-    cr_assert_not_null(W->t.lozo_n);
+    cr_assert_null(M_OF(W));
+    cr_assert_not_null(FACTORS_OF(W));
     zoq_set_int(ctx, ZOQ_OPT_SPARSE, ZOQ_SPARSE_RANDOM);
     tell_one(ctx);
-    cr_assert_not_null(W->t.m);
-    cr_assert_null(W->t.lozo_n);
+    cr_assert_not_null(M_OF(W));
+    cr_assert_null(FACTORS_OF(W));
     zoq_destroy(ctx);
 }
 

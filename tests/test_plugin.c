@@ -147,6 +147,31 @@ Test(plugin, optional_slots_get_host_defaults)
     zoq__plugin_unload(pl);
 }
 
+/* A plugin that declares no stages (the minimal table) runs plain SGD, and
+ * a step that needs a stage it lacks is refused when planned, naming the
+ * technique, before anything moves. */
+Test(plugin, a_step_needing_an_unsupported_stage_is_refused_at_plan_time)
+{
+    cr_assert_eq(setenv("ZOQ_BACKEND_PATH", DIR("minimal"), 1), 0);
+    float x[4] = {1, 2, 3, 4}, before[4];
+    memcpy(before, x, sizeof x);
+    zoq_ctx *ctx;
+    cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
+    zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = x, .dtype = ZOQ_F32,
+                          .device = ZOQ_DEVICE_CUDA, .numel = 4};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    const zoq_point_t *pts;
+    int32_t n;
+    cr_assert_eq(zoq_ask(ctx, &pts, &n), ZOQ_OK, "%s", zoq_last_error(ctx));
+    cr_assert_eq(zoq_cancel(ctx), ZOQ_OK);
+    cr_assert_eq(zoq_set_int(ctx, ZOQ_OPT_OPTIMIZER, ZOQ_OPTIM_MOMENTUM), ZOQ_OK);
+    cr_assert_eq(zoq_ask(ctx, &pts, &n), ZOQ_E_UNSUPPORTED);
+    cr_assert(strstr(zoq_last_error(ctx), "momentum") && strstr(zoq_last_error(ctx), "'w'"),
+              "%s", zoq_last_error(ctx));
+    cr_assert_arr_eq(x, before, sizeof x);
+    zoq_destroy(ctx);
+}
+
 /* ---- trajectories --------------------------------------------------------- */
 
 static void *host_alloc(size_t bytes)

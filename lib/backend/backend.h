@@ -11,42 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZOQ__BACKEND_ABI 1
+#define ZOQ__BACKEND_ABI 2
 
-/* A tensor as kernels see it, with its optimizer buffers (f32, numel each,
- * NULL until an optimizer needs them). */
+/* A tensor as kernels see it: its memory and shape, nothing of how it is
+ * trained (the techniques' state reaches a pass through its stages). */
 typedef struct zoq__tensor {
     void *data;
     int dtype;                  /* zoq_dtype_t */
     int64_t numel;
     uint64_t key;               /* zoq_tensor_key(seed, name) */
-    float *m;                   /* momentum b, or Adam's first moment */
-    float *v;                   /* Adam's second moment */
-    float *sigma;               /* HiZOO's diagonal Hessian estimate */
-    uint8_t *bits;              /* sparse mask of the step, 1 bit per element */
-    float tau;                  /* magnitude threshold: |θ| <= tau is perturbed */
-    int64_t cols;               /* row length of a 2-D tensor (LoZO), 0: not 2-D */
-    float *lozo_n;              /* LOZO-M: lozo_nq factors N_q, rows x rank each, row-major;
-                                   NULL unless the momentum of this tensor is low rank */
-    int lozo_nq;
-    uint64_t lozo_vstep;        /* LOZO-M: the step whose V the factors pair with */
+    int64_t rows, cols;         /* a 2-D tensor's shape; 0, 0 otherwise */
 } zoq__tensor;
-
-/* The stages a pass may add to its terms (docs/architecture.md): the
- * techniques of lib/tech/ declare theirs as ZOQ__STAGE_BIT()s. */
-enum {
-    ZOQ__STAGE_LOWRANK = 0,     /* LoZO: U·Vᵀ/sqrt(r) directions on 2-D tensors */
-    ZOQ__STAGE_MASK = 1,        /* sparse: directions z ⊙ mask */
-    ZOQ__STAGE_PRECOND = 2,     /* HiZOO: directions z / sqrt(sigma) */
-    ZOQ__STAGE_CURV = 3,        /* HiZOO: the sigma update of zoq__hessian */
-    ZOQ__STAGE_SGD = 4,         /* optimizer stages of zoq__update */
-    ZOQ__STAGE_MOMENTUM = 5,
-    ZOQ__STAGE_ADAM = 6,
-    ZOQ__STAGE_LOZO_M = 7,
-    ZOQ__STAGE_FLOOR = 8,       /* QZO scales: dst = max(acc, floor) */
-    ZOQ__STAGE_COUNT = 9
-};
-#define ZOQ__STAGE_BIT(kind) (1u << (kind))
 
 /* One direction's share of a pass: coef * z of (step, query). */
 typedef struct zoq__term {
@@ -55,14 +30,49 @@ typedef struct zoq__term {
     float coef;
 } zoq__term;
 
-/* The optimizer stage of an update pass. With ĝ_i = sum_k grad[k].coef * d_k[i]
- * (binary32, in order; d = z, or z / sqrt(sigma_new) under HiZOO), after the
- * pass's own terms:
+/* The stages a pass may add to its terms, in the order a pass runs them
+ * (docs/architecture.md); the techniques of lib/tech/ declare theirs as
+ * ZOQ__STAGE_BIT()s. Those before ZOQ__STAGE_CURV shape the directions d of
+ * every term; the rest run on acc after the terms. */
+enum {
+    ZOQ__STAGE_LOWRANK = 0,     /* LoZO: d = U·Vᵀ/sqrt(r) on 2-D tensors (rng/lowrank.h);
+                                   arg zoq__lowrank, no state */
+    ZOQ__STAGE_MASK = 1,        /* sparse: d = z ⊙ mask; arg zoq__mask, state zoq__mask_state */
+    ZOQ__STAGE_PRECOND = 2,     /* HiZOO: d = z / sqrt(sigma); arg zoq__hessian, state sigma */
+    ZOQ__STAGE_CURV = 3,        /* HiZOO's sigma update; arg zoq__hessian, state sigma */
+    ZOQ__STAGE_SGD = 4,         /* optimizer stages; arg zoq__update; state none, */
+    ZOQ__STAGE_MOMENTUM = 5,    /*   m (float *), */
+    ZOQ__STAGE_ADAM = 6,        /*   zoq__moments, */
+    ZOQ__STAGE_LOZO_M = 7,      /*   zoq__lozo_factors */
+    ZOQ__STAGE_FLOOR = 8,       /* dst = max(acc, *(const float *)arg) (QZO scales), NaN kept */
+    ZOQ__STAGE_COUNT = 9
+};
+#define ZOQ__STAGE_BIT(kind) (1u << (kind))
+#define ZOQ__MAX_STAGES 8
+
+/* One stage of a pass: `arg` is shared by the passes of one call, `state`
+ * is this tensor's (device memory of the backend, or a host struct naming
+ * such memory). */
+typedef struct zoq__stage {
+    int kind;                   /* ZOQ__STAGE_* */
+    const void *arg;
+    void *state;
+} zoq__stage;
+
+/* LoZO's directions: rank r, V drawn at the step rounded down to interval. */
+typedef struct zoq__lowrank {
+    int rank;
+    uint64_t interval;
+} zoq__lowrank;
+
+/* The optimizer stage. With ĝ_i = sum_k grad[k].coef * d_k[i] (binary32,
+ * in order; d with the pass's direction stages, under HiZOO with the new
+ * sigma):
  *   sgd:      acc = acc + (-lr)*ĝ
  *   momentum: m = mu*m + ĝ;                              acc = acc + (-lr)*m
- *   momentum, tensor with lozo_n (LOZO-M; the factors already hold this
- *             update, ĝ is not formed):  acc = acc + (-lr)*M,  M of
- *             zoq__lowrank_factor_fill (rng/lowrank.h) at lozo_vstep
+ *   lozo_m:   (the factors already hold this update, ĝ is not formed)
+ *             acc = acc + (-lr)*M,  M of zoq__lowrank_factor_fill
+ *             (rng/lowrank.h) at the factors' vstep
  *   adam:     m = b1*m + (1-b1)*ĝ; v = b2*v + (1-b2)*ĝ*ĝ;
  *             acc = acc + (-lr) * ((m/bc1) / (sqrt(v/bc2) + eps))
  * (plain SGD without HiZOO needs no stage: its update is ordinary terms.) */
@@ -74,10 +84,23 @@ typedef struct zoq__update {
     float bc1, bc2;             /* Adam bias corrections 1 - beta^t */
 } zoq__update;
 
-/* HiZOO in a pass: the pass's own terms use d = z / sqrt(sigma) with the
- * tensor's current sigma; when n_curv > 0 the pass then updates it,
+/* Adam's moments of a tensor, numel floats each. */
+typedef struct zoq__moments {
+    float *m, *v;
+} zoq__moments;
+
+/* LOZO-M's momentum of a 2-D tensor: nq factors N_q, rows x rank each,
+ * row-major, paired with V of step vstep (host memory). */
+typedef struct zoq__lozo_factors {
+    float *n;
+    int nq, rank;
+    uint64_t vstep;
+} zoq__lozo_factors;
+
+/* HiZOO: the directions are d = z / sqrt(sigma) with the tensor's current
+ * sigma; the CURV stage then updates it,
  *   s = keep*sigma; s = s + (curv[k].coef*sigma) * (z_k*z_k) for each k;
- *   sigma = max(s, floor)
+ *   sigma = max(s, floor)   (elements the mask leaves out keep theirs)
  * and the optimizer stage uses the new sigma. */
 typedef struct zoq__hessian {
     float keep;                 /* 1 - alpha */
@@ -100,13 +123,18 @@ typedef struct zoq__mask {
     float keep;                 /* random: fraction kept */
     uint64_t step;              /* random: counter of the draw */
 } zoq__mask;
+/* A tensor's mask: 1 bit per element, and its magnitude threshold. */
+typedef struct zoq__mask_state {
+    uint8_t *bits;
+    float tau;                  /* |θ| <= tau is perturbed */
+} zoq__mask_state;
 
 /* One fused pass over a tensor:
  *   acc = scale*src[i] (0 when scale is 0, whatever src holds);
- *   acc = acc + terms[k].coef * z_k[i] for each k in order;
- *   then the optimizer stage if upd != NULL;  dst[i] = acc
+ *   acc = acc + terms[k].coef * d_k[i] for each k in order;
+ *   then the stages after the terms, in order;  dst[i] = acc
  * in binary32, stored to dst's dtype with round-to-nearest-even. dst may
- * equal src. */
+ * equal src. stages are sorted by kind, at most one of each. */
 typedef struct zoq__pass {
     const zoq__tensor *src;
     void *dst;
@@ -115,20 +143,22 @@ typedef struct zoq__pass {
     float scale;
     int n_terms;
     const zoq__term *terms;
-    const zoq__update *upd;     /* NULL: no optimizer stage */
-    const zoq__hessian *hs;     /* NULL: directions are z, no HiZOO */
-    const zoq__mask *mask;      /* NULL: every element perturbed */
-    int lozo_rank;              /* > 0: 2-D tensors use U·Vᵀ/sqrt(r) directions (rng/lowrank.h) */
-    uint64_t lozo_interval;     /* V is drawn at the step rounded down to this */
-    int floor_on;               /* 1: dst[i] = max(acc, floor) (QZO scales), NaN kept */
-    float floor;
+    int n_stages;
+    zoq__stage stages[ZOQ__MAX_STAGES];
 } zoq__pass;
+
+/* Appends a stage to ps (callers add them in kind order). */
+static inline void zoq__pass_stage(zoq__pass *ps, int kind, const void *arg, void *state)
+{
+    zoq__stage st = {kind, arg, state};
+    ps->stages[ps->n_stages++] = st;
+}
 
 typedef struct zoq__backend zoq__backend;
 
 /* The interface. `size` is sizeof the table the backend was built with;
  * optional slots may be NULL (or lie beyond `size`) and get defaults. A
- * plugin's buffers (tensor data, m, v, sigma, bits, pass dst) are memory of
+ * plugin's buffers (tensor data, the stages' state, pass dst) are memory of
  * its device; zoq reaches them only through these slots. */
 typedef struct zoq__backend_iface {
     size_t size;
@@ -137,7 +167,7 @@ typedef struct zoq__backend_iface {
     /* Runs n passes (each over a whole tensor) and returns when they are done
      * (dst readable by the caller's next kernel); returns a zoq status. */
     int (*run_passes)(zoq__backend *be, const zoq__pass *passes, int n);
-    /* Writes the direction d of ps->terms[0] (z with ps's mask, HiZOO and LoZO
+    /* Writes the direction d of ps->terms[0] (z with ps's direction stages
      * applied; coef ignored) for elements [offset, offset+count) as f32 into
      * host memory `out`. */
     int (*direction)(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
@@ -159,6 +189,10 @@ typedef struct zoq__backend_iface {
      * the values first[i] stored, rounded to the tensor's dtype, and the
      * result is the two separate passes' bit for bit. */
     int (*run_chained)(zoq__backend *be, const zoq__pass *first, const zoq__pass *then, int n);
+    /* Optional (NULL or absent: none): nonzero if the backend runs passes
+     * with a stage of this kind (ZOQ__STAGE_*). A step that needs a stage
+     * its device's backend lacks is refused when it is planned. */
+    int (*supports_stage)(zoq__backend *be, int kind);
 } zoq__backend_iface;
 
 /* The required slots end here: a smaller interface is refused. */

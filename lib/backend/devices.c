@@ -24,6 +24,15 @@ int zoq__device_backend(zoq_ctx *ctx, int device, zoq__backend **out)
     return ZOQ_OK;
 }
 
+int zoq__device_supports(zoq_ctx *ctx, int device, int kind, int *ok)
+{
+    zoq__backend *be;
+    int rc = zoq__device_backend(ctx, device, &be);
+    if (rc == ZOQ_OK)
+        *ok = ZOQ__BACKEND_HAS(be, supports_stage) && be->iface->supports_stage(be, kind) != 0;
+    return rc;
+}
+
 const char *zoq__backend_error(zoq__backend *be)
 {
     return be->iface->last_error ? be->iface->last_error(be) : "";

@@ -54,20 +54,21 @@ typedef struct zoq__codes {
     int8_t *backup;             /* θ during zoq_step; NULL until the first one */
 } zoq__codes;
 
+/* Techniques a parameter can hold state for (lib/tech/list.h has fewer). */
+#define ZOQ__TECH_SLOTS 16
+
 /* A registered parameter. */
 typedef struct zoq__param {
     char *name;
     char *group;
-    zoq__tensor t;              /* data, dtype, numel, key: what kernels see */
+    zoq__tensor t;              /* data, dtype, numel, key, shape: what kernels see */
     uint32_t flags;
     int enabled;
-    int tau_valid;              /* t.tau holds this epoch's magnitude threshold */
     int reenabled;              /* enabled again since the last plan: its threshold and mask
                                    are of a time it was not trained (tech/sparse.c) */
     int device;                 /* zoq_device_t: which backend owns t's buffers */
-    int lozo_rank;              /* rank of the LOZO-M factors t.lozo_n */
-    float *lozo_spare;          /* LOZO-M: where the next factors are built, same size */
-    uint64_t lozo_vstep_prev;   /* t.lozo_vstep before the last advance (rollback) */
+    void *tech[ZOQ__TECH_SLOTS]; /* each technique's state of this parameter, in its own
+                                   layout (lib/tech/<name>.c), by technique id; NULL: none */
     zoq__codes codes;           /* ZOQ_I8 only */
     void *restore;              /* θ while a step runs under ZOQ_OPT_EXACT_RESTORE; NULL
                                    until the first such step */
@@ -91,6 +92,8 @@ typedef struct zoq__plan {
     zoq__hessian hs_move;       /* HiZOO in a move: precondition only */
     zoq__hessian hs_final;      /* HiZOO in the final pass: precondition and update sigma */
     zoq__mask mask_store, mask_bits, mask_calc, mask_random; /* sparse masks by pass */
+    zoq__lowrank lowrank;       /* LoZO's directions (rank 0: off) */
+    float floor;                /* QZO scales' floor */
     int moved;                  /* an in-place move has run this step (bits are valid) */
     int window_bits;            /* this step reads the window's magnitude mask from bits
                                    (zoq__sparse_window_bits when it was planned) */
@@ -194,6 +197,9 @@ int zoq__param_fill(zoq_ctx *ctx, const zoq__param *p, float *buf, int64_t n, fl
 /* Elements [offset, offset+count) of p's data as binary32, into host memory. */
 int zoq__param_read(zoq_ctx *ctx, const zoq__param *p, int64_t offset, int64_t count,
                     float *out);
+/* *ok = whether the backend of `device` runs passes with a stage of this
+ * kind (backend.h supports_stage); the status of finding the backend. */
+int zoq__device_supports(zoq_ctx *ctx, int device, int kind, int *ok);
 /* What be's last failing call met ("" when it cannot say). */
 const char *zoq__backend_error(zoq__backend *be);
 /* The destroyed context's plugin backend goes with it. */
@@ -277,7 +283,14 @@ void zoq__codes_point(const zoq_ctx *ctx, const zoq__param *p, const zoq_point_t
 void zoq__codes_offsets(const zoq_ctx *ctx, const zoq__param *p, uint32_t query, int64_t off,
                         int64_t n, float *out);
 /* A pass over tensor t into dst with the context's stream, distribution and
- * LoZO settings, scale 1, no terms: callers add what their pass needs. */
+ * LoZO stage (as planned), scale 1, no terms: callers add what their pass
+ * needs (estim/passes.c). */
 zoq__pass zoq__pass_base(const zoq_ctx *ctx, const zoq__tensor *t, void *dst);
+/* Appends to ps the stages of parameter p for these shared arguments (each
+ * NULL: none): the sparse mask, HiZOO (its Σ update when hs->n_curv > 0),
+ * the optimizer stage, and in the `final` pass the QZO floor. */
+void zoq__pass_stages(const zoq_ctx *ctx, const zoq__param *p, zoq__pass *ps,
+                      const zoq__update *upd, const zoq__hessian *hs, const zoq__mask *mask,
+                      int final);
 
 #endif

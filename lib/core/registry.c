@@ -145,6 +145,7 @@ int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
     p->t.data = desc->data;
     p->t.dtype = desc->dtype;
     p->t.numel = desc->numel;
+    p->t.rows = desc_rows(desc);
     p->t.cols = desc_cols(desc);
     p->t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, p->name);
     p->flags = desc->flags;

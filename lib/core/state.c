@@ -14,56 +14,21 @@
 #include "tech/tech.h"
 #include "io/buf.h"
 #include "io/file.h"
-#include "rng/lowrank.h"
 
 #define STATE_MAGIC "ZOQSTATE"
 #define STATE_VERSION 1u
 #define HEADER_BYTES 24u        /* magic 8, version 4, flags 4, payload size 8 */
 #define TRAILER_BYTES 8u        /* XXH64 (seed 0) of header and payload */
 #define MAX_FILE_BYTES (1ull << 40)
-/* Per-parameter buffers, tagged in the file by index + 1: m, v, sigma, each
- * numel values; then tag 4, LOZO-M's factors, with their own shape, and tag
- * 5, the open accumulation window's magnitude mask (1 bit per element). */
-#define N_TAGS 3
-#define TAG_LOZO 4u
-#define TAG_BITS 5u
+/* Per parameter, after its record, the techniques' buffers, each under its
+ * tag (lib/tech/: 1 and 2 the optimizer's moments, 3 HiZOO's Σ, 4 LOZO-M's
+ * factors, 5 the open accumulation window's magnitude mask). */
+#define MAX_TAGS 5u
 
-/* Appends the low n bytes of v, little-endian. */
-static void put_le(zoq__buf *b, uint64_t v, int n)
-{
-    unsigned char x[8];
-    for (int i = 0; i < n; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    zoq__buf_put(b, x, (size_t)n);
-}
-
-/* A bounds-checked reader over an untrusted byte range. */
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t n, at;
-    int bad;
-} rbuf;
-
-static const unsigned char *take(rbuf *r, size_t n)
-{
-    if (r->bad || n > r->n - r->at) {
-        r->bad = 1;
-        return NULL;
-    }
-    const unsigned char *s = r->p + r->at;
-    r->at += n;
-    return s;
-}
-
-/* Reads n little-endian bytes (0 and r->bad set past the end). */
-static uint64_t get_le(rbuf *r, int n)
-{
-    const unsigned char *s = take(r, (size_t)n);
-    uint64_t v = 0;
-    for (int i = 0; s && i < n; i++)
-        v |= (uint64_t)s[i] << (8 * i);
-    return v;
-}
+typedef zoq__rbuf rbuf;
+#define put_le zoq__buf_put_le
+#define get_le zoq__rbuf_le
+#define take zoq__rbuf_take
 
 static uint32_t get_u32(rbuf *r)
 {
@@ -115,34 +80,13 @@ static void encode(const zoq_ctx *ctx, zoq__buf *b)
         zoq__buf_put(b, p->name, len);
         put_le(b, (uint32_t)p->t.dtype, 4);
         put_le(b, (uint64_t)p->t.numel, 8);
-        put_le(b, (uint32_t)p->tau_valid, 4);
-        put_le(b, zoq__f32_bits(p->t.tau), 4);
-        const float *bufs[N_TAGS] = {p->t.m, p->t.v, p->t.sigma};
-        const int bits = zoq__sparse_window_bits(ctx) && p->enabled && p->t.bits;
-        uint32_t nb = (p->t.lozo_n != NULL) + bits;
-        for (int k = 0; k < N_TAGS; k++)
-            nb += bufs[k] != NULL;
-        put_le(b, nb, 4);
-        for (int k = 0; k < N_TAGS; k++) {
-            if (!bufs[k])
-                continue;
-            put_le(b, (uint32_t)k + 1, 4);
-            for (int64_t j = 0; j < p->t.numel; j++)
-                put_le(b, zoq__f32_bits(bufs[k][j]), 4);
-        }
-        if (p->t.lozo_n) {
-            put_le(b, TAG_LOZO, 4);
-            put_le(b, p->t.lozo_vstep, 8);
-            put_le(b, (uint32_t)p->t.lozo_nq, 4);
-            put_le(b, (uint32_t)p->lozo_rank, 4);
-            int64_t count = p->t.numel / p->t.cols * p->lozo_rank * p->t.lozo_nq;
-            for (int64_t j = 0; j < count; j++)
-                put_le(b, zoq__f32_bits(p->t.lozo_n[j]), 4);
-        }
-        if (bits) {
-            put_le(b, TAG_BITS, 4);
-            zoq__buf_put(b, p->t.bits, ((size_t)p->t.numel + 7) / 8);
-        }
+        uint32_t tau_valid;
+        float tau;
+        zoq__sparse_threshold(p, &tau_valid, &tau);
+        put_le(b, tau_valid, 4);
+        put_le(b, zoq__f32_bits(tau), 4);
+        put_le(b, zoq__tech_saved(ctx, p), 4);
+        zoq__tech_save(ctx, p, b);
     }
     if (b->oom)
         return;
@@ -193,89 +137,25 @@ typedef struct opt_rec {
     uint64_t bits;
 } opt_rec;
 
-/* LOZO-M factors of one parameter as the file holds them. */
-typedef struct lozo_rec {
-    float *n;                   /* NULL: none in the file */
-    uint64_t vstep;
-    int nq, rank;
-} lozo_rec;
-
 /* Everything a file holds, decoded and checked, before the context changes:
  * new buffers and accumulation store are allocated here, installed by
  * commit(), freed by discard(). */
 typedef struct loaded {
     uint64_t step, updates;
     int64_t mask_epoch;
-    int *tau_valid;             /* per parameter id */
-    float *tau;
     uint32_t buffers_kind, accum_steps, n_accum, n_opts;
     zoq__accum *accum;
     opt_rec *opts;
-    float **buf[N_TAGS];        /* [tag][parameter id]; NULL: not in the file */
-    lozo_rec *lozo;             /* per parameter id */
-    uint8_t **bits;             /* per parameter id: the window's mask; NULL: not in the file */
+    void **staged[ZOQ__TECH_COUNT]; /* [technique id][parameter id] (lib/tech/tech.h) */
 } loaded;
 
-static void discard(loaded *ld, int32_t n_params)
+static void discard(const zoq_ctx *ctx, loaded *ld)
 {
-    for (int k = 0; k < N_TAGS; k++) {
-        for (int32_t i = 0; ld->buf[k] && i < n_params; i++)
-            free(ld->buf[k][i]);
-        free(ld->buf[k]);
-    }
-    for (int32_t i = 0; ld->lozo && i < n_params; i++)
-        free(ld->lozo[i].n);
-    free(ld->lozo);
-    for (int32_t i = 0; ld->bits && i < n_params; i++)
-        free(ld->bits[i]);
-    free(ld->bits);
+    zoq__tech_discard(ctx, ld->staged);
+    for (int k = 0; k < ZOQ__TECH_COUNT; k++)
+        free(ld->staged[k]);
     free(ld->accum);
     free(ld->opts);
-    free(ld->tau_valid);
-    free(ld->tau);
-}
-
-/* Reads count f32 values into a new array (NULL on allocation failure). */
-static float *read_buffer(rbuf *r, int64_t count)
-{
-    float *x = malloc((size_t)count * sizeof *x);
-    for (int64_t j = 0; x && j < count; j++)
-        x[j] = zoq__f32_from_bits(get_u32(r));
-    return x;
-}
-
-/* The LOZO-M factors after their tag: V step, count of factors, rank, values. */
-static int read_lozo(zoq_ctx *ctx, rbuf *r, const zoq__param *p, lozo_rec *rec,
-                     const char *path)
-{
-    uint64_t vstep = get_le(r, 8);
-    uint32_t nq = get_u32(r), rank = get_u32(r);
-    if (r->bad || rec->n || p->t.cols <= 0 || nq < 1 || nq > 65536 || rank < 1 ||
-        rank > ZOQ__LOZO_MAX_RANK ||
-        (uint64_t)(r->n - r->at) / 4 / nq / rank < (uint64_t)(p->t.numel / p->t.cols))
-        return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad, repeated or truncated "
-                         "LOZO-M factors", p->name);
-    if (!(rec->n = read_buffer(r, p->t.numel / p->t.cols * (int64_t)nq * (int64_t)rank)))
-        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
-    rec->vstep = vstep;
-    rec->nq = (int)nq;
-    rec->rank = (int)rank;
-    return ZOQ_OK;
-}
-
-/* The mask bits after their tag: (numel + 7) / 8 bytes. */
-static int read_bits(zoq_ctx *ctx, rbuf *r, const zoq__param *p, uint8_t **bits,
-                     const char *path)
-{
-    size_t n = ((size_t)p->t.numel + 7) / 8;
-    const unsigned char *s = *bits ? NULL : take(r, n);
-    if (!s)
-        return zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': repeated or truncated sparse "
-                         "mask", p->name);
-    if (!(*bits = malloc(n)))
-        return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
-    memcpy(*bits, s, n);
-    return ZOQ_OK;
 }
 
 static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
@@ -284,18 +164,12 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
     if (!r->bad && n != (uint32_t)ctx->n_params)
         return zoq__fail(ctx, ZOQ_E_MISMATCH, "'%s' holds %u parameters, the context has %d",
                          path, n, ctx->n_params);
-    for (int k = 0; k < N_TAGS; k++)
-        if (!(ld->buf[k] = calloc((size_t)ctx->n_params + 1, sizeof *ld->buf[k])))
+    for (int k = 0; k < ZOQ__TECH_COUNT; k++)
+        if (!(ld->staged[k] = calloc((size_t)ctx->n_params + 1, sizeof *ld->staged[k])))
             return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
     char *seen = calloc((size_t)ctx->n_params + 1, 1);
-    ld->tau_valid = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau_valid);
-    ld->tau = calloc((size_t)ctx->n_params + 1, sizeof *ld->tau);
-    ld->lozo = calloc((size_t)ctx->n_params + 1, sizeof *ld->lozo);
-    ld->bits = calloc((size_t)ctx->n_params + 1, sizeof *ld->bits);
-    if (!seen || !ld->tau_valid || !ld->tau || !ld->lozo || !ld->bits) {
-        free(seen);
+    if (!seen)
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
-    }
     int rc = ZOQ_OK;
     for (uint32_t i = 0; i < n && !r->bad && rc == ZOQ_OK; i++) {
         uint32_t len = get_u32(r);
@@ -323,7 +197,7 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
                            (unsigned long long)numel, p->t.dtype, (long long)p->t.numel);
             break;
         }
-        if (seen[id] || n_buffers > N_TAGS + 2 || n_buffers > (r->n - r->at) / 4) {
+        if (seen[id] || n_buffers > MAX_TAGS || n_buffers > (r->n - r->at) / 4) {
             rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': listed twice, or %u buffers "
                            "(truncated?)", p->name, n_buffers);
             break;
@@ -333,20 +207,11 @@ static int read_params(zoq_ctx *ctx, rbuf *r, loaded *ld, const char *path)
             rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad sparse threshold", p->name);
             break;
         }
-        ld->tau_valid[id] = (int)tau_valid;
-        ld->tau[id] = tau;
-        for (uint32_t k = 0; k < n_buffers && rc == ZOQ_OK; k++) {
+        rc = zoq__sparse_stage_threshold(ctx, &ld->staged[ZOQ__TECH_sparse][id], tau_valid, tau);
+        for (uint32_t k = 0; k < n_buffers && rc == ZOQ_OK && !r->bad; k++) {
             uint32_t tag = get_u32(r);
-            if (tag == TAG_LOZO)
-                rc = read_lozo(ctx, r, p, &ld->lozo[id], path);
-            else if (tag == TAG_BITS)
-                rc = read_bits(ctx, r, p, &ld->bits[id], path);
-            else if (tag < 1 || tag > N_TAGS || ld->buf[tag - 1][id] ||
-                (uint64_t)(r->n - r->at) / 4 < numel)
-                rc = zoq__fail(ctx, ZOQ_E_FORMAT, "parameter '%s': bad or repeated buffer tag "
-                               "%u, or truncated", p->name, tag);
-            else if (!(ld->buf[tag - 1][id] = read_buffer(r, p->t.numel)))
-                rc = zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory loading '%s'", path);
+            if (!r->bad) /* a read past the end: the payload check says so */
+                rc = zoq__tech_load(ctx, r, tag, (int)ld->buffers_kind, p, ld->staged);
         }
     }
     free(seen);
@@ -416,40 +281,9 @@ static int apply_options(zoq_ctx *ctx, const opt_rec *recs, uint32_t n, const ch
     return ZOQ_OK;
 }
 
-/* Installs a checked file into ctx; cannot fail. Takes ld's allocations.
- * The window's stored mask counts only if every enabled tensor has one. */
+/* Installs a checked file into ctx; cannot fail. Takes ld's allocations. */
 static void commit(zoq_ctx *ctx, loaded *ld)
 {
-    int window_bits = ld->accum_steps > 0;
-    for (int32_t i = 0; i < ctx->n_params; i++) {
-        zoq__param *p = &ctx->params[i];
-        if (ld->bits[i]) {
-            free(p->t.bits);
-            p->t.bits = ld->bits[i];
-            ld->bits[i] = NULL;
-        } else if (p->enabled) {
-            window_bits = 0;
-        }
-    }
-    ctx->plan.window_bits = window_bits;
-    ctx->plan.moved = 0;
-    for (int32_t i = 0; i < ctx->n_params; i++) {
-        zoq__tensor *t = &ctx->params[i].t;
-        t->tau = ld->tau[i];
-        ctx->params[i].tau_valid = ld->tau_valid[i];
-        float **dst[N_TAGS] = {&t->m, &t->v, &t->sigma};
-        for (int k = 0; k < N_TAGS; k++) {
-            free(*dst[k]);
-            *dst[k] = ld->buf[k][i];
-            ld->buf[k][i] = NULL;
-        }
-        zoq__lozom_free(&ctx->params[i]); /* the spare is regrown by the next step */
-        t->lozo_n = ld->lozo[i].n;
-        t->lozo_nq = ld->lozo[i].nq;
-        t->lozo_vstep = ld->lozo[i].vstep;
-        ctx->params[i].lozo_rank = ld->lozo[i].rank;
-        ld->lozo[i].n = NULL;
-    }
     free(ctx->accum);
     ctx->accum = ld->accum;
     ctx->cap_accum = (int)(ld->n_accum ? ld->n_accum : 1);
@@ -460,6 +294,11 @@ static void commit(zoq_ctx *ctx, loaded *ld)
     ctx->updates = ld->updates;
     ctx->mask_epoch = ld->mask_epoch;
     ctx->step = ld->step;
+    zoq__tech_commit(ctx, ld->staged);
+    for (int k = 0; k < ZOQ__TECH_COUNT; k++) {
+        free(ld->staged[k]);
+        ld->staged[k] = NULL;
+    }
 }
 
 int zoq__state_decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const char *path)
@@ -489,7 +328,7 @@ int zoq__state_decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const c
         rc = apply_options(ctx, ld.opts, ld.n_opts, path);
     if (rc == ZOQ_OK)
         commit(ctx, &ld);
-    discard(&ld, ctx->n_params);
+    discard(ctx, &ld);
     return rc;
 }
 

@@ -287,9 +287,9 @@ static int check_point(zoq_ctx *ctx, int32_t point, int32_t id)
 }
 
 /* The pass that writes point `point` of parameter p into dst: θ + coef·d,
- * d with the step's mask, HiZOO and LoZO. A disabled parameter (which the
- * in-place step never moves, and which holds no HiZOO estimate) gets no
- * direction, nor does the unperturbed point. */
+ * d with the step's mask, HiZOO and LoZO stages. A disabled parameter (which
+ * the in-place step never moves, and which holds no HiZOO estimate) gets no
+ * direction, nor does the unperturbed point: its pass is a plain copy. */
 static zoq__pass point_pass(const zoq_ctx *ctx, int32_t point, const zoq__param *p, void *dst,
                             zoq__term *term)
 {
@@ -298,8 +298,9 @@ static zoq__pass point_pass(const zoq_ctx *ctx, int32_t point, const zoq__param 
     zoq__pass pass = zoq__pass_base(ctx, &p->t, dst);
     pass.n_terms = pt->query >= 0 && p->enabled;
     pass.terms = term;
-    pass.hs = zoq__move_hessian(ctx);
-    pass.mask = zoq__sparse_mask(ctx, 0);
+    if (pass.n_terms > 0) /* else a plain copy */
+        zoq__pass_stages(ctx, p, &pass, NULL, zoq__move_hessian(ctx), zoq__sparse_mask(ctx, 0),
+                         0);
     return pass;
 }
 
@@ -324,11 +325,7 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
     if ((rc = zoq__device_backend(ctx, p->device, &be)) != ZOQ_OK)
         return rc;
     zoq__term term;
-    zoq__pass pass = point_pass(ctx, point, p, dst, &term);
-    if (pass.n_terms == 0) { /* a plain copy */
-        pass.hs = NULL;
-        pass.mask = NULL;
-    }
+    const zoq__pass pass = point_pass(ctx, point, p, dst, &term);
     rc = be->iface->run_passes(be, &pass, 1);
     return rc == ZOQ_OK ? rc : zoq__fail(ctx, rc, "materialize failed: %s %s", zoq_strerror(rc),
                                          zoq__backend_error(be));

@@ -49,3 +49,31 @@ void zoq__buf_printf(zoq__buf *b, const char *fmt, ...)
     else
         zoq__buf_put(b, tmp, (size_t)len);
 }
+
+void zoq__buf_put_le(zoq__buf *b, uint64_t v, int n)
+{
+    unsigned char x[8];
+    for (int i = 0; i < n; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    zoq__buf_put(b, x, (size_t)n);
+}
+
+const unsigned char *zoq__rbuf_take(zoq__rbuf *r, size_t n)
+{
+    if (r->bad || n > r->n - r->at) {
+        r->bad = 1;
+        return NULL;
+    }
+    const unsigned char *s = r->p + r->at;
+    r->at += n;
+    return s;
+}
+
+uint64_t zoq__rbuf_le(zoq__rbuf *r, int n)
+{
+    const unsigned char *s = zoq__rbuf_take(r, (size_t)n);
+    uint64_t v = 0;
+    for (int i = 0; s && i < n; i++)
+        v |= (uint64_t)s[i] << (8 * i);
+    return v;
+}

@@ -133,13 +133,44 @@ static zoq__tensor tensor_of(bufs *b, int dtype, uint64_t key, int64_t cols)
     t.dtype = dtype;
     t.numel = N;
     t.key = key;
-    t.m = b->m;
-    t.v = b->v;
-    t.sigma = b->sigma;
-    t.bits = b->bits;
-    t.tau = 1.0f;
+    t.rows = cols ? N / cols : 0;
     t.cols = cols;
     return t;
+}
+
+/* The case's pass over b (tensor t), its stages' state in mv and ms. */
+static zoq__pass pass_of(bufs *b, const zoq__tensor *t, const zoq__term *terms, int dist,
+                         float scale, const zoq__lowrank *lr, const zoq__mask *mask,
+                         const zoq__hessian *hs, const zoq__update *upd, zoq__moments *mv,
+                         zoq__mask_state *ms)
+{
+    zoq__pass ps;
+    memset(&ps, 0, sizeof ps);
+    ps.src = t;
+    ps.dst = b->data;
+    ps.dist = dist;
+    ps.scale = scale;
+    ps.n_terms = 3;
+    ps.terms = terms;
+    mv->m = b->m;
+    mv->v = b->v;
+    ms->bits = b->bits;
+    ms->tau = 1.0f;
+    if (lr)
+        zoq__pass_stage(&ps, ZOQ__STAGE_LOWRANK, lr, NULL);
+    if (mask)
+        zoq__pass_stage(&ps, ZOQ__STAGE_MASK, mask, ms);
+    if (hs) {
+        zoq__pass_stage(&ps, ZOQ__STAGE_PRECOND, hs, b->sigma);
+        zoq__pass_stage(&ps, ZOQ__STAGE_CURV, hs, b->sigma);
+    }
+    if (upd && upd->kind == ZOQ_OPTIM_ADAM)
+        zoq__pass_stage(&ps, ZOQ__STAGE_ADAM, upd, mv);
+    else if (upd && upd->kind == ZOQ_OPTIM_MOMENTUM)
+        zoq__pass_stage(&ps, ZOQ__STAGE_MOMENTUM, upd, b->m);
+    else if (upd)
+        zoq__pass_stage(&ps, ZOQ__STAGE_SGD, upd, NULL);
+    return ps;
 }
 
 static void pass_case(zoq__backend *cpu, int dtype, int dist, int upd_kind, int hessian,
@@ -157,26 +188,21 @@ static void pass_case(zoq__backend *cpu, int dtype, int dist, int upd_kind, int 
     const uint64_t key = next();
     zoq__tensor ta = tensor_of(&a, dtype, key, lozo ? 17 : 0);
     zoq__tensor tb = tensor_of(&b, dtype, key, lozo ? 17 : 0);
-    zoq__pass ps;
-    memset(&ps, 0, sizeof ps);
-    ps.src = &ta;
-    ps.dst = a.data;
-    ps.dist = dist;
-    ps.scale = scale;
-    ps.n_terms = 3;
-    ps.terms = terms;
-    ps.upd = upd_kind >= 0 ? &upd : NULL;
-    ps.hs = hessian ? &hs : NULL;
-    ps.mask = mask_kind ? &mask : NULL;
-    ps.lozo_rank = lozo;
-    ps.lozo_interval = 3;
+    const zoq__lowrank lr = {lozo, 3};
+    zoq__moments mva, mvb;
+    zoq__mask_state msa, msb;
+    const zoq__pass ps = pass_of(&a, &ta, terms, dist, scale, lozo ? &lr : NULL,
+                                 mask_kind ? &mask : NULL, hessian ? &hs : NULL,
+                                 upd_kind >= 0 ? &upd : NULL, &mva, &msa);
+    const zoq__pass psb = pass_of(&b, &tb, terms, dist, scale, lozo ? &lr : NULL,
+                                  mask_kind ? &mask : NULL, hessian ? &hs : NULL,
+                                  upd_kind >= 0 ? &upd : NULL, &mvb, &msb);
     const char *what = point_noise ? "direction" : "pass";
     if (point_noise) {
         static float ref[N], got[N];
         const int64_t off = (int64_t)(next() % N), cnt = (int64_t)(next() % (uint64_t)(N - off));
         CHECK(cpu->iface->direction(cpu, &ps, off, cnt, ref) == ZOQ_OK, "cpu direction");
-        zoq__kpass k = zoq__kpass_make(&ps, terms, grad, curv);
-        k.t = tb;
+        zoq__kpass k = zoq__kpass_make(&psb, terms, grad, curv);
         for (int64_t g = off / ZOQ__GROUP; g < (off + cnt + ZOQ__GROUP - 1) / ZOQ__GROUP; g++)
             zoq__k_direction_group(&k, g, off, cnt, got);
         CHECK(memcmp(ref, got, (size_t)cnt * sizeof *ref) == 0,
@@ -184,9 +210,7 @@ static void pass_case(zoq__backend *cpu, int dtype, int dist, int upd_kind, int 
               mask_kind, lozo);
     } else {
         CHECK(cpu->iface->run_passes(cpu, &ps, 1) == ZOQ_OK, "cpu pass");
-        zoq__kpass k = zoq__kpass_make(&ps, terms, grad, curv);
-        k.t = tb;
-        k.dst = b.data;
+        zoq__kpass k = zoq__kpass_make(&psb, terms, grad, curv);
         for (int64_t g = 0; g < (N + ZOQ__GROUP - 1) / ZOQ__GROUP; g++)
             zoq__k_pass_group(&k, g);
         size_t w = dtype == ZOQ_F32 ? 4 : 2;

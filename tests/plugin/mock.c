@@ -56,6 +56,12 @@ static int mock_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset,
     return cpu->iface->direction(cpu, ps, offset, count, out);
 }
 
+static int mock_supports_stage(zoq__backend *be, int kind)
+{
+    zoq__backend *cpu = ((mock *)be->context)->cpu;
+    return cpu->iface->supports_stage(cpu, kind);
+}
+
 static void mock_destroy(zoq__backend *be)
 {
     mock *m = be->context;
@@ -129,6 +135,7 @@ static const zoq__backend_iface mock_iface = {
     .upload = mock_copy,
     .download = mock_copy,
     .last_error = mock_error,
+    .supports_stage = mock_supports_stage,
 };
 
 static int mock_create(zoq__backend **out, const char **why)

@@ -1,5 +1,6 @@
 /* cpu.c - the built-in CPU backend: fused noise passes, split into fixed
- * chunks and run on the thread pool. Each element's result depends only on
+ * chunks and run on the thread pool, each tile through the pass's terms
+ * and a table of stage functions (one call per tile per stage). Each element's result depends only on
  * its own index, so any thread count gives the same bits. */
 #include <math.h>
 #include <stdlib.h>
@@ -35,175 +36,244 @@ typedef struct batch {
     const zoq__tile_ops *ops;
 } batch;
 
-/* The sparse mask of the tile of n elements at b (m[j] = 1: perturbed);
- * vals are the tile's unperturbed values (magnitude modes). */
-static void mask_tile(const zoq__pass *ps, int64_t b, int n, const float *vals, uint8_t *m)
+/* One tile of a pass on its way through the stages: n elements at b, acc
+ * their running values; what the direction stages set for every term's d
+ * (lowrank, m, root); scratch for z and ĝ. */
+typedef struct tile {
+    const zoq__tile_ops *ops;
+    const zoq__pass *ps;
+    int64_t b;
+    int n;
+    float *acc;
+    const zoq__lowrank *lowrank; /* NULL: d from z */
+    uint8_t *m;                 /* NULL: no mask */
+    float *root;                /* NULL: no preconditioning */
+    float *z, *g, *root_buf;    /* TILE floats each */
+    uint8_t *mask_buf;          /* TILE bytes */
+} tile;
+
+/* Scratch of a tile, never initialized (it is written before it is read). */
+typedef struct scratch {
+    float z[TILE], g[TILE], root[TILE];
+    uint8_t mask[TILE];
+} scratch;
+
+/* A tile over the scratch sc. */
+static tile tile_at(const zoq__tile_ops *ops, const zoq__pass *ps, scratch *sc)
 {
-    const zoq__mask *mk = ps->mask;
-    zoq__tensor *t = (zoq__tensor *)ps->src; /* STORE writes the tensor's bits */
+    return (tile){.ops = ops, .ps = ps, .z = sc->z, .g = sc->g, .root_buf = sc->root,
+                  .mask_buf = sc->mask};
+}
+
+/* The direction of a term over the tile: z (or U·Vᵀ/sqrt(r)), times the mask
+ * m (NULL: none), divided by root[j] = sqrt(sigma[j]) (NULL: none), in z. */
+static void direction(const tile *t, const zoq__term *term, const uint8_t *m, const float *root,
+                      float *z)
+{
+    const zoq__tensor *src = t->ps->src;
+    if (t->lowrank)
+        zoq__lowrank_fill(src->key, term->step, term->query, t->lowrank->rank,
+                          t->lowrank->interval, src->cols, (uint64_t)t->b, (size_t)t->n, z);
+    else
+        t->ops->noise(src->key, term->step, term->query, t->ps->stream, t->ps->dist,
+                      (uint64_t)t->b, (size_t)t->n, z);
+    if (m)
+        t->ops->keep(m, t->n, z);
+    if (root)
+        t->ops->divide(root, t->n, z);
+}
+
+/* out[j] = out[j] + coef_k * d_k[j] for each term k in order. Plain
+ * Rademacher directions over whole blocks skip z where the set can
+ * (c * (±1) is a sign flip of c: same bits unless c is NaN). */
+static void add_terms(tile *t, const zoq__term *terms, int n_terms, float *out)
+{
+    const zoq__tile_ops *ops = t->ops;
+    const zoq__pass *ps = t->ps;
+    const int signs = ops->rademacher_axpy && ps->dist == ZOQ_DIST_RADEMACHER && !t->m &&
+                      !t->root && !t->lowrank && t->b % ZOQ__RADE_PER_BLOCK == 0 &&
+                      t->n % ZOQ__RADE_PER_BLOCK == 0;
+    for (int k = 0; k < n_terms; k++) {
+        const zoq__term *tm = &terms[k];
+        if (signs && !isnan(tm->coef)) {
+            ops->rademacher_axpy(ps->src->key, tm->step, tm->query, ps->stream, (uint64_t)t->b,
+                                 (size_t)t->n, tm->coef, out);
+            continue;
+        }
+        direction(t, tm, t->m, t->root, t->z);
+        ops->axpy(tm->coef, t->z, t->n, out);
+    }
+}
+
+/* The stages of backend.h, one function per kind over one tile. */
+
+static void stage_lowrank(tile *t, const zoq__stage *st)
+{
+    t->lowrank = t->ps->src->cols > 0 ? st->arg : NULL;
+}
+
+/* The mask from the tile's unperturbed values (magnitude modes), the
+ * state's bits, or stream 2 (random). */
+static void stage_mask(tile *t, const zoq__stage *st)
+{
+    const zoq__mask *mk = st->arg;
+    zoq__mask_state *ms = st->state;
+    const int64_t b = t->b;
+    const int n = t->n;
+    uint8_t *m = t->m = t->mask_buf;
     switch (mk->kind) {
     case ZOQ__MASK_RANDOM:
-        zoq__mask_fill(t->key, mk->step, mk->keep, (uint64_t)b, (size_t)n, m);
+        zoq__mask_fill(t->ps->src->key, mk->step, mk->keep, (uint64_t)b, (size_t)n, m);
         return;
     case ZOQ__MASK_BITS:
         for (int j = 0; j < n; j++)
-            m[j] = (t->bits[(b + j) >> 3] >> ((b + j) & 7)) & 1u;
+            m[j] = (ms->bits[(b + j) >> 3] >> ((b + j) & 7)) & 1u;
         return;
     default:
         for (int j = 0; j < n; j++)
-            m[j] = fabsf(vals[j]) <= t->tau;
+            m[j] = fabsf(t->acc[j]) <= ms->tau;
         if (mk->kind == ZOQ__MASK_MAGNITUDE_STORE) /* b is a multiple of 8: whole bytes */
             for (int j = 0; j < n; j += 8) {
                 uint8_t byte = 0;
                 for (int k = 0; k < 8 && j + k < n; k++)
                     byte |= (uint8_t)(m[j + k] << k);
-                t->bits[(b + j) >> 3] = byte;
+                ms->bits[(b + j) >> 3] = byte;
             }
     }
 }
 
-/* The direction of a term over the tile of n elements at b: z, times the
- * mask m (NULL: none), divided by root[j] = sqrt(sigma[j]) under HiZOO. */
-static void direction(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__term *term,
-                      int64_t b, int n, const uint8_t *m, const float *root, float *z)
+static void stage_precond(tile *t, const zoq__stage *st)
 {
-    const zoq__tensor *t = ps->src;
-    if (ps->lozo_rank > 0 && t->cols > 0)
-        zoq__lowrank_fill(t->key, term->step, term->query, ps->lozo_rank, ps->lozo_interval,
-                          t->cols, (uint64_t)b, (size_t)n, z);
-    else
-        ops->noise(t->key, term->step, term->query, ps->stream, ps->dist, (uint64_t)b,
-                   (size_t)n, z);
-    if (m)
-        ops->keep(m, n, z);
-    if (root)
-        ops->divide(root, n, z);
+    t->root = t->root_buf;
+    t->ops->root((const float *)st->state + t->b, t->n, t->root);
 }
 
-/* acc[j] = acc[j] + coef_k * d_k[j] for each term k in order (z: scratch).
- * Plain Rademacher directions over whole blocks skip z where the set can
- * (c * (±1) is a sign flip of c: same bits unless c is NaN). */
-static void add_terms(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__term *terms,
-                      int n_terms, int64_t b, int n, const uint8_t *m, const float *root,
-                      float *acc, float *z)
+/* HiZOO's sigma update; root gets sqrt(new sigma). Elements the mask
+ * leaves out were not probed: their sigma stays. */
+static void stage_curv(tile *t, const zoq__stage *st)
 {
-    const zoq__tensor *t = ps->src;
-    const int signs = ops->rademacher_axpy && ps->dist == ZOQ_DIST_RADEMACHER && !m && !root &&
-                      !(ps->lozo_rank > 0 && t->cols > 0) && b % ZOQ__RADE_PER_BLOCK == 0 &&
-                      n % ZOQ__RADE_PER_BLOCK == 0;
-    for (int k = 0; k < n_terms; k++) {
-        const zoq__term *tm = &terms[k];
-        if (signs && !isnan(tm->coef)) {
-            ops->rademacher_axpy(t->key, tm->step, tm->query, ps->stream, (uint64_t)b,
-                                 (size_t)n, tm->coef, acc);
-            continue;
-        }
-        direction(ops, ps, tm, b, n, m, root, z);
-        ops->axpy(tm->coef, z, n, acc);
-    }
-}
-
-/* HiZOO's sigma update of backend.h on one tile; root gets sqrt(new sigma).
- * Elements the sparse mask m leaves out were not probed: their sigma stays. */
-static void hessian_stage(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n,
-                          const uint8_t *m, float *sig, float *root, float *z)
-{
-    const zoq__hessian *hs = ps->hs;
-    float s[TILE];
+    const zoq__hessian *hs = st->arg;
+    const zoq__tile_ops *ops = t->ops;
+    float *sig = (float *)st->state + t->b, s[TILE];
+    const int n = t->n;
     ops->scale(hs->keep, sig, n, s);
     for (int k = 0; k < hs->n_curv; k++) {
-        direction(ops, ps, &hs->curv[k], b, n, NULL, NULL, z);
-        ops->curv(hs->curv[k].coef, sig, z, n, s);
+        direction(t, &hs->curv[k], NULL, NULL, t->z);
+        ops->curv(hs->curv[k].coef, sig, t->z, n, s);
     }
     for (int j = 0; j < n; j++)
-        if (!m || m[j])
+        if (!t->m || t->m[j])
             sig[j] = s[j] < hs->floor ? hs->floor : s[j];
-    ops->root(sig, n, root);
+    ops->root(sig, n, t->root);
 }
 
-/* The optimizer stage of backend.h on one tile: g is ĝ, m and v the
- * tensor's buffers at this tile. */
-static void optimizer_stage(const zoq__tile_ops *ops, const zoq__update *u, const float *g,
-                            float *m, float *v, float *acc, int n)
+/* ĝ of the update's terms into t->g. */
+static const float *gradient(tile *t, const zoq__update *u)
 {
-    if (u->kind == ZOQ_OPTIM_SGD)
-        ops->axpy(-u->lr, g, n, acc);
-    else if (u->kind == ZOQ_OPTIM_MOMENTUM)
-        ops->momentum(u, g, m, acc, n);
-    else
-        ops->adam(u, g, m, v, acc, n);
+    memset(t->g, 0, (size_t)t->n * sizeof *t->g);
+    add_terms(t, u->grad, u->n_grad, t->g);
+    return t->g;
 }
 
-/* root[j] = sqrt(sigma) of the tile under HiZOO; NULL when off. */
-static float *tile_root(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n,
-                        float *root)
+static void stage_sgd(tile *t, const zoq__stage *st)
 {
-    if (!ps->hs)
-        return NULL;
-    ops->root(ps->src->sigma + b, n, root);
-    return root;
+    const zoq__update *u = st->arg;
+    t->ops->axpy(-u->lr, gradient(t, u), t->n, t->acc);
+}
+
+static void stage_momentum(tile *t, const zoq__stage *st)
+{
+    const zoq__update *u = st->arg;
+    t->ops->momentum(u, gradient(t, u), (float *)st->state + t->b, t->acc, t->n);
+}
+
+static void stage_adam(tile *t, const zoq__stage *st)
+{
+    const zoq__update *u = st->arg;
+    const zoq__moments *mv = st->state;
+    t->ops->adam(u, gradient(t, u), mv->m + t->b, mv->v + t->b, t->acc, t->n);
+}
+
+static void stage_lozo_m(tile *t, const zoq__stage *st)
+{
+    const zoq__update *u = st->arg;
+    const zoq__lozo_factors *f = st->state;
+    const zoq__tensor *src = t->ps->src;
+    zoq__lowrank_factor_fill(src->key, f->vstep, f->nq, f->rank, f->n, src->rows, src->cols,
+                             (uint64_t)t->b, (size_t)t->n, t->g);
+    t->ops->axpy(-u->lr, t->g, t->n, t->acc);
+}
+
+static void stage_floor(tile *t, const zoq__stage *st)
+{
+    const float floor = *(const float *)st->arg;
+    for (int j = 0; j < t->n; j++)
+        t->acc[j] = t->acc[j] < floor ? floor : t->acc[j];
+}
+
+static void (*const stage_fn[ZOQ__STAGE_COUNT])(tile *, const zoq__stage *) = {
+    [ZOQ__STAGE_LOWRANK] = stage_lowrank,   [ZOQ__STAGE_MASK] = stage_mask,
+    [ZOQ__STAGE_PRECOND] = stage_precond,   [ZOQ__STAGE_CURV] = stage_curv,
+    [ZOQ__STAGE_SGD] = stage_sgd,           [ZOQ__STAGE_MOMENTUM] = stage_momentum,
+    [ZOQ__STAGE_ADAM] = stage_adam,         [ZOQ__STAGE_LOZO_M] = stage_lozo_m,
+    [ZOQ__STAGE_FLOOR] = stage_floor,
+};
+
+/* Runs the direction stages (those before ZOQ__STAGE_CURV) on t, whose acc
+ * holds the unperturbed values; returns the index of the first other. */
+static int direction_stages(tile *t)
+{
+    int s = 0;
+    for (; s < t->ps->n_stages && t->ps->stages[s].kind < ZOQ__STAGE_CURV; s++)
+        stage_fn[t->ps->stages[s].kind](t, &t->ps->stages[s]);
+    return s;
 }
 
 /* The pass formula of backend.h on the tile of n elements at b. */
 static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n)
 {
-    float acc_buf[TILE], z[TILE], g[TILE], root_buf[TILE];
-    uint8_t mask_buf[TILE];
-    const zoq__tensor *t = ps->src;
-    uint8_t *m = ps->mask ? mask_buf : NULL;
+    float acc_buf[TILE];
+    scratch sc;
+    tile t = tile_at(ops, ps, &sc);
+    t.b = b;
+    t.n = n;
+    const zoq__tensor *src = ps->src;
     /* f32 in place, aligned: the tile itself is the accumulator (no copy in
      * or out); a buffer at an odd address goes through load and store */
-    const int direct = t->dtype == ZOQ_F32 && ps->dst == t->data && ps->scale != 0.0f &&
-                       (uintptr_t)t->data % sizeof(float) == 0;
-    float *acc = direct ? (float *)t->data + b : acc_buf;
+    const int direct = src->dtype == ZOQ_F32 && ps->dst == src->data && ps->scale != 0.0f &&
+                       (uintptr_t)src->data % sizeof(float) == 0;
+    t.acc = direct ? (float *)src->data + b : acc_buf;
     if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
-        memset(acc, 0, (size_t)n * sizeof *acc);
+        memset(t.acc, 0, (size_t)n * sizeof *t.acc);
     else if (!direct)
-        ops->load(t->data, t->dtype, b, n, acc);
-    if (m)
-        mask_tile(ps, b, n, acc, m);
+        ops->load(src->data, src->dtype, b, n, t.acc);
+    int s = direction_stages(&t);
     if (ps->scale != 1.0f && ps->scale != 0.0f)
-        ops->scale(ps->scale, acc, n, acc);
-    float *root = tile_root(ops, ps, b, n, root_buf);
-    add_terms(ops, ps, ps->terms, ps->n_terms, b, n, m, root, acc, z);
-    if (ps->hs && ps->hs->n_curv > 0)
-        hessian_stage(ops, ps, b, n, m, t->sigma + b, root, z);
-    if (ps->upd && ps->upd->kind == ZOQ_OPTIM_MOMENTUM && t->lozo_n) {
-        zoq__lowrank_factor_fill(t->key, t->lozo_vstep, t->lozo_nq, ps->lozo_rank, t->lozo_n,
-                                 t->numel / t->cols, t->cols, (uint64_t)b, (size_t)n, g);
-        const float neg_lr = -ps->upd->lr;
-        for (int j = 0; j < n; j++)
-            acc[j] = acc[j] + neg_lr * g[j];
-    } else if (ps->upd) {
-        memset(g, 0, (size_t)n * sizeof *g);
-        add_terms(ops, ps, ps->upd->grad, ps->upd->n_grad, b, n, m, root, g, z);
-        optimizer_stage(ops, ps->upd, g, t->m ? t->m + b : NULL, t->v ? t->v + b : NULL, acc,
-                        n);
-    }
-    if (ps->floor_on) {
-        for (int j = 0; j < n; j++)
-            acc[j] = acc[j] < ps->floor ? ps->floor : acc[j];
-    }
+        ops->scale(ps->scale, t.acc, n, t.acc);
+    add_terms(&t, ps->terms, ps->n_terms, t.acc);
+    for (; s < ps->n_stages; s++)
+        stage_fn[ps->stages[s].kind](&t, &ps->stages[s]);
     if (!direct)
-        ops->store(ps->dst, t->dtype, b, n, acc);
+        ops->store(ps->dst, src->dtype, b, n, t.acc);
 }
 
 static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
                          float *out)
 {
-    const zoq__tile_ops *ops = ((const cpu_ctx *)be->context)->ops;
-    float vals[TILE], root_buf[TILE];
-    uint8_t mask_buf[TILE];
+    float vals[TILE];
+    scratch sc;
+    tile t = tile_at(((const cpu_ctx *)be->context)->ops, ps, &sc);
+    t.acc = vals;
+    int masked = 0;
+    for (int s = 0; s < ps->n_stages; s++)
+        masked |= ps->stages[s].kind == ZOQ__STAGE_MASK;
     for (int64_t b = offset; b < offset + count; b += TILE) {
-        int n = (int)(offset + count - b < TILE ? offset + count - b : TILE);
-        uint8_t *m = NULL;
-        if (ps->mask) {
-            ops->load(ps->src->data, ps->src->dtype, b, n, vals);
-            m = mask_buf;
-            mask_tile(ps, b, n, vals, m);
-        }
-        direction(ops, ps, ps->terms, b, n, m, tile_root(ops, ps, b, n, root_buf),
-                  out + (b - offset));
+        t.b = b;
+        t.n = (int)(offset + count - b < TILE ? offset + count - b : TILE);
+        if (masked) /* a magnitude mask reads θ */
+            t.ops->load(ps->src->data, ps->src->dtype, b, t.n, vals);
+        direction_stages(&t);
+        direction(&t, ps->terms, t.m, t.root, out + (b - offset));
     }
     return ZOQ_OK;
 }
@@ -279,6 +349,12 @@ static void cpu_destroy(zoq__backend *be)
     free(be);
 }
 
+static int cpu_supports_stage(zoq__backend *be, int kind)
+{
+    (void)be;
+    return kind >= 0 && kind < ZOQ__STAGE_COUNT;
+}
+
 static const zoq__backend_iface cpu_iface = {
     .size = sizeof(zoq__backend_iface),
     .abi = ZOQ__BACKEND_ABI,
@@ -287,6 +363,7 @@ static const zoq__backend_iface cpu_iface = {
     .direction = cpu_direction,
     .destroy = cpu_destroy,
     .run_chained = cpu_run_chained,
+    .supports_stage = cpu_supports_stage,
 };
 
 int zoq__cpu_backend_create_isa(int n_threads, int isa, zoq__backend **out)

@@ -77,8 +77,10 @@ static int upload_terms(zoq__backend *be, const zoq__pass *passes, int n, size_t
     for (int p = 0; p < n; p++) {
         base[p] = total;
         total += (size_t)passes[p].n_terms;
-        total += passes[p].upd ? (size_t)passes[p].upd->n_grad : 0;
-        total += passes[p].hs ? (size_t)passes[p].hs->n_curv : 0;
+        const zoq__update *u = zoq__pass_update(&passes[p]);
+        const zoq__hessian *hs = zoq__pass_curv(&passes[p]);
+        total += u ? (size_t)u->n_grad : 0;
+        total += hs ? (size_t)hs->n_curv : 0;
     }
     if (total == 0)
         return ZOQ_OK;
@@ -90,12 +92,14 @@ static int upload_terms(zoq__backend *be, const zoq__pass *passes, int n, size_t
         const zoq__pass *ps = &passes[p];
         memcpy(at, ps->terms, (size_t)ps->n_terms * sizeof *at);
         at += ps->n_terms;
-        if (ps->upd) {
-            memcpy(at, ps->upd->grad, (size_t)ps->upd->n_grad * sizeof *at);
-            at += ps->upd->n_grad;
+        const zoq__update *u = zoq__pass_update(ps);
+        const zoq__hessian *hs = zoq__pass_curv(ps);
+        if (u) {
+            memcpy(at, u->grad, (size_t)u->n_grad * sizeof *at);
+            at += u->n_grad;
         }
-        if (ps->hs)
-            memcpy(at, ps->hs->curv, (size_t)ps->hs->n_curv * sizeof *at);
+        if (hs)
+            memcpy(at, hs->curv, (size_t)hs->n_curv * sizeof *at);
     }
     cudaError_t e = reserve((void **)&c->terms, &c->cap_terms, total * sizeof *host);
     if (e == cudaSuccess)
@@ -109,7 +113,8 @@ static zoq__kpass device_pass(const cuda_ctx *c, const zoq__pass *ps, size_t bas
 {
     const zoq__term *t = c->terms + base;
     const zoq__term *g = t + ps->n_terms;
-    const zoq__term *h = g + (ps->upd ? ps->upd->n_grad : 0);
+    const zoq__update *u = zoq__pass_update(ps);
+    const zoq__term *h = g + (u ? u->n_grad : 0);
     return zoq__kpass_make(ps, t, g, h);
 }
 
@@ -140,9 +145,12 @@ static int cuda_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset,
     if (count == 0)
         return ZOQ_OK;
     size_t base;
-    zoq__pass one = *ps; /* the first term; HiZOO's sigma as it is, never updated here */
+    zoq__pass one = *ps; /* the first term and the direction stages: sigma is not updated */
     one.n_terms = 1;
-    one.upd = NULL;
+    one.n_stages = 0;
+    for (int s = 0; s < ps->n_stages; s++)
+        if (ps->stages[s].kind < ZOQ__STAGE_CURV)
+            one.stages[one.n_stages++] = ps->stages[s];
     int rc = upload_terms(be, &one, 1, &base);
     if (rc != ZOQ_OK)
         return rc;
@@ -200,11 +208,18 @@ static const char *cuda_last_error(zoq__backend *be)
     return ((cuda_ctx *)be->context)->err;
 }
 
+static int cuda_supports_stage(zoq__backend *be, int kind)
+{
+    (void)be;
+    return zoq__kpass_supports(kind);
+}
+
 static const zoq__backend_iface cuda_iface = {
     sizeof(zoq__backend_iface), ZOQ__BACKEND_ABI, "cuda",
     cuda_run_passes, cuda_direction, cuda_destroy,
     cuda_alloc, cuda_release, cuda_upload, cuda_download, cuda_last_error,
     NULL, /* run_chained: zoq_run falls back to two passes */
+    cuda_supports_stage,
 };
 
 static int cuda_create(zoq__backend **out, const char **why)

@@ -42,9 +42,21 @@ typedef struct zoq__kpass {
     int lozo_rank;
     uint64_t lozo_interval;
     float lozo_inv;             /* 1/sqrt(rank) as lowrank.c rounds it */
+    float *m, *v, *sigma;       /* the stages' state */
+    uint8_t *bits;
+    float tau;
 } zoq__kpass;
 
-/* The kernel form of ps, its term lists at terms, grad and curv. */
+/* Whether the kernels run passes with a stage of this kind (LOZO-M's
+ * factors and the QZO floor stay on the CPU). */
+static inline int zoq__kpass_supports(int kind)
+{
+    return kind >= 0 && kind < ZOQ__STAGE_COUNT && kind != ZOQ__STAGE_LOZO_M &&
+           kind != ZOQ__STAGE_FLOOR;
+}
+
+/* The kernel form of ps, its term lists at terms, grad and curv (ps's
+ * stages: those zoq__kpass_supports). */
 static inline zoq__kpass zoq__kpass_make(const zoq__pass *ps, const zoq__term *terms,
                                          const zoq__term *grad, const zoq__term *curv)
 {
@@ -57,33 +69,63 @@ static inline zoq__kpass zoq__kpass_make(const zoq__pass *ps, const zoq__term *t
     k.scale = ps->scale;
     k.n_terms = ps->n_terms;
     k.terms = terms;
-    if (ps->upd) {
-        const zoq__update *u = ps->upd;
-        k.has_upd = 1;
-        k.upd_kind = u->kind;
-        k.n_grad = u->n_grad;
-        k.grad = grad;
-        k.lr = u->lr; k.mu = u->mu; k.beta1 = u->beta1; k.beta2 = u->beta2; k.eps = u->eps;
-        k.bc1 = u->bc1; k.bc2 = u->bc2;
-    }
-    if (ps->hs) {
-        k.has_hs = 1;
-        k.n_curv = ps->hs->n_curv;
-        k.keep = ps->hs->keep;
-        k.floor = ps->hs->floor;
-        k.curv = curv;
-    }
-    if (ps->mask) {
-        k.mask_kind = ps->mask->kind;
-        k.mask_keep = ps->mask->keep;
-        k.mask_step = ps->mask->step;
-    }
-    if (ps->lozo_rank > 0 && ps->src->cols > 0) {
-        k.lozo_rank = ps->lozo_rank;
-        k.lozo_interval = ps->lozo_interval;
-        k.lozo_inv = (float)(1.0 / sqrt((double)ps->lozo_rank));
+    for (int s = 0; s < ps->n_stages; s++) {
+        const zoq__stage *st = &ps->stages[s];
+        if (st->kind == ZOQ__STAGE_LOWRANK && ps->src->cols > 0) {
+            const zoq__lowrank *lr = (const zoq__lowrank *)st->arg;
+            k.lozo_rank = lr->rank;
+            k.lozo_interval = lr->interval;
+            k.lozo_inv = (float)(1.0 / sqrt((double)lr->rank));
+        } else if (st->kind == ZOQ__STAGE_MASK) {
+            const zoq__mask *mk = (const zoq__mask *)st->arg;
+            const zoq__mask_state *ms = (const zoq__mask_state *)st->state;
+            k.mask_kind = mk->kind;
+            k.mask_keep = mk->keep;
+            k.mask_step = mk->step;
+            k.bits = ms ? ms->bits : (uint8_t *)0;
+            k.tau = ms ? ms->tau : 0.0f;
+        } else if (st->kind == ZOQ__STAGE_PRECOND || st->kind == ZOQ__STAGE_CURV) {
+            const zoq__hessian *hs = (const zoq__hessian *)st->arg;
+            k.has_hs = 1;
+            k.n_curv = st->kind == ZOQ__STAGE_CURV ? hs->n_curv : 0;
+            k.keep = hs->keep;
+            k.floor = hs->floor;
+            k.curv = curv;
+            k.sigma = (float *)st->state;
+        } else if (st->kind >= ZOQ__STAGE_SGD && st->kind <= ZOQ__STAGE_ADAM) {
+            const zoq__update *u = (const zoq__update *)st->arg;
+            k.has_upd = 1;
+            k.upd_kind = u->kind;
+            k.n_grad = u->n_grad;
+            k.grad = grad;
+            k.lr = u->lr; k.mu = u->mu; k.beta1 = u->beta1; k.beta2 = u->beta2; k.eps = u->eps;
+            k.bc1 = u->bc1; k.bc2 = u->bc2;
+            if (st->kind == ZOQ__STAGE_MOMENTUM) {
+                k.m = (float *)st->state;
+            } else if (st->kind == ZOQ__STAGE_ADAM) {
+                k.m = ((const zoq__moments *)st->state)->m;
+                k.v = ((const zoq__moments *)st->state)->v;
+            }
+        }
     }
     return k;
+}
+
+/* The argument of ps's optimizer stage, and of its CURV stage (NULL: none). */
+static inline const zoq__update *zoq__pass_update(const zoq__pass *ps)
+{
+    for (int s = 0; s < ps->n_stages; s++)
+        if (ps->stages[s].kind >= ZOQ__STAGE_SGD && ps->stages[s].kind <= ZOQ__STAGE_LOZO_M)
+            return (const zoq__update *)ps->stages[s].arg;
+    return (const zoq__update *)0;
+}
+
+static inline const zoq__hessian *zoq__pass_curv(const zoq__pass *ps)
+{
+    for (int s = 0; s < ps->n_stages; s++)
+        if (ps->stages[s].kind == ZOQ__STAGE_CURV)
+            return (const zoq__hessian *)ps->stages[s].arg;
+    return (const zoq__hessian *)0;
 }
 
 /* Gaussian elements [first, first+n) of a stream (n <= ZOQ__LOZO_MAX_RANK). */
@@ -171,17 +213,17 @@ static inline ZOQ__HD void zoq__k_mask(const zoq__kpass *k, int64_t i0, int n, c
                 m[j + q] = (float)(w[q] >> 8) * 5.9604644775390625e-8f < k->mask_keep;
         }
     } else if (k->mask_kind == ZOQ__MASK_BITS) {
-        uint8_t byte = t->bits[i0 >> 3];
+        uint8_t byte = k->bits[i0 >> 3];
         for (int j = 0; j < ZOQ__GROUP; j++)
             m[j] = (byte >> j) & 1u;
     } else {
         uint8_t byte = 0;
         for (int j = 0; j < ZOQ__GROUP; j++) {
-            m[j] = j < n && fabsf(vals[j]) <= t->tau;
+            m[j] = j < n && fabsf(vals[j]) <= k->tau;
             byte |= (uint8_t)(m[j] << j);
         }
         if (store && k->mask_kind == ZOQ__MASK_MAGNITUDE_STORE)
-            t->bits[i0 >> 3] = byte;
+            k->bits[i0 >> 3] = byte;
     }
 }
 
@@ -220,7 +262,7 @@ static inline ZOQ__HD void zoq__k_pass_group(const zoq__kpass *k, int64_t g)
     if (k->has_hs) {
         root = root_buf;
         for (int j = 0; j < ZOQ__GROUP; j++)
-            root[j] = j < n ? sqrtf(t->sigma[i0 + j]) : 1.0f;
+            root[j] = j < n ? sqrtf(k->sigma[i0 + j]) : 1.0f;
     }
     for (int q = 0; q < k->n_terms; q++) {
         const float c = k->terms[q].coef;
@@ -231,7 +273,7 @@ static inline ZOQ__HD void zoq__k_pass_group(const zoq__kpass *k, int64_t g)
     if (k->has_hs && k->n_curv > 0) { /* HiZOO's sigma update; root gets the new sqrt */
         float s[ZOQ__GROUP], sig[ZOQ__GROUP];
         for (int j = 0; j < ZOQ__GROUP; j++) {
-            sig[j] = j < n ? t->sigma[i0 + j] : 1.0f;
+            sig[j] = j < n ? k->sigma[i0 + j] : 1.0f;
             s[j] = k->keep * sig[j];
         }
         for (int q = 0; q < k->n_curv; q++) {
@@ -243,7 +285,7 @@ static inline ZOQ__HD void zoq__k_pass_group(const zoq__kpass *k, int64_t g)
         for (int j = 0; j < n; j++) {
             if (!m || m[j])
                 sig[j] = s[j] < k->floor ? k->floor : s[j];
-            t->sigma[i0 + j] = sig[j];
+            k->sigma[i0 + j] = sig[j];
             root[j] = sqrtf(sig[j]);
         }
     }
@@ -262,15 +304,15 @@ static inline ZOQ__HD void zoq__k_pass_group(const zoq__kpass *k, int64_t g)
             if (k->upd_kind == ZOQ_OPTIM_SGD) {
                 acc[j] = acc[j] + neg_lr * gr[j];
             } else if (k->upd_kind == ZOQ_OPTIM_MOMENTUM) {
-                float b = k->mu * t->m[i] + gr[j];
-                t->m[i] = b;
+                float b = k->mu * k->m[i] + gr[j];
+                k->m[i] = b;
                 acc[j] = acc[j] + neg_lr * b;
             } else {
                 const float a1 = 1.0f - k->beta1, a2 = 1.0f - k->beta2;
-                float mm = k->beta1 * t->m[i] + a1 * gr[j];
-                float vv = k->beta2 * t->v[i] + a2 * (gr[j] * gr[j]);
-                t->m[i] = mm;
-                t->v[i] = vv;
+                float mm = k->beta1 * k->m[i] + a1 * gr[j];
+                float vv = k->beta2 * k->v[i] + a2 * (gr[j] * gr[j]);
+                k->m[i] = mm;
+                k->v[i] = vv;
                 float step = (mm / k->bc1) / (sqrtf(vv / k->bc2) + k->eps);
                 acc[j] = acc[j] + neg_lr * step;
             }
@@ -306,7 +348,7 @@ static inline ZOQ__HD void zoq__k_direction_group(const zoq__kpass *k, int64_t g
     if (k->has_hs) {
         root = root_buf;
         for (int j = 0; j < ZOQ__GROUP; j++)
-            root[j] = j < n ? sqrtf(t->sigma[i0 + j]) : 1.0f;
+            root[j] = j < n ? sqrtf(k->sigma[i0 + j]) : 1.0f;
     }
     zoq__k_direction(k, k->terms, i0, m, root, z);
     for (int j = 0; j < n; j++)
