@@ -25,7 +25,7 @@ void cls_train_defaults(cls_train_opts *o)
     *o = (cls_train_opts){.steps = 100, .batch = 16, .queries = 1, .sign = 1, .first = 1,
                           .last = 29, .rank = 8, .probe_dirs = 4, .probe_batches = 4,
                           .lr = 2e-2, .eps = 1e-2, .alpha = 16, .seed = 1,
-                          .modules = "attn_output,ffn_down"};
+                          .modules = "attn_output,ffn_down", .loss = -1};
 }
 
 int cls_train_parse(cls_train_opts *o, const char *a, const char *v)
@@ -40,11 +40,18 @@ int cls_train_parse(cls_train_opts *o, const char *a, const char *v)
     else if (strcmp(a, "--alpha") == 0) o->alpha = atof(v);
     else if (strcmp(a, "--seed") == 0) o->seed = strtoull(v, NULL, 10);
     else if (strcmp(a, "--lora-modules") == 0) o->modules = v;
+    else if (strcmp(a, "--loss") == 0) return cls_train_loss(v, &o->loss);
     else if (strcmp(a, "--layers") == 0) return sscanf(v, "%d:%d", &o->first, &o->last) == 2 ? 0 : -1;
     else if (strcmp(a, "--probe") == 0)
         return sscanf(v, "%d:%d", &o->probe_dirs, &o->probe_batches) == 2 ? 0 : -1;
     else return -1;
     return 0;
+}
+
+int cls_train_loss(const char *name, int *loss)
+{
+    *loss = -1;
+    return strcmp(name, "ce") == 0 || zoq_pref_loss_find(name, loss) == ZOQ_OK ? 0 : -1;
 }
 
 int cls_train_valid(const cls_train_opts *o)
@@ -54,7 +61,9 @@ int cls_train_valid(const cls_train_opts *o)
            (o->probe_dirs == 0 || o->probe_batches >= 2) && o->lr > 0 && o->eps > 0;
 }
 
-/* One training run's state: the minibatch the points are scored on. */
+/* One training run's state: the minibatch the points are scored on; with a
+ * preference loss, the objective and its items (training example i is pair
+ * i, or KTO items 2i: the right word, 2i + 1: the other). */
 typedef struct cls_run {
     lm_engine *e;
     lm_target *t;
@@ -64,6 +73,10 @@ typedef struct cls_run {
     int32_t y[128];
     size_t n;
     double *lp;
+    zoq_ctx *z;
+    zoq_pref_objective_t *obj; /* NULL: cross-entropy */
+    int kto;
+    int64_t items[256], seqs[256];
 } cls_run;
 
 static int run_batch(void *user, int m)
@@ -73,24 +86,75 @@ static int run_batch(void *user, int m)
         const size_t i = r->order[((size_t)m * r->n + k) % r->d->n_train];
         r->ex[k] = r->d->train0 + i;
         r->y[k] = r->d->y_train[i];
+        r->items[r->kto ? 2 * k : k] = r->kto ? 2 * (int64_t)i : (int64_t)i;
+        if (r->kto)
+            r->items[2 * k + 1] = 2 * (int64_t)i + 1;
     }
+    if (r->obj == NULL)
+        return 0;
+    const int64_t m_items = r->kto ? 2 * (int64_t)r->n : (int64_t)r->n;
+    return zoq_pref_objective_set_batch(r->obj, r->items, m_items) == ZOQ_OK ? 0 : -1;
+}
+
+/* A policy evaluation is one decode of the minibatch, or a defect. */
+static int one_decode(const lm_engine *e, int64_t d0)
+{
+    if (e->n_decodes - d0 == 1)
+        return 0;
+    fprintf(stderr, "cls_train: a minibatch took %lld decodes\n", (long long)(e->n_decodes - d0));
+    return -1;
+}
+
+/* The preference objective's scorer: its sequence 2i + s (s = 0 the right
+ * word of training example i) is the engine's sequence of word y or 1 - y. */
+static int pref_scorer(void *user, const zoq_eval_t *ev, const int64_t *seqs, int64_t n,
+                       double *logps, double *tokens)
+{
+    cls_run *r = user;
+    if (n > 256 || (ev == NULL ? target_use_base(r->t) : target_use_point(r->t, ev->point)) != 0)
+        return ZOQ_E_CALLBACK;
+    for (int64_t k = 0; k < n; k++) {
+        const size_t i = (size_t)(seqs[k] / 2);
+        const int32_t word = seqs[k] % 2 == 0 ? r->d->y_train[i] : 1 - r->d->y_train[i];
+        r->seqs[k] = 2 * (int64_t)(r->d->train0 + i) + word;
+    }
+    const int64_t d0 = r->e->n_decodes;
+    if (lm_score(r->e, r->seqs, n, logps, tokens) != 0 || (ev != NULL && one_decode(r->e, d0) != 0))
+        return ZOQ_E_CALLBACK;
     return 0;
 }
 
 static int run_eval(void *user, int32_t point, double *loss)
 {
     cls_run *r = user;
+    if (r->obj != NULL)
+        return zoq_pref_objective_eval_point(r->obj, r->z, point, loss) == ZOQ_OK ? 0 : -1;
     int64_t c;
     const int64_t d0 = r->e->n_decodes;
-    if (target_use_point(r->t, point) != 0 || cls_score(r->e, r->ex, r->n, r->lp) != 0)
+    if (target_use_point(r->t, point) != 0 || cls_score(r->e, r->ex, r->n, r->lp) != 0 ||
+        one_decode(r->e, d0) != 0)
         return -1;
-    if (r->e->n_decodes - d0 != 1) {
-        fprintf(stderr, "cls_train: a minibatch took %lld decodes\n",
-                (long long)(r->e->n_decodes - d0));
-        return -1;
-    }
     cls_eval(r->lp, r->y, r->n, 0.0, loss, &c, NULL);
     return isfinite(*loss) ? 0 : -1;
+}
+
+/* The preference objective over the n_train training examples. 0 or -1. */
+static int pref_create(cls_run *r, int loss)
+{
+    zoq_pref_params_t p;
+    const int64_t n_items = (int64_t)r->d->n_train * (r->kto ? 2 : 1);
+    int32_t *labels = r->kto ? malloc(sizeof *labels * (size_t)n_items) : NULL;
+    if (zoq_pref_params_default(loss, &p) != ZOQ_OK || (r->kto && labels == NULL)) {
+        free(labels);
+        return -1;
+    }
+    for (int64_t j = 0; labels != NULL && j < n_items; j++)
+        labels[j] = j % 2 == 0; /* the right word is desirable */
+    zoq_pref_objective_desc_t desc = {.size = sizeof desc, .params = &p, .n_items = n_items,
+                                      .scorer = pref_scorer, .scorer_user = r, .labels = labels};
+    const int st = zoq_pref_objective_create(&desc, &r->obj);
+    free(labels);
+    return st == ZOQ_OK ? 0 : -1;
 }
 
 static void configure(zoq_ctx *z, const cls_train_opts *o)
@@ -109,6 +173,7 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
     memset(r, 0, sizeof *r);
     r->o = *o;
     snprintf(r->target, sizeof r->target, "%s", target);
+    snprintf(r->loss, sizeof r->loss, "%s", o->loss < 0 ? "ce" : zoq_pref_loss_name(o->loss));
     const int kind = strcmp(target, "lora") == 0 ? TARGET_LORA
                      : strcmp(target, "cvec") == 0 ? TARGET_CVEC : -1;
     zoq_ctx *z = NULL;
@@ -138,10 +203,13 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
         order[j] = tmp;
     }
     cls_run run = {.e = e, .t = &t, .d = d, .order = order,
-                   .n = (size_t)o->batch < d->n_train ? (size_t)o->batch : d->n_train, .lp = lp};
-    printf("\n== sst2 %s: %lld trained values, lr %g, eps %g%s, %d queries, %zu examples a "
+                   .n = (size_t)o->batch < d->n_train ? (size_t)o->batch : d->n_train, .lp = lp,
+                   .z = z, .kto = o->loss == ZOQ_LOSS_KTO};
+    if (rc == 0 && o->loss >= 0)
+        rc = pref_create(&run, o->loss);
+    printf("\n== sst2 %s / %s: %lld trained values, lr %g, eps %g%s, %d queries, %zu examples a "
            "minibatch, %d steps\n",
-           target, (long long)t.numel, o->lr, o->eps, o->sign ? ", ZO-SGD-Sign" : "", o->queries,
+           target, r->loss, (long long)t.numel, o->lr, o->eps, o->sign ? ", ZO-SGD-Sign" : "", o->queries,
            run.n, o->steps);
     if (rc == 0 && o->probe_dirs > 0) {
         const probe_loss pl = {run_batch, run_eval, &run};
@@ -159,7 +227,8 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
             rc = run_eval(&run, i, &losses[i]);
             mean += losses[i] / np;
         }
-        if (rc == 0 && zoq_tell(z, losses, np, &rep) != ZOQ_OK)
+        if (rc == 0 && (zoq_tell(z, losses, np, &rep) != ZOQ_OK ||
+                        (run.obj != NULL && zoq_pref_objective_step_done(run.obj) != ZOQ_OK)))
             rc = -1;
         if (step == 0)
             r->loss_first = mean;
@@ -192,6 +261,7 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
                r->seconds);
         rc = target_save(&t, dir);
     }
+    zoq_pref_objective_free(run.obj);
     if (t.e != NULL)
         target_free(&t);
     zoq_destroy(z);
@@ -206,14 +276,14 @@ void cls_run_json(FILE *f, const cls_run_result *r, int64_t n_dev)
 {
     double lo, hi;
     wilson95(r->correct, n_dev, &lo, &hi);
-    fprintf(f, "    {\"target\": \"%s\", \"trained_values\": %lld, \"steps\": %d, "
+    fprintf(f, "    {\"target\": \"%s\", \"loss\": \"%s\", \"trained_values\": %lld, \"steps\": %d, "
                "\"batch\": %d, \"queries\": %d, \"lr\": %g, \"eps\": %g, \"sign\": %d, "
                "\"layers\": [%d, %d], \"seed\": %llu, \"dev_correct\": %lld, "
                "\"dev_accuracy\": %.6f, \"ci95\": [%.6f, %.6f], \"dev_loss\": %.6f, "
                "\"mcnemar_fixed\": %lld, \"mcnemar_broken\": %lld, \"mcnemar_p\": %.6g, "
                "\"loss_first\": %.6f, \"loss_last10\": %.6f, \"seconds\": %.1f, "
                "\"seconds_per_step\": %.2f, \"probe\": ",
-            r->target, (long long)r->numel, r->steps, r->o.batch, r->o.queries, r->o.lr,
+            r->target, r->loss, (long long)r->numel, r->steps, r->o.batch, r->o.queries, r->o.lr,
             r->o.eps, r->o.sign, r->o.first, r->o.last, (unsigned long long)r->o.seed,
             (long long)r->correct, (double)r->correct / (double)n_dev, lo, hi, r->dev_loss,
             (long long)r->fixed, (long long)r->broken, r->mcnemar_p, r->loss_first,

@@ -2,7 +2,12 @@
  * llama.cpp: a control vector or LoRA target (target.h), ask/tell steps whose
  * loss is the mean cross-entropy over the label words of a minibatch of
  * training examples (one decode per point), the gradient probe (probe.h)
- * first, dev accuracy after with an exact McNemar test against zero-shot. */
+ * first, dev accuracy after with an exact McNemar test against zero-shot.
+ * The loss is that cross-entropy ("ce"), or one of zoq's preference losses
+ * (zoq_pref_loss_find: dpo, simpo, orpo, kto, ...) on the same examples read
+ * as pairs: chosen = the label word of the right class, rejected = the other
+ * (KTO: both as unpaired items, the right one desirable), scored through
+ * zoq_pref_objective; dev accuracy is the same argmax either way. */
 #ifndef ZOQ_EXAMPLES_LLAMA_CLS_TRAIN_H
 #define ZOQ_EXAMPLES_LLAMA_CLS_TRAIN_H
 
@@ -17,6 +22,7 @@ typedef struct cls_train_opts {
     double lr, eps, alpha;
     uint64_t seed;
     const char *modules;
+    int loss;                   /* -1: cross-entropy; else a zoq_pref_loss_t */
 } cls_train_opts;
 
 /* Examples already in the engine (cls_add): dev and train pair ids, labels. */
@@ -28,7 +34,7 @@ typedef struct cls_data {
 } cls_data;
 
 typedef struct cls_run_result {
-    char target[8];
+    char target[8], loss[8];
     int64_t numel, correct, fixed, broken;
     double mcnemar_p, loss_first, loss_last, dev_loss, seconds, sec_per_step;
     int steps;
@@ -37,8 +43,12 @@ typedef struct cls_run_result {
 } cls_run_result;
 
 void cls_train_defaults(cls_train_opts *o);
-/* Takes option a with value v if it is one of cls_train's: 0, else -1. */
+/* Takes option a with value v if it is one of cls_train's: 0, else -1.
+ * --loss NAME takes "ce" or a preference loss's name. */
 int cls_train_parse(cls_train_opts *o, const char *a, const char *v);
+/* *loss = -1 for "ce", else the preference loss named (zoq_pref_loss_find).
+ * 0, or -1 for an unknown name. */
+int cls_train_loss(const char *name, int *loss);
 int cls_train_valid(const cls_train_opts *o);
 
 /* Trains target ("cvec" or "lora") from zero, evaluates dev, saves θ to dir

@@ -4,7 +4,8 @@
  * dev accuracy, and the calibration baseline (one bias on the label words'
  * log-odds fitted on the training sample, applied on dev). With --runs, ZO
  * training with the prompt of the best zero-shot dev accuracy follows
- * (cls_train.c). Writes OUT/sst2.json and the split as OUT/dev.tsv,
+ * (cls_train.c): each run is TARGET or TARGET:LOSS (cvec:dpo), the loss
+ * "ce" (--loss, default) or a preference loss on the label words as pairs. Writes OUT/sst2.json and the split as OUT/dev.tsv,
  * OUT/train.tsv (what zoq_llama eval reads). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -38,10 +39,12 @@ static void usage(void)
     fputs("usage: zoq_llama sst2 [--data train.tsv.gz] [--model GGUF] [--out DIR]\n"
           "  [--dev N] [--min-words W] [--dev-seed S] [--k K] [--train-seed S]\n"
           "  [--prompts lmbff,demo,chat] [--threads N] [--batch N]\n"
-          "  [--runs cvec,lora] [--steps N] [--lr X] [--eps X] [--sign 0|1] [--seed S]\n"
+          "  [--runs TARGET[:LOSS],...] [--loss ce|dpo|simpo|orpo|kto|...] [--steps N] [--lr X] [--eps X] [--sign 0|1] [--seed S]\n"
           "  [--layers A:B] [--lora-modules m1,m2] [--rank R] [--probe K:M]\n"
           "  Zero-shot and calibrated dev accuracy of each prompt; with --runs, ZO training\n"
-          "  of the best zero-shot prompt's classification loss, saved under OUT/TARGET/.\n", stderr);
+          "  of the best zero-shot prompt's classification loss (TARGET cvec or lora; LOSS\n"
+          "  ce or a preference loss, label words as pairs), saved under OUT/TARGET[-LOSS]/.\n",
+          stderr);
 }
 
 static int parse(sst2_opts *o, int argc, char **argv)
@@ -249,9 +252,22 @@ int sst2_main(int argc, char **argv)
         const cls_data d = {.dev0 = pr[best].dev0, .n_dev = (size_t)o.n_dev, .train0 = pr[best].train0,
                             .n_train = 2 * (size_t)o.k, .y_dev = y, .y_train = y ? y + o.n_dev : NULL,
                             .zero_shot_right = pr[best].right, .batch = (size_t)o.batch};
-        char dir[512];
-        snprintf(dir, sizeof dir, "%s/%s", o.out, item);
-        rc = y == NULL || cls_train_run(&e, &o.tr, o.model, item, &d, dir, &runs[n_runs]) != 0;
+        /* TARGET[:LOSS]: the loss of this run, --loss's otherwise */
+        cls_train_opts tr = o.tr;
+        char *colon = strchr(item, ':'), dir[512];
+        if (colon != NULL) {
+            *colon = '\0';
+            if (cls_train_loss(colon + 1, &tr.loss) != 0) {
+                fprintf(stderr, "zoq_llama sst2: unknown loss %s\n", colon + 1);
+                free(y);
+                rc = 1;
+                break;
+            }
+            snprintf(dir, sizeof dir, "%s/%s-%s", o.out, item, colon + 1);
+        } else {
+            snprintf(dir, sizeof dir, "%s/%s", o.out, item);
+        }
+        rc = y == NULL || cls_train_run(&e, &tr, o.model, item, &d, dir, &runs[n_runs]) != 0;
         n_runs += rc == 0;
         free(y);
         if (rc == 0)
