@@ -5,20 +5,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zoq.h>
 
 #include "classify.h"
+#include "hidden.h"
 #include "stats.h"
 #include "target.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void cls_train_defaults(cls_train_opts *o)
 {
@@ -41,6 +34,7 @@ int cls_train_parse(cls_train_opts *o, const char *a, const char *v)
     else if (strcmp(a, "--seed") == 0) o->seed = strtoull(v, NULL, 10);
     else if (strcmp(a, "--lora-modules") == 0) o->modules = v;
     else if (strcmp(a, "--loss") == 0) return cls_train_loss(v, &o->loss);
+    else if (strcmp(a, "--cache-below") == 0) o->cache_below = atoi(v);
     else if (strcmp(a, "--layers") == 0) return sscanf(v, "%d:%d", &o->first, &o->last) == 2 ? 0 : -1;
     else if (strcmp(a, "--probe") == 0)
         return sscanf(v, "%d:%d", &o->probe_dirs, &o->probe_batches) == 2 ? 0 : -1;
@@ -58,7 +52,8 @@ int cls_train_valid(const cls_train_opts *o)
 {
     return o->steps >= 0 && o->batch > 0 && o->batch <= 128 && o->queries > 0 &&
            o->queries <= 64 && o->probe_dirs >= 0 && o->probe_dirs <= 64 &&
-           (o->probe_dirs == 0 || o->probe_batches >= 2) && o->lr > 0 && o->eps > 0;
+           (o->probe_dirs == 0 || o->probe_batches >= 2) && o->lr > 0 && o->eps > 0 &&
+           o->cache_below >= 0;
 }
 
 /* One training run's state: the minibatch the points are scored on; with a
@@ -185,10 +180,25 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
     double *losses = malloc(sizeof *losses * 2 * (size_t)o->queries);
     int rc = kind < 0 || order == NULL || lp == NULL || right == NULL || losses == NULL ||
              zoq_create(&z) != ZOQ_OK ? -1 : 0;
+    /* --cache-below: the frozen bottom once per example, the top every time */
+    lm_hidden h;
+    memset(&h, 0, sizeof h);
+    lm_engine *eng = e;
+    if (rc == 0 && o->cache_below > 0) {
+        rc = hidden_open(&h, e, model_path, o->cache_below, llama_n_threads(e->ctx)) != 0 ||
+                     hidden_capture(&h, e, d->train0, d->n_train) != 0 ||
+                     hidden_capture(&h, e, d->dev0, d->n_dev) != 0
+                 ? -1
+                 : 0;
+        eng = &h.top;
+        r->capture_seconds = h.capture_seconds;
+        printf("cached the states entering layer %d of %zu examples: %.1f s\n", o->cache_below,
+               d->n_train + d->n_dev, h.capture_seconds);
+    }
     if (rc == 0) {
         configure(z, o);
-        rc = kind == TARGET_CVEC ? target_cvec_init(&t, e, z, model_path, o->first, o->last)
-                                 : target_lora_init(&t, e, z, model_path, o->modules, o->first,
+        rc = kind == TARGET_CVEC ? target_cvec_init(&t, eng, z, model_path, o->first, o->last)
+                                 : target_lora_init(&t, eng, z, model_path, o->modules, o->first,
                                                     o->last, o->rank, (float)o->alpha);
     }
     r->numel = t.numel;
@@ -202,7 +212,7 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
         order[i - 1] = order[j];
         order[j] = tmp;
     }
-    cls_run run = {.e = e, .t = &t, .d = d, .order = order,
+    cls_run run = {.e = eng, .t = &t, .d = d, .order = order,
                    .n = (size_t)o->batch < d->n_train ? (size_t)o->batch : d->n_train, .lp = lp,
                    .z = z, .kto = o->loss == ZOQ_LOSS_KTO};
     if (rc == 0 && o->loss >= 0)
@@ -215,7 +225,8 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
         const probe_loss pl = {run_batch, run_eval, &run};
         rc = probe_run(z, o->probe_dirs, o->probe_batches, o->queries, t.numel, &pl, &r->sig);
     }
-    const double t0 = now_s();
+    const double t0 = lm_seconds(), dec0 = eng->decode_seconds;
+    const int64_t tok0 = eng->n_tokens_decoded;
     double last = 0.0;
     for (int step = 0; rc == 0 && step < o->steps; step++) {
         const zoq_point_t *pts;
@@ -236,14 +247,16 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
             last += mean / (o->steps < 10 ? o->steps : 10);
         if (rc == 0 && (step % 10 == 9 || step == o->steps - 1))
             printf("step %d: minibatch loss %.4f (%.1f s/step)\n", step + 1, mean,
-                   (now_s() - t0) / (step + 1));
+                   (lm_seconds() - t0) / (step + 1));
     }
     r->steps = o->steps;
     r->loss_last = last;
-    r->seconds = now_s() - t0;
+    if (eng->decode_seconds > dec0)
+        r->train_tokens_per_s = (double)(eng->n_tokens_decoded - tok0) / (eng->decode_seconds - dec0);
+    r->seconds = lm_seconds() - t0;
     r->sec_per_step = o->steps ? r->seconds / o->steps : 0.0;
     if (rc == 0 && (target_use_theta(&t) != 0 ||
-                    cls_score_range(e, d->dev0, d->n_dev, d->batch, lp) != 0))
+                    cls_score_range(eng, d->dev0, d->n_dev, d->batch, lp) != 0))
         rc = -1;
     if (rc == 0) {
         cls_eval(lp, d->y_dev, d->n_dev, 0.0, &r->dev_loss, &r->correct, right);
@@ -264,6 +277,8 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
     zoq_pref_objective_free(run.obj);
     if (t.e != NULL)
         target_free(&t);
+    if (h.top.ctx != NULL)
+        hidden_close(&h);
     zoq_destroy(z);
     free(order);
     free(lp);
@@ -282,12 +297,14 @@ void cls_run_json(FILE *f, const cls_run_result *r, int64_t n_dev)
                "\"dev_accuracy\": %.6f, \"ci95\": [%.6f, %.6f], \"dev_loss\": %.6f, "
                "\"mcnemar_fixed\": %lld, \"mcnemar_broken\": %lld, \"mcnemar_p\": %.6g, "
                "\"loss_first\": %.6f, \"loss_last10\": %.6f, \"seconds\": %.1f, "
-               "\"seconds_per_step\": %.2f, \"probe\": ",
+               "\"seconds_per_step\": %.2f, \"train_tokens_per_second\": %.1f, "
+               "\"cache_below\": %d, \"capture_seconds\": %.1f, \"probe\": ",
             r->target, r->loss, (long long)r->numel, r->steps, r->o.batch, r->o.queries, r->o.lr,
             r->o.eps, r->o.sign, r->o.first, r->o.last, (unsigned long long)r->o.seed,
             (long long)r->correct, (double)r->correct / (double)n_dev, lo, hi, r->dev_loss,
             (long long)r->fixed, (long long)r->broken, r->mcnemar_p, r->loss_first,
-            r->loss_last, r->seconds, r->sec_per_step);
+            r->loss_last, r->seconds, r->sec_per_step, r->train_tokens_per_s, r->o.cache_below,
+            r->capture_seconds);
     probe_json(f, &r->sig);
     fputc('}', f);
 }

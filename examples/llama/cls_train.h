@@ -7,7 +7,10 @@
  * (zoq_pref_loss_find: dpo, simpo, orpo, kto, ...) on the same examples read
  * as pairs: chosen = the label word of the right class, rejected = the other
  * (KTO: both as unpaired items, the right one desirable), scored through
- * zoq_pref_objective; dev accuracy is the same argmax either way. */
+ * zoq_pref_objective; dev accuracy is the same argmax either way. With
+ * --cache-below L (control vectors on layers >= L), the states entering layer
+ * L of the training and dev examples are captured once and every evaluation
+ * runs the truncated model of hidden.h. */
 #ifndef ZOQ_EXAMPLES_LLAMA_CLS_TRAIN_H
 #define ZOQ_EXAMPLES_LLAMA_CLS_TRAIN_H
 
@@ -23,6 +26,7 @@ typedef struct cls_train_opts {
     uint64_t seed;
     const char *modules;
     int loss;                   /* -1: cross-entropy; else a zoq_pref_loss_t */
+    int cache_below;            /* L > 0: layers < L run once per example (hidden.h) */
 } cls_train_opts;
 
 /* Examples already in the engine (cls_add): dev and train pair ids, labels. */
@@ -37,6 +41,7 @@ typedef struct cls_run_result {
     char target[8], loss[8];
     int64_t numel, correct, fixed, broken;
     double mcnemar_p, loss_first, loss_last, dev_loss, seconds, sec_per_step;
+    double train_tokens_per_s, capture_seconds; /* decodes of the steps; --cache-below */
     int steps;
     gradient_signal sig;
     cls_train_opts o;

@@ -10,7 +10,7 @@
 
 #include <ggml-backend.h>
 
-static double now_s(void)
+double lm_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -184,11 +184,15 @@ static double row_logprob(const float *row, int32_t n, llama_token tok)
     return (double)row[tok] - (double)mx - log(s);
 }
 
-static void batch_add(struct llama_batch *b, llama_token tok, llama_pos pos, llama_seq_id seq,
-                      int out)
+/* Token tok (row, n_embd floats, instead if the batch takes embeddings). */
+static void batch_add(struct llama_batch *b, llama_token tok, const float *row, int32_t n_embd,
+                      llama_pos pos, llama_seq_id seq, int out)
 {
     const int32_t i = b->n_tokens++;
-    b->token[i] = tok;
+    if (b->embd != NULL)
+        memcpy(b->embd + (size_t)i * (size_t)n_embd, row, sizeof *row * (size_t)n_embd);
+    else
+        b->token[i] = tok;
     b->pos[i] = pos;
     b->n_seq_id[i] = 1;
     b->seq_id[i][0] = seq;
@@ -198,14 +202,25 @@ static void batch_add(struct llama_batch *b, llama_token tok, llama_pos pos, lla
 static int decode(lm_engine *e)
 {
     llama_memory_clear(llama_get_memory(e->ctx), false);
-    const double t0 = now_s();
+    const double t0 = lm_seconds();
     const int32_t rc = llama_decode(e->ctx, e->batch);
-    e->decode_seconds += now_s() - t0;
+    e->decode_seconds += lm_seconds() - t0;
     e->n_decodes++;
     e->n_tokens_decoded += e->batch.n_tokens;
     if (rc != 0)
         fprintf(stderr, "engine: llama_decode returned %d\n", (int)rc);
     return rc == 0 ? 0 : -1;
+}
+
+/* The cached input row of token t of pair p's prompt (side < 0) or of its
+ * completion `side` (e->hidden, engine.h); NULL when tokens are fed. */
+static const float *hidden_row(const lm_engine *e, size_t p, int side, int32_t t)
+{
+    if (e->hidden == NULL)
+        return NULL;
+    const lm_pair *q = &e->pairs[p];
+    const int32_t r = side < 0 ? t : q->n_prompt + (side == 1 ? q->n_comp[0] - 1 : 0) + t;
+    return e->hidden[p] + (size_t)r * (size_t)e->n_embd;
 }
 
 /* Where sequence seqs[j] of a chunk lives in the batch. */
@@ -230,7 +245,8 @@ int lm_score(lm_engine *e, const int64_t *seqs, int64_t n, double *logps, double
         int64_t j = k;
         for (; j < n; j++) {
             const int64_t s = seqs[j];
-            if (s < 0 || (size_t)(s / 2) >= e->n_pairs) {
+            if (s < 0 || (size_t)(s / 2) >= e->n_pairs ||
+                (e->hidden != NULL && e->hidden[s / 2] == NULL)) {
                 rc = -1;
                 break;
             }
@@ -247,7 +263,8 @@ int lm_score(lm_engine *e, const int64_t *seqs, int64_t n, double *logps, double
             if (twin < 0) {
                 sl[j].last_prompt = b->n_tokens + p->n_prompt - 1;
                 for (int32_t t = 0; t < p->n_prompt; t++)
-                    batch_add(b, p->prompt[t], t, id, t == p->n_prompt - 1);
+                    batch_add(b, p->prompt[t], hidden_row(e, (size_t)(s / 2), -1, t), e->n_embd,
+                              t, id, e->all_logits || t == p->n_prompt - 1);
             } else {
                 sl[j].last_prompt = sl[twin].last_prompt;
                 const int32_t p0 = sl[j].last_prompt - (p->n_prompt - 1);
@@ -257,7 +274,8 @@ int lm_score(lm_engine *e, const int64_t *seqs, int64_t n, double *logps, double
             sl[j].comp_start = b->n_tokens;
             /* c_t predicts c_{t+1}; the last completion token is never input. */
             for (int32_t t = 0; t + 1 < p->n_comp[side]; t++)
-                batch_add(b, p->comp[side][t], p->n_prompt + t, id, 1);
+                batch_add(b, p->comp[side][t], hidden_row(e, (size_t)(s / 2), side, t),
+                          e->n_embd, p->n_prompt + t, id, 1);
         }
         if (rc != 0)
             break;
@@ -300,14 +318,14 @@ static double row_logprob_ref(const float *row, int32_t n, llama_token tok)
 
 int lm_reference_logp(lm_engine *e, int64_t seq, double *logp)
 {
-    if (seq < 0 || (size_t)(seq / 2) >= e->n_pairs)
+    if (seq < 0 || (size_t)(seq / 2) >= e->n_pairs || e->hidden != NULL)
         return -1;
     const lm_pair *p = &e->pairs[seq / 2];
     const int side = (int)(seq % 2);
     struct llama_batch *b = &e->batch;
     b->n_tokens = 0;
     for (int32_t t = 0; t < p->n_prompt; t++)
-        batch_add(b, p->prompt[t], t, 0, 1); /* logits everywhere; only the last is used */
+        batch_add(b, p->prompt[t], NULL, 0, t, 0, 1); /* logits everywhere; the last is used */
     if (decode(e) != 0)
         return -1;
     double lp = row_logprob_ref(llama_get_logits_ith(e->ctx, p->n_prompt - 1), e->n_vocab,
@@ -318,7 +336,7 @@ int lm_reference_logp(lm_engine *e, int64_t seq, double *logp)
         llama_memory_seq_cp(mem, 0, 1, -1, -1);
         b->n_tokens = 0;
         for (int32_t t = 0; t + 1 < p->n_comp[side]; t++)
-            batch_add(b, p->comp[side][t], p->n_prompt + t, 1, 1);
+            batch_add(b, p->comp[side][t], NULL, 0, p->n_prompt + t, 1, 1);
         const int32_t rc = llama_decode(e->ctx, *b);
         e->n_decodes++;
         if (rc != 0)

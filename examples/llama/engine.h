@@ -36,6 +36,15 @@ typedef struct lm_engine {
     lm_pair *pairs;
     size_t n_pairs;
     int parse_special;        /* lm_add_pairs reads <|im_start|> etc. as special tokens */
+    int all_logits;           /* lm_score asks for logits at every token (the throughput
+                                 comparison of zoq_llama speed; off: only where scored) */
+    /* A model holding the top of another (hidden.h): its layer il is the
+     * other's il + layer_offset (0 for a whole model), and lm_score feeds it
+     * hidden[pair]: the cached states entering its layers, one n_embd row
+     * per input token (prompt, then side 0's completion but its last
+     * token, then side 1's), through llama_batch.embd instead of tokens. */
+    int32_t layer_offset;
+    const float *const *hidden;
     /* counters, for the report and for the one-decode-per-evaluation check */
     int64_t n_decodes, n_tokens_decoded, n_score_calls;
     double decode_seconds;
@@ -46,6 +55,9 @@ typedef struct lm_engine {
 int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
             int32_t max_seqs);
 void lm_close(lm_engine *e);
+
+/* Seconds on the monotonic clock (for the examples' timings). */
+double lm_seconds(void);
 
 /* The CPU features ggml's CPU backend was built with and uses, as names
  * ("AVX2 F16C FMA AVX512 ..."; the "= 1" entries of its feature list): what

@@ -24,6 +24,7 @@
 
 #include "classify.h"
 #include "engine.h"
+#include "hidden.h"
 #include "probe.h"
 #include "sst2.h"
 #include "stats.h"
@@ -545,7 +546,9 @@ static void usage(void)
           "  [--cvec-layers A:B] [--lora-layers A:B] [--lora-modules m1,m2] [--rank R]\n"
           "  [--alpha A] [--threads N] [--seed S] [--probe DIRECTIONS:MINIBATCHES]\n"
           "       zoq_llama sst2 ...   the SST-2 experiment (zoq_llama sst2 --help)\n"
-          "       zoq_llama eval ...   an adapter's accuracy on a labelled TSV\n", stderr);
+          "       zoq_llama eval ...   an adapter's accuracy on a labelled TSV\n"
+          "       zoq_llama speed ...  seconds per SST-2 evaluation, per way of running it\n",
+          stderr);
 }
 
 static int parse(opts *o, int argc, char **argv)
@@ -604,6 +607,8 @@ int main(int argc, char **argv)
         return sst2_main(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "eval") == 0)
         return eval_main(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "speed") == 0)
+        return speed_main(argc - 2, argv + 2);
     /* Defaults: the full experiment of docs/integrations/llama.md. */
     opts o = {.model = "build/llm/model.gguf",
               .data = "../shared/data/hh-rlhf-harmless/pairs.jsonl.gz",
@@ -703,6 +708,9 @@ int main(int argc, char **argv)
         rc = check_reference(&e, &d);
     if (rc == 0 && cls_check(&e, sst2_prompt(SST2_PROMPT)) != 0)
         rc = fail("label-word scorer");
+    /* the truncated model on cached states scores as the full one (hidden.h) */
+    if (rc == 0 && o.quick && hidden_check(&e, o.model, o.cvec_first, (size_t)o.n_train, 3) != 0)
+        rc = fail("top of the model on cached hidden states");
     if (rc == 0 && dev_score(&e, &d, base, base + d.n) != 0)
         rc = fail("dev scoring of the base model");
     if (rc == 0) {

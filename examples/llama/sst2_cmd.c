@@ -40,7 +40,7 @@ static void usage(void)
           "  [--dev N] [--min-words W] [--dev-seed S] [--k K] [--train-seed S]\n"
           "  [--prompts lmbff,demo,chat] [--threads N] [--batch N]\n"
           "  [--runs TARGET[:LOSS],...] [--loss ce|dpo|simpo|orpo|kto|...] [--steps N] [--lr X] [--eps X] [--sign 0|1] [--seed S]\n"
-          "  [--layers A:B] [--lora-modules m1,m2] [--rank R] [--probe K:M]\n"
+          "  [--layers A:B] [--lora-modules m1,m2] [--rank R] [--probe K:M] [--cache-below L]\n"
           "  Zero-shot and calibrated dev accuracy of each prompt; with --runs, ZO training\n"
           "  of the best zero-shot prompt's classification loss (TARGET cvec or lora; LOSS\n"
           "  ce or a preference loss, label words as pairs), saved under OUT/TARGET[-LOSS]/.\n",

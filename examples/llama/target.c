@@ -41,13 +41,16 @@ int target_cvec_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_p
     t->e = e;
     t->z = z;
     t->loaded = -2;
-    if (il_start < 1 || il_end >= e->n_layer || il_start > il_end) {
-        fprintf(stderr, "target: control-vector layers must lie in 1..%d\n", e->n_layer - 1);
+    /* layers in the original model's numbering; e may hold its top only */
+    const int32_t off = e->layer_offset, n_layer = e->n_layer + off;
+    if (il_start < 1 + off || il_end >= n_layer || il_start > il_end) {
+        fprintf(stderr, "target: control-vector layers must lie in %d..%d\n", 1 + off,
+                n_layer - 1);
         return -1;
     }
     t->il_start = il_start;
     t->il_end = il_end;
-    const size_t len = (size_t)(e->n_layer - 1) * (size_t)e->n_embd;
+    const size_t len = (size_t)(n_layer - 1) * (size_t)e->n_embd;
     t->theta = calloc(len, sizeof *t->theta);
     t->point = calloc(len, sizeof *t->point);
     if (t->theta == NULL || t->point == NULL)
@@ -128,6 +131,10 @@ int target_lora_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_p
     t->il_end = il_end;
     if (il_start < 0 || il_end >= e->n_layer || il_start > il_end || rank < 1) {
         fprintf(stderr, "target: LoRA layers must lie in 0..%d, rank >= 1\n", e->n_layer - 1);
+        return -1;
+    }
+    if (e->layer_offset != 0) { /* its GGUF names would be the top model's layers */
+        fprintf(stderr, "target: LoRA on a model's top only (--cache-below) is not supported\n");
         return -1;
     }
     /* Projection shapes from the model file itself. */
@@ -241,11 +248,16 @@ static int lora_load(lm_target *t)
     return 0;
 }
 
+/* data holds layer il (original numbering) at row il - 1; the engine's
+ * layer il - layer_offset gets it. */
 static int cvec_load(lm_target *t, const float *data)
 {
+    const int32_t off = t->e->layer_offset;
     const size_t len = (size_t)(t->e->n_layer - 1) * (size_t)t->e->n_embd;
-    return llama_set_adapter_cvec(t->e->ctx, data, len, t->e->n_embd, t->il_start,
-                                  t->il_end) == 0 ? 0 : -1;
+    return llama_set_adapter_cvec(t->e->ctx, data + (size_t)off * (size_t)t->e->n_embd, len,
+                                  t->e->n_embd, t->il_start - off, t->il_end - off) == 0
+               ? 0
+               : -1;
 }
 
 int target_use_theta(lm_target *t)
