@@ -225,7 +225,7 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
         const probe_loss pl = {run_batch, run_eval, &run};
         rc = probe_run(z, o->probe_dirs, o->probe_batches, o->queries, t.numel, &pl, &r->sig);
     }
-    const double t0 = lm_seconds(), dec0 = eng->decode_seconds;
+    const double t0 = lm_seconds(), dec0 = eng->decode_seconds, cpu0 = lm_cpu_seconds();
     const int64_t tok0 = eng->n_tokens_decoded;
     double last = 0.0;
     for (int step = 0; rc == 0 && step < o->steps; step++) {
@@ -255,6 +255,7 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
         r->train_tokens_per_s = (double)(eng->n_tokens_decoded - tok0) / (eng->decode_seconds - dec0);
     r->seconds = lm_seconds() - t0;
     r->sec_per_step = o->steps ? r->seconds / o->steps : 0.0;
+    r->cpu_per_step = o->steps ? (lm_cpu_seconds() - cpu0) / o->steps : 0.0;
     if (rc == 0 && (target_use_theta(&t) != 0 ||
                     cls_score_range(eng, d->dev0, d->n_dev, d->batch, lp) != 0))
         rc = -1;
@@ -268,10 +269,10 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
         double lo, hi;
         wilson95(r->correct, (int64_t)d->n_dev, &lo, &hi);
         printf("dev after %s: %.4f [%.3f, %.3f] (%lld/%zu, loss %.4f); McNemar vs zero-shot "
-               "+%lld/-%lld, p %.3g; %.0f s training\n",
+               "+%lld/-%lld, p %.3g; %.0f s training (%.2f CPU s/step, %.0f tokens/s decoding)\n",
                target, (double)r->correct / (double)d->n_dev, lo, hi, (long long)r->correct,
                d->n_dev, r->dev_loss, (long long)r->fixed, (long long)r->broken, r->mcnemar_p,
-               r->seconds);
+               r->seconds, r->cpu_per_step, r->train_tokens_per_s);
         rc = target_save(&t, dir);
     }
     zoq_pref_objective_free(run.obj);
@@ -297,13 +298,14 @@ void cls_run_json(FILE *f, const cls_run_result *r, int64_t n_dev)
                "\"dev_accuracy\": %.6f, \"ci95\": [%.6f, %.6f], \"dev_loss\": %.6f, "
                "\"mcnemar_fixed\": %lld, \"mcnemar_broken\": %lld, \"mcnemar_p\": %.6g, "
                "\"loss_first\": %.6f, \"loss_last10\": %.6f, \"seconds\": %.1f, "
-               "\"seconds_per_step\": %.2f, \"train_tokens_per_second\": %.1f, "
+               "\"seconds_per_step\": %.2f, \"cpu_seconds_per_step\": %.3f, "
+               "\"train_tokens_per_second\": %.1f, "
                "\"cache_below\": %d, \"capture_seconds\": %.1f, \"probe\": ",
             r->target, r->loss, (long long)r->numel, r->steps, r->o.batch, r->o.queries, r->o.lr,
             r->o.eps, r->o.sign, r->o.first, r->o.last, (unsigned long long)r->o.seed,
             (long long)r->correct, (double)r->correct / (double)n_dev, lo, hi, r->dev_loss,
             (long long)r->fixed, (long long)r->broken, r->mcnemar_p, r->loss_first,
-            r->loss_last, r->seconds, r->sec_per_step, r->train_tokens_per_s, r->o.cache_below,
+            r->loss_last, r->seconds, r->sec_per_step, r->cpu_per_step, r->train_tokens_per_s, r->o.cache_below,
             r->capture_seconds);
     probe_json(f, &r->sig);
     fputc('}', f);

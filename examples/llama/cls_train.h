@@ -40,7 +40,7 @@ typedef struct cls_data {
 typedef struct cls_run_result {
     char target[8], loss[8];
     int64_t numel, correct, fixed, broken;
-    double mcnemar_p, loss_first, loss_last, dev_loss, seconds, sec_per_step;
+    double mcnemar_p, loss_first, loss_last, dev_loss, seconds, sec_per_step, cpu_per_step;
     double train_tokens_per_s, capture_seconds; /* decodes of the steps; --cache-below */
     int steps;
     gradient_signal sig;

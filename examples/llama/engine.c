@@ -25,6 +25,13 @@ static void log_errors_only(enum ggml_log_level level, const char *text, void *u
         fputs(text, stderr);
 }
 
+double lm_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void lm_cpu_features(char *out, size_t cap)
 {
     size_t used = 0;

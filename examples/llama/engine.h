@@ -56,8 +56,10 @@ int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
             int32_t max_seqs);
 void lm_close(lm_engine *e);
 
-/* Seconds on the monotonic clock (for the examples' timings). */
+/* Seconds on the monotonic clock, and CPU seconds of the process (with one
+ * thread, what a decode costs however loaded the machine is). */
 double lm_seconds(void);
+double lm_cpu_seconds(void);
 
 /* The CPU features ggml's CPU backend was built with and uses, as names
  * ("AVX2 F16C FMA AVX512 ..."; the "= 1" entries of its feature list): what

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "classify.h"
 #include "commands.h"
@@ -42,21 +41,12 @@ static void usage(void)
           "  scored, and the truncated model on cached hidden states below layer L.\n", stderr);
 }
 
-/* CPU seconds of this process: with one thread, the decode's own time
- * whatever else loads the machine. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One evaluation of minibatch seqs in mode m; scores into lp. 0 or -1. */
 static int evaluate(mode *m, const int64_t *seqs, int64_t n, double *lp, double *tok)
 {
     lm_engine *e = m->e;
     const int64_t d0 = e->n_decodes, t0 = e->n_tokens_decoded;
-    const double s0 = lm_seconds(), c0 = cpu_s();
+    const double s0 = lm_seconds(), c0 = lm_cpu_seconds();
     e->all_logits = m->all_logits;
     int rc = 0;
     for (int64_t k = 0; m->per_seq && rc == 0 && k < n; k++)
@@ -65,7 +55,7 @@ static int evaluate(mode *m, const int64_t *seqs, int64_t n, double *lp, double 
         rc = lm_score(e, seqs, n, lp, tok);
     e->all_logits = 0;
     m->seconds += lm_seconds() - s0;
-    m->cpu += cpu_s() - c0;
+    m->cpu += lm_cpu_seconds() - c0;
     m->decodes += e->n_decodes - d0;
     m->tokens += e->n_tokens_decoded - t0;
     return rc;
@@ -123,9 +113,9 @@ int speed_main(int argc, char **argv)
             break;
         }
         n_h++;
-        const double c0 = cpu_s();
+        const double c0 = lm_cpu_seconds();
         rc = hidden_capture(&h[n_h - 1], &e, first, 2 * (size_t)k) != 0;
-        cap_cpu[n_h - 1] = cpu_s() - c0;
+        cap_cpu[n_h - 1] = lm_cpu_seconds() - c0;
         mode *q = &m[n_modes++];
         snprintf(q->name, sizeof q->name, "top-%d", atoi(it));
         q->e = &h[n_h - 1].top;
