@@ -17,8 +17,14 @@
  *
  * ABI rules: nothing published is reordered, resized or renumbered. Structs
  * that cross the boundary begin with their own size (set it to sizeof the
- * struct as you compiled it); new fields are only appended. Options grow by
- * new keys. Exported symbols are zoq_* only, versioned ZOQ_0.1.
+ * struct as you compiled it); new fields are only appended. One rule for all
+ * of them: a struct of an older, smaller version is accepted, the fields it
+ * lacks read as their defaults (0 unless documented) and are never written;
+ * a newer, larger one is accepted if every byte past this version's struct
+ * is zero (outputs: left as they are); a size that is no version's (not a
+ * whole number of size_t words) is ZOQ_E_INVALID. Arrays of structs are the
+ * exception: their elements must be exactly this version's size. Options
+ * grow by new keys. Exported symbols are zoq_* only, versioned ZOQ_0.1.
  *
  * Threading: a context is used by one thread at a time; distinct contexts are
  * independent. Functions without a context are thread-safe. As a guard

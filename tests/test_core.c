@@ -1,10 +1,13 @@
-/* test_core.c - version, status strings, context, options and registry:
- * every argument check returns its status, a message, and changes nothing. */
+/* test_core.c - version, status strings, context, options, registry, and
+ * the growth rule of size-prefixed structs (lib/core/abi.h): every argument
+ * check returns its status, a message, and changes nothing. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "core/abi.h"
 #include "zoq.h"
 
 static zoq_ctx *ctx;
@@ -268,3 +271,145 @@ Test(core, overlapping_buffers_are_refused)
     int rc = zoq_param_add_desc(ctx, &d, NULL);
     cr_assert_neq(rc, ZOQ_E_EXISTS, "%s", zoq_last_error(ctx));
 }
+
+/* ---- the growth rule of size-prefixed structs (lib/core/abi.h) ---------- */
+
+/* Version 2 of a struct; version 1 ended after b (16 bytes on LP64). */
+typedef struct v2 {
+    size_t size;
+    int32_t a, b;
+    double c;                   /* since v2, default 7.5 */
+    int64_t d;                  /* since v2, default -3 */
+} v2;
+typedef struct v1 {
+    size_t size;
+    int32_t a, b;
+} v1;
+
+static v2 v2_defaults(void)
+{
+    return (v2){.size = 0, .a = 0, .b = 0, .c = 7.5, .d = -3};
+}
+
+Test(core, sized_in_accepts_an_older_struct_and_defaults_the_rest)
+{
+    const v1 old = {.size = sizeof old, .a = 11, .b = -12};
+    v2 got = v2_defaults();
+    cr_assert_eq(zoq__sized_in(ctx, "v", &got, &old, sizeof got), ZOQ_OK, "%s",
+                 zoq_last_error(ctx));
+    cr_expect_eq(got.size, sizeof got, "the copy is of this build's size");
+    cr_expect_eq(got.a, 11);
+    cr_expect_eq(got.b, -12);
+    cr_expect_eq(got.c, 7.5, "a field the old struct does not reach keeps its default");
+    cr_expect_eq(got.d, -3);
+    /* the bytes of the caller's stack past its struct are never read: a v1 in
+     * a buffer whose next bytes are set still reads the defaults */
+    struct {
+        v1 s;
+        unsigned char after[16];
+    } buf;
+    memset(&buf, 0xA5, sizeof buf);
+    buf.s = (v1){.size = sizeof buf.s, .a = 1, .b = 2};
+    got = v2_defaults();
+    cr_assert_eq(zoq__sized_in(NULL, "v", &got, &buf.s, sizeof got), ZOQ_OK);
+    cr_expect_eq(got.c, 7.5);
+    cr_expect_eq(got.d, -3);
+}
+
+Test(core, sized_in_takes_a_newer_struct_only_with_a_zero_tail)
+{
+    struct {
+        v2 s;
+        uint64_t future[2];
+    } big = {{0}, {0, 0}};
+    big.s = (v2){.size = sizeof big, .a = 1, .b = 2, .c = 3.0, .d = 4};
+    v2 got = v2_defaults();
+    cr_assert_eq(zoq__sized_in(ctx, "v", &got, &big, sizeof got), ZOQ_OK);
+    cr_expect_eq(got.size, sizeof got);
+    cr_expect_eq(got.c, 3.0);
+    cr_expect_eq(got.d, 4);
+    big.future[1] = 1;
+    got = v2_defaults();
+    cr_assert_eq(zoq__sized_in(ctx, "v", &got, &big, sizeof got), ZOQ_E_INVALID);
+    char want[64];
+    snprintf(want, sizeof want, "v: size %zu is larger than this build's %zu", sizeof big,
+             sizeof got);
+    cr_expect(strstr(zoq_last_error(ctx), want) != NULL, "%s", zoq_last_error(ctx));
+    cr_expect_eq(got.c, 7.5, "nothing copied on error");
+    cr_expect_eq(got.size, 0);
+}
+
+Test(core, sized_in_refuses_sizes_of_no_version)
+{
+    const size_t bad[] = {0, 1, sizeof(size_t) - 1, sizeof(size_t) + 1, sizeof(v2) - 1};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v2 in = {.size = bad[i], .a = 5, .b = 6, .c = 1.0, .d = 2};
+        v2 got = v2_defaults();
+        cr_expect_eq(zoq__sized_in(NULL, "thing", &got, &in, sizeof got), ZOQ_E_INVALID,
+                     "size %zu", bad[i]);
+        cr_expect(strstr(zoq_last_error(NULL), "thing: size ") != NULL, "%s",
+                  zoq_last_error(NULL));
+        cr_expect_eq(got.a, 0, "size %zu: nothing copied", bad[i]);
+    }
+    v2 got = v2_defaults();
+    cr_expect_eq(zoq__sized_in(ctx, "thing", &got, NULL, sizeof got), ZOQ_E_INVALID);
+    cr_expect_str_eq(zoq_last_error(ctx), "thing is NULL");
+    /* the smallest version: the size field alone */
+    const size_t only = sizeof(size_t);
+    cr_expect_eq(zoq__sized_in(ctx, "thing", &got, &only, sizeof got), ZOQ_OK);
+    cr_expect_eq(got.c, 7.5);
+}
+
+Test(core, sized_out_writes_only_what_the_callers_struct_holds)
+{
+    const v2 full = {.size = sizeof full, .a = 1, .b = 2, .c = 3.0, .d = 4};
+    struct {
+        v1 s;
+        int64_t after;
+    } small = {{.size = sizeof small.s, .a = 0, .b = 0}, 77};
+    cr_assert_eq(zoq__sized_out_ok(ctx, "out", &small.s, sizeof full), ZOQ_OK);
+    zoq__sized_out(&small.s, &full, sizeof full);
+    cr_expect_eq(small.s.size, sizeof small.s, "the caller's size is kept");
+    cr_expect_eq(small.s.a, 1);
+    cr_expect_eq(small.s.b, 2);
+    cr_expect_eq(small.after, 77, "nothing written past the caller's struct");
+    /* a newer caller's struct: its unknown tail is left as it is, set or not */
+    struct {
+        v2 s;
+        int64_t future;
+    } big = {{.size = sizeof big}, 55};
+    cr_assert_eq(zoq__sized_out_ok(ctx, "out", &big, sizeof full), ZOQ_OK);
+    zoq__sized_out(&big, &full, sizeof full);
+    cr_expect_eq(big.s.size, sizeof big);
+    cr_expect_eq(big.s.d, 4);
+    cr_expect_eq(big.future, 55);
+    v1 bad = {.size = 3};
+    cr_expect_eq(zoq__sized_out_ok(ctx, "out", &bad, sizeof full), ZOQ_E_INVALID);
+    cr_expect_eq(zoq__sized_out_ok(ctx, "out", NULL, sizeof full), ZOQ_E_INVALID);
+}
+
+Test(core, an_older_report_gets_the_fields_it_has)
+{
+    float w[4] = {1, 2, 3, 4};
+    cr_assert_eq(zoq_param_add(ctx, "w", w, ZOQ_F32, 4, NULL), ZOQ_OK);
+    const zoq_point_t *pts;
+    int32_t n;
+    cr_assert_eq(zoq_ask(ctx, &pts, &n), ZOQ_OK);
+    double losses[2] = {1.0, 0.5};
+    cr_assert_eq(n, 2);
+    struct {
+        zoq_report_t r;
+        int64_t after;
+    } old;
+    memset(&old, 0x7F, sizeof old);
+    old.r.size = offsetof(zoq_report_t, applied); /* a caller from before `applied` */
+    cr_assert_eq(zoq_tell(ctx, losses, n, &old.r), ZOQ_OK, "%s", zoq_last_error(ctx));
+    cr_expect_eq(old.r.size, offsetof(zoq_report_t, applied));
+    cr_expect_eq(old.r.n_points, 2);
+    cr_expect_eq(old.r.loss, 0.75);
+    int32_t untouched;
+    memset(&untouched, 0x7F, sizeof untouched);
+    cr_expect_eq(old.r.applied, untouched, "a field past the caller's size is not written");
+    cr_expect_eq(old.r.n_clipped, untouched);
+}
+

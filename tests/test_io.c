@@ -575,8 +575,7 @@ Test(io, open_reports_io_errors_and_bad_arguments)
 static int parses(const char *s)
 {
     zoq__json doc;
-    char err[160];
-    int rc = zoq__json_parse(s, strlen(s), &doc, err, sizeof err);
+    int rc = zoq__json_parse(s, strlen(s), &doc);
     zoq__json_free(&doc);
     return rc;
 }
@@ -613,7 +612,7 @@ Test(io, json_tree_and_numbers)
     const char *s = "{\"a\": [1, 2, 3], \"b\": {\"c\": \"\\u00e9\"}, \"n\": 18446744073709551615,"
                     " \"x\": -2.5e1}";
     zoq__json doc;
-    cr_assert_eq(zoq__json_parse(s, strlen(s), &doc, NULL, 0), ZOQ_OK);
+    cr_assert_eq(zoq__json_parse(s, strlen(s), &doc), ZOQ_OK);
     const zoq__json_node *top = &doc.nodes[0];
     cr_assert_eq(top->count, 4);
     const zoq__json_node *a = zoq__json_get(&doc, top, "a");
@@ -708,7 +707,7 @@ static void read_config(const char *ad, zoq__json *doc, char **text)
     *text = calloc(1, 8192);
     size_t n = fread(*text, 1, 8191, f);
     fclose(f);
-    cr_assert_eq(zoq__json_parse(*text, n, doc, NULL, 0), ZOQ_OK);
+    cr_assert_eq(zoq__json_parse(*text, n, doc), ZOQ_OK);
 }
 
 Test(io, peft_config_has_the_keys_peft_reads)
@@ -1285,4 +1284,41 @@ Test(io, system_failures_are_reported_with_their_status)
     fsync_dir_errno = EINVAL; /* a file system without folder sync: nothing to make durable */
     cr_assert_eq(write_st(path_in("w.safetensors")), ZOQ_OK);
     fsync_dir_errno = 0;
+}
+
+/* One error channel: every failing context-free call leaves its message for
+ * zoq_last_error(NULL); a message buffer, where a call takes one, and the
+ * writer's own last error hold the same text. */
+Test(io, failures_leave_their_message_on_the_thread)
+{
+    char err[256] = "untouched";
+    zoq_st *st = NULL;
+    cr_assert_eq(zoq_st_open(path_in("missing.safetensors"), &st, err, sizeof err), ZOQ_E_IO);
+    cr_expect(strstr(err, "missing.safetensors") != NULL, "%s", err);
+    cr_expect_str_eq(zoq_last_error(NULL), err);
+    static const unsigned char junk[16] = {4, 0, 0, 0, 0, 0, 0, 0, '[', ']', ' ', ' '};
+    cr_assert_eq(zoq_st_open_memory(junk, 12, &st, NULL, 0), ZOQ_E_FORMAT);
+    cr_expect(strstr(zoq_last_error(NULL), "'{'") != NULL, "%s", zoq_last_error(NULL));
+
+    zoq_st_writer *w;
+    cr_assert_eq(zoq_st_writer_create(&w), ZOQ_OK);
+    const float x[2] = {1, 2};
+    const int64_t shape[1] = {2};
+    cr_assert_eq(zoq_st_writer_add(w, "x", 1, shape, x, ZOQ_ST_F32, ZOQ_ST_F32), ZOQ_OK);
+    cr_assert_eq(zoq_st_writer_add(w, "x", 1, shape, x, ZOQ_ST_F32, ZOQ_ST_F32), ZOQ_E_EXISTS);
+    cr_expect(strstr(zoq_last_error(NULL), "'x'") != NULL, "%s", zoq_last_error(NULL));
+    cr_expect_str_eq(zoq_st_writer_last_error(w), zoq_last_error(NULL));
+    cr_assert_eq(zoq_st_writer_write(w, path_in("a.safetensors")), ZOQ_OK);
+    cr_assert_eq(zoq_st_open(path_in("a.safetensors"), &st, NULL, 0), ZOQ_OK);
+    int64_t i;
+    cr_expect_eq(zoq_st_find(st, "nope", &i), ZOQ_E_NOT_FOUND);
+    cr_expect_str_eq(zoq_last_error(NULL), "no tensor 'nope' in the file");
+    float y[3];
+    cr_expect_eq(zoq_st_read(st, 0, ZOQ_ST_F32, y, sizeof y), ZOQ_E_INVALID);
+    cr_expect(strstr(zoq_last_error(NULL), "needs 8 bytes") != NULL, "%s", zoq_last_error(NULL));
+    zoq_st_info_t small = {.size = 3};
+    cr_expect_eq(zoq_st_info(st, 0, &small), ZOQ_E_INVALID);
+    cr_expect(strstr(zoq_last_error(NULL), "size 3") != NULL, "%s", zoq_last_error(NULL));
+    zoq_st_free(st);
+    zoq_st_writer_free(w);
 }

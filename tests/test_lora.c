@@ -354,8 +354,22 @@ Test(lora, best_offer_keeps_the_highest_score)
     cr_expect_eq(zoq_lora_best_offer(&best, NAN, 9, &improved), ZOQ_E_INVALID);
     cr_expect_eq(zoq_lora_best_offer(&best, 1.0, 9, NULL), ZOQ_E_INVALID);
     cr_expect_eq(zoq_lora_best_offer(NULL, 1.0, 9, &improved), ZOQ_E_INVALID);
-    zoq_lora_best_t small = {.size = 8};
-    cr_expect_eq(zoq_lora_best_offer(&small, 1.0, 9, &improved), ZOQ_E_INVALID);
+    zoq_lora_best_t cut = best;
+    cut.size = sizeof cut - 4; /* the size of no version: it cuts tag in two */
+    cr_expect_eq(zoq_lora_best_offer(&cut, 1.0, 9, &improved), ZOQ_E_INVALID);
+    cr_expect_eq(cut.tag, 3);
+    /* an older, smaller struct (the size field alone) is read with its
+     * defaults, and written only as far as it reaches */
+    struct {
+        zoq_lora_best_t b;
+        int64_t after;
+    } old;
+    memset(&old, 0x7F, sizeof old);
+    old.b.size = sizeof(size_t);
+    cr_expect_eq(zoq_lora_best_offer(&old.b, -1e300, 9, &improved), ZOQ_OK);
+    cr_expect_eq(improved, 1, "valid and score past its size read as 0, not its bytes");
+    cr_expect_eq(old.b.valid, 0x7F7F7F7F, "and are not written");
+    cr_expect_eq(old.after, 0x7F7F7F7F7F7F7F7F);
     cr_expect_eq(best.tag, 3);
 }
 

@@ -538,3 +538,19 @@ Test(quant_errors, packing)
     cr_expect_eq(zoq_q4_unpack(packed, 4, NULL), ZOQ_E_INVALID);
     cr_expect_eq(zoq_q4_pack(codes, 0, packed), ZOQ_OK);
 }
+
+/* A refused descriptor says why on the thread (zoq_last_error(NULL)). */
+Test(quant, a_refusal_leaves_its_message_on_the_thread)
+{
+    owned o;
+    owned_init(&o, ZOQ_QFORMAT_INT4_GROUP, 2, 64, 32);
+    o.m.group_size = 48;
+    float w[2 * 64] = {0};
+    cr_assert_eq(zoq_qmatrix_dequantize(&o.m, w), ZOQ_E_INVALID);
+    cr_expect(strstr(zoq_last_error(NULL), "group_size 32, 64 or 128") != NULL, "%s",
+              zoq_last_error(NULL));
+    uint8_t codes[3] = {1, 2, 3}, packed[2];
+    cr_assert_eq(zoq_q4_pack(codes, 3, packed), ZOQ_E_INVALID);
+    cr_expect(strstr(zoq_last_error(NULL), "odd n 3") != NULL, "%s", zoq_last_error(NULL));
+    owned_free(&o);
+}

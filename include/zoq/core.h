@@ -82,8 +82,9 @@ ZOQ_API int zoq_create(zoq_ctx **out);
 ZOQ_API void zoq_destroy(zoq_ctx *ctx);
 /* Message of the last failed call on ctx ("" if none failed yet). Owned by ctx,
  * valid until the next call on it. ctx == NULL: the message of the last failed
- * call on this thread that had no context to record it (the preference and
- * statistics functions, or a call given a NULL context); "" if none. That one
+ * call on this thread that had no context to record it (safetensors, PEFT,
+ * preference, statistics, LoRA, rotation, quantized-format and random-number
+ * functions, or a call given a NULL context); "" if none. That one
  * is thread-local, valid until the thread's next such failure; a successful
  * call does not clear it, so read it only right after a failure. */
 ZOQ_API const char *zoq_last_error(const zoq_ctx *ctx);

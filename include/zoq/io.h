@@ -15,10 +15,11 @@ extern "C" {
 /* safetensors files and PEFT LoRA adapter folders                          */
 /* ------------------------------------------------------------------------ */
 
-/* No context: calls that can fail for reasons worth explaining take an
- * optional message buffer (err, err_cap; NULL, 0 to skip) that receives a
- * NUL-terminated message on failure. A reader is immutable once open, so
- * its calls are thread-safe. Format, checks and layout: docs/formats.md. */
+/* No context: every failing call leaves its message for zoq_last_error(NULL)
+ * (this thread's). The calls that take a message buffer (err, err_cap; NULL,
+ * 0 to skip) also copy it there, NUL-terminated. A reader is immutable once
+ * open, so its calls are thread-safe. Format, checks and layout:
+ * docs/formats.md. */
 
 /* Element types of a safetensors tensor. The first three equal the
  * zoq_dtype_t values, so a parameter's dtype can be passed as is. */
@@ -82,7 +83,8 @@ ZOQ_API int zoq_st_metadata_at(const zoq_st *st, int64_t i, const char **key,
 ZOQ_API int zoq_st_metadata_get(const zoq_st *st, const char *key, const char **value);
 
 /* Collects tensors and metadata, then writes one safetensors file. Opaque;
- * its last error message is zoq_st_writer_last_error. */
+ * a failing call's message is zoq_last_error(NULL), as everywhere, and also
+ * kept as zoq_st_writer_last_error. */
 typedef struct zoq_st_writer zoq_st_writer;
 
 /* Creates an empty writer into *out (free with zoq_st_writer_free).
@@ -106,7 +108,9 @@ ZOQ_API int zoq_st_writer_set_metadata(zoq_st_writer *w, const char *key, const 
  * I8, then by name), header padded with spaces to 8 bytes. The writer may
  * be written again. ZOQ_E_INVALID, ZOQ_E_IO, ZOQ_E_NOMEM. */
 ZOQ_API int zoq_st_writer_write(zoq_st_writer *w, const char *path);
-/* Message of the writer's last failed call ("" if none). For NULL, a static string. */
+/* Message of the writer's last failed call ("" if none): the one
+ * zoq_last_error(NULL) gave right after it, kept with the writer. For NULL, a
+ * static string. */
 ZOQ_API const char *zoq_st_writer_last_error(const zoq_st_writer *w);
 
 /* One LoRA module of a PEFT adapter: ΔW = (alpha / rank) · B · A for the

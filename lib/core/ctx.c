@@ -56,6 +56,20 @@ int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
     return status;
 }
 
+int zoq__fail_copy(int status, char *err, size_t cap)
+{
+    if (status < 0 && err && cap)
+        snprintf(err, cap, "%s", no_ctx_err);
+    return status;
+}
+
+int zoq__fail_wrap(zoq_ctx *ctx, int status, const char *prefix)
+{
+    char msg[ZOQ__ERRMSG_CAP];
+    snprintf(msg, sizeof msg, "%s", no_ctx_err);
+    return zoq__fail(ctx, status, "%s: %s", prefix, msg);
+}
+
 /* This thread's token for ctx->owner: the address of a byte of its own. */
 static uintptr_t self(void)
 {
@@ -105,24 +119,13 @@ void zoq__leave(zoq_ctx *ctx)
     atomic_store(&ctx->owner, 0);
 }
 
-int zoq__struct_ok(const void *s, size_t size, size_t need, size_t known)
-{
-    if (!s || size < need)
-        return 0;
-    const unsigned char *b = s;
-    for (size_t i = known; i < size; i++)
-        if (b[i])
-            return 0;
-    return 1;
-}
-
 int zoq_create(zoq_ctx **out)
 {
     if (!out)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_create: out is NULL");
     zoq_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
-        return ZOQ_E_NOMEM;
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "zoq_create: out of memory");
     zoq__opts_default(&ctx->opts);
     ctx->mask_epoch = -1;
     *out = ctx;

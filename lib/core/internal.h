@@ -13,8 +13,7 @@
 #include "backend/backend.h"
 #include "backend/plugin.h"
 #include "core/abi.h"
-
-#define ZOQ__ERRMSG_CAP 256
+#include "core/error.h"
 
 /* Values of every option (docs in zoq.h); zoq__opts_default() fills them.
  * Integer options are int64_t and real ones double, so one table in
@@ -137,13 +136,9 @@ struct zoq_ctx {
     char err[ZOQ__ERRMSG_CAP];
 };
 
-/* Records a formatted message as ctx's last error (ctx NULL: as this
- * thread's, zoq_last_error(NULL)) and returns status. */
-int zoq__fail(zoq_ctx *ctx, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+
+/* Index of the parameter called name, or -1 (no message: not a failure). */
+int32_t zoq__param_index(const zoq_ctx *ctx, const char *name);
 
 /* ZOQ_OK if ctx is non-NULL and no step is in flight (pending ask/tell, or
  * zoq_step calling the objective); else the status, with a message naming

@@ -156,7 +156,7 @@ int zoq_get_int(const zoq_ctx *ctx, int key, int64_t *out)
 {
     const opt_info *oi = NULL;
     if (!ctx || !out)
-        return ZOQ_E_INVALID;
+        return zoq__fail((zoq_ctx *)ctx, ZOQ_E_INVALID, "zoq_get_int: NULL argument");
     int rc = lookup(ctx, key, ZOQ_OPT_INT, &oi);
     if (rc == ZOQ_OK)
         *out = *(const int64_t *)((const char *)&ctx->opts + oi->offset);
@@ -167,7 +167,7 @@ int zoq_get_double(const zoq_ctx *ctx, int key, double *out)
 {
     const opt_info *oi = NULL;
     if (!ctx || !out)
-        return ZOQ_E_INVALID;
+        return zoq__fail((zoq_ctx *)ctx, ZOQ_E_INVALID, "zoq_get_double: NULL argument");
     int rc = lookup(ctx, key, ZOQ_OPT_DOUBLE, &oi);
     if (rc == ZOQ_OK)
         *out = *(const double *)((const char *)&ctx->opts + oi->offset);
@@ -177,7 +177,7 @@ int zoq_get_double(const zoq_ctx *ctx, int key, double *out)
 int zoq_opt_find(const char *name, int *key, int *type)
 {
     if (!name)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_opt_find: name is NULL");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         if (strcmp(options[i].name, name) == 0) {
             if (key)
@@ -187,7 +187,7 @@ int zoq_opt_find(const char *name, int *key, int *type)
             return ZOQ_OK;
         }
     }
-    return ZOQ_E_NOT_FOUND;
+    return zoq__fail(NULL, ZOQ_E_NOT_FOUND, "no option named '%.64s'", name);
 }
 
 const char *zoq_opt_name(int key)

@@ -21,17 +21,6 @@ static char *dup_str(const char *s)
     return d;
 }
 
-/* The shape fields, or 0 for a caller built before they existed. */
-static int64_t desc_rows(const zoq_param_desc_t *d)
-{
-    return d->size >= sizeof *d ? d->rows : 0;
-}
-
-static int64_t desc_cols(const zoq_param_desc_t *d)
-{
-    return d->size >= sizeof *d ? d->cols : 0;
-}
-
 /* The bytes a CPU parameter's buffer spans, [*lo, *hi). */
 static void span(const void *data, int dtype, int64_t numel, uintptr_t *lo, uintptr_t *hi)
 {
@@ -67,12 +56,6 @@ static int check_overlap(zoq_ctx *ctx, int32_t self, const char *name, int devic
 
 static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
 {
-    size_t known = sizeof(zoq_param_desc_t), need = offsetof(zoq_param_desc_t, rows);
-    /* the size of a published version (before or after the shape fields), or larger */
-    if (!zoq__struct_ok(d, d ? d->size : 0, need, known) || (d->size != need && d->size < known))
-        return zoq__fail(ctx, ZOQ_E_INVALID, "param desc: NULL, or size %zu is not "
-                                             "sizeof(zoq_param_desc_t) = %zu (or larger with "
-                                             "zero tail)", d ? d->size : 0, known);
     if (!d->name || !d->name[0] || strlen(d->name) > NAME_MAX_LEN)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param name must be a non-empty string of at most "
                                              "%d bytes", NAME_MAX_LEN);
@@ -98,15 +81,15 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
                          (unsigned)(d->flags & ~KNOWN_FLAGS));
     if (d->reserved_)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': reserved_ must be 0", d->name);
-    int64_t rows = desc_rows(d), cols = desc_cols(d);
+    int64_t rows = d->rows, cols = d->cols;
     if ((rows || cols) && (rows <= 0 || cols <= 0 || rows > d->numel / cols ||
                            rows * cols != d->numel))
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': shape %lld x %lld does not match numel "
                          "%lld", d->name, (long long)rows, (long long)cols, (long long)d->numel);
     if (d->group && strlen(d->group) > NAME_MAX_LEN)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': group name too long", d->name);
-    int32_t dup;
-    if (zoq_param_find(ctx, d->name, &dup) == ZOQ_OK)
+    const int32_t dup = zoq__param_index(ctx, d->name);
+    if (dup >= 0)
         return zoq__fail(ctx, ZOQ_E_EXISTS, "a parameter named '%s' is already registered (id "
                                             "%d)", d->name, dup);
     rc = check_overlap(ctx, -1, d->name, d->device, d->data, d->dtype, d->numel);
@@ -116,9 +99,12 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
     return d->device == ZOQ_DEVICE_CPU ? ZOQ_OK : zoq__device_backend(ctx, d->device, &be);
 }
 
-int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
+int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *in, int32_t *id)
 {
+    zoq_param_desc_t d = {0}, *desc = &d; /* an older caller's struct: no shape */
     int rc = zoq__check_idle(ctx, "changing the parameters");
+    if (rc == ZOQ_OK)
+        rc = zoq__sized_in(ctx, "param desc", &d, in, sizeof d);
     if (rc == ZOQ_OK)
         rc = check_desc(ctx, desc);
     if (rc != ZOQ_OK)
@@ -145,8 +131,8 @@ int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id)
     p->t.data = desc->data;
     p->t.dtype = desc->dtype;
     p->t.numel = desc->numel;
-    p->t.rows = desc_rows(desc);
-    p->t.cols = desc_cols(desc);
+    p->t.rows = desc->rows;
+    p->t.cols = desc->cols;
     p->t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, p->name);
     p->flags = desc->flags;
     p->device = desc->device;
@@ -171,18 +157,25 @@ int32_t zoq_param_count(const zoq_ctx *ctx)
     return ctx ? ctx->n_params : 0;
 }
 
+int32_t zoq__param_index(const zoq_ctx *ctx, const char *name)
+{
+    for (int32_t i = 0; i < ctx->n_params; i++)
+        if (strcmp(ctx->params[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
 int zoq_param_find(const zoq_ctx *ctx, const char *name, int32_t *id)
 {
+    zoq_ctx *mut = (zoq_ctx *)ctx; /* a const call may still leave its message */
     if (!ctx || !name)
-        return ZOQ_E_INVALID;
-    for (int32_t i = 0; i < ctx->n_params; i++) {
-        if (strcmp(ctx->params[i].name, name) == 0) {
-            if (id)
-                *id = i;
-            return ZOQ_OK;
-        }
-    }
-    return ZOQ_E_NOT_FOUND;
+        return zoq__fail(mut, ZOQ_E_INVALID, "zoq_param_find: NULL argument");
+    const int32_t i = zoq__param_index(ctx, name);
+    if (i < 0)
+        return zoq__fail(mut, ZOQ_E_NOT_FOUND, "no parameter named '%.64s'", name);
+    if (id)
+        *id = i;
+    return ZOQ_OK;
 }
 
 static int check_id(zoq_ctx *ctx, int32_t id)
@@ -272,7 +265,7 @@ int zoq_group_set_enabled(zoq_ctx *ctx, const char *group, int on, int32_t *coun
 int zoq_param_enabled_numel(const zoq_ctx *ctx, int64_t *out)
 {
     if (!ctx || !out)
-        return ZOQ_E_INVALID;
+        return zoq__fail((zoq_ctx *)ctx, ZOQ_E_INVALID, "zoq_param_enabled_numel: NULL argument");
     int64_t n = 0;
     for (int32_t i = 0; i < ctx->n_params; i++)
         if (ctx->params[i].enabled)

@@ -110,7 +110,7 @@ static int host_only(zoq_ctx *ctx, const char *what)
 int zoq_state_save(zoq_ctx *ctx, const char *path)
 {
     if (!ctx)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_state_save: the context is NULL");
     if (!path || !path[0])
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_save: empty path");
     if (host_only(ctx, "zoq_state_save") != ZOQ_OK)
@@ -122,13 +122,13 @@ int zoq_state_save(zoq_ctx *ctx, const char *path)
         return zoq__fail(ctx, ZOQ_E_NOMEM, "out of memory encoding the state");
     }
     zoq__afile f;
-    int rc = zoq__afile_open(&f, path, ctx->err, sizeof ctx->err);
+    int rc = zoq__afile_open(&f, path);
     if (rc == ZOQ_OK) {
         zoq__afile_write(&f, b.p, b.n);
-        rc = zoq__afile_commit(&f, ctx->err, sizeof ctx->err);
+        rc = zoq__afile_commit(&f);
     }
     free(b.p);
-    return rc;
+    return zoq__fail_copy(rc, ctx->err, sizeof ctx->err); /* lib/io's message is ctx's */
 }
 
 /* Decoded option values, applied only once the whole file checked out. */
@@ -335,7 +335,7 @@ int zoq__state_decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const c
 int zoq_state_load(zoq_ctx *ctx, const char *path)
 {
     if (!ctx)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_state_load: the context is NULL");
     if (!path)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_state_load: path is NULL");
     int rc = zoq__check_idle(ctx, "loading a state");
@@ -345,9 +345,9 @@ int zoq_state_load(zoq_ctx *ctx, const char *path)
         return rc;
     unsigned char *data = NULL;
     size_t n = 0;
-    rc = zoq__file_read_all(path, MAX_FILE_BYTES, &data, &n, ctx->err, sizeof ctx->err);
+    rc = zoq__file_read_all(path, MAX_FILE_BYTES, &data, &n);
     if (rc != ZOQ_OK)
-        return rc;
+        return zoq__fail_copy(rc, ctx->err, sizeof ctx->err); /* lib/io's message is ctx's */
     rc = zoq__state_decode(ctx, data, n, path);
     free(data);
     return rc;

@@ -24,9 +24,9 @@ static int step_ready(zoq_ctx *ctx, const zoq_report_t *report)
     int64_t numel;
     zoq_param_enabled_numel(ctx, &numel);
     rc = zoq__check_no_pending(ctx, "starting a step");
-    if (rc == ZOQ_OK && report && report->size < sizeof report->size)
-        rc = zoq__fail(ctx, ZOQ_E_INVALID, "report->size must be set to sizeof(zoq_report_t)");
-    else if (rc == ZOQ_OK && numel == 0)
+    if (rc == ZOQ_OK && report)
+        rc = zoq__sized_out_ok(ctx, "report", report, sizeof *report);
+    if (rc == ZOQ_OK && numel == 0)
         rc = zoq__fail(ctx, ZOQ_E_STATE, "no enabled parameters to train");
     if (rc != ZOQ_OK)
         zoq__leave(ctx);
@@ -77,8 +77,7 @@ static void fill_report(const zoq_ctx *ctx, zoq_report_t *report, int failed_poi
         .n_points = pl->n_points, .n_queries = pl->n_queries, .losses = pl->losses,
         .proj_grads = pl->grads, .failed_point = failed_point, .callback_status = cb_status,
         .passes = pl->passes_run, .applied = pl->applied, .n_clipped = pl->n_clipped};
-    size_t n = report->size < sizeof r ? report->size : sizeof r;
-    memcpy(report, &r, n);
+    zoq__sized_out(report, &r, sizeof r);
 }
 
 void zoq__eval_info(const zoq_ctx *ctx, int i, zoq_eval_t *ev)
@@ -266,7 +265,7 @@ int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n)
 int zoq__check_pending_point(zoq_ctx *ctx, int32_t point)
 {
     if (!ctx)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "the context is NULL");
     if (!ctx->pending)
         return zoq__fail(ctx, ZOQ_E_STATE, "no step pending: call zoq_ask first");
     if (point < 0 || point >= ctx->plan.n_points)
@@ -370,8 +369,8 @@ static int tell(zoq_ctx *ctx, const double *losses, int32_t n, zoq_report_t *rep
     if (!losses || n != pl->n_points)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_tell needs %d losses, got %d%s", pl->n_points,
                          n, losses ? "" : " (NULL)");
-    if (report && report->size < sizeof report->size)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "report->size must be set to sizeof(zoq_report_t)");
+    if (report && zoq__sized_out_ok(ctx, "report", report, sizeof *report) != ZOQ_OK)
+        return ZOQ_E_INVALID;
     memcpy(pl->losses, losses, (size_t)n * sizeof *losses);
     for (int i = 0; i < n; i++) {
         if (!isfinite(losses[i])) {
@@ -417,7 +416,7 @@ int zoq_cancel(zoq_ctx *ctx)
 int zoq_get_step(const zoq_ctx *ctx, uint64_t *out)
 {
     if (!ctx || !out)
-        return ZOQ_E_INVALID;
+        return zoq__fail((zoq_ctx *)ctx, ZOQ_E_INVALID, "zoq_get_step: NULL argument");
     *out = ctx->step;
     return ZOQ_OK;
 }

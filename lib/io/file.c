@@ -27,17 +27,6 @@
 static const char TMP_ALPHABET[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-int zoq__errf(char *err, size_t cap, int status, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 int zoq__io_status(int err_no)
 {
     return err_no == ENOMEM ? ZOQ_E_NOMEM : ZOQ_E_IO;
@@ -150,14 +139,14 @@ void zoq__drop_file(int parent, const char *name, int fd)
     unlinkat(parent, name, 0);
 }
 
-int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap)
+int zoq__afile_open(zoq__afile *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
     f->path = path;
     size_t plen = strlen(path);
     if (!(f->tmp = malloc(plen + sizeof TMP_INFIX + TMP_RAND)))
-        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
     zoq__clean_stale(path, 0, zoq__drop_file);
     memcpy(f->tmp, path, plen);
     memcpy(f->tmp + plen, TMP_INFIX "XXXXXX", sizeof TMP_INFIX + TMP_RAND);
@@ -165,7 +154,7 @@ int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap)
         int e = errno;
         free(f->tmp);
         f->tmp = NULL;
-        return zoq__errf(err, cap, zoq__io_status(e), "cannot create a temporary file beside "
+        return zoq__fail(NULL, zoq__io_status(e), "cannot create a temporary file beside "
                          "'%s': %s", path, strerror(e));
     }
     /* replacing a file keeps its permissions; a new one has the umask's */
@@ -203,11 +192,11 @@ void zoq__afile_abort(zoq__afile *f)
     f->fd = -1;
 }
 
-int zoq__fsync_parent(const char *path, char *err, size_t cap)
+int zoq__fsync_parent(const char *path)
 {
     char folder[PATH_MAX];
     if (!split(path, folder, sizeof folder))
-        return zoq__errf(err, cap, ZOQ_E_IO, "cannot sync the folder of '%.64s...': %s", path,
+        return zoq__fail(NULL, ZOQ_E_IO, "cannot sync the folder of '%.64s...': %s", path,
                          strerror(ENAMETOOLONG));
     int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* EINVAL, EROFS: a folder that cannot be synced (nothing to make durable) */
@@ -215,14 +204,14 @@ int zoq__fsync_parent(const char *path, char *err, size_t cap)
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return zoq__errf(err, cap, zoq__io_status(e), "'%s' is in place, but its folder could "
+        return zoq__fail(NULL, zoq__io_status(e), "'%s' is in place, but its folder could "
                          "not be synced to disk: %s", path, strerror(e));
     }
     close(fd);
     return ZOQ_OK;
 }
 
-int zoq__afile_commit(zoq__afile *f, char *err, size_t cap)
+int zoq__afile_commit(zoq__afile *f)
 {
     if (!f->failed && fsync(f->fd) != 0) {
         f->failed = 1;
@@ -234,17 +223,17 @@ int zoq__afile_commit(zoq__afile *f, char *err, size_t cap)
     }
     if (f->failed) {
         zoq__afile_abort(f);
-        return zoq__errf(err, cap, zoq__io_status(f->err_no), "cannot write '%s': %s", f->path,
+        return zoq__fail(NULL, zoq__io_status(f->err_no), "cannot write '%s': %s", f->path,
                          strerror(f->err_no));
     }
     close(f->fd); /* after the rename: the lock marks the temporary as live until then */
     f->fd = -1;
     free(f->tmp);
     f->tmp = NULL;
-    return zoq__fsync_parent(f->path, err, cap);
+    return zoq__fsync_parent(f->path);
 }
 
-int zoq__open_regular(const char *path, int *fd, uint64_t *size, char *err, size_t cap)
+int zoq__open_regular(const char *path, int *fd, uint64_t *size)
 {
     struct stat sb;
     /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
@@ -254,34 +243,33 @@ int zoq__open_regular(const char *path, int *fd, uint64_t *size, char *err, size
         if (*fd >= 0)
             close(*fd);
         *fd = -1;
-        return zoq__errf(err, cap, zoq__io_status(e), "cannot open '%s': %s", path, strerror(e));
+        return zoq__fail(NULL, zoq__io_status(e), "cannot open '%s': %s", path, strerror(e));
     }
     if (!S_ISREG(sb.st_mode) || sb.st_size < 0) {
         close(*fd);
         *fd = -1;
-        return zoq__errf(err, cap, ZOQ_E_IO, "'%s' is not a regular file", path);
+        return zoq__fail(NULL, ZOQ_E_IO, "'%s' is not a regular file", path);
     }
     *size = (uint64_t)sb.st_size;
     return ZOQ_OK;
 }
 
-int zoq__file_read_all(const char *path, size_t max, unsigned char **data, size_t *n,
-                       char *err, size_t cap)
+int zoq__file_read_all(const char *path, size_t max, unsigned char **data, size_t *n)
 {
     int fd;
     uint64_t size;
-    int rc = zoq__open_regular(path, &fd, &size, err, cap);
+    int rc = zoq__open_regular(path, &fd, &size);
     if (rc != ZOQ_OK)
         return rc;
     if (size > max) {
         close(fd);
-        return zoq__errf(err, cap, ZOQ_E_IO, "'%s' is larger than %zu bytes", path, max);
+        return zoq__fail(NULL, ZOQ_E_IO, "'%s' is larger than %zu bytes", path, max);
     }
     size_t len = (size_t)size, got = 0;
     unsigned char *p = malloc(len + 1);
     if (!p) {
         close(fd);
-        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory reading '%s'", path);
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory reading '%s'", path);
     }
     while (got < len) {
         ssize_t r = read(fd, p + got, len - got);
@@ -294,7 +282,7 @@ int zoq__file_read_all(const char *path, size_t max, unsigned char **data, size_
     close(fd);
     if (got != len) {
         free(p);
-        return zoq__errf(err, cap, ZOQ_E_IO, "short read on '%s'", path);
+        return zoq__fail(NULL, ZOQ_E_IO, "short read on '%s'", path);
     }
     p[len] = '\0';
     *data = p;

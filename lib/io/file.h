@@ -1,12 +1,15 @@
 /* file.h - atomic file writes (temporary file in the target's folder,
  * fsync, rename, fsync of the folder), bounded whole-file reads, opens that
  * never block on a FIFO, and the clean-up of temporaries a killed writer
- * left. Internal; errors are written to err[cap] and returned as a status. */
+ * left. Internal; errors are returned as a status with a message for
+ * zoq_last_error(NULL) (lib/core/error.h). */
 #ifndef ZOQ_IO_FILE_H
 #define ZOQ_IO_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/error.h"
 
 typedef struct zoq__afile {
     int fd;
@@ -19,28 +22,20 @@ typedef struct zoq__afile {
 /* Creates <path>.tmp.XXXXXX for writing, after removing the stale ones of
  * path (zoq__clean_stale). Its mode is that of the file it will replace, or
  * 0666 less the umask for a new one. ZOQ_E_IO, ZOQ_E_NOMEM. */
-int zoq__afile_open(zoq__afile *f, const char *path, char *err, size_t cap);
+int zoq__afile_open(zoq__afile *f, const char *path);
 /* Appends n bytes; a failure is remembered and reported by commit. */
 void zoq__afile_write(zoq__afile *f, const void *p, size_t n);
 /* fsyncs and renames the temporary file over the path, closes it, then
  * fsyncs the folder; on a failure before the rename removes the temporary
  * file. ZOQ_E_IO (ZOQ_E_NOMEM where the system ran out of memory). */
-int zoq__afile_commit(zoq__afile *f, char *err, size_t cap);
+int zoq__afile_commit(zoq__afile *f);
 /* Drops the temporary file (after an error of the caller's own). */
 void zoq__afile_abort(zoq__afile *f);
-
-/* Formats a message into err[cap] (skipped when err is NULL or cap 0) and
- * returns status: the error convention of lib/io. */
-int zoq__errf(char *err, size_t cap, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
 
 /* fsync of the folder holding path (durability of a rename); ZOQ_E_IO or
  * ZOQ_E_NOMEM when it cannot be done (a folder that does not support it,
  * EINVAL or EROFS, counts as done). Does not allocate. */
-int zoq__fsync_parent(const char *path, char *err, size_t cap);
+int zoq__fsync_parent(const char *path);
 
 /* ZOQ_E_NOMEM for errno ENOMEM, else ZOQ_E_IO. */
 int zoq__io_status(int err_no);
@@ -48,7 +43,7 @@ int zoq__io_status(int err_no);
 /* Opens path for reading without blocking (O_NONBLOCK: a FIFO would wait
  * for a writer) and refuses anything but a regular file; *fd (caller
  * closes) and its *size. ZOQ_E_IO, ZOQ_E_NOMEM. */
-int zoq__open_regular(const char *path, int *fd, uint64_t *size, char *err, size_t cap);
+int zoq__open_regular(const char *path, int *fd, uint64_t *size);
 
 /* Replaces the trailing XXXXXX of tmpl and creates that file (O_EXCL, 0666
  * less the umask; dir: a folder, 0777 less the umask); returns its open fd
@@ -71,7 +66,6 @@ void zoq__drop_file(int parent, const char *name, int fd);
 /* Reads the whole file at path (at most max bytes) into *data (caller
  * frees; NUL-terminated for convenience, not counted in *n). ZOQ_E_IO for
  * an unreadable or larger file, ZOQ_E_NOMEM. */
-int zoq__file_read_all(const char *path, size_t max, unsigned char **data, size_t *n,
-                       char *err, size_t cap);
+int zoq__file_read_all(const char *path, size_t max, unsigned char **data, size_t *n);
 
 #endif

@@ -9,15 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zoq.h"
+#include "core/error.h"
 
 typedef struct parser {
     const unsigned char *s;
     size_t n, at;
     zoq__json *doc;
     size_t str_at;              /* next free byte of doc->strings */
-    char *err;
-    size_t cap;
     int status;
 } parser;
 
@@ -25,8 +23,7 @@ static int fail(parser *p, int status, const char *what)
 {
     if (p->status == ZOQ_OK) {
         p->status = status;
-        if (p->err && p->cap)
-            snprintf(p->err, p->cap, "JSON: %s at byte %zu", what, p->at);
+        zoq__fail(NULL, status, "JSON: %s at byte %zu", what, p->at);
     }
     return -1;
 }
@@ -337,10 +334,10 @@ static int32_t parse_value(parser *p, int depth)
     }
 }
 
-int zoq__json_parse(const char *text, size_t n, zoq__json *doc, char *err, size_t cap)
+int zoq__json_parse(const char *text, size_t n, zoq__json *doc)
 {
     memset(doc, 0, sizeof *doc);
-    parser p = {(const unsigned char *)text, n, 0, doc, 0, err, cap, ZOQ_OK};
+    parser p = {(const unsigned char *)text, n, 0, doc, 0, ZOQ_OK};
     if (!text)
         return fail(&p, ZOQ_E_FORMAT, "no text"), p.status;
     if (!(doc->strings = malloc(n + 1)))

@@ -47,7 +47,7 @@ typedef struct zoq__json {
 
 /* Parses text[0 .. n) into *doc (free with zoq__json_free, also on error).
  * ZOQ_OK, ZOQ_E_FORMAT with a message naming the byte offset, ZOQ_E_NOMEM. */
-int zoq__json_parse(const char *text, size_t n, zoq__json *doc, char *err, size_t cap);
+int zoq__json_parse(const char *text, size_t n, zoq__json *doc);
 void zoq__json_free(zoq__json *doc);
 
 /* The value of member `key` of object node obj, or NULL. */

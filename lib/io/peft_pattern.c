@@ -164,39 +164,38 @@ static int cmp_key(const void *a, const void *b)
     return strcmp((*(const zoq__peft_key *const *)a)->key, (*(const zoq__peft_key *const *)b)->key);
 }
 
-static int no_duplicates(const zoq__peft_patterns *p, const char *what, char *err, size_t cap)
+static int no_duplicates(const zoq__peft_patterns *p, const char *what)
 {
     const zoq__peft_key **s = malloc((size_t)p->n * sizeof *s);
     if (!s)
-        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
     for (int32_t i = 0; i < p->n; i++)
         s[i] = &p->keys[i];
     qsort(s, (size_t)p->n, sizeof *s, cmp_key);
     int rc = ZOQ_OK;
     for (int32_t i = 1; i < p->n && rc == ZOQ_OK; i++)
         if (strcmp(s[i]->key, s[i - 1]->key) == 0)
-            rc = zoq__errf(err, cap, ZOQ_E_FORMAT, "%s: key '%.64s' given twice", what,
+            rc = zoq__fail(NULL, ZOQ_E_FORMAT, "%s: key '%.64s' given twice", what,
                            s[i]->key);
     free(s);
     return rc;
 }
 
 /* Compiles key k->key in the locale the patterns match in. */
-static int compile(const zoq__peft_patterns *p, zoq__peft_key *k, const char *what, char *err,
-                   size_t cap)
+static int compile(const zoq__peft_patterns *p, zoq__peft_key *k, const char *what)
 {
     zoq__buf b = {0};
     size_t at = 0;
     const char *why = translate(k->key, &b, &at);
     int rc = ZOQ_OK;
     if (b.oom)
-        rc = zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        rc = zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
     else if (why)
-        rc = zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: key '%.64s', byte %zu: %s; "
+        rc = zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "%s: key '%.64s', byte %zu: %s; "
                        "zoq refuses what it cannot match as PEFT's Python regex does", what,
                        k->key, at + 1, why);
     else if (!p->utf8 && !ascii(k->key))
-        rc = zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: key '%.64s' is not ASCII and there is "
+        rc = zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "%s: key '%.64s' is not ASCII and there is "
                        "no C.UTF-8 locale to match it in", what, k->key);
     if (rc != ZOQ_OK) {
         free(b.p);
@@ -208,11 +207,11 @@ static int compile(const zoq__peft_patterns *p, zoq__peft_key *k, const char *wh
         uselocale(old);
     free(b.p);
     if (re == REG_ESPACE)
-        return zoq__errf(err, cap, ZOQ_E_NOMEM, "%s: key '%.64s': out of memory", what, k->key);
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "%s: key '%.64s': out of memory", what, k->key);
     if (re != 0) {
         char msg[96];
         regerror(re, &k->re, msg, sizeof msg);
-        return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "%s: key '%.64s' is not a regex zoq "
+        return zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "%s: key '%.64s' is not a regex zoq "
                          "can match: %s", what, k->key, msg);
     }
     k->compiled = 1;
@@ -220,34 +219,34 @@ static int compile(const zoq__peft_patterns *p, zoq__peft_key *k, const char *wh
 }
 
 int zoq__peft_patterns_compile(const zoq__json *doc, const zoq__json_node *obj,
-                               const char *what, zoq__peft_patterns *p, char *err, size_t cap)
+                               const char *what, zoq__peft_patterns *p)
 {
     memset(p, 0, sizeof *p);
     if (!obj || obj->count == 0)
         return ZOQ_OK;
     if (!(p->keys = calloc((size_t)obj->count, sizeof *p->keys)))
-        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
     p->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     for (const zoq__json_node *k = zoq__json_at(doc, obj->first); k;) {
         const zoq__json_node *v = zoq__json_at(doc, k->next);
         p->keys[p->n++] = (zoq__peft_key){.key = k->str, .value = v};
         k = zoq__json_at(doc, v->next);
     }
-    int rc = no_duplicates(p, what, err, cap);
+    int rc = no_duplicates(p, what);
     for (int32_t i = 0; i < p->n && rc == ZOQ_OK; i++)
-        rc = compile(p, &p->keys[i], what, err, cap);
+        rc = compile(p, &p->keys[i], what);
     return rc;
 }
 
 int zoq__peft_patterns_find(const zoq__peft_patterns *p, const char *m,
-                            const zoq__json_node **value, char *err, size_t cap)
+                            const zoq__json_node **value)
 {
     *value = NULL;
     if (p->n == 0)
         return ZOQ_OK;
     /* Python's '.' and '$' treat a newline specially, POSIX's do not */
     if (strchr(m, '\n') || (!p->utf8 && !ascii(m)))
-        return zoq__errf(err, cap, ZOQ_E_UNSUPPORTED, "module '%.64s': a path with a newline, "
+        return zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "module '%.64s': a path with a newline, "
                          "or non-ASCII without a C.UTF-8 locale, cannot be matched against "
                          "pattern keys", m);
     locale_t old = p->utf8 ? uselocale((locale_t)p->utf8) : (locale_t)0;
@@ -257,7 +256,7 @@ int zoq__peft_patterns_find(const zoq__peft_patterns *p, const char *m,
         if (re == 0)
             *value = p->keys[i].value;
         else if (re != REG_NOMATCH)
-            rc = zoq__errf(err, cap, ZOQ_E_NOMEM, "module '%.64s': out of memory", m);
+            rc = zoq__fail(NULL, ZOQ_E_NOMEM, "module '%.64s': out of memory", m);
     }
     if (p->utf8)
         uselocale(old);

@@ -25,11 +25,11 @@ typedef struct zoq__peft_patterns {
  * key), ZOQ_E_UNSUPPORTED (a key zoq cannot match as PEFT does),
  * ZOQ_E_NOMEM. Free with zoq__peft_patterns_free, also on error. */
 int zoq__peft_patterns_compile(const zoq__json *doc, const zoq__json_node *obj,
-                               const char *what, zoq__peft_patterns *p, char *err, size_t cap);
+                               const char *what, zoq__peft_patterns *p);
 /* The value node for module path m into *value (NULL if no key applies).
  * ZOQ_OK, ZOQ_E_UNSUPPORTED (a path regexes cannot be matched against). */
 int zoq__peft_patterns_find(const zoq__peft_patterns *p, const char *m,
-                            const zoq__json_node **value, char *err, size_t cap);
+                            const zoq__json_node **value);
 void zoq__peft_patterns_free(zoq__peft_patterns *p);
 
 #endif

@@ -25,24 +25,28 @@
 #include "io/safetensors.h"
 #include "zoq.h"
 
-/* A module to save; first is module 0 (checked first), flags the config's. */
+/* A module to save; first is module 0 (checked first), flags the config's.
+ * The modules are an array, indexed with this build's sizeof: the one place
+ * the growth rule of lib/core/abi.h cannot apply, so size must be exact. */
 static int check_module(const zoq_peft_module_t *m, int64_t i, const zoq_peft_module_t *first,
-                        uint32_t flags, char *err, size_t cap)
+                        uint32_t flags)
 {
-    if (!m || m->size < sizeof *m)
-        return zoq__errf(err, cap, ZOQ_E_INVALID, "module %lld: size not set", (long long)i);
+    if (m->size != sizeof *m)
+        return zoq__fail(NULL, ZOQ_E_INVALID, "module %lld: size %zu is not "
+                         "sizeof(zoq_peft_module_t) = %zu (an array's elements cannot be of "
+                         "another version)", (long long)i, m->size, sizeof *m);
     if (!m->module || !m->module[0] ||
         !zoq__utf8_valid((const unsigned char *)m->module, strlen(m->module)))
-        return zoq__errf(err, cap, ZOQ_E_INVALID, "module %lld: empty or non-UTF-8 path",
+        return zoq__fail(NULL, ZOQ_E_INVALID, "module %lld: empty or non-UTF-8 path",
                          (long long)i);
     if (m->rank < 1 || m->in_features < 1 || m->out_features < 1 || !isnormal(m->alpha) ||
         m->alpha < 0 || !zoq__st_is_float(m->dtype) || !m->a || !m->b ||
         m->in_features > INT64_MAX / 8 / m->rank || m->out_features > INT64_MAX / 8 / m->rank)
-        return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': needs rank, in/out features "
+        return zoq__fail(NULL, ZOQ_E_INVALID, "module '%.64s': needs rank, in/out features "
                          ">= 1, alpha > 0 (finite, not subnormal), dtype F32/F16/BF16 and both "
                          "factors", m->module);
     if ((flags & ZOQ_PEFT_UNIFORM) && (m->rank != first->rank || m->alpha != first->alpha))
-        return zoq__errf(err, cap, ZOQ_E_INVALID, "module '%.64s': rank %d, alpha %g, the first "
+        return zoq__fail(NULL, ZOQ_E_INVALID, "module '%.64s': rank %d, alpha %g, the first "
                          "module's %d, %g; ZOQ_PEFT_UNIFORM (SGLang: one lora_alpha / r for the "
                          "whole adapter) needs one rank and one alpha", m->module, m->rank,
                          m->alpha, first->rank, first->alpha);
@@ -50,23 +54,23 @@ static int check_module(const zoq_peft_module_t *m, int64_t i, const zoq_peft_mo
 }
 
 /* The caller's config (NULL: defaults) checked and copied into *c, fields
- * it is too old to have zeroed. */
-static int check_config(const zoq_peft_config_t *cfg, zoq_peft_config_t *c, char *err,
-                        size_t cap)
+ * it is too old to have as 0 (lib/core/abi.h). */
+static int check_config(const zoq_peft_config_t *cfg, zoq_peft_config_t *c)
 {
     memset(c, 0, sizeof *c);
     c->size = sizeof *c;
-    int sized = !cfg || zoq__struct_ok(cfg, cfg->size, offsetof(zoq_peft_config_t, flags),
-                                       sizeof *c);
-    if (cfg && sized)
-        memcpy(c, cfg, cfg->size < sizeof *c ? cfg->size : sizeof *c);
-    if (!sized || c->reserved_ || c->reserved2_ || (c->flags & ~ZOQ_PEFT_UNIFORM) ||
+    if (cfg) {
+        const int rc = zoq__sized_in(NULL, "zoq_peft_save: config", c, cfg, sizeof *c);
+        if (rc != ZOQ_OK)
+            return rc;
+    }
+    if (c->reserved_ || c->reserved2_ || (c->flags & ~ZOQ_PEFT_UNIFORM) ||
         !zoq__st_is_float(c->file_dtype) ||
         (c->base_model && !zoq__utf8_valid((const unsigned char *)c->base_model,
                                            strlen(c->base_model))) ||
         (c->task_type && !zoq__utf8_valid((const unsigned char *)c->task_type,
                                           strlen(c->task_type))))
-        return zoq__errf(err, cap, ZOQ_E_INVALID, "zoq_peft_save: bad config (size, "
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_peft_save: bad config ("
                          "file_dtype F32/F16/BF16, UTF-8 strings, known flags, reserved 0)");
     return ZOQ_OK;
 }
@@ -149,12 +153,12 @@ static int encode_config(const zoq_peft_config_t *cfg, const zoq_peft_module_t *
 
 /* Adds both factors of every module to a writer. */
 static int add_tensors(zoq_st_writer *w, const zoq_peft_config_t *cfg,
-                       const zoq_peft_module_t *m, int64_t n, char *err, size_t cap)
+                       const zoq_peft_module_t *m, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         char *name = malloc(strlen(m[i].module) + sizeof ZOQ__PEFT_PREFIX ZOQ__PEFT_A);
         if (!name)
-            return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+            return zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
         int64_t sa[2] = {m[i].rank, m[i].in_features}, sb[2] = {m[i].out_features, m[i].rank};
         sprintf(name, "%s%s%s", ZOQ__PEFT_PREFIX, m[i].module, ZOQ__PEFT_A);
         int rc = zoq_st_writer_add(w, name, 2, sa, m[i].a, m[i].dtype, cfg->file_dtype);
@@ -163,7 +167,7 @@ static int add_tensors(zoq_st_writer *w, const zoq_peft_config_t *cfg,
             rc = zoq_st_writer_add(w, name, 2, sb, m[i].b, m[i].dtype, cfg->file_dtype);
         free(name);
         if (rc != ZOQ_OK)
-            return zoq__errf(err, cap, rc == ZOQ_E_EXISTS ? ZOQ_E_INVALID : rc, "%s%s",
+            return zoq__fail(NULL, rc == ZOQ_E_EXISTS ? ZOQ_E_INVALID : rc, "%s%s",
                              rc == ZOQ_E_EXISTS ? "module listed twice: " : "",
                              zoq_st_writer_last_error(w));
     }
@@ -214,26 +218,26 @@ static int remove_adapter_dir(const char *path)
 
 /* ZOQ_OK if dir is absent (*exists = 0) or a folder holding only adapter
  * files (*exists = 1). */
-static int check_target(const char *dir, int *exists, char *err, size_t cap)
+static int check_target(const char *dir, int *exists)
 {
     struct stat sb;
     *exists = 0;
     if (lstat(dir, &sb) != 0) {
         if (errno == ENOENT)
             return ZOQ_OK;
-        return zoq__errf(err, cap, ZOQ_E_IO, "cannot inspect '%s': %s", dir, strerror(errno));
+        return zoq__fail(NULL, ZOQ_E_IO, "cannot inspect '%s': %s", dir, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode))
-        return zoq__errf(err, cap, ZOQ_E_EXISTS, "'%s' exists and is not a folder", dir);
+        return zoq__fail(NULL, ZOQ_E_EXISTS, "'%s' exists and is not a folder", dir);
     DIR *d = opendir(dir);
     if (!d)
-        return zoq__errf(err, cap, zoq__io_status(errno), "cannot list '%s': %s", dir,
+        return zoq__fail(NULL, zoq__io_status(errno), "cannot list '%s': %s", dir,
                          strerror(errno));
     int rc = ZOQ_OK;
     for (struct dirent *e; rc == ZOQ_OK && (e = readdir(d));)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
             strcmp(e->d_name, ZOQ__PEFT_WEIGHTS) && strcmp(e->d_name, ZOQ__PEFT_CONFIG))
-            rc = zoq__errf(err, cap, ZOQ_E_EXISTS, "'%s' holds '%.64s'; zoq replaces only folders "
+            rc = zoq__fail(NULL, ZOQ_E_EXISTS, "'%s' holds '%.64s'; zoq replaces only folders "
                            "holding nothing but adapter files", dir, e->d_name);
     closedir(d);
     *exists = 1;
@@ -241,65 +245,65 @@ static int check_target(const char *dir, int *exists, char *err, size_t cap)
 }
 
 /* Puts the finished folder tmp in place of dir. */
-static int install(const char *tmp, const char *dir, int exists, char *err, size_t cap)
+static int install(const char *tmp, const char *dir, int exists)
 {
     if (!exists) {
         if (rename(tmp, dir) != 0)
-            return zoq__errf(err, cap, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
+            return zoq__fail(NULL, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
                              strerror(errno));
         return ZOQ_OK;
     }
 #ifdef RENAME_EXCHANGE
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
         if (remove_adapter_dir(tmp) != 0) /* now the old adapter */
-            return zoq__errf(err, cap, ZOQ_E_IO, "'%s' is in place, but the old adapter "
+            return zoq__fail(NULL, ZOQ_E_IO, "'%s' is in place, but the old adapter "
                              "remains in '%s': %s", dir, tmp, strerror(errno));
         return ZOQ_OK;
     }
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
-        return zoq__errf(err, cap, ZOQ_E_IO, "cannot exchange '%s' with '%s': %s", tmp, dir,
+        return zoq__fail(NULL, ZOQ_E_IO, "cannot exchange '%s' with '%s': %s", tmp, dir,
                          strerror(errno));
 #endif
     /* No atomic exchange here: move the old folder aside, then the new in. */
     char *old = malloc(strlen(dir) + 12);
     if (!old)
-        return zoq__errf(err, cap, ZOQ_E_NOMEM, "out of memory");
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
     sprintf(old, "%s.old.XXXXXX", dir);
     int rc = ZOQ_OK;
     if (!mkdtemp(old) || rename(dir, old) != 0)
-        rc = zoq__errf(err, cap, ZOQ_E_IO, "cannot move '%s' aside: %s", dir, strerror(errno));
+        rc = zoq__fail(NULL, ZOQ_E_IO, "cannot move '%s' aside: %s", dir, strerror(errno));
     else if (rename(tmp, dir) != 0) {
-        rc = zoq__errf(err, cap, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
+        rc = zoq__fail(NULL, ZOQ_E_IO, "cannot rename '%s' to '%s': %s", tmp, dir,
                        strerror(errno));
         rename(old, dir); /* put the old adapter back */
     } else if (remove_adapter_dir(old) != 0)
-        rc = zoq__errf(err, cap, ZOQ_E_IO, "'%s' is in place, but the old adapter remains in "
+        rc = zoq__fail(NULL, ZOQ_E_IO, "'%s' is in place, but the old adapter remains in "
                        "'%s': %s", dir, old, strerror(errno));
     free(old);
     return rc;
 }
 
 /* Writes the config text atomically to path. */
-static int write_text(const char *path, const zoq__buf *b, char *err, size_t cap)
+static int write_text(const char *path, const zoq__buf *b)
 {
     zoq__afile f;
-    int rc = zoq__afile_open(&f, path, err, cap);
+    int rc = zoq__afile_open(&f, path);
     if (rc != ZOQ_OK)
         return rc;
     zoq__afile_write(&f, b->p, b->n);
-    return zoq__afile_commit(&f, err, cap);
+    return zoq__afile_commit(&f);
 }
 
-int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
-                  const zoq_peft_module_t *modules, int64_t n, char *err, size_t err_cap)
+static int peft_save(const char *dir, const zoq_peft_config_t *cfg,
+                     const zoq_peft_module_t *modules, int64_t n)
 {
     zoq_peft_config_t c;
     if (!dir || !dir[0] || !modules || n < 1)
-        return zoq__errf(err, err_cap, ZOQ_E_INVALID,
+        return zoq__fail(NULL, ZOQ_E_INVALID,
                          "zoq_peft_save: needs a folder and >= 1 module");
-    int rc = check_config(cfg, &c, err, err_cap);
+    int rc = check_config(cfg, &c);
     for (int64_t i = 0; i < n && rc == ZOQ_OK; i++)
-        rc = check_module(&modules[i], i, &modules[0], c.flags, err, err_cap);
+        rc = check_module(&modules[i], i, &modules[0], c.flags);
     if (rc != ZOQ_OK)
         return rc;
     cfg = &c;
@@ -311,33 +315,32 @@ int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
     zoq__buf conf = {0};
     int exists = 0, lock = -1;
     if (!target || !tmp || zoq_st_writer_create(&w) != ZOQ_OK) {
-        rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
+        rc = zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = add_tensors(w, cfg, modules, n, err, err_cap)) != ZOQ_OK ||
+    if ((rc = add_tensors(w, cfg, modules, n)) != ZOQ_OK ||
         (rc = encode_config(cfg, modules, n, &conf)) != ZOQ_OK ||
-        (rc = check_target(target, &exists, err, err_cap)) != ZOQ_OK)
+        (rc = check_target(target, &exists)) != ZOQ_OK)
         goto done;
     zoq__clean_stale(target, 1, drop_adapter);
     sprintf(tmp, "%s.tmp.XXXXXX", target);
     if ((lock = zoq__make_temp(tmp, 1)) < 0) {
-        rc = zoq__errf(err, err_cap, zoq__io_status(errno), "cannot create a folder beside "
+        rc = zoq__fail(NULL, zoq__io_status(errno), "cannot create a folder beside "
                        "'%s': %s", target, strerror(errno));
         goto done;
     }
     char *wpath = join(tmp, ZOQ__PEFT_WEIGHTS), *cpath = join(tmp, ZOQ__PEFT_CONFIG);
     if (!wpath || !cpath)
-        rc = zoq__errf(err, err_cap, ZOQ_E_NOMEM, "out of memory");
-    else if ((rc = zoq_st_writer_write(w, wpath)) != ZOQ_OK)
-        zoq__errf(err, err_cap, rc, "%s", zoq_st_writer_last_error(w));
-    else if ((rc = write_text(cpath, &conf, err, err_cap)) == ZOQ_OK)
-        rc = install(tmp, target, exists, err, err_cap);
+        rc = zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory");
+    else if ((rc = zoq_st_writer_write(w, wpath)) == ZOQ_OK &&
+             (rc = write_text(cpath, &conf)) == ZOQ_OK)
+        rc = install(tmp, target, exists);
     free(wpath);
     free(cpath);
     if (rc != ZOQ_OK)
         remove_adapter_dir(tmp); /* or the next save of target removes it */
     else
-        rc = zoq__fsync_parent(target, err, err_cap);
+        rc = zoq__fsync_parent(target);
     close(lock);
 done:
     free(conf.p);
@@ -345,4 +348,10 @@ done:
     free(target);
     free(tmp);
     return rc;
+}
+
+int zoq_peft_save(const char *dir, const zoq_peft_config_t *cfg,
+                  const zoq_peft_module_t *modules, int64_t n, char *err, size_t err_cap)
+{
+    return zoq__fail_copy(peft_save(dir, cfg, modules, n), err, err_cap);
 }

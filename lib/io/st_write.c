@@ -12,12 +12,13 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "zoq.h"
+#include "core/error.h"
 
 #define CHUNK_ELEMS 16384u
 #define ERR_CAP 256
-/* Records a message as the writer's last error and returns the status. */
-#define WFAIL(w, ...) zoq__errf((w)->err, sizeof (w)->err, __VA_ARGS__)
+/* A failure: the message goes to zoq_last_error(NULL), and the public entry
+ * points copy it as the writer's last error (zoq_st_writer_last_error). */
+#define WFAIL(w, ...) zoq__fail(NULL, __VA_ARGS__)
 
 typedef struct wt_tensor {
     char *name;
@@ -38,9 +39,9 @@ struct zoq_st_writer {
 int zoq_st_writer_create(zoq_st_writer **out)
 {
     if (!out)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_st_writer_create: out is NULL");
     *out = calloc(1, sizeof **out);
-    return *out ? ZOQ_OK : ZOQ_E_NOMEM;
+    return *out ? ZOQ_OK : zoq__fail(NULL, ZOQ_E_NOMEM, "zoq_st_writer_create: out of memory");
 }
 
 void zoq_st_writer_free(zoq_st_writer *w)
@@ -80,11 +81,11 @@ static int valid_text(const char *s)
     return zoq__utf8_valid((const unsigned char *)s, strlen(s));
 }
 
-int zoq_st_writer_add(zoq_st_writer *w, const char *name, int32_t ndim, const int64_t *shape,
+static int writer_add(zoq_st_writer *w, const char *name, int32_t ndim, const int64_t *shape,
                       const void *data, int data_dtype, int file_dtype)
 {
     if (!w)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "safetensors writer is NULL");
     if (!name || !name[0] || !valid_text(name) || strcmp(name, "__metadata__") == 0)
         return WFAIL(w, ZOQ_E_INVALID, "tensor name must be non-empty UTF-8, not __metadata__");
     if (ndim < 0 || ndim > ZOQ_ST_MAX_DIMS || (ndim && !shape))
@@ -125,10 +126,10 @@ int zoq_st_writer_add(zoq_st_writer *w, const char *name, int32_t ndim, const in
     return ZOQ_OK;
 }
 
-int zoq_st_writer_set_metadata(zoq_st_writer *w, const char *key, const char *value)
+static int writer_set_metadata(zoq_st_writer *w, const char *key, const char *value)
 {
     if (!w)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "safetensors writer is NULL");
     if (!key || !value || !valid_text(key) || !valid_text(value))
         return WFAIL(w, ZOQ_E_INVALID, "metadata key and value must be UTF-8 strings");
     char *v = strdup(value);
@@ -218,10 +219,10 @@ static void write_tensor(zoq__afile *f, const wt_tensor *t, unsigned char *chunk
     }
 }
 
-int zoq_st_writer_write(zoq_st_writer *w, const char *path)
+static int writer_write(zoq_st_writer *w, const char *path)
 {
     if (!w)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "safetensors writer is NULL");
     if (!path || !path[0])
         return WFAIL(w, ZOQ_E_INVALID, "zoq_st_writer_write: empty path");
     wt_tensor **order = malloc(((size_t)w->n + 1) * sizeof *order);
@@ -241,7 +242,7 @@ int zoq_st_writer_write(zoq_st_writer *w, const char *path)
                    "accept", hdr.n, ZOQ_ST_MAX_HEADER_BYTES);
     } else {
         zoq__afile f;
-        rc = zoq__afile_open(&f, path, w->err, sizeof w->err);
+        rc = zoq__afile_open(&f, path);
         if (rc == ZOQ_OK) {
             unsigned char len8[8];
             for (int i = 0; i < 8; i++)
@@ -250,11 +251,33 @@ int zoq_st_writer_write(zoq_st_writer *w, const char *path)
             zoq__afile_write(&f, hdr.p, hdr.n);
             for (int64_t i = 0; i < w->n; i++)
                 write_tensor(&f, order[i], chunk);
-            rc = zoq__afile_commit(&f, w->err, sizeof w->err);
+            rc = zoq__afile_commit(&f);
         }
     }
     free(hdr.p);
     free(chunk);
     free(order);
     return rc;
+}
+
+/* The writer's entry points: a failure's message is also the writer's. */
+static int keep(zoq_st_writer *w, int rc)
+{
+    return w ? zoq__fail_copy(rc, w->err, sizeof w->err) : rc;
+}
+
+int zoq_st_writer_add(zoq_st_writer *w, const char *name, int32_t ndim, const int64_t *shape,
+                      const void *data, int data_dtype, int file_dtype)
+{
+    return keep(w, writer_add(w, name, ndim, shape, data, data_dtype, file_dtype));
+}
+
+int zoq_st_writer_set_metadata(zoq_st_writer *w, const char *key, const char *value)
+{
+    return keep(w, writer_set_metadata(w, key, value));
+}
+
+int zoq_st_writer_write(zoq_st_writer *w, const char *path)
+{
+    return keep(w, writer_write(w, path));
 }

@@ -14,28 +14,34 @@
 #define SUFFIX_B ".lora_B.weight"
 #define MODULE_MAX_LEN 4000
 
-int zoq__lora_check(const zoq_lora_t *l, int need_factors)
+int zoq__lora_read(zoq_ctx *ctx, const zoq_lora_t *in, zoq_lora_t *l, int need_factors)
 {
-    if (!l || !zoq__struct_ok(l, l->size, sizeof *l, sizeof *l))
-        return ZOQ_E_INVALID;
-    if (l->rank < 1 || l->rank > ZOQ__LORA_RANK_MAX || l->in_features < 1 ||
-        l->in_features > ZOQ__LORA_DIM_MAX || l->out_features < 1 ||
-        l->out_features > ZOQ__LORA_DIM_MAX || !isfinite(l->alpha))
-        return ZOQ_E_INVALID;
+    *l = (zoq_lora_t){0};
+    const int rc = zoq__sized_in(ctx, "lora", l, in, sizeof *l);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (l->rank < 1 || l->rank > ZOQ__LORA_RANK_MAX)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "lora: rank %d outside 1..%d", (int)l->rank,
+                         ZOQ__LORA_RANK_MAX);
+    if (l->in_features < 1 || l->in_features > ZOQ__LORA_DIM_MAX || l->out_features < 1 ||
+        l->out_features > ZOQ__LORA_DIM_MAX)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "lora: features %lld x %lld outside 1..2^31-1",
+                         (long long)l->out_features, (long long)l->in_features);
+    if (!isfinite(l->alpha))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "lora: alpha is not finite");
     if (need_factors && (!l->a || !l->b))
-        return ZOQ_E_INVALID;
+        return zoq__fail(ctx, ZOQ_E_INVALID, "lora: factor %s is NULL", l->a ? "b" : "a");
     return ZOQ_OK;
 }
 
-int zoq_lora_add(zoq_ctx *ctx, const zoq_lora_t *l, int32_t *a_id, int32_t *b_id)
+int zoq_lora_add(zoq_ctx *ctx, const zoq_lora_t *in, int32_t *a_id, int32_t *b_id)
 {
+    zoq_lora_t pair, *l = &pair;
     int rc = zoq__check_idle(ctx, "changing the parameters");
+    if (rc == ZOQ_OK)
+        rc = zoq__lora_read(ctx, in, l, 1);
     if (rc != ZOQ_OK)
         return rc;
-    if (zoq__lora_check(l, 1) != ZOQ_OK)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "lora: NULL, bad size, rank outside 1..%d, "
-                         "features outside 1..2^31-1, non-finite alpha or NULL factors",
-                         ZOQ__LORA_RANK_MAX);
     if (!l->module || !l->module[0] || strlen(l->module) > MODULE_MAX_LEN)
         return zoq__fail(ctx, ZOQ_E_INVALID, "lora: module must be a non-empty path of at "
                                              "most %d bytes", MODULE_MAX_LEN);
@@ -46,7 +52,7 @@ int zoq_lora_add(zoq_ctx *ctx, const zoq_lora_t *l, int32_t *a_id, int32_t *b_id
     char name_a[MODULE_MAX_LEN + sizeof SUFFIX_A], name_b[MODULE_MAX_LEN + sizeof SUFFIX_B];
     snprintf(name_a, sizeof name_a, "%s" SUFFIX_A, l->module);
     snprintf(name_b, sizeof name_b, "%s" SUFFIX_B, l->module);
-    if (zoq_param_find(ctx, name_b, NULL) == ZOQ_OK)
+    if (zoq__param_index(ctx, name_b) >= 0)
         return zoq__fail(ctx, ZOQ_E_EXISTS, "a parameter named '%s' is already registered",
                          name_b);
     const zoq_param_desc_t da = {

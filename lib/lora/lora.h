@@ -11,9 +11,10 @@
 #define ZOQ__LORA_DIM_MAX ((int64_t)INT32_MAX)
 #define ZOQ__LORA_RANK_MAX 65536
 
-/* ZOQ_OK if l is a well-formed pair description (size, shapes, rank,
- * finite alpha) whose factor buffers are present when need_factors; else
- * ZOQ_E_INVALID. */
-int zoq__lora_check(const zoq_lora_t *l, int need_factors);
+/* Reads the caller's pair description in into *l (an older, smaller
+ * struct's missing fields as 0: lib/core/abi.h) and checks it: shapes,
+ * rank, finite alpha, and the factor buffers when need_factors. Else
+ * ZOQ_E_INVALID with a message for ctx (NULL: this thread's). */
+int zoq__lora_read(zoq_ctx *ctx, const zoq_lora_t *in, zoq_lora_t *l, int need_factors);
 
 #endif

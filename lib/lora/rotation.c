@@ -36,39 +36,51 @@ static uint64_t all_modules(int32_t n)
     return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
 }
 
-/* ZOQ_OK if r is well formed (see zoq_rotation_check), else ZOQ_E_INVALID. */
-static int check_shape(const zoq_rotation_t *r)
+#define BAD(...) zoq__fail(ctx, ZOQ_E_INVALID, "rotation: " __VA_ARGS__)
+
+/* Reads the caller's schedule in into *r (lib/core/abi.h's growth rule) and
+ * checks it is well formed (see zoq_rotation_check); else ZOQ_E_INVALID with
+ * a message for ctx (NULL: this thread's). */
+static int read_rotation(zoq_ctx *ctx, const zoq_rotation_t *in, zoq_rotation_t *r)
 {
-    if (!r || !zoq__struct_ok(r, r->size, sizeof *r, sizeof *r) || r->reserved_)
-        return ZOQ_E_INVALID;
+    memset(r, 0, sizeof *r);
+    const int rc = zoq__sized_in(ctx, "rotation", r, in, sizeof *r);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (r->reserved_)
+        return BAD("reserved_ must be 0");
     if (r->n_modules < 1 || r->n_modules > ZOQ_ROTATION_MAX_MODULES || r->n_nights < 1 ||
         r->n_nights > ZOQ_ROTATION_MAX_NIGHTS || r->n_losses < 1 ||
         r->n_losses > ZOQ_ROTATION_MAX_LOSSES)
-        return ZOQ_E_INVALID;
+        return BAD("%d modules, %d nights, %d losses: each must be 1 .. %d, %d, %d",
+                   (int)r->n_modules, (int)r->n_nights, (int)r->n_losses,
+                   ZOQ_ROTATION_MAX_MODULES, ZOQ_ROTATION_MAX_NIGHTS, ZOQ_ROTATION_MAX_LOSSES);
     const uint64_t all = all_modules(r->n_modules);
     if (r->ffn_mask & ~all)
-        return ZOQ_E_INVALID;
+        return BAD("ffn_mask has bits past module %d", (int)r->n_modules - 1);
     for (int32_t m = 0; m < r->n_modules; m++) {
         const char *name = r->modules[m];
         if (!name[0] || !memchr(name, 0, ZOQ_ROTATION_NAME_CAP))
-            return ZOQ_E_INVALID;
+            return BAD("module %d's name is empty or not terminated within %d bytes", (int)m,
+                       ZOQ_ROTATION_NAME_CAP);
         for (int32_t o = 0; o < m; o++)
             if (strcmp(name, r->modules[o]) == 0)
-                return ZOQ_E_INVALID;
+                return BAD("modules %d and %d are both '%s'", (int)o, (int)m, name);
     }
     for (int32_t t = 0; t < r->n_nights; t++)
         if (!r->nights[t] || (r->nights[t] & ~all))
-            return ZOQ_E_INVALID;
+            return BAD("night %d trains no module, or one past module %d", (int)t,
+                       (int)r->n_modules - 1);
     for (int32_t i = 0; i < r->n_losses; i++)
         if (r->losses[i] < 0 || r->losses[i] >= ZOQ_PREF_LOSS_COUNT)
-            return ZOQ_E_INVALID;
+            return BAD("loss %d is %d, not a zoq_pref_loss_t", (int)i, (int)r->losses[i]);
     return ZOQ_OK;
 }
 
 int zoq_rotation_default(zoq_rotation_t *out)
 {
     if (!out)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_rotation_default: out is NULL");
     static const char *const names[7] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                          "gate_proj", "up_proj", "down_proj"};
     enum { Q, K, V, O, GATE, UP, DOWN };
@@ -100,7 +112,9 @@ int zoq_rotation_generate(const char *const *names, int32_t n_modules, uint64_t 
     if (!names || !losses || !out || n_modules < 1 || n_modules > ZOQ_ROTATION_MAX_MODULES ||
         per_night < 1 || per_night > n_modules || n_losses < 1 ||
         n_losses > ZOQ_ROTATION_MAX_LOSSES)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_rotation_generate: NULL names, losses or "
+                         "out, or counts outside n_modules 1..%d, per_night 1..n_modules, "
+                         "n_losses 1..%d", ZOQ_ROTATION_MAX_MODULES, ZOQ_ROTATION_MAX_LOSSES);
     zoq_rotation_t r;
     memset(&r, 0, sizeof r);
     r.size = sizeof r;
@@ -109,7 +123,8 @@ int zoq_rotation_generate(const char *const *names, int32_t n_modules, uint64_t 
     r.ffn_mask = ffn_mask;
     for (int32_t m = 0; m < n_modules; m++) {
         if (!names[m] || strlen(names[m]) >= ZOQ_ROTATION_NAME_CAP)
-            return ZOQ_E_INVALID;
+            return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_rotation_generate: name %d is NULL "
+                             "or not shorter than %d bytes", (int)m, ZOQ_ROTATION_NAME_CAP);
         strcpy(r.modules[m], names[m]);
     }
     memcpy(r.losses, losses, (size_t)n_losses * sizeof *losses);
@@ -135,8 +150,10 @@ int zoq_rotation_generate(const char *const *names, int32_t n_modules, uint64_t 
     for (int32_t t = 0; t < r.n_nights; t++)
         for (int32_t j = 0; j < per_night; j++)
             r.nights[t] |= (uint64_t)1 << order[(t * per_night + j) % n_modules];
-    if (check_shape(&r) != ZOQ_OK)
-        return ZOQ_E_INVALID;
+    zoq_rotation_t checked;
+    const int rc = read_rotation(NULL, &r, &checked);
+    if (rc != ZOQ_OK)
+        return rc;
     *out = r;
     return ZOQ_OK;
 }
@@ -245,10 +262,15 @@ static int check_supercycle(const zoq_rotation_t *r, char *msg, size_t cap)
     return 0;
 }
 
-int zoq_rotation_check(const zoq_rotation_t *r, uint32_t *failed, char *msg, size_t cap)
+int zoq_rotation_check(const zoq_rotation_t *in, uint32_t *failed, char *msg, size_t cap)
 {
-    if (!failed || check_shape(r) != ZOQ_OK)
-        return ZOQ_E_INVALID;
+    zoq_rotation_t rot, *r = &rot;
+    zoq_ctx *ctx = NULL;
+    const int rc = read_rotation(ctx, in, r);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (!failed)
+        return BAD("failed is NULL");
     if (msg && cap)
         msg[0] = 0;
     uint32_t bad = 0;
@@ -268,19 +290,28 @@ int zoq_rotation_check(const zoq_rotation_t *r, uint32_t *failed, char *msg, siz
     return ZOQ_OK;
 }
 
-int zoq_rotation_supercycle(const zoq_rotation_t *r, int64_t *out)
+int zoq_rotation_supercycle(const zoq_rotation_t *in, int64_t *out)
 {
-    if (!out || check_shape(r) != ZOQ_OK)
-        return ZOQ_E_INVALID;
-    *out = supercycle(r);
+    zoq_rotation_t r;
+    zoq_ctx *ctx = NULL;
+    const int rc = read_rotation(ctx, in, &r);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (!out)
+        return BAD("out is NULL");
+    *out = supercycle(&r);
     return ZOQ_OK;
 }
 
-int zoq_rotation_night(const zoq_rotation_t *r, int64_t night, uint64_t *modules,
-                       int32_t *loss)
+/* zoq_rotation_night with ctx for the message, the schedule read into *r. */
+static int night_of(zoq_ctx *ctx, const zoq_rotation_t *in, int64_t night, zoq_rotation_t *r,
+                    uint64_t *modules, int32_t *loss)
 {
-    if (night < 0 || check_shape(r) != ZOQ_OK)
-        return ZOQ_E_INVALID;
+    const int rc = read_rotation(ctx, in, r);
+    if (rc != ZOQ_OK)
+        return rc;
+    if (night < 0)
+        return BAD("night %lld < 0", (long long)night);
     if (modules)
         *modules = r->nights[night % r->n_nights];
     if (loss)
@@ -288,15 +319,22 @@ int zoq_rotation_night(const zoq_rotation_t *r, int64_t night, uint64_t *modules
     return ZOQ_OK;
 }
 
-int zoq_rotation_apply(zoq_ctx *ctx, const zoq_rotation_t *r, int64_t night, int32_t *enabled)
+int zoq_rotation_night(const zoq_rotation_t *r, int64_t night, uint64_t *modules,
+                       int32_t *loss)
 {
+    zoq_rotation_t rot;
+    return night_of(NULL, r, night, &rot, modules, loss);
+}
+
+int zoq_rotation_apply(zoq_ctx *ctx, const zoq_rotation_t *in, int64_t night, int32_t *enabled)
+{
+    zoq_rotation_t rot, *r = &rot;
+    uint64_t on = 0;
     int rc = zoq__check_idle(ctx, "changing the parameters");
+    if (rc == ZOQ_OK)
+        rc = night_of(ctx, in, night, r, &on, NULL);
     if (rc != ZOQ_OK)
         return rc;
-    uint64_t on;
-    if (zoq_rotation_night(r, night, &on, NULL) != ZOQ_OK)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "rotation: malformed schedule or night < 0 "
-                                             "(zoq_rotation_check says why)");
     int32_t count[ZOQ_ROTATION_MAX_MODULES] = {0};
     for (int32_t i = 0; i < ctx->n_params; i++)
         for (int32_t m = 0; m < r->n_modules; m++)

@@ -18,14 +18,15 @@ void zoq__qm_dequant_rows(const zoq_qmatrix_t *m, const zoq__qm_shape_t *sh, siz
     }
 }
 
-int zoq_qmatrix_dequantize(const zoq_qmatrix_t *m, float *w)
+int zoq_qmatrix_dequantize(const zoq_qmatrix_t *in, float *w)
 {
+    zoq_qmatrix_t mat, *m = &mat;
     zoq__qm_shape_t sh;
-    const int st = zoq__qm_check_read(m, &sh);
+    const int st = zoq__qm_check_read(in, m, &sh);
     if (st != ZOQ_OK)
         return st;
     if (w == NULL)
-        return ZOQ_E_INVALID;
+        return QBAD("zoq_qmatrix_dequantize: w is NULL");
     zoq__qm_dequant_rows(m, &sh, 0, sh.rows, w);
     return ZOQ_OK;
 }

@@ -69,30 +69,34 @@ static void matvec(const zoq_qmatrix_t *m, const zoq__qm_shape_t *sh, const floa
         y[r] = row_dot(m, sh, r, x);
 }
 
-int zoq_qmatrix_matvec(const zoq_qmatrix_t *m, const float *x, float *y)
+int zoq_qmatrix_matvec(const zoq_qmatrix_t *in, const float *x, float *y)
 {
+    zoq_qmatrix_t mat, *m = &mat;
     zoq__qm_shape_t sh;
-    const int st = zoq__qm_check_read(m, &sh);
+    const int st = zoq__qm_check_read(in, m, &sh);
     if (st != ZOQ_OK)
         return st;
     if (x == NULL || y == NULL)
-        return ZOQ_E_INVALID;
+        return QBAD("zoq_qmatrix_matvec: x or y is NULL");
     matvec(m, &sh, x, y);
     return ZOQ_OK;
 }
 
-int zoq_qmatrix_matmul(const zoq_qmatrix_t *m, const float *x, int64_t batch, float *y)
+int zoq_qmatrix_matmul(const zoq_qmatrix_t *in, const float *x, int64_t batch, float *y)
 {
+    zoq_qmatrix_t mat, *m = &mat;
     zoq__qm_shape_t sh;
-    const int st = zoq__qm_check_read(m, &sh);
+    const int st = zoq__qm_check_read(in, m, &sh);
     if (st != ZOQ_OK)
         return st;
     if (x == NULL || y == NULL || batch < 1 || batch > ZOQ__QM_DIM_MAX)
-        return ZOQ_E_INVALID;
+        return QBAD("zoq_qmatrix_matmul: x or y NULL, or batch %lld outside 1..2^31-1",
+                    (long long)batch);
     const size_t nb = (size_t)batch;
     /* X and Y are the caller's arrays: their sizes must be addressable */
     if (sh.cols > SIZE_MAX / sizeof(float) / nb || sh.rows > SIZE_MAX / sizeof(float) / nb)
-        return ZOQ_E_INVALID;
+        return QBAD("zoq_qmatrix_matmul: batch %lld x %zu floats overflow size_t", (long long)batch,
+                    sh.cols > sh.rows ? sh.cols : sh.rows);
     if (nb < ZOQ__QM_GEMM_MIN_BATCH) {
         for (size_t b = 0; b < nb; b++)
             matvec(m, &sh, x + b * sh.cols, y + b * sh.rows);
@@ -102,7 +106,8 @@ int zoq_qmatrix_matmul(const zoq_qmatrix_t *m, const float *x, int64_t batch, fl
     tile = tile < 1 ? 1 : tile > sh.rows ? sh.rows : tile;
     float *buf = malloc(tile * sh.cols * sizeof *buf);
     if (buf == NULL)
-        return ZOQ_E_NOMEM;
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "zoq_qmatrix_matmul: out of memory for the "
+                         "dequantized tile");
     for (size_t r0 = 0; r0 < sh.rows; r0 += tile) {
         const size_t r1 = r0 + tile < sh.rows ? r0 + tile : sh.rows;
         zoq__qm_dequant_rows(m, &sh, r0, r1, buf);

@@ -7,11 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "zoq.h"
+#include "core/error.h"
 
 /* Largest rows, cols and batch: they must fit a BLAS int. */
 #define ZOQ__QM_DIM_MAX INT64_C(2147483647)
 #define ZOQ__Q4_MAX 15
+
+/* ZOQ_E_INVALID with a message for zoq_last_error(NULL). */
+#define QBAD(...) zoq__fail(NULL, ZOQ_E_INVALID, __VA_ARGS__)
 
 /* What a valid descriptor describes, in size_t. */
 typedef struct zoq__qm_shape {
@@ -25,11 +28,13 @@ typedef struct zoq__qm_shape {
  * when any is out of range or rows·cols·sizeof(float) overflows size_t. */
 int zoq__qm_shape(int format, int64_t rows, int64_t cols, int32_t group_size,
                   zoq__qm_shape_t *out);
-/* Checks a descriptor's size prefix, shape and buffer pointers. */
-int zoq__qm_check(const zoq_qmatrix_t *m, zoq__qm_shape_t *out);
+/* Reads the caller's descriptor in into *m (lib/core/abi.h's growth rule)
+ * and checks its shape and buffer pointers; ZOQ_E_INVALID with a message for
+ * zoq_last_error(NULL) otherwise. */
+int zoq__qm_check(const zoq_qmatrix_t *in, zoq_qmatrix_t *m, zoq__qm_shape_t *out);
 /* As zoq__qm_check, then that every scale is finite and every zero <= 15:
  * what reading the matrix (dequantize, matvec, matmul) needs. */
-int zoq__qm_check_read(const zoq_qmatrix_t *m, zoq__qm_shape_t *out);
+int zoq__qm_check_read(const zoq_qmatrix_t *in, zoq_qmatrix_t *m, zoq__qm_shape_t *out);
 
 /* Writes rows [r0, r1) of the matrix as f32, (r1 - r0)·cols floats. */
 void zoq__qm_dequant_rows(const zoq_qmatrix_t *m, const zoq__qm_shape_t *sh, size_t r0,

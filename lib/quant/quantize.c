@@ -82,17 +82,18 @@ static void quantize_int4_row(const float *x, const zoq__qm_shape_t *sh, uint8_t
     }
 }
 
-int zoq_qmatrix_quantize(const float *w, const zoq_qmatrix_t *m)
+int zoq_qmatrix_quantize(const float *w, const zoq_qmatrix_t *in)
 {
+    zoq_qmatrix_t mat, *m = &mat;
     zoq__qm_shape_t sh;
-    const int st = zoq__qm_check(m, &sh);
+    const int st = zoq__qm_check(in, m, &sh);
     if (st != ZOQ_OK)
         return st;
     if (w == NULL)
-        return ZOQ_E_INVALID;
+        return QBAD("zoq_qmatrix_quantize: w is NULL");
     for (size_t i = 0; i < sh.rows * sh.cols; i++)
         if (!isfinite(w[i]))
-            return ZOQ_E_INVALID;
+            return QBAD("zoq_qmatrix_quantize: w[%zu] is not finite", i);
     for (size_t r = 0; r < sh.rows; r++) {
         const float *x = w + r * sh.cols;
         if (m->format == ZOQ_QFORMAT_INT8_ROW)

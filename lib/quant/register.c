@@ -5,19 +5,21 @@
 #include "quant.h"
 
 /* ZOQ_OK with m's shape in *sh, or why not (message naming `fn`). */
-static int check_matrix(zoq_ctx *ctx, const zoq_qmatrix_t *m, zoq__qm_shape_t *sh, const char *fn)
+static int check_matrix(zoq_ctx *ctx, const zoq_qmatrix_t *in, zoq_qmatrix_t *m,
+                        zoq__qm_shape_t *sh, const char *fn)
 {
     if (!ctx)
-        return ZOQ_E_INVALID;
-    if (zoq__qm_check(m, sh) != ZOQ_OK)
-        return zoq__fail(ctx, ZOQ_E_INVALID, "%s: bad matrix descriptor", fn);
+        return zoq__fail(NULL, ZOQ_E_INVALID, "%s: the context is NULL", fn);
+    if (zoq__qm_check(in, m, sh) != ZOQ_OK)
+        return zoq__fail_wrap(ctx, ZOQ_E_INVALID, fn);
     return ZOQ_OK;
 }
 
-int zoq_param_add_qscales(zoq_ctx *ctx, const char *name, const zoq_qmatrix_t *m, int32_t *id)
+int zoq_param_add_qscales(zoq_ctx *ctx, const char *name, const zoq_qmatrix_t *in, int32_t *id)
 {
+    zoq_qmatrix_t mat, *m = &mat;
     zoq__qm_shape_t sh;
-    int rc = check_matrix(ctx, m, &sh, "zoq_param_add_qscales");
+    int rc = check_matrix(ctx, in, m, &sh, "zoq_param_add_qscales");
     if (rc != ZOQ_OK)
         return rc;
     zoq_param_desc_t d = {.size = sizeof d, .name = name, .data = m->scales,
@@ -27,10 +29,11 @@ int zoq_param_add_qscales(zoq_ctx *ctx, const char *name, const zoq_qmatrix_t *m
     return zoq_param_add_desc(ctx, &d, id);
 }
 
-int zoq_param_add_qcodes(zoq_ctx *ctx, const char *name, const zoq_qmatrix_t *m, int32_t *id)
+int zoq_param_add_qcodes(zoq_ctx *ctx, const char *name, const zoq_qmatrix_t *in, int32_t *id)
 {
+    zoq_qmatrix_t mat, *m = &mat;
     zoq__qm_shape_t sh;
-    int rc = check_matrix(ctx, m, &sh, "zoq_param_add_qcodes");
+    int rc = check_matrix(ctx, in, m, &sh, "zoq_param_add_qcodes");
     if (rc != ZOQ_OK)
         return rc;
     if (m->format != ZOQ_QFORMAT_INT8_ROW)

@@ -3,7 +3,7 @@
 #include <xxhash.h>
 
 #include "noise.h"
-#include "zoq.h"
+#include "core/error.h"
 
 uint64_t zoq_tensor_key(uint64_t seed, const char *name)
 {
@@ -17,7 +17,8 @@ int zoq_noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
 {
     if ((count && !out) || query >= ZOQ__QUERY_LIMIT || stream > ZOQ__STREAM_MAX ||
         (dist != ZOQ_DIST_GAUSSIAN && dist != ZOQ_DIST_RADEMACHER) || offset + count < offset)
-        return ZOQ_E_INVALID;
+        return zoq__fail(NULL, ZOQ_E_INVALID, "zoq_noise_fill: out NULL, query >= 2^24, stream "
+                         "> 255, unknown dist %d or offset + count overflows", dist);
     zoq__noise_fill(key, step, query, stream, dist, offset, count, out);
     return ZOQ_OK;
 }

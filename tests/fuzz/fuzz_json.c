@@ -41,8 +41,7 @@ static int32_t walk(const zoq__json *doc, int32_t i, int depth)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     zoq__json doc;
-    char err[160];
-    if (zoq__json_parse((const char *)data, size, &doc, err, sizeof err) == ZOQ_OK &&
+    if (zoq__json_parse((const char *)data, size, &doc) == ZOQ_OK &&
         walk(&doc, 0, 0) != doc.n_nodes)
         abort();
     zoq__json_free(&doc);
