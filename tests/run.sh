@@ -101,6 +101,8 @@ passed=$((passed + $(grep -c '^\[PASS\]' "$mpi_log")))
 failed=$((failed + $(grep -c '^\[FAIL\]' "$mpi_log")))
 rm -f "$mpi_log"
 check "docs/api.md lists every function of include/zoq.h" $PYTHON tools/gen_api_doc.py --check
+check "docs/options.md and bindings/python/zoq/_generated.py match the option table and headers" \
+    $PYTHON tools/gen_options.py --check
 # The Python bindings load $BUILD/libzoq.so into Debian's python3. Under
 # SANITIZE=1 that library needs the compiler's ASan and UBSan runtimes
 # preloaded into the interpreter; leak checking stays with the C suites and

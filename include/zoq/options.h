@@ -15,51 +15,55 @@ extern "C" {
 /* Options: typed keys, validated on set, growable without breaking the ABI */
 /* ------------------------------------------------------------------------ */
 
+/* Option keys, each with its type and meaning. Defaults and exact ranges are
+ * in one table, the library's, listed in docs/options.md (generated from it;
+ * a new context holds the defaults; zoq_get_int/zoq_get_double read them). */
 typedef enum zoq_opt {
-    ZOQ_OPT_SEED = 1,           /* int: seed of every random draw [0] */
-    ZOQ_OPT_ESTIMATOR = 2,      /* int: zoq_estimator_t [ZOQ_EST_CENTRAL] */
-    ZOQ_OPT_DIST = 3,           /* int: zoq_dist_t of z [ZOQ_DIST_GAUSSIAN] */
-    ZOQ_OPT_QUERIES = 4,        /* int: directions per step n, 1..65536 [1] */
-    ZOQ_OPT_LR = 5,             /* double: base learning rate eta >= 0 [1e-3] */
-    ZOQ_OPT_EPS = 6,            /* double: base perturbation scale eps > 0 [1e-3] */
-    ZOQ_OPT_WEIGHT_DECAY = 7,   /* double: decoupled weight decay >= 0 [0] */
-    ZOQ_OPT_TOTAL_STEPS = 8,    /* int: run length T for schedules, >= 0 [0] */
-    ZOQ_OPT_LR_SCHEDULE = 9,    /* int: zoq_schedule_t of the lr [constant] */
-    ZOQ_OPT_LR_WARMUP = 10,     /* int: linear warmup steps of the lr, >= 0 [0] */
-    ZOQ_OPT_LR_FINAL = 11,      /* double: lr at step T, >= 0 [0] */
-    ZOQ_OPT_EPS_SCHEDULE = 12,  /* int: zoq_schedule_t of eps [constant] */
-    ZOQ_OPT_EPS_FINAL = 13,     /* double: eps at step T, > 0 when scheduled [0 = unset] */
-    ZOQ_OPT_THREADS = 14,       /* int: CPU worker threads, 0 = all online cores [0]; the
+    ZOQ_OPT_SEED = 1,           /* int: seed of every random draw */
+    ZOQ_OPT_ESTIMATOR = 2,      /* int: zoq_estimator_t */
+    ZOQ_OPT_DIST = 3,           /* int: zoq_dist_t of z */
+    ZOQ_OPT_QUERIES = 4,        /* int: directions per step n, 1..65536 */
+    ZOQ_OPT_LR = 5,             /* double: base learning rate eta >= 0 */
+    ZOQ_OPT_EPS = 6,            /* double: base perturbation scale eps > 0 */
+    ZOQ_OPT_WEIGHT_DECAY = 7,   /* double: decoupled weight decay >= 0 */
+    ZOQ_OPT_TOTAL_STEPS = 8,    /* int: run length T for schedules, >= 0 (needed by linear/cosine) */
+    ZOQ_OPT_LR_SCHEDULE = 9,    /* int: zoq_schedule_t of the lr */
+    ZOQ_OPT_LR_WARMUP = 10,     /* int: linear warmup steps of the lr, >= 0, <= total_steps */
+    ZOQ_OPT_LR_FINAL = 11,      /* double: lr at step T, >= 0 */
+    ZOQ_OPT_EPS_SCHEDULE = 12,  /* int: zoq_schedule_t of eps */
+    ZOQ_OPT_EPS_FINAL = 13,     /* double: eps at step T, > 0 when scheduled, 0 = unset */
+    ZOQ_OPT_THREADS = 14,       /* int: CPU worker threads, 0 = all online cores; the
                                    instruction set is the best the CPU runs, capped by the
                                    environment variable ZOQ_CPU_ISA (docs/backends.md) */
-    ZOQ_OPT_OPTIMIZER = 15,     /* int: zoq_optimizer_t applied to the ZO gradient [SGD] */
-    ZOQ_OPT_MOMENTUM = 16,      /* double: momentum mu in [0, 1) [0.9] */
-    ZOQ_OPT_ADAM_BETA1 = 17,    /* double: Adam beta1 in [0, 1) [0.9] */
-    ZOQ_OPT_ADAM_BETA2 = 18,    /* double: Adam beta2 in [0, 1) [0.999] */
-    ZOQ_OPT_ADAM_EPS = 19,      /* double: Adam epsilon > 0 [1e-8] */
-    ZOQ_OPT_CLIP = 20,          /* double: DDC, clip each g_q to [-C, C]; 0 = off [0] */
-    ZOQ_OPT_SIGN = 21,          /* int: 1 = ZO-SGD-Sign, use sign(g_q) [0] */
-    ZOQ_OPT_ACCUMULATE = 22,    /* int: apply one update every K steps, 1..4096 [1] */
-    ZOQ_OPT_HESSIAN = 23,       /* int: 1 = HiZOO diagonal-Hessian preconditioning [0] */
-    ZOQ_OPT_HESSIAN_ALPHA = 24, /* double: HiZOO EMA rate alpha in [0, 1) [1e-8] */
-    ZOQ_OPT_HESSIAN_FLOOR = 25, /* double: lower bound of the Hessian estimate, > 0 [1e-8] */
-    ZOQ_OPT_SPARSE = 26,        /* int: zoq_sparse_t, perturb only part of each tensor [off] */
-    ZOQ_OPT_SPARSE_KEEP = 27,   /* double: fraction of each tensor perturbed, (0, 1] [0.5] */
-    ZOQ_OPT_SPARSE_EVERY = 28,  /* int: recompute the mask's threshold (or redraw it) every k steps [1] */
-    ZOQ_OPT_LOZO_RANK = 29,     /* int: LoZO rank r of U·Vᵀ directions for 2-D tensors, 0 = off, <= 32 [0] */
-    ZOQ_OPT_LOZO_INTERVAL = 30, /* int: LoZO resamples V every nu steps, >= 1 [50] */
+    ZOQ_OPT_OPTIMIZER = 15,     /* int: zoq_optimizer_t applied to the ZO gradient */
+    ZOQ_OPT_MOMENTUM = 16,      /* double: momentum mu in [0, 1) */
+    ZOQ_OPT_ADAM_BETA1 = 17,    /* double: Adam beta1 in [0, 1) */
+    ZOQ_OPT_ADAM_BETA2 = 18,    /* double: Adam beta2 in [0, 1) */
+    ZOQ_OPT_ADAM_EPS = 19,      /* double: Adam epsilon > 0 */
+    ZOQ_OPT_CLIP = 20,          /* double: DDC, clip each g_q to [-C, C]; 0 = off */
+    ZOQ_OPT_SIGN = 21,          /* int: 1 = ZO-SGD-Sign, use sign(g_q) */
+    ZOQ_OPT_ACCUMULATE = 22,    /* int: apply one update every K steps, 1..4096 */
+    ZOQ_OPT_HESSIAN = 23,       /* int: 1 = HiZOO diagonal-Hessian preconditioning (central only) */
+    ZOQ_OPT_HESSIAN_ALPHA = 24, /* double: HiZOO EMA rate alpha in [0, 1) */
+    ZOQ_OPT_HESSIAN_FLOOR = 25, /* double: lower bound of the Hessian estimate, > 0 */
+    ZOQ_OPT_SPARSE = 26,        /* int: zoq_sparse_t, perturb only part of each tensor */
+    ZOQ_OPT_SPARSE_KEEP = 27,   /* double: fraction of each tensor perturbed, (0, 1] */
+    ZOQ_OPT_SPARSE_EVERY = 28,  /* int: recompute the mask's threshold (or redraw it) every k updates */
+    ZOQ_OPT_LOZO_RANK = 29,     /* int: LoZO rank r of U·Vᵀ directions for 2-D tensors (rows, cols in
+                                   the desc), 0 = off, <= 32; with momentum: LOZO-M */
+    ZOQ_OPT_LOZO_INTERVAL = 30, /* int: LoZO resamples V every nu steps, >= 1 */
     /* Quantized training (docs/quantized.md) */
-    ZOQ_OPT_QMETHOD = 40,       /* int: zoq_qmethod_t for ZOQ_I8 code tensors [QUZO] */
-    ZOQ_OPT_QUZO_BITS = 41,     /* int: QuZO perturbation bits b, codes |u| <= 2^(b-1)-1, 2..8 [8] */
+    ZOQ_OPT_QMETHOD = 40,       /* int: zoq_qmethod_t for ZOQ_I8 code tensors */
+    ZOQ_OPT_QUZO_BITS = 41,     /* int: QuZO perturbation bits b, codes |u| <= 2^(b-1)-1, 2..8 */
     ZOQ_OPT_SCALE_CLIP = 42,    /* double: DDC threshold C used when clip = 0 and a
-                                   ZOQ_PARAM_SCALE tensor is enabled (QZO); 0 = off [100] */
+                                   ZOQ_PARAM_SCALE tensor is enabled (QZO); 0 = off */
     ZOQ_OPT_SCALE_FLOOR = 43,   /* double: ZOQ_PARAM_SCALE tensors are kept >= this after
-                                   each update (QZO's non-negativity), >= 0 [0] */
+                                   each update (QZO's non-negativity), >= 0 */
     ZOQ_OPT_EXACT_RESTORE = 44  /* int: 1 = zoq_step and zoq_run copy the enabled CPU
                                    parameters before a step moves them and a failed step
                                    puts them back bit for bit (memory: one copy; time: one
                                    more pass a step; zoq_run does not fuse); 0 = they come
-                                   back to the rounding of the moves (docs/inplace.md) [0] */
+                                   back to the rounding of the moves (docs/inplace.md) */
 } zoq_opt_t;
 
 /* How ZOQ_I8 integer-code tensors are perturbed and updated (QuZO: Zhou et

@@ -1,4 +1,5 @@
-/* options.c - the option table: names, types, bounds, defaults, set/get. */
+/* options.c - options by key: the table of lib/core/options.def, defaults,
+ * validated set/get, lookup by name. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,75 +18,32 @@ typedef struct opt_info {
     int dmin_open;              /* ... exclusive when set */
     double dmax;                /* real upper bound (INFINITY: none) ... */
     int dmax_open;              /* ... exclusive when set */
+    int64_t idef;               /* default of an integer option */
+    double ddef;                /* default of a real option */
 } opt_info;
 
-#define INT_OPT(k, n, f, lo, hi) {k, n, ZOQ_OPT_INT, offsetof(zoq__opts, f), lo, hi, 0, 0, 0, 0}
-#define REAL_OPT(k, n, f, lo, lo_open, hi, hi_open) \
-    {k, n, ZOQ_OPT_DOUBLE, offsetof(zoq__opts, f), 0, 0, lo, lo_open, hi, hi_open}
-
+#define ZOQ__OPT_INT(K, n, lo, hi, def) \
+    {ZOQ_OPT_##K, #n, ZOQ_OPT_INT, offsetof(zoq__opts, n), lo, hi, 0, 0, 0, 0, def, 0},
+#define ZOQ__OPT_REAL(K, n, lo, lo_open, hi, hi_open, def) \
+    {ZOQ_OPT_##K, #n, ZOQ_OPT_DOUBLE, offsetof(zoq__opts, n), 0, 0, lo, lo_open, hi, hi_open, 0, def},
 static const opt_info options[] = {
-    INT_OPT(ZOQ_OPT_SEED, "seed", seed, INT64_MIN, INT64_MAX),
-    INT_OPT(ZOQ_OPT_ESTIMATOR, "estimator", estimator, ZOQ_EST_CENTRAL, ZOQ_EST_FORWARD),
-    INT_OPT(ZOQ_OPT_DIST, "dist", dist, ZOQ_DIST_GAUSSIAN, ZOQ_DIST_RADEMACHER),
-    INT_OPT(ZOQ_OPT_QUERIES, "queries", queries, 1, 65536),
-    REAL_OPT(ZOQ_OPT_LR, "lr", lr, 0.0, 0, INFINITY, 1),
-    REAL_OPT(ZOQ_OPT_EPS, "eps", eps, 0.0, 1, INFINITY, 1),
-    REAL_OPT(ZOQ_OPT_WEIGHT_DECAY, "weight_decay", weight_decay, 0.0, 0, INFINITY, 1),
-    INT_OPT(ZOQ_OPT_TOTAL_STEPS, "total_steps", total_steps, 0, INT64_MAX),
-    INT_OPT(ZOQ_OPT_LR_SCHEDULE, "lr_schedule", lr_schedule, ZOQ_SCHED_CONSTANT, ZOQ_SCHED_COSINE),
-    INT_OPT(ZOQ_OPT_LR_WARMUP, "lr_warmup", lr_warmup, 0, INT64_MAX),
-    REAL_OPT(ZOQ_OPT_LR_FINAL, "lr_final", lr_final, 0.0, 0, INFINITY, 1),
-    INT_OPT(ZOQ_OPT_EPS_SCHEDULE, "eps_schedule", eps_schedule, ZOQ_SCHED_CONSTANT,
-            ZOQ_SCHED_COSINE),
-    REAL_OPT(ZOQ_OPT_EPS_FINAL, "eps_final", eps_final, 0.0, 0, INFINITY, 1),
-    INT_OPT(ZOQ_OPT_THREADS, "threads", threads, 0, 1024),
-    INT_OPT(ZOQ_OPT_OPTIMIZER, "optimizer", optimizer, ZOQ_OPTIM_SGD, ZOQ_OPTIM_ADAM),
-    REAL_OPT(ZOQ_OPT_MOMENTUM, "momentum", momentum, 0.0, 0, 1.0, 1),
-    REAL_OPT(ZOQ_OPT_ADAM_BETA1, "adam_beta1", adam_beta1, 0.0, 0, 1.0, 1),
-    REAL_OPT(ZOQ_OPT_ADAM_BETA2, "adam_beta2", adam_beta2, 0.0, 0, 1.0, 1),
-    REAL_OPT(ZOQ_OPT_ADAM_EPS, "adam_eps", adam_eps, 0.0, 1, INFINITY, 1),
-    REAL_OPT(ZOQ_OPT_CLIP, "clip", clip, 0.0, 0, INFINITY, 1),
-    INT_OPT(ZOQ_OPT_SIGN, "sign", sign, 0, 1),
-    INT_OPT(ZOQ_OPT_ACCUMULATE, "accumulate", accumulate, 1, 4096),
-    INT_OPT(ZOQ_OPT_HESSIAN, "hessian", hessian, 0, 1),
-    REAL_OPT(ZOQ_OPT_HESSIAN_ALPHA, "hessian_alpha", hessian_alpha, 0.0, 0, 1.0, 1),
-    REAL_OPT(ZOQ_OPT_HESSIAN_FLOOR, "hessian_floor", hessian_floor, 0.0, 1, INFINITY, 1),
-    INT_OPT(ZOQ_OPT_SPARSE, "sparse", sparse, ZOQ_SPARSE_OFF, ZOQ_SPARSE_RANDOM),
-    REAL_OPT(ZOQ_OPT_SPARSE_KEEP, "sparse_keep", sparse_keep, 0.0, 1, 1.0, 0),
-    INT_OPT(ZOQ_OPT_SPARSE_EVERY, "sparse_every", sparse_every, 1, INT64_MAX),
-    INT_OPT(ZOQ_OPT_LOZO_RANK, "lozo_rank", lozo_rank, 0, ZOQ__LOZO_MAX_RANK),
-    INT_OPT(ZOQ_OPT_LOZO_INTERVAL, "lozo_interval", lozo_interval, 1, INT64_MAX),
-    INT_OPT(ZOQ_OPT_QMETHOD, "qmethod", qmethod, ZOQ_QMETHOD_QUZO, ZOQ_QMETHOD_ZOQO),
-    INT_OPT(ZOQ_OPT_QUZO_BITS, "quzo_bits", quzo_bits, 2, 8),
-    REAL_OPT(ZOQ_OPT_SCALE_CLIP, "scale_clip", scale_clip, 0.0, 0, INFINITY, 1),
-    REAL_OPT(ZOQ_OPT_SCALE_FLOOR, "scale_floor", scale_floor, 0.0, 0, INFINITY, 1),
-    INT_OPT(ZOQ_OPT_EXACT_RESTORE, "exact_restore", exact_restore, 0, 1),
+#include "core/options.def"
 };
+#undef ZOQ__OPT_INT
+#undef ZOQ__OPT_REAL
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
 void zoq__opts_default(zoq__opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->estimator = ZOQ_EST_CENTRAL;
-    o->dist = ZOQ_DIST_GAUSSIAN;
-    o->queries = 1;
-    o->lr = 1e-3;
-    o->eps = 1e-3;
-    o->optimizer = ZOQ_OPTIM_SGD;
-    o->momentum = 0.9;
-    o->adam_beta1 = 0.9;
-    o->adam_beta2 = 0.999;
-    o->adam_eps = 1e-8;
-    o->accumulate = 1;
-    o->hessian_alpha = 1e-8;
-    o->hessian_floor = 1e-8;
-    o->sparse_keep = 0.5;
-    o->sparse_every = 1;
-    o->lozo_interval = 50;
-    o->qmethod = ZOQ_QMETHOD_QUZO;
-    o->quzo_bits = 8;
-    o->scale_clip = 100.0;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char *field = (char *)o + options[i].offset;
+        if (options[i].type == ZOQ_OPT_INT)
+            *(int64_t *)field = options[i].idef;
+        else
+            *(double *)field = options[i].ddef;
+    }
 }
 
 static const opt_info *find_key(int key)

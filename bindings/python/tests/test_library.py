@@ -35,6 +35,25 @@ def test_options_lists_every_key_with_its_type():
     assert len(opts) >= 30
 
 
+def test_generated_option_list_is_the_librarys():
+    """_generated.py (tools/gen_options.py) against the library itself: every
+    key, type and default, and no option the library has that it lacks."""
+    from zoq import _generated
+    import ctypes as C
+    for name, (key, typ, default) in _generated.OPTIONS.items():
+        k, t = C.c_int(), C.c_int()
+        assert _lib.lib.zoq_opt_find(name.encode(), C.byref(k), C.byref(t)) == 0, name
+        assert (k.value, ("int", "double")[t.value]) == (key, typ)
+        assert _lib.lib.zoq_opt_name(key).decode() == name
+    opt = zoq.Optimizer()
+    got = {name: opt.get(name) for name in _generated.OPTIONS}
+    named = {n: v.index(got[n]) for n, v in _generated.ENUMS.items()}
+    got.update(named)
+    assert got == {n: d for n, (_, _, d) in _generated.OPTIONS.items()}
+    keys = {k for k, _, _ in _generated.OPTIONS.values()}
+    assert [k for k in range(1, 4096) if _lib.lib.zoq_opt_name(k) is not None and k not in keys] == []
+
+
 def test_wrong_version_is_refused(monkeypatch):
     monkeypatch.setattr(_lib, "VERSION_MIN", zoq.version_number() + 1)
     with pytest.raises(zoq.LibraryError, match="these bindings need"):

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _lib
 from ._core import check
+from ._generated import PEFT_UNIFORM as _PEFT_UNIFORM
 from ._lib import lib
 
 #: zoq_st_dtype_t order: the numpy dtype each stored dtype reads as.
@@ -139,9 +140,6 @@ class Adapter:
     def __repr__(self):
         return "Adapter(%r, rank=%d, %d -> %d, alpha=%g)" % (
             self.module, self.rank, self.a.shape[1], self.b.shape[0], self.alpha)
-
-
-_PEFT_UNIFORM = 1  # ZOQ_PEFT_UNIFORM
 
 
 def save_peft(path, adapters, base_model=None, task_type=None, dtype="float32", uniform=False):

@@ -6,13 +6,14 @@ import numpy as np
 
 from . import _lib
 from ._core import check, carray, ptr
+from ._generated import LORA_ALPHA_DEFAULT as ALPHA_DEFAULT
+from ._generated import LORA_BLEND_BETA_DEFAULT as BLEND_BETA_DEFAULT
+from ._generated import LORA_EMA_ALPHA_DEFAULT as EMA_ALPHA_DEFAULT
+from ._generated import LORA_RANK_DEFAULT as RANK_DEFAULT
+from ._generated import ROTATION_PROPS as PROPS
 from ._lib import lib
 from .pref import LOSSES
 
-RANK_DEFAULT, ALPHA_DEFAULT = 8, 16.0
-EMA_ALPHA_DEFAULT, BLEND_BETA_DEFAULT = 0.3, 0.95
-#: The properties zoq_rotation_check tests, by bit (zoq_rotation_prop_t).
-PROPS = {"interleaving": 0x1, "coverage": 0x2, "coprime": 0x4, "supercycle": 0x8}
 
 
 class Lora:

@@ -8,14 +8,9 @@ import numpy as np
 
 from . import _interrupt, _lib
 from ._core import Error, StateError, check, carray, ptr
+from ._generated import (ENUMS, OPTIONS, PARAM_DISABLED, PARAM_LORA_A,  # noqa: F401
+                         PARAM_LORA_B, PARAM_NO_DECAY, PARAM_SCALE)
 from ._lib import lib
-
-# Parameter flags (ZOQ_PARAM_*).
-PARAM_DISABLED = 0x1
-PARAM_LORA_A = 0x2
-PARAM_LORA_B = 0x4
-PARAM_SCALE = 0x8
-PARAM_NO_DECAY = 0x10
 
 # What an objective returns to stop the run (ZOQ_CALLBACK_STOP), and what
 # zoq_step then returns (ZOQ_STOPPED).
@@ -23,17 +18,6 @@ _CALLBACK_STOP = 1
 _STOPPED = 1
 # What the trampoline returns when the closure raised (any non-zero but STOP).
 _CALLBACK_RAISED = -1000
-
-# Names accepted for enum-valued options, in zoq_*_t order.
-ENUMS = {
-    "estimator": ("central", "forward"),
-    "dist": ("gaussian", "rademacher"),
-    "lr_schedule": ("constant", "linear", "cosine"),
-    "eps_schedule": ("constant", "linear", "cosine"),
-    "optimizer": ("sgd", "momentum", "adam"),
-    "sparse": ("off", "magnitude", "random"),
-    "qmethod": ("quzo", "quzo_naive", "zoqo"),
-}
 
 
 def dtype_code(a):
@@ -52,13 +36,9 @@ def dtype_code(a):
 
 
 def options():
-    """Every option the library knows: {name: (key, 'int' or 'double')}."""
-    out = {}
-    for key in range(1, 4096):
-        name = lib.zoq_opt_name(key)
-        if name is not None:
-            out[name.decode()] = (key, _type(name.decode())[1])
-    return out
+    """Every option of the library these bindings were made with:
+    {name: (key, 'int' or 'double')}, from the option table (_generated.py)."""
+    return {name: (key, typ) for name, (key, typ, _) in OPTIONS.items()}
 
 
 def _type(name):

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import _interrupt, _lib
 from ._core import check, check_free, carray, ptr
+from ._generated import MDE_DESIGNS, PREF_AERO_DECAY_DEFAULT, RAFT_HIGH_DEFAULT, RAFT_LOW_DEFAULT
 from ._lib import lib
 from .optimizer import EvalInfo, _CALLBACK_RAISED, _CALLBACK_STOP, Stop
 
@@ -118,7 +119,7 @@ def loss(loss, chosen_logps, rejected_logps=None, *, aero=None, item_losses=Fals
 class Aero:
     """AERO's EMA baseline of past rewards (zoq_pref_aero_t)."""
 
-    def __init__(self, decay=0.9):
+    def __init__(self, decay=PREF_AERO_DECAY_DEFAULT):
         h = C.c_void_p()
         check_free(lib.zoq_pref_aero_create(float(decay), C.byref(h)))
         self.handle = h
@@ -190,7 +191,9 @@ def ztest_2prop(x1, n1, x2, n2):
 def mde(n, p0, alpha=0.05, power=0.8, design="two_sample"):
     """Minimum detectable accuracy difference of an evaluation of n pairs."""
     out = C.c_double()
-    d = ("two_sample", "one_sample").index(design)
+    if design not in MDE_DESIGNS:
+        raise ValueError("design must be one of %s, got %r" % (", ".join(MDE_DESIGNS), design))
+    d = MDE_DESIGNS[design]
     check_free(lib.zoq_stats_mde(int(n), float(p0), float(alpha), float(power), d, C.byref(out)))
     return out.value
 
@@ -221,7 +224,7 @@ def guard_decide(before, after, **rule):
     return bool(deploy.value), p.value
 
 
-def raft_filter(chosen_scores, rejected_scores, high=0.8, low=0.2):
+def raft_filter(chosen_scores, rejected_scores, high=RAFT_HIGH_DEFAULT, low=RAFT_LOW_DEFAULT):
     """Indices of the pairs RAFT keeps (not both scores > high or < low)."""
     c, r = _pair(chosen_scores, rejected_scores)
     keep, n = np.empty(c.size, np.int64), C.c_int64()

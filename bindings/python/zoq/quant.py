@@ -6,9 +6,10 @@ import numpy as np
 
 from . import _lib
 from ._core import check, carray, ptr
+from ._generated import QFORMATS
 from ._lib import lib
 
-FORMATS = ("int8_row", "int4_group")
+FORMATS = tuple(QFORMATS)
 
 
 def _format(fmt):

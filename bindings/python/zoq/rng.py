@@ -4,9 +4,10 @@ import ctypes as C
 import numpy as np
 
 from ._core import check, carray, ptr
+from ._generated import ENUMS
 from ._lib import lib
 
-DISTS = ("gaussian", "rademacher")
+DISTS = ENUMS["dist"]
 
 
 def tensor_key(seed, name):
