@@ -30,6 +30,21 @@ DEP_LIBS := -lxxhash -lopenblas -lm -ldl -pthread
 ZOQ_HDRS := include/zoq.h $(sort $(wildcard include/zoq/*.h))
 
 comma := ,
+
+# ---- Optional parts, toggled as zstd toggles ZSTD_LIB_*: 1 builds, checks
+# and installs a part, 0 leaves it out; each defaults to 1 where its tool is.
+NVCC ?= $(shell command -v nvcc 2>/dev/null)
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+# the CUDA plugin (lib/backend/cuda/cuda.mk); CUDA=0 is the older spelling of 0
+ZOQ_CUDA ?= $(if $(NVCC),$(if $(filter 0,$(CUDA)),0,1),0)
+# libzoq-mpi, the MPI add-on (lib/mpi/mpi.mk)
+ZOQ_MPI ?= $(if $(MPICC),1,0)
+# corpus replays of the fuzz targets in make check (tests/fuzz/fuzz.mk)
+ZOQ_FUZZ ?= 1
+# examples/llama in make check, once make llm-deps built llama.cpp (examples/llama/llama.mk)
+ZOQ_LLAMA ?= $(if $(wildcard build/llm/cmake/bin/libllama.so),1,0)
+CHECK_DEPS :=
+
 # V=1 shows full command lines.
 Q := $(if $(filter 1,$(V)),,@)
 BUILD := build
@@ -66,43 +81,8 @@ SO_MAJOR := $(BUILD)/libzoq.so.$(MAJOR)
 SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
-# The CUDA plugin (docs/backends.md), built only where nvcc is: `make cuda`.
-# Exact binary32 as the noise spec demands: nothing contracted into FMA, IEEE
-# division and square root, no flush to zero. Static cudart: the plugin needs
-# only the driver at run time. CUDA_ARCH picks the GPUs (sm_80: A100, sm_90:
-# H100/H200, plus PTX for newer ones).
-NVCC ?= $(shell command -v nvcc 2>/dev/null)
-CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
-NVCC_EXACT := -fmad=false -prec-div=true -prec-sqrt=true -ftz=false
-NVCC_FLAGS := -O3 -std=c++17 $(NVCC_EXACT) -Iinclude -Ilib -Werror all-warnings \
-              -Xcompiler -fPIC,-fvisibility=hidden,-ffp-contract=off,-Wall,-Wextra,-Werror
-CUDA_PLUGIN := $(BUILD)/libzoq-cuda.so
-CUDA_HDRS := $(wildcard lib/backend/cuda/*.cuh) lib/backend/backend.h $(wildcard lib/rng/*.h) \
-             $(wildcard lib/core/*.h) $(ZOQ_HDRS)
-NVCC_LINK := $(STATIC) $(DEP_LIBS:-pthread=-lpthread)
-CUDA_HOST_TEST := $(BUILD)/tests/cuda/test_cuda_host
-CUDA_PTX := $(BUILD)/cuda/pass.ptx
 
-CUDA_GPU_CHECK := $(BUILD)/tests/cuda/check_gpu
-CUDA_GPU_BENCH := $(BUILD)/bench/gpu_bench
-# `make check` builds the plugin and runs its host-side tests where nvcc is
-# (not under SANITIZE: nvcc's host objects are not instrumented).
-ifneq ($(NVCC),)
-ifneq ($(SANITIZE),1)
-CHECK_CUDA := $(CUDA_PLUGIN) $(CUDA_HOST_TEST) $(CUDA_PTX)
-endif
-endif
-# `make install` installs the plugin where nvcc is (building it first), never
-# elsewhere: what it installs does not depend on what an earlier make built.
-# CUDA=0 leaves the plugin out.
-ifneq ($(NVCC),)
-ifneq ($(CUDA),0)
-INSTALL_CUDA := $(CUDA_PLUGIN)
-endif
-endif
-
-.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump wheel \
-        fuzz cuda check-gpu bench-gpu llm-deps llm-demo llm-quick
+.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump wheel
 
 all: lib examples
 
@@ -169,10 +149,6 @@ $(BUILD)/tests/test_plugin: $(MOCKS)
 $(BUILD)/tests/test_io: TEST_DEFS := $(patsubst %,-Wl$(comma)--wrap=%,malloc calloc realloc strdup \
                                      strndup opendir fsync)
 $(BUILD)/tests/test_plugin: TEST_DEFS := -DZOQ_TEST_PLUGINS='"$(abspath $(MOCK_DIR))"'
-ifneq ($(CHECK_CUDA),)
-$(BUILD)/tests/test_plugin: $(CUDA_PLUGIN)
-$(BUILD)/tests/test_plugin: TEST_DEFS += -DZOQ_TEST_CUDA_PLUGIN_DIR='"$(abspath $(BUILD))"'
-endif
 
 
 $(BUILD)/examples/%: examples/%.c $(SO_LINK)
@@ -201,122 +177,12 @@ $(BUILD)/bench/quantized: BENCH_LIBS := $(BUILD)/obj/tests/support/digits.o -lz
 
 examples: $(EXAMPLES)
 
-# Fuzz targets (tests/fuzz/fuzz_*.c). `make check` replays each committed
-# corpus tests/fuzz/corpus/<name>/ through the target with the ordinary
-# compiler (replay.c); `make fuzz` runs libFuzzer on them with clang.
-FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
-REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+# ---- Optional parts: their rules live in their own .mk files ----
+include lib/backend/cuda/cuda.mk tests/fuzz/fuzz.mk examples/llama/llama.mk lib/mpi/mpi.mk
 
-$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -MMD -MP $< tests/fuzz/replay.c \
-	    -o $@ $(STATIC) $(DEP_LIBS) $(LDSAN)
-
-FUZZ_CC ?= clang
-FUZZ_TIME ?= 60
-FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Ilib
-# The library as the targets see it: built by FUZZ_CC into build/fuzz/lib with
-# libFuzzer's coverage and the same sanitizers (a make of its own, so that its
-# objects follow every rule of the library's build).
-FUZZ_LIB := build/fuzz/lib/libzoq.a
-
-.PHONY: fuzz-lib
-fuzz-lib:
-	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=build/fuzz/lib \
-	    CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_LIB)
-
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c fuzz-lib
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIB) $(DEP_LIBS) -o $@
-
-# FUZZ_TIME seconds per target; new inputs go to build/fuzz/new_<name>/.
-# Fold them into the committed corpus with
-#   build/fuzz/fuzz_<name> -merge=1 tests/fuzz/corpus/<name> build/fuzz/new_<name>
-fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
-	@for t in $(FUZZ_NAMES); do \
-	    mkdir -p build/fuzz/new_$$t; \
-	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 \
-	        -dict=tests/fuzz/safetensors.dict \
-	        build/fuzz/new_$$t tests/fuzz/corpus/$$t || exit 1; \
-	done
-
-cuda: $(CUDA_PLUGIN)
-
-# On a machine with a GPU: the plugin against the CPU backend, bit for bit
-# (skips when no device is found), and its speed (bench/gpu_bench.cu).
-check-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_CHECK)
-	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) $(CUDA_GPU_CHECK)
-
-# MEZO_PYTHON: an interpreter whose torch has CUDA, for bench/mezo_gpu.py.
-MEZO_PYTHON ?= $(SYS_PYTHON)
-bench-gpu: $(CUDA_PLUGIN) $(CUDA_GPU_BENCH)
-	@mkdir -p bench/results
-	ZOQ_BACKEND_PATH=$(abspath $(BUILD)) MEZO_PYTHON=$(MEZO_PYTHON) $(CUDA_GPU_BENCH)
-
-$(CUDA_PLUGIN): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
-	@$(if $(NVCC),,echo "make cuda: nvcc not found (set NVCC=/path/to/nvcc)"; exit 1)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  NVCC    $@")
-	$(Q)$(NVCC) $(NVCC_FLAGS) $(CUDA_ARCH) -shared -o $@ $<
-
-# What nvcc makes of the kernels, for tests/cuda/ptx.sh (no fused arithmetic).
-$(CUDA_PTX): lib/backend/cuda/cuda.cu $(CUDA_HDRS)
-	@mkdir -p $(dir $@)
-	$(Q)$(NVCC) $(NVCC_FLAGS) -arch=compute_90 -ptx -o $@ $<
-
-$(CUDA_GPU_CHECK): tests/cuda/check_gpu.cu tests/cuda/gpu.h tests/plugin/trajectory.h $(CUDA_HDRS) \
-                   $(STATIC)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  NVCC    $@")
-	$(Q)$(NVCC) $(NVCC_FLAGS) -Itests -o $@ $< $(NVCC_LINK)
-
-$(CUDA_GPU_BENCH): bench/gpu_bench.cu bench/timing.h tests/cuda/gpu.h $(CUDA_HDRS) $(STATIC)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  NVCC    $@")
-	$(Q)$(NVCC) $(NVCC_FLAGS) -Itests -o $@ $< $(NVCC_LINK)
-
-# The kernels' code compiled by nvcc for the host, against the CPU backend.
-$(CUDA_HOST_TEST): tests/cuda/test_cuda_host.cu $(CUDA_HDRS) $(STATIC)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  NVCC    $@")
-	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LINK)
-
-# examples/llama: zoq inside llama.cpp. `make llm-deps` builds the engine and
-# unpacks the model into build/llm/ (tools/llm_deps.sh); once it is there,
-# `make check` also builds zoq_llama and runs its --quick smoke.
-# LLM_ARGS adds options to llm-demo (e.g. LLM_ARGS="--dev 100 --steps 20").
-LLM := build/llm
-LLM_SRCS := $(sort $(wildcard examples/llama/*.c))
-LLM_BIN := $(BUILD)/llm/zoq_llama
-LLM_DATA ?= ../shared/data/hh-rlhf-harmless/pairs.jsonl.gz
-LLM_LIB := $(LLM)/cmake/bin
-LLM_INC := -isystem $(LLM)/src/include -isystem $(LLM)/src/ggml/include
-LLM_CHECK := $(if $(wildcard $(LLM_LIB)/libllama.so),$(LLM_BIN))
-
-llm-deps:
-	@PYTHON=$(PYTHON) sh tools/llm_deps.sh
-
-$(LLM_BIN): $(LLM_SRCS) $(wildcard examples/llama/*.h) $(SUPPORT_SRCS) $(SO_LINK)
-	@test -f $(LLM_LIB)/libllama.so || { echo "$(LLM_LIB)/libllama.so missing: make llm-deps"; exit 1; }
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) -Itests $(LLM_INC) $(LLM_SRCS) \
-	    $(SUPPORT_SRCS) -o $@ -L$(BUILD) -L$(LLM_LIB) \
-	    -Wl,-rpath,$(abspath $(BUILD)):$(abspath $(LLM_LIB)) -lzoq -lllama -lggml \
-	    -lggml-base -lz -lm $(LDSAN)
-
-# The experiment of docs/integrations/llama.md (nice: it takes the machine's cores).
-llm-demo: $(LLM_BIN)
-	nice $(LLM_BIN) --data $(LLM_DATA) $(LLM_ARGS)
-
-llm-quick: $(LLM_BIN)
-	$(LLM_BIN) --quick --data $(LLM_DATA)
-
-test check: lib $(TESTS) $(EXAMPLES) $(REPLAYS) $(CHECK_CUDA) $(LLM_CHECK)
+test check: lib $(TESTS) $(EXAMPLES) $(CHECK_DEPS)
 	@BUILD=$(BUILD) CC=$(CC) CXX=$(CXX) PYTHON=$(PYTHON) SYS_PYTHON=$(SYS_PYTHON) SAN="$(SAN)" \
-	    FUZZ="$(FUZZ_NAMES)" CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" \
+	    FUZZ="$(CHECK_FUZZ)" CUDA_CHECKS="$(if $(CHECK_CUDA),$(CUDA_HOST_TEST) $(CUDA_PTX))" \
 	    LLM_DATA=$(LLM_DATA) sh tests/run.sh $(TESTS)
 
 valgrind: lib $(TESTS)
@@ -393,13 +259,12 @@ help:
 	@echo "  make mpi            $(BUILD)/libzoq-mpi.so, the MPI add-on (needs mpicc; docs/distributed.md)"
 	@echo "  make bench-mpi      MPI steps/s against ranks and bytes per step; bench/results/mpi.json"
 	@echo "  make install        PREFIX=$(PREFIX) LIBDIR= INCLUDEDIR= DESTDIR= honoured; with"
-	@echo "                      libzoq-cuda.so where nvcc is (CUDA=0: without)"
+	@echo "                      libzoq-cuda.so and libzoq-mpi where their parts are on"
 	@echo "  make uninstall      remove what install put there"
 	@echo "  make abi-dump       refresh the ABI baseline abi/libzoq.abi (releases only)"
 	@echo "  make clean          remove build/"
 	@echo "  (V=1 shows full command lines; BUILD=dir builds elsewhere)"
+	@echo "Optional parts, 1 = built, checked and installed, 0 = left out (now):"
+	@echo "  ZOQ_CUDA=$(ZOQ_CUDA) (nvcc)  ZOQ_MPI=$(ZOQ_MPI) (mpicc)  ZOQ_FUZZ=$(ZOQ_FUZZ)  ZOQ_LLAMA=$(ZOQ_LLAMA) (make llm-deps)"
 
-# ---- MPI add-on (issue 17): its rules live in lib/mpi/mpi.mk ----
-include lib/mpi/mpi.mk
-
--include $(LIB_OBJS:.o=.d) $(SUPPORT_OBJS:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d)
+-include $(LIB_OBJS:.o=.d) $(SUPPORT_OBJS:.o=.d) $(TESTS:=.d)

@@ -1,10 +1,9 @@
 # lib/mpi/mpi.mk - libzoq-mpi, the optional MPI add-on (include/zoq_mpi.h,
-# docs/distributed.md), included by the Makefile. Built only where an MPI
-# compiler is (MPICC; Debian: libopenmpi-dev, make deps); libzoq never links
-# MPI. Its own version node ZOQ_MPI_0.1, pkg-config zoq-mpi. `make check`
+# docs/distributed.md), included by the Makefile. Built with ZOQ_MPI=1, the
+# default where an MPI compiler is (MPICC; Debian: libopenmpi-dev, make
+# deps); libzoq never links MPI. Its own version node ZOQ_MPI_0.1, pkg-config zoq-mpi. `make check`
 # also builds it, the MPI tests, the example and runs tests/mpi/run.sh;
 # `make valgrind` runs tests/mpi/valgrind.sh.
-MPICC ?= $(shell command -v mpicc 2>/dev/null)
 MPI_SRCS := $(sort $(wildcard lib/mpi/*.c))
 MPI_SO_REAL := $(BUILD)/libzoq-mpi.so.$(VERSION)
 MPI_SO_MAJOR := $(BUILD)/libzoq-mpi.so.$(MAJOR)
@@ -13,7 +12,7 @@ MPI_TEST := $(BUILD)/tests/mpi/test_mpi
 MPI_EXAMPLE := $(BUILD)/examples/mpi/digits_mpi
 MPI_BENCH := $(BUILD)/bench/mpi_scaling
 
-ifneq ($(MPICC),)
+ifeq ($(ZOQ_MPI),1)
 MPI_OBJS := $(MPI_SRCS:%.c=$(BUILD)/mpi/obj/%.o)
 MPI_LINK_ZOQ := -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lzoq-mpi -lzoq
 MPI_PC_SED = $(PC_SED:pkgconfig/zoq.pc.in=) -e 's|@MPI_CFLAGS@|$(shell $(MPICC) --showme:compile 2>/dev/null)|' \
@@ -86,5 +85,5 @@ uninstall-mpi:
 -include $(MPI_OBJS:.o=.d) $(MPI_TEST).d
 else
 mpi bench-mpi:
-	@echo "make $@: no MPI compiler (mpicc); make deps installs libopenmpi-dev"; exit 1
+	@echo "make $@: ZOQ_MPI=0, or no MPI compiler (mpicc; make deps installs libopenmpi-dev)"; exit 1
 endif
