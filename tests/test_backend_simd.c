@@ -488,9 +488,9 @@ Test(tile_simd, cpu_isa_cap_from_the_environment)
     cr_assert_eq(zoq__tile_isa_from_env(), ZOQ__ISA_BEST);
 }
 
-/* CPUID words of a CPU with AVX2, F16C, AVX-512F/DQ (a Sapphire Rapids or
+/* CPUID words of a CPU with AVX2, FMA, F16C, AVX-512F/DQ (a Sapphire Rapids or
  * Zen 4 class part), and the XCR0 an OS that saves every register sets. */
-#define LEAF1_ECX_ALL ((1u << 27) | (1u << 28) | (1u << 29)) /* OSXSAVE, AVX, F16C */
+#define LEAF1_ECX_ALL ((1u << 12) | (1u << 27) | (1u << 28) | (1u << 29)) /* FMA, OSXSAVE, AVX, F16C */
 #define LEAF7_EBX_ALL ((1u << 5) | (1u << 16) | (1u << 17))  /* AVX2, AVX512F, AVX512DQ */
 
 /* A feature counts only when CPUID reports it and the OS has enabled the
@@ -512,6 +512,8 @@ Test(cpu_features, cpuid_and_xcr0_must_agree)
         {"AVX2 without F16C", {13, LEAF1_ECX_ALL & ~(1u << 29), LEAF7_EBX_ALL, 0xe7},
          ZOQ__CPU_AVX2 | ZOQ__CPU_AVX512},
         {"AVX-512F without DQ", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 17), 0xe7}, ymm_only},
+        {"AVX2 without FMA (the Gaussian stream's fused steps)",
+         {13, LEAF1_ECX_ALL & ~(1u << 12), LEAF7_EBX_ALL, 0xe7}, ZOQ__CPU_F16C},
         {"AVX-512 without AVX2", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 5), 0xe7},
          ZOQ__CPU_F16C}};
     for (size_t i = 0; i < N_OF(cases); i++)

@@ -55,7 +55,7 @@ Test(rng, any_slice_equals_the_whole)
     enum { N = 1200 };
     static float whole[N], part[N];
     for (int dist = 0; dist < 2; dist++) {
-        uint64_t base = dist ? (128ull << 32) - 300 : (4ull << 32) - 300; /* crosses 2^32 blocks */
+        uint64_t base = dist ? (128ull << 32) - 300 : (32ull << 32) - 300; /* crosses 2^32 blocks / chunks */
         zoq_noise_fill(0x1234, 9, 3, 0, dist, base, N, whole);
         for (int i = 0; i < 300; i++) {
             for (int len = 1; len < 140 && i + len <= N; len += 1 + len / 3) {
@@ -157,6 +157,40 @@ Test(rng, independent_across_tensors_steps_queries_streams)
     }
     free(a);
     free(b);
+}
+
+/* Every Gaussian stream zoq draws from (docs/rng.md 2): moments, the tail
+ * P(|z| > 4) = 6.334e-5 of N(0,1), and no correlation at lag 1 (neighbours)
+ * or lag 16 (the two draws of one pair sit 16 elements apart). */
+Test(rng, gaussian_streams_moments_tails_and_lags)
+{
+    enum { N = 4000000 };
+    float *z = malloc(N * sizeof *z);
+    cr_assert_not_null(z);
+    static const uint32_t streams[] = {ZOQ__STREAM_PROBE, ZOQ__STREAM_INIT, ZOQ__STREAM_LOZO_U,
+                                       ZOQ__STREAM_LOZO_V, 200};
+    for (size_t s = 0; s < N_OF(streams); s++) {
+        zoq_noise_fill(zoq_tensor_key(5, "tails"), 3, 1, streams[s], ZOQ_DIST_GAUSSIAN, 11, N, z);
+        double m1 = 0, m2 = 0;
+        long tail = 0;
+        for (int i = 0; i < N; i++) {
+            m1 += z[i];
+            m2 += (double)z[i] * z[i];
+            tail += fabsf(z[i]) > 4.0f;
+        }
+        m1 /= N;
+        m2 /= N;
+        cr_assert(fabs(m1) < 5.0 / sqrt((double)N), "stream %u: mean %g", streams[s], m1);
+        cr_assert(fabs(m2 - 1.0) < 5.0 * sqrt(2.0 / N), "stream %u: variance %g", streams[s], m2);
+        /* binomial(N, 6.334e-5): mean 253, sd 15.9; 5 sd either side */
+        const double expect = N * 6.334e-5, sd = sqrt(expect);
+        cr_assert(fabs((double)tail - expect) < 5 * sd, "stream %u: %ld draws beyond 4, want %g",
+                  streams[s], tail, expect);
+        assert_uncorrelated(z, z + 1, N - 1, "lag 1");
+        assert_uncorrelated(z, z + 16, N - 16, "lag 16 (the pair)");
+        assert_uncorrelated(z, z + 32, N - 32, "lag 32 (the next chunk)");
+    }
+    free(z);
 }
 
 Test(rng, invalid_arguments_refused)

@@ -20,14 +20,14 @@ typedef void fill_fn(uint64_t, uint64_t, uint32_t, uint32_t, int, uint64_t, size
 typedef struct simd_path {
     const char *name;
     fill_fn *fill;
-    void (*gauss4x16)(const uint32_t w[64], float z[64]);
+    void (*gauss16)(const uint64_t h[16], float z[32]);
     int (*has)(void);
 } simd_path;
 
 static const simd_path paths[] = {
 #ifdef ZOQ__NOISE_AVX2
-    {"avx2", zoq__noise_fill_avx2, zoq__gauss4x16_avx2, zoq__noise_has_avx2},
-    {"avx512", zoq__noise_fill_avx512, zoq__gauss4x16_avx512, zoq__noise_has_avx512},
+    {"avx2", zoq__noise_fill_avx2, zoq__gauss16_avx2, zoq__noise_has_avx2},
+    {"avx512", zoq__noise_fill_avx512, zoq__gauss16_avx512, zoq__noise_has_avx512},
 #endif
     {NULL, NULL, NULL, NULL}};
 
@@ -136,9 +136,9 @@ static void random_slices(const simd_path *p)
         d.stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX;
         d.dist = (int)(next(&s) & 1);
         d.count = (size_t)(next(&s) % (MAX_COUNT + 1));
-        uint64_t per = d.dist ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_PER_BLOCK;
+        uint64_t per = d.dist ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_CHUNK;
         switch (t & 3) {
-        case 0: /* near a 2^32-block boundary, anywhere from before to after it */
+        case 0: /* near a 2^32-block (chunk) boundary, anywhere from before to after it */
             d.offset = ((next(&s) % 4 + 1) << 32) * per - 1100 + next(&s) % 1200;
             break;
         case 1: /* small offsets, every alignment */
@@ -160,31 +160,29 @@ Test(rng_simd, random_slices)
     each_path(random_slices);
 }
 
-/* The transform alone on chosen words: every radius input a >> 8 (all 2^24,
+/* The transform alone on chosen hashes: every radius input a >> 8 (all 2^24,
  * u = 1 included, which gives -0), each with an angle word that walks the 8
- * octants and the x values 0, 1 and 2^24 - 1 at their edges. */
+ * octants and the k values 0, 1 and 2^24 - 1 at their edges. */
 Test(rng_simd, box_muller_every_radius_and_angle_edges)
 {
     const simd_path *run[N_OF(paths)];
     const int n_run = runnable(run);
     static const uint32_t xs[] = {0, 1, 2, 0x7FFFFF, 0x800000, 0x800001, 0xFFFFFE, 0xFFFFFF};
     uint64_t s = 99;
-    uint32_t w[64];
-    float ref[64], simd[64];
-    for (uint32_t a = 0; a < (1u << 24); a += 32) {
-        for (int j = 0; j < 16; j++) {
-            uint32_t r = (uint32_t)next(&s);
-            for (int k = 0; k < 2; k++) {
-                uint32_t ah = a + (uint32_t)(2 * j + k), pick = (ah >> 4) + (uint32_t)k;
-                uint32_t x = pick % 3 ? (r >> (8 * k)) & 0xFFFFFF : xs[(pick / 3) % 8];
-                w[4 * j + 2 * k] = ah << 8 | (r & 0xFF);                     /* radius */
-                w[4 * j + 2 * k + 1] = ((ah & 7) << 29) | (x << 5) | (r >> 27); /* angle */
-            }
-            zoq__gauss4(&w[4 * j], &ref[4 * j]);
+    uint64_t h[16];
+    float ref[32], simd[32];
+    for (uint32_t a = 0; a < (1u << 24); a += 16) {
+        for (uint32_t j = 0; j < 16; j++) {
+            uint32_t r = (uint32_t)next(&s), ah = a + j, pick = ah >> 3;
+            uint32_t x = pick % 3 ? r & 0xFFFFFF : xs[(pick / 3) % 8];
+            uint32_t lo = ah << 8 | (r >> 24);                           /* radius */
+            uint32_t hi = ((ah & 7) << 29) | (x << 5) | (r >> 27);      /* angle */
+            h[j] = (uint64_t)hi << 32 | lo;
         }
+        zoq__gauss16(h, ref);
         for (int i = 0; i < n_run; i++) {
-            run[i]->gauss4x16(w, simd);
-            cr_assert(memcmp(ref, simd, sizeof ref) == 0, "%s: words around a >> 8 = %06x differ",
+            run[i]->gauss16(h, simd);
+            cr_assert(memcmp(ref, simd, sizeof ref) == 0, "%s: hashes around a >> 8 = %06x differ",
                       run[i]->name, a);
         }
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "zoq.h"
 
@@ -256,5 +257,42 @@ Test(state, other_files_are_not_state_files)
     spit(path, (const unsigned char *)"hello, this is not a zoq file at all....", 40);
     cr_assert_eq(zoq_state_load(ctx, path), ZOQ_E_FORMAT);
     cr_assert(strstr(zoq_last_error(ctx), "not a zoq state file"));
+    zoq_destroy(ctx);
+}
+
+/* A file of RNG contract 1 (version 1: the same layout, other Gaussian
+ * directions) is refused with a message that says why, and changes nothing;
+ * the file is a version 2 file relabelled, its checksum made valid again,
+ * so the version is the only reason to refuse it. */
+Test(state, files_of_rng_contract_1_are_refused)
+{
+    static model m;
+    zoq_ctx *ctx = configured(&m);
+    set_run_options(ctx);
+    zoq_step(ctx, NULL);
+    cr_assert_eq(zoq_state_save(ctx, path), ZOQ_OK);
+    size_t n;
+    unsigned char *buf = slurp(path, &n);
+    cr_assert_eq(buf[8], 2, "this library writes version 2");
+    char old[128];
+    snprintf(old, sizeof old, "%s/rng1", dir);
+    for (unsigned version = 1; version <= 3; version += 2) {
+        buf[8] = (unsigned char)version;
+        uint64_t h = XXH64(buf, n - 8, 0);
+        for (int i = 0; i < 8; i++)
+            buf[n - 8 + (size_t)i] = (unsigned char)(h >> (8 * i));
+        spit(old, buf, n);
+        zoq_ctx *fresh = configured(&m);
+        double before[4], after[4];
+        fingerprint(fresh, before);
+        cr_assert_eq(zoq_state_load(fresh, old), ZOQ_E_VERSION, "version %u", version);
+        cr_assert(strstr(zoq_last_error(fresh), version == 1 ? "RNG contract 1" : "version 3"),
+                  "%s", zoq_last_error(fresh));
+        fingerprint(fresh, after);
+        cr_assert(memcmp(before, after, sizeof before) == 0, "version %u changed the context",
+                  version);
+        zoq_destroy(fresh);
+    }
+    free(buf);
     zoq_destroy(ctx);
 }

@@ -13,6 +13,7 @@
 #endif
 
 /* CPUID.1:ECX and CPUID.7.0:EBX bits, XCR0 state components. */
+#define ECX1_FMA (1u << 12)
 #define ECX1_F16C (1u << 29)
 #define ECX1_OSXSAVE (1u << 27)
 #define ECX1_AVX (1u << 28)
@@ -29,7 +30,7 @@ unsigned zoq__cpu_features_from(const zoq__cpuid_words *w)
     const int zmm = ymm && (w->xcr0 & XCR0_ZMM) == XCR0_ZMM;
     const uint32_t b7 = w->max_leaf >= 7 ? w->leaf7_ebx : 0;
     unsigned f = 0;
-    if (ymm && (b7 & EBX7_AVX2))
+    if (ymm && (b7 & EBX7_AVX2) && (w->leaf1_ecx & ECX1_FMA))
         f |= ZOQ__CPU_AVX2;
     if (ymm && (w->leaf1_ecx & ECX1_F16C))
         f |= ZOQ__CPU_F16C;

@@ -9,7 +9,7 @@
 
 /* Feature bits of zoq__cpu_features(). */
 enum {
-    ZOQ__CPU_AVX2 = 1u << 0,   /* AVX + AVX2, YMM state enabled */
+    ZOQ__CPU_AVX2 = 1u << 0,   /* AVX + AVX2 + FMA, YMM state enabled */
     ZOQ__CPU_F16C = 1u << 1,   /* F16C, YMM state enabled */
     ZOQ__CPU_AVX512 = 1u << 2  /* AVX-512F + DQ (and AVX2), opmask/ZMM state enabled */
 };

@@ -1,8 +1,8 @@
 /* noise.c - scalar reference of the noise spec (docs/rng.md). Every other
  * path (SIMD, threads, GPU) must reproduce these bits exactly, so each float
- * operation here and in gauss.h (the Box-Muller transform, which the CUDA
- * kernels share) is a single IEEE operation in a fixed order: the build uses
- * -ffp-contract=off and no fast-math. */
+ * operation here and in gauss.h (the Gaussian stream, which the CUDA kernels
+ * share) is a single IEEE operation, or an explicit fmaf, in a fixed order:
+ * the build uses -ffp-contract=off and no fast-math. */
 #include "noise.h"
 
 #include <string.h>
@@ -11,32 +11,52 @@
 #include "gauss.h"
 #include "zoq.h"
 
-void zoq__gauss4(const uint32_t w[4], float z[4])
+uint64_t zoq__gauss_seed_cached(uint64_t key, uint64_t step, uint32_t query, uint32_t stream)
 {
-    zoq__box_muller(w[0], w[1], &z[0], &z[1]);
-    zoq__box_muller(w[2], w[3], &z[2], &z[3]);
+    static _Thread_local struct {
+        uint64_t key, step, seed;
+        uint32_t query, stream;
+        int valid;
+    } last;
+    if (!last.valid || last.key != key || last.step != step || last.query != query ||
+        last.stream != stream) {
+        last.seed = zoq__gauss_seed(key, step, query, stream);
+        last.key = key;
+        last.step = step;
+        last.query = query;
+        last.stream = stream;
+        last.valid = 1;
+    }
+    return last.seed;
 }
 
-/* Blocks generated per batch: Philox words first, then the transforms over
- * plain arrays, which the compiler can vectorize. */
-#define BATCH 64
+void zoq__gauss16(const uint64_t h[16], float z[32])
+{
+    for (int j = 0; j < 16; j++)
+        zoq__box_muller(h[j], &z[j], &z[16 + j]);
+}
+
+/* Chunks generated per batch: hashes first, then the transforms over plain
+ * arrays, which the compiler can vectorize. */
+#define BATCH 8
 
 static void fill_gauss(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                        uint64_t offset, size_t count, float *out)
 {
-    uint32_t w[BATCH][4];
-    float z[BATCH * 4];
+    const uint64_t seed = zoq__gauss_seed_cached(key, step, query, stream);
+    uint64_t h[BATCH * 16];
+    float z[BATCH * ZOQ__GAUSS_CHUNK];
     uint64_t i = offset, end = offset + count;
     while (i < end) {
-        uint64_t b0 = i / ZOQ__GAUSS_PER_BLOCK;
-        uint64_t b1 = (end + ZOQ__GAUSS_PER_BLOCK - 1) / ZOQ__GAUSS_PER_BLOCK;
-        int nb = b1 - b0 < BATCH ? (int)(b1 - b0) : BATCH;
-        for (int k = 0; k < nb; k++)
-            zoq__noise_block(key, step, query, stream, b0 + (uint64_t)k, w[k]);
-        for (int k = 0; k < nb; k++)
-            zoq__gauss4(w[k], &z[4 * k]);
-        uint64_t first = i - b0 * ZOQ__GAUSS_PER_BLOCK;
-        uint64_t n = (uint64_t)nb * ZOQ__GAUSS_PER_BLOCK - first;
+        uint64_t c0 = i / ZOQ__GAUSS_CHUNK;
+        uint64_t c1 = end / ZOQ__GAUSS_CHUNK + (end % ZOQ__GAUSS_CHUNK != 0);
+        int nc = c1 - c0 < BATCH ? (int)(c1 - c0) : BATCH;
+        for (int k = 0; k < 16 * nc; k++)
+            h[k] = zoq__gauss_hash(seed, 16 * c0 + (uint64_t)k);
+        for (int k = 0; k < nc; k++)
+            zoq__gauss16(&h[16 * k], &z[ZOQ__GAUSS_CHUNK * k]);
+        uint64_t first = i - c0 * ZOQ__GAUSS_CHUNK;
+        uint64_t n = (uint64_t)nc * ZOQ__GAUSS_CHUNK - first;
         if (n > end - i)
             n = end - i;
         memcpy(out + (i - offset), z + first, (size_t)n * sizeof *z);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gauss.h"
 #include "philox.h"
 
 /* Streams: independent sequences for the same (key, step, query). */
@@ -25,8 +26,7 @@ enum {
 };
 #define ZOQ__QUERY_LIMIT (1u << 24)
 
-/* Elements per Philox block: 4 Gaussian draws, 128 Rademacher signs. */
-#define ZOQ__GAUSS_PER_BLOCK 4
+/* Rademacher signs per Philox block (Gaussian chunks: gauss.h). */
 #define ZOQ__RADE_PER_BLOCK 128
 
 /* Philox block `block` of the stream (key, step, query, stream). */
@@ -45,8 +45,14 @@ static inline ZOQ__HD void zoq__noise_block(uint64_t key, uint64_t step, uint32_
 void zoq__mask_fill(uint64_t key, uint64_t step, float keep, uint64_t offset, size_t count,
                     uint8_t *out);
 
-/* The four Gaussian draws of one block's words (docs/rng.md, "Gaussian"). */
-void zoq__gauss4(const uint32_t w[4], float z[4]);
+/* zoq__gauss_seed (gauss.h) of the stream, kept from the calling thread's
+ * previous call: a pass fills tile after tile of one stream, and the seed
+ * is a whole Philox block, 0.1 ns per element of a 512-element tile. */
+uint64_t zoq__gauss_seed_cached(uint64_t key, uint64_t step, uint32_t query, uint32_t stream);
+
+/* The Gaussian chunk of 16 pair hashes h (docs/rng.md, "Gaussian"):
+ * z[j] and z[16 + j] are the two draws of h[j]. */
+void zoq__gauss16(const uint64_t h[16], float z[32]);
 
 /* Fills out[0..count) with z[offset..offset+count) of a stream; dist is a
  * zoq_dist_t the caller has validated. Picks the fastest implementation the
@@ -59,8 +65,9 @@ void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_
                             int dist, uint64_t offset, size_t count, float *out);
 
 /* x86: the AVX2 and AVX-512 paths (noise_avx2.c, noise_avx512.c, both the
- * algorithm of noise_simd.h, built with -mavx2 / -mavx512f -mavx512dq, never
- * -mfma). Call an _<isa> function only when zoq__noise_has_<isa>() is true. */
+ * algorithm of noise_simd.h, built with -mavx2 -mfma / -mavx512f -mavx512dq,
+ * with -ffp-contract=off: FMA only where written). Call an _<isa> function
+ * only when zoq__noise_has_<isa>() is true. */
 #if defined(__x86_64__) || defined(__i386__)
 #define ZOQ__NOISE_AVX2 1
 void zoq__noise_fill_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
@@ -75,10 +82,9 @@ void zoq__rademacher_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint
                                uint64_t offset, size_t count, float c, float *acc);
 void zoq__rademacher_axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                                  uint64_t offset, size_t count, float c, float *acc);
-/* The Gaussian draws of 16 blocks, w[4j..4j+3] -> z[4j..4j+3], as 16
- * zoq__gauss4 calls give them (for tests: any words, not only Philox's). */
-void zoq__gauss4x16_avx2(const uint32_t w[64], float z[64]);
-void zoq__gauss4x16_avx512(const uint32_t w[64], float z[64]);
+/* zoq__gauss16 (for tests: any hashes, not only the stream's). */
+void zoq__gauss16_avx2(const uint64_t h[16], float z[32]);
+void zoq__gauss16_avx512(const uint64_t h[16], float z[32]);
 #endif
 
 /* Nonzero when zoq__noise_fill_avx2 (_avx512) exists and this CPU, and its

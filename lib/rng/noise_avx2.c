@@ -1,13 +1,15 @@
-/* noise_avx2.c - the noise spec (docs/rng.md) with AVX2: Philox on 8 blocks
- * per vector, one block per lane, then the transform on 8 lanes per vector;
- * the algorithm itself is noise_simd.h's. Built with -mavx2, never -mfma,
- * and only on x86; runs only when zoq__noise_has_avx2(). */
+/* noise_avx2.c - the noise spec (docs/rng.md) with AVX2 and FMA: Philox on
+ * 8 blocks per vector (Rademacher), the Gaussian pair hashes on 4 64-bit
+ * lanes (the 64-bit multiply built from three vpmuludq), the transform on 8
+ * lanes; the algorithm itself is noise_simd.h's. Built with -mavx2 -mfma and
+ * -ffp-contract=off (FMA only where noise_simd.h writes it), only on x86;
+ * runs only when zoq__noise_has_avx2(). */
 #include "noise.h"
 
 #ifdef ZOQ__NOISE_AVX2
 
-#ifndef __AVX2__
-#error "noise_avx2.c needs -mavx2 (see the Makefile)"
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "noise_avx2.c needs -mavx2 -mfma (see the Makefile)"
 #endif
 
 #include <immintrin.h>
@@ -34,11 +36,19 @@ typedef __m256 vf;
 #define I_MULU(a, b) _mm256_mul_epu32(a, b)
 #define I_ODD(a, b) _mm256_blend_epi32(a, b, 0xAA)
 #define I_LANE(a, j) _mm256_permutevar8x32_epi32(a, _mm256_set1_epi32(j))
-#define I_LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
+/* halves of h0's pairs 0-3 and h1's 4-7: shufps takes pairs 0 1 4 5 | 2 3 6 7,
+ * vpermq puts them in order */
+#define I_HALF(h0, h1, imm)                                                                    \
+    _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(                            \
+                                 _mm256_castsi256_ps(h0), _mm256_castsi256_ps(h1), imm)),      \
+                             0xD8)
+#define I_LO32(h0, h1) I_HALF(h0, h1, 0x88)
+#define I_HI32(h0, h1) I_HALF(h0, h1, 0xDD)
 #define F(x) _mm256_set1_ps(x)
 #define ADD _mm256_add_ps
 #define SUB _mm256_sub_ps
 #define MUL _mm256_mul_ps
+#define FMA _mm256_fmadd_ps
 #define SQRT _mm256_sqrt_ps
 #define CVT _mm256_cvtepi32_ps
 #define AS_F _mm256_castsi256_ps
@@ -58,21 +68,12 @@ typedef __m256 vf;
 #define ADD_SIGNED(a, c, w, q)                                                                 \
     ADD(a, _mm256_xor_ps(c, _mm256_and_ps(SIGN_BITS(w, q), F(-0.0f))))
 
-/* A 4x8 transpose: unpack pairs, shuffle to blocks j | j+4 per 128-bit
- * half, then put the halves in block order. */
-static inline __attribute__((always_inline)) void STORE_DRAWS(vf d0, vf d1, vf d2, vf d3,
-                                                              float *o)
+/* The low 64 bits of a * b per 64-bit lane: lo*lo + ((hi*lo + lo*hi) << 32). */
+static inline __attribute__((always_inline)) __m256i I64_MUL(__m256i a, __m256i b)
 {
-    vf t0 = _mm256_unpacklo_ps(d0, d1), t1 = _mm256_unpackhi_ps(d0, d1);
-    vf t2 = _mm256_unpacklo_ps(d2, d3), t3 = _mm256_unpackhi_ps(d2, d3);
-    vf q0 = _mm256_shuffle_ps(t0, t2, 0x44); /* blocks 0 | 4 */
-    vf q1 = _mm256_shuffle_ps(t0, t2, 0xEE); /* blocks 1 | 5 */
-    vf q2 = _mm256_shuffle_ps(t1, t3, 0x44); /* blocks 2 | 6 */
-    vf q3 = _mm256_shuffle_ps(t1, t3, 0xEE); /* blocks 3 | 7 */
-    _mm256_storeu_ps(o, _mm256_permute2f128_ps(q0, q1, 0x20));
-    _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(q2, q3, 0x20));
-    _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(q0, q1, 0x31));
-    _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(q2, q3, 0x31));
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b),
+                                     _mm256_mul_epu32(a, _mm256_srli_epi64(b, 32)));
+    return _mm256_add_epi64(_mm256_mul_epu32(a, b), _mm256_slli_epi64(cross, 32));
 }
 
 #include "noise_simd.h"

@@ -1,9 +1,10 @@
 /* noise_avx512.c - the noise spec (docs/rng.md) with AVX-512F/DQ: Philox on
- * 16 blocks per vector, the transform on 16 lanes, octant selects through
- * mask registers and Philox's three-way XORs as one vpternlogd; the
- * algorithm itself is noise_simd.h's. AVX-512F has FMA instructions, so
- * -ffp-contract=off is what keeps products and sums separate. Built with
- * -mavx512f -mavx512dq, only on x86; runs only when zoq__noise_has_avx512(). */
+ * 16 blocks per vector (Rademacher), the Gaussian pair hashes on 8 64-bit
+ * lanes (vpmullq), the transform on 16 lanes, octant selects through mask
+ * registers and Philox's three-way XORs as one vpternlogd; the algorithm
+ * itself is noise_simd.h's. -ffp-contract=off keeps every product and sum
+ * that the spec does not fuse separate. Built with -mavx512f -mavx512dq,
+ * only on x86; runs only when zoq__noise_has_avx512(). */
 #include "noise.h"
 
 #ifdef ZOQ__NOISE_AVX2
@@ -36,11 +37,18 @@ typedef __m512 vf;
 #define I_MULU(a, b) _mm512_mul_epu32(a, b)
 #define I_ODD(a, b) _mm512_mask_blend_epi32(0xAAAA, a, b)
 #define I_LANE(a, j) _mm512_permutexvar_epi32(_mm512_set1_epi32(j), a)
-#define I_LOADU(p) _mm512_loadu_si512(p)
+#define I64_MUL(a, b) _mm512_mullo_epi64(a, b)
+#define I_LO32(h0, h1)                                                                         \
+    _mm512_permutex2var_epi32(h0, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, \
+                                                    24, 26, 28, 30), h1)
+#define I_HI32(h0, h1)                                                                         \
+    _mm512_permutex2var_epi32(h0, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, \
+                                                    25, 27, 29, 31), h1)
 #define F(x) _mm512_set1_ps(x)
 #define ADD _mm512_add_ps
 #define SUB _mm512_sub_ps
 #define MUL _mm512_mul_ps
+#define FMA _mm512_fmadd_ps
 #define SQRT _mm512_sqrt_ps
 #define CVT _mm512_cvtepi32_ps
 #define AS_F _mm512_castsi512_ps
@@ -58,26 +66,6 @@ typedef __m512 vf;
 #define PICK(a, b, w, q) _mm512_mask_blend_ps(BITS(w, q), a, b)
 /* a + c, then a - c in the masked lanes */
 #define ADD_SIGNED(a, c, w, q) _mm512_mask_sub_ps(ADD(a, c), BITS(w, q), a, c)
-
-/* A 4x16 transpose: unpack pairs and shuffle as with AVX2, which leaves
- * blocks j | j+4 | j+8 | j+12 in the four 128-bit lanes of q_j, then two
- * rounds of 128-bit lane shuffles put the blocks in order. */
-static inline __attribute__((always_inline)) void STORE_DRAWS(vf d0, vf d1, vf d2, vf d3,
-                                                              float *o)
-{
-    vf t0 = _mm512_unpacklo_ps(d0, d1), t1 = _mm512_unpackhi_ps(d0, d1);
-    vf t2 = _mm512_unpacklo_ps(d2, d3), t3 = _mm512_unpackhi_ps(d2, d3);
-    vf q0 = _mm512_shuffle_ps(t0, t2, 0x44); /* blocks 0 | 4 | 8 | 12 */
-    vf q1 = _mm512_shuffle_ps(t0, t2, 0xEE); /* blocks 1 | 5 | 9 | 13 */
-    vf q2 = _mm512_shuffle_ps(t1, t3, 0x44); /* blocks 2 | 6 | 10 | 14 */
-    vf q3 = _mm512_shuffle_ps(t1, t3, 0xEE); /* blocks 3 | 7 | 11 | 15 */
-    vf lo01 = _mm512_shuffle_f32x4(q0, q1, 0x44), lo23 = _mm512_shuffle_f32x4(q2, q3, 0x44);
-    vf hi01 = _mm512_shuffle_f32x4(q0, q1, 0xEE), hi23 = _mm512_shuffle_f32x4(q2, q3, 0xEE);
-    _mm512_storeu_ps(o, _mm512_shuffle_f32x4(lo01, lo23, 0x88));      /* blocks 0-3 */
-    _mm512_storeu_ps(o + 16, _mm512_shuffle_f32x4(lo01, lo23, 0xDD)); /* 4-7 */
-    _mm512_storeu_ps(o + 32, _mm512_shuffle_f32x4(hi01, hi23, 0x88)); /* 8-11 */
-    _mm512_storeu_ps(o + 48, _mm512_shuffle_f32x4(hi01, hi23, 0xDD)); /* 12-15 */
-}
 
 #include "noise_simd.h"
 

@@ -1,13 +1,14 @@
 /* noise_simd.h - the noise spec (docs/rng.md) written once for any x86 SIMD
  * width. noise_avx2.c (8 lanes) and noise_avx512.c (16 lanes) each define the
  * vector layer below and then include this file, which defines their
- * zoq__noise_fill_<isa>, zoq__rademacher_axpy_<isa> and zoq__gauss4x16_<isa>.
+ * zoq__noise_fill_<isa>, zoq__rademacher_axpy_<isa> and zoq__gauss16_<isa>.
  *
  * Bit-identical to the scalar reference noise.c: every float operation is the
- * spec's single IEEE operation in the spec's order (separate mul and add,
- * never FMA: -ffp-contract=off keeps even an -march=native build from fusing
- * them); sqrt is the correctly rounded instruction; selections and negations
- * only move bits. Only independent work is interleaved.
+ * spec's single IEEE operation in the spec's order, fused multiply-adds
+ * exactly where the spec writes fma (FMA below) and nowhere else
+ * (-ffp-contract=off keeps even an -march=native build from fusing others);
+ * sqrt is the correctly rounded instruction; selections and negations only
+ * move bits. Only independent work is interleaved.
  *
  * The vector layer a width file defines (v* = 32-bit lanes unless named 64):
  *   LANES                     32-bit lanes per vector
@@ -18,19 +19,19 @@
  *   I_ADD, I_SUB, I64_ADD, I_AND, I_OR, I_XOR (a, b);  I_XOR3(a, b, c)
  *   I_SRL, I_SLL, I64_SRL, I64_SLL (a, n bits)
  *   I_MULU(a, b)              64-bit products of the even 32-bit lanes
+ *   I64_MUL(a, b)             low 64 bits of the 64-bit lanes' products
  *   I_ODD(a, b)               a's even 32-bit lanes, b's odd ones
+ *   I_LO32(h0, h1), I_HI32(h0, h1)  the low (high) 32-bit halves of the
+ *                             64-bit lanes of h0, then of h1, in lane order
  *   I_LANE(a, j)              lane j of a in every lane
- *   I_LOADU(p)                load LANES int32
- *   F(x), ADD, SUB, MUL, SQRT, CVT (exact int32 -> float), AS_F, AS_I
- *   F_XOR(a, b), F_LOADU(p), F_STOREU(p, a)
+ *   F(x), ADD, SUB, MUL, FMA (a*b + c, one rounding), SQRT, CVT (exact
+ *   int32 -> float), AS_F, AS_I, F_XOR(a, b), F_LOADU(p), F_STOREU(p, a)
  *   LT(a, b)                  all-ones lanes where a < b (ordered), else 0
  *   SEL(a, b, m)              b where m's sign bit is set, else a
  *   PICK(a, b, w, q)          b in the lanes i whose bit LANES q + i of w is set,
  *                             a elsewhere (q < 32 / LANES)
  *   ADD_SIGNED(a, c, w, q)    a + c, or a - c in the lanes PICK would give b
  *                             (a - c is a + (-c) exactly)
- *   STORE_DRAWS(d0, d1, d2, d3, out)  the four draws of LANES blocks (draw k
- *                             of block j in lane j of dk) to out[4j + k]
  */
 #ifndef ISA
 #error "noise_simd.h is included by a width file (noise_avx2.c, noise_avx512.c) only"
@@ -43,7 +44,6 @@
 
 #include "zoq.h"
 
-#define GROUPS 2 /* Philox vectors in flight at once for the Gaussian fill */
 #define INLINE __attribute__((always_inline))
 /* for (v = 0; v < n; v++) body, unrolled: independent dependency chains side
  * by side, so the core overlaps their latencies */
@@ -60,21 +60,19 @@ static stream_id stream_of(uint64_t key, uint64_t step, uint32_t query, uint32_t
                        query | (stream << 24)};
 }
 
-/* Philox4x32-10 of blocks b .. b + g*LANES - 1 (philox.h), g <= GROUPS: lane
- * j of group k is block b + LANES*k + j, its word i in w[4k + i]. Inside,
- * each 32-bit word sits in the low half of a 64-bit lane (even and odd
- * blocks in separate vectors), so vpmuludq gives the whole product: its low
- * half is lo() in place and a shift gives hi(). The high halves carry junk
- * that vpmuludq ignores and the final blend drops. */
-static inline INLINE void philox(const stream_id *s, uint64_t b, int g, vi *w)
+/* Philox4x32-10 of blocks b .. b + LANES - 1 (philox.h): lane j is block
+ * b + j, its word i in w[i]. Inside, each 32-bit word sits in the low half
+ * of a 64-bit lane (even and odd blocks in separate vectors), so vpmuludq
+ * gives the whole product: its low half is lo() in place and a shift gives
+ * hi(). The high halves carry junk that vpmuludq ignores and the final
+ * blend drops. */
+static inline INLINE void philox(const stream_id *s, uint64_t b, vi *w)
 {
-    enum { Q = 2 * GROUPS };
     const vi m0 = I_SET1((int)ZOQ__PHILOX_M0), m1 = I_SET1((int)ZOQ__PHILOX_M1);
-    vi c0[Q], c1[Q], c2[Q], c3[Q];
-    EACH(2 * g, {
-        /* half v: blocks b + LANES(v/2) + (v%2) + {0, 2, 4, ...}; lo and hi 32 bits */
-        uint64_t first = b + (uint64_t)(LANES * (v / 2) + v % 2);
-        c0[v] = I64_ADD(I64_SET1((long long)first), I64_EVENS());
+    vi c0[2], c1[2], c2[2], c3[2];
+    EACH(2, {
+        /* half v: blocks b + v + {0, 2, 4, ...}; lo and hi 32 bits */
+        c0[v] = I64_ADD(I64_SET1((long long)(b + (uint64_t)v)), I64_EVENS());
         c1[v] = I64_SRL(c0[v], 32);
         c2[v] = I_SET1((int)s->c2);
         c3[v] = I_SET1((int)s->c3);
@@ -83,7 +81,7 @@ static inline INLINE void philox(const stream_id *s, uint64_t b, int g, vi *w)
 #pragma GCC unroll 10
     for (int r = 0; r < 10; r++) {
         const vi kv0 = I_SET1((int)k0), kv1 = I_SET1((int)k1);
-        EACH(2 * g, {
+        EACH(2, {
             vi p0 = I_MULU(c0[v], m0), p1 = I_MULU(c2[v], m1);
             c0[v] = I_XOR3(I64_SRL(p1, 32), c1[v], kv0);
             c2[v] = I_XOR3(I64_SRL(p0, 32), c3[v], kv1);
@@ -93,29 +91,55 @@ static inline INLINE void philox(const stream_id *s, uint64_t b, int g, vi *w)
         k0 += ZOQ__PHILOX_W0;
         k1 += ZOQ__PHILOX_W1;
     }
-    EACH(g, {
-        const vi *e[4] = {&c0[2 * v], &c1[2 * v], &c2[2 * v], &c3[2 * v]};
-        for (int i = 0; i < 4; i++) /* even blocks' words in even lanes, odd blocks' in odd */
-            w[4 * v + i] = I_ODD(e[i][0], I64_SLL(e[i][1], 32));
+    const vi *e[4] = {c0, c1, c2, c3};
+    for (int i = 0; i < 4; i++) /* even blocks' words in even lanes, odd blocks' in odd */
+        w[i] = I_ODD(e[i][0], I64_SLL(e[i][1], 32));
+}
+
+/* The transform works on WAYS vectors of LANES pairs at once, each step of
+ * the spec written once and applied to all of them (EACH), so that the
+ * dependent chains of the polynomials run side by side. */
+#ifndef WAYS
+#define WAYS 4 /* a width file may set fewer */
+#endif
+#define PAIRS (WAYS * LANES) /* pairs per Gaussian call */
+
+/* The hashes of pairs p .. p + PAIRS - 1 (gauss.h's zoq__gauss_hash), split
+ * into words: a[v] (low halves) and b[v] (high halves) of pairs p + LANES v
+ * + 0 .. LANES-1. The counters p * gamma go up by gamma per lane: one add. */
+static inline INLINE void pair_words(uint64_t seed, uint64_t p, vi *a, vi *b)
+{
+    const vi gamma = I64_SET1((long long)ZOQ__GAUSS_GAMMA);
+    const vi step = I64_MUL(I64_SRL(I64_EVENS(), 1), gamma); /* lane j: j * gamma */
+    const vi sv = I64_SET1((long long)seed);
+    const vi mix1 = I64_SET1((long long)ZOQ__GAUSS_MIX1), mix2 = I64_SET1((long long)ZOQ__GAUSS_MIX2);
+    vi h[2 * WAYS];
+    EACH(2 * WAYS, {
+        uint64_t first = (p + (uint64_t)(LANES / 2 * v)) * ZOQ__GAUSS_GAMMA;
+        vi x = I_XOR(sv, I64_ADD(I64_SET1((long long)first), step));
+        x = I_XOR(x, I64_SRL(x, 30));
+        x = I64_MUL(x, mix1);
+        x = I_XOR(x, I64_SRL(x, 27));
+        x = I64_MUL(x, mix2);
+        h[v] = I_XOR(x, I64_SRL(x, 31));
+    });
+    EACH(WAYS, {
+        a[v] = I_LO32(h[2 * v], h[2 * v + 1]);
+        b[v] = I_HI32(h[2 * v], h[2 * v + 1]);
     });
 }
 
-/* The transform works on WAYS vectors at once, each step of the spec written
- * once and applied to all of them (EACH), so that the long dependent chains
- * of the polynomials run side by side. */
-#define WAYS (2 * GROUPS)
-
-/* Box-Muller of the word pairs (a[v], b[v]), v < WAYS, as box_muller() in
- * gauss.h, with LOG and SINCOS of docs/rng.md written out. Every value is
- * computed by the spec's operations in the spec's order; only independent
- * work is interleaved (the SINCOS steps between the LOG polynomial's, whose
- * mul-add chain alone would leave the core waiting on latency). The octant
- * bits o = b >> 29 are used in place: SEL reads only the sign bit, so
- * shifting bit 29 or 30 of b to bit 31 gives each mask. */
+/* Box-Muller of the word pairs (a[v], b[v]), v < WAYS, as zoq__box_muller()
+ * in gauss.h, with LOG and SINCOS written out. Every value is computed by
+ * the spec's operations in the spec's order; only independent work is
+ * interleaved (the SINCOS steps between the LOG polynomial's, whose fma
+ * chain alone would leave the core waiting on latency). The octant bits
+ * o = b >> 29 are used in place: SEL reads only the sign bit, so shifting
+ * bit 29 or 30 of b to bit 31 gives each mask. */
 static inline INLINE void box_muller(const vi *a, const vi *b, vf *z0, vf *z1)
 {
-    const vf two_m24 = F(5.9604644775390625e-8f);
-    vf x[WAYS], p[WAYS], fe[WAYS], t[WAYS], tz[WAYS], ps[WAYS], pc[WAYS];
+    const vf two_m24 = F(5.9604644775390625e-8f), one = F(1.0f), half = F(-0.5f);
+    vf x[WAYS], p[WAYS], fe[WAYS], tz[WAYS], ps[WAYS], pc[WAYS], t3[WAYS], t[WAYS];
     EACH(WAYS, {
         /* u = float((a >> 8) + 1) * 2^-24, then LOG's exponent split */
         vi ub = AS_I(MUL(CVT(I_ADD(I_SRL(a[v], 8), I_SET1(1))), two_m24));
@@ -125,56 +149,54 @@ static inline INLINE void box_muller(const vi *a, const vi *b, vf *z0, vf *z1)
         vi small = LT(m, F(0.707106781186547524f));
         e = I_ADD(e, small); /* all-ones = -1 */
         fe[v] = CVT(e);
-        x[v] = SEL(SUB(m, F(1.0f)), SUB(ADD(m, m), F(1.0f)), small);
-        p[v] = ADD(MUL(F(7.0376836292e-2f), x[v]), F(-1.1514610310e-1f));
-        /* the angle: x = float((b >> 5) & 0xFFFFFF) * 2^-24, 1 - x in odd octants */
-        vf xa = MUL(CVT(I_AND(I_SRL(b[v], 5), I_SET1(0x00FFFFFF))), two_m24);
-        xa = SEL(xa, SUB(F(1.0f), xa), I_SLL(b[v], 2)); /* sign = o & 1 */
-        t[v] = MUL(xa, F(0.785398163397448310f));
+        /* 2m - 1 or m - 1: exact either way, so one fma gives it */
+        x[v] = FMA(m, SEL(one, F(2.0f), small), F(-1.0f));
+        p[v] = FMA(F(7.0376836292e-2f), x[v], F(-1.1514610310e-1f));
+        /* the angle: k = (b >> 5) & 0xFFFFFF, 2^24 - k in odd octants */
+        vi k = I_AND(I_SRL(b[v], 5), I_SET1(0x00FFFFFF));
+        k = AS_I(SEL(AS_F(k), AS_F(I_SUB(I_SET1(0x01000000), k)), I_SLL(b[v], 2)));
+        t[v] = MUL(CVT(k), F(0.785398163397448310f * 5.9604644775390625e-8f));
     });
     EACH(WAYS, {
-        p[v] = ADD(MUL(p[v], x[v]), F(1.1676998740e-1f));
+        p[v] = FMA(p[v], x[v], F(1.1676998740e-1f));
         tz[v] = MUL(t[v], t[v]);
     });
     EACH(WAYS, {
-        p[v] = ADD(MUL(p[v], x[v]), F(-1.2420140846e-1f));
-        ps[v] = ADD(MUL(F(-1.9515295891e-4f), tz[v]), F(8.3321608736e-3f));
-        pc[v] = ADD(MUL(F(2.443315711809948e-5f), tz[v]), F(-1.388731625493765e-3f));
+        p[v] = FMA(p[v], x[v], F(-1.2420140846e-1f));
+        ps[v] = FMA(F(-1.9515295891e-4f), tz[v], F(8.3321608736e-3f));
+        pc[v] = FMA(F(2.443315711809948e-5f), tz[v], F(-1.388731625493765e-3f));
     });
     EACH(WAYS, {
-        p[v] = ADD(MUL(p[v], x[v]), F(1.4249322787e-1f));
-        ps[v] = ADD(MUL(ps[v], tz[v]), F(-1.6666654611e-1f));
-        pc[v] = ADD(MUL(pc[v], tz[v]), F(4.166664568298827e-2f));
+        p[v] = FMA(p[v], x[v], F(1.4249322787e-1f));
+        ps[v] = FMA(ps[v], tz[v], F(-1.6666654611e-1f));
+        pc[v] = FMA(pc[v], tz[v], F(4.166664568298827e-2f));
     });
     EACH(WAYS, {
-        p[v] = ADD(MUL(p[v], x[v]), F(-1.6668057665e-1f));
-        ps[v] = MUL(ps[v], tz[v]);
-        pc[v] = MUL(pc[v], tz[v]);
+        p[v] = FMA(p[v], x[v], F(-1.6668057665e-1f));
+        t3[v] = MUL(tz[v], t[v]);
+        ps[v] = FMA(ps[v], t3[v], t[v]);           /* s */
     });
     EACH(WAYS, {
-        p[v] = ADD(MUL(p[v], x[v]), F(2.0000714765e-1f));
-        ps[v] = MUL(ps[v], t[v]);
-        pc[v] = MUL(pc[v], tz[v]);
+        p[v] = FMA(p[v], x[v], F(2.0000714765e-1f));
+        t3[v] = MUL(tz[v], tz[v]);
+        pc[v] = FMA(pc[v], t3[v], FMA(half, tz[v], one)); /* c */
     });
     EACH(WAYS, {
-        p[v] = ADD(MUL(p[v], x[v]), F(-2.4999993993e-1f));
-        ps[v] = ADD(ps[v], t[v]);                  /* s */
-        pc[v] = SUB(pc[v], MUL(F(0.5f), tz[v]));
+        p[v] = FMA(p[v], x[v], F(-2.4999993993e-1f));
     });
     EACH(WAYS, {
-        p[v] = ADD(MUL(p[v], x[v]), F(3.3333331174e-1f));
-        pc[v] = ADD(pc[v], F(1.0f));               /* c */
+        p[v] = FMA(p[v], x[v], F(3.3333331174e-1f));
     });
     const vi sign = I_SET1((int)0x80000000u);
     EACH(WAYS, {
         vf z = MUL(x[v], x[v]);
         vf y = MUL(x[v], z);
         y = MUL(y, p[v]);
-        y = ADD(y, MUL(fe[v], F(-2.12194440e-4f)));
-        y = SUB(y, MUL(F(0.5f), z));
+        y = FMA(fe[v], F(-2.12194440e-4f), y);
+        y = FMA(half, z, y);
         vf l = ADD(x[v], y);
-        l = ADD(l, MUL(fe[v], F(0.693359375f)));  /* LOG(u) */
-        vf r = SQRT(MUL(F(-2.0f), l));
+        l = FMA(fe[v], F(0.693359375f), l);       /* LOG(u) */
+        vf r = SQRT(MUL(l, F(-2.0f)));
         vi b_x = I_XOR(b[v], I_SLL(b[v], 1));      /* b_k ^ b_(k-1) */
         vi swap = I_SLL(b_x, 1);                   /* sign: b30 ^ b29 */
         vf cs = SEL(pc[v], ps[v], swap), sn = SEL(ps[v], pc[v], swap);
@@ -185,50 +207,53 @@ static inline INLINE void box_muller(const vi *a, const vi *b, vf *z0, vf *z1)
     });
 }
 
-/* The Gaussian draws of GROUPS * LANES blocks, group k's words in w[4k ..
- * 4k+3], in element order: block j of group k gives z[4(LANES k + j) .. +3]. */
-static inline INLINE void gauss_groups(const vi w[4 * GROUPS], float *z)
+/* Stores way v's draws (pairs p + LANES v ...) where the spec puts them:
+ * pair q of chunk c gives elements 32c + q and 32c + 16 + q. out holds the
+ * elements of the chunks from p / 16 on. */
+static inline INLINE void store_pairs(const vf *z0, const vf *z1, float *out)
 {
-    vi a[WAYS], b[WAYS];
     EACH(WAYS, {
-        a[v] = w[2 * v];
-        b[v] = w[2 * v + 1];
+        float *o = out + (LANES * v / 16) * ZOQ__GAUSS_CHUNK + LANES * v % 16;
+        F_STOREU(o, z0[v]);
+        F_STOREU(o + 16, z1[v]);
     });
+}
+
+#define CHUNKS (PAIRS / 16) /* chunks per Gaussian call */
+
+void ISA(zoq__gauss16)(const uint64_t h[16], float z[32])
+{
+    /* the 16 hashes, repeated to fill the call's PAIRS lanes */
+    vi a[WAYS], b[WAYS];
+    for (int v = 0; v < WAYS; v++) {
+        uint32_t lo[LANES], hi[LANES];
+        for (int j = 0; j < LANES; j++) {
+            lo[j] = (uint32_t)h[(LANES * v + j) % 16];
+            hi[j] = (uint32_t)(h[(LANES * v + j) % 16] >> 32);
+        }
+        memcpy(&a[v], lo, sizeof lo);
+        memcpy(&b[v], hi, sizeof hi);
+    }
     vf z0[WAYS], z1[WAYS];
     box_muller(a, b, z0, z1);
-    /* group k: pair 2k gives draws 0, 1 of each block, pair 2k + 1 draws 2, 3 */
-    for (int k = 0; k < GROUPS; k++)
-        STORE_DRAWS(z0[2 * k], z1[2 * k], z0[2 * k + 1], z1[2 * k + 1], z + 4 * LANES * k);
+    float all[CHUNKS * ZOQ__GAUSS_CHUNK];
+    store_pairs(z0, z1, all);
+    memcpy(z, all, ZOQ__GAUSS_CHUNK * sizeof *z);
 }
 
-#define BLOCKS (LANES * GROUPS) /* blocks per Gaussian call */
-
-void ISA(zoq__gauss4x16)(const uint32_t w[64], float z[64])
+/* Gaussian draws of chunks c .. c+nc-1 (1 <= nc <= CHUNKS) into out[0 .. 32nc). */
+static void gauss_chunks(uint64_t seed, uint64_t c, int nc, float *out)
 {
-    /* block j of the call takes w's block j % 16 */
-    int32_t soa[4 * GROUPS][LANES]; /* group k's word i of block j: soa[4k + i][j] */
-    for (int j = 0; j < BLOCKS; j++)
-        for (int i = 0; i < 4; i++)
-            soa[4 * (j / LANES) + i][j % LANES] = (int32_t)w[4 * (j % 16) + i];
-    vi v[4 * GROUPS];
-    for (int k = 0; k < 4 * GROUPS; k++)
-        v[k] = I_LOADU(soa[k]);
-    float all[4 * BLOCKS];
-    gauss_groups(v, all);
-    memcpy(z, all, 64 * sizeof *z);
-}
-
-/* Gaussian draws of blocks b .. b+nb-1 (1 <= nb <= BLOCKS) into out[0 .. 4nb). */
-static void gauss_blocks(const stream_id *s, uint64_t b, int nb, float *out)
-{
-    vi w[4 * GROUPS];
-    philox(s, b, GROUPS, w);
-    if (nb == BLOCKS) {
-        gauss_groups(w, out);
+    vi a[WAYS], b[WAYS];
+    vf z0[WAYS], z1[WAYS];
+    pair_words(seed, 16 * c, a, b);
+    box_muller(a, b, z0, z1);
+    if (nc == CHUNKS) {
+        store_pairs(z0, z1, out);
     } else {
-        float z[4 * BLOCKS];
-        gauss_groups(w, z);
-        memcpy(out, z, (size_t)nb * ZOQ__GAUSS_PER_BLOCK * sizeof *z);
+        float z[CHUNKS * ZOQ__GAUSS_CHUNK];
+        store_pairs(z0, z1, z);
+        memcpy(out, z, (size_t)nc * ZOQ__GAUSS_CHUNK * sizeof *z);
     }
 }
 
@@ -238,7 +263,7 @@ static void gauss_blocks(const stream_id *s, uint64_t b, int nb, float *out)
 static void rademacher_blocks(const stream_id *s, uint64_t b, int nb, float *out)
 {
     vi w[4];
-    philox(s, b, 1, w);
+    philox(s, b, w);
     const vf plus = F(1.0f), minus = F(-1.0f);
     for (int j = 0; j < nb; j++)
         for (int k = 0; k < 4; k++) {
@@ -261,7 +286,7 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
     const uint64_t first = offset / ZOQ__RADE_PER_BLOCK, end = first + count / ZOQ__RADE_PER_BLOCK;
     for (uint64_t b = first; b < end; b += LANES) {
         vi w[4];
-        philox(&s, b, 1, w);
+        philox(&s, b, w);
         const int nb = end - b < LANES ? (int)(end - b) : LANES;
         for (int j = 0; j < nb; j++)
             for (int k = 0; k < 4; k++) {
@@ -274,16 +299,17 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
     }
 }
 
-/* Whole blocks go straight to out, up to BLOCKS (Gaussian) or LANES
- * (Rademacher) per call; a block cut by either end of the slice is made in a
- * scratch block and partly copied. */
+/* Whole blocks (Rademacher) or chunks (Gaussian) go straight to out, up to
+ * LANES blocks or CHUNKS chunks per call; one cut by either end of the
+ * slice is made in scratch and partly copied. */
 void ISA(zoq__noise_fill)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                           uint64_t offset, size_t count, float *out)
 {
     const stream_id s = stream_of(key, step, query, stream);
     const int rade = dist == ZOQ_DIST_RADEMACHER;
-    const uint64_t per = rade ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_PER_BLOCK;
-    const uint64_t most = rade ? LANES : BLOCKS; /* blocks per call below */
+    const uint64_t seed = rade ? 0 : zoq__gauss_seed_cached(key, step, query, stream);
+    const uint64_t per = rade ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_CHUNK;
+    const uint64_t most = rade ? LANES : CHUNKS; /* blocks or chunks per call below */
     float part[ZOQ__RADE_PER_BLOCK];
     uint64_t i = offset, end = offset + count;
     while (i < end) {
@@ -294,13 +320,13 @@ void ISA(zoq__noise_fill)(uint64_t key, uint64_t step, uint32_t query, uint32_t 
             if (rade)
                 rademacher_blocks(&s, b, nb, dst);
             else
-                gauss_blocks(&s, b, nb, dst);
+                gauss_chunks(seed, b, nb, dst);
             i += (uint64_t)nb * per;
         } else {
             if (rade)
                 rademacher_blocks(&s, b, 1, part);
             else
-                gauss_blocks(&s, b, 1, part);
+                gauss_chunks(seed, b, 1, part);
             uint64_t n = per - first < end - i ? per - first : end - i;
             memcpy(dst, part + first, (size_t)n * sizeof *part);
             i += n;

@@ -73,9 +73,11 @@ static void noise_tests(void)
 {
     /* millions of elements of both distributions, and the top of the counter */
     noise_equal(0xC6D89249D5BE7411ull, 0, 0, 0, ZOQ_DIST_GAUSSIAN, 0, 1u << 22);
-    noise_equal(0xC6D89249D5BE7411ull, 0, 0, 0, ZOQ_DIST_GAUSSIAN, 10382096 & ~7u, 64); /* u = 1 */
+    /* u = 1: the pair of elements 4884453 and 4884469 (docs/rng.md 6) */
+    noise_equal(0xC6D89249D5BE7411ull, 0, 0, 0, ZOQ_DIST_GAUSSIAN, 4884453 & ~7u, 64);
     noise_equal(0x91ED69925AFDB689ull, (1ull << 32) + 3, (1u << 24) - 1, 255, ZOQ_DIST_GAUSSIAN,
-                (4ull << 32) - 4096, 8192);
+                (32ull << 32) - 4096, 8192);
+    noise_equal(0x91ED69925AFDB689ull, 5, 1, 3, ZOQ_DIST_GAUSSIAN, (UINT64_MAX - 8200) & ~7ull, 8192);
     noise_equal(0x91ED69925AFDB689ull, 7, 3, 0, ZOQ_DIST_RADEMACHER, 0, 1u << 22);
     noise_equal(0x91ED69925AFDB689ull, 7, 3, 0, ZOQ_DIST_RADEMACHER, (128ull << 32) - 4096, 8192);
     for (int r = 0; r < 200; r++)

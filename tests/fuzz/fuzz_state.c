@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!file)
         return 0;
     memcpy(file, "ZOQSTATE", 8);
-    put_le(file + 8, 1, 4);
+    put_le(file + 8, 2, 4);
     put_le(file + 12, 0, 4);
     put_le(file + 16, size, 8);
     if (size)

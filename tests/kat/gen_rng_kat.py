@@ -72,7 +72,42 @@ def block(key, step, query, stream, b):
     return philox(ctr, (key & M32, key >> 32))
 
 
-# --- 4. Gaussian: Cephes LOG / SINCOS and Box-Muller, one binary32 op at a time ----------------
+# --- 4. Gaussian: stream seed, pair hash, FMA Box-Muller, one binary32 op at a time ------------
+M64 = (1 << 64) - 1
+GAMMA, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def stream_seed(key, step, query, stream):               # words 0, 1 of block 2^64 - 1
+    w = block(key, step, query, stream, M64)
+    return w[0] | w[1] << 32
+
+
+def mix(x):                                              # SplitMix64's finalizer
+    x ^= x >> 30; x = (x * MIX1) & M64                   # noqa: E702
+    x ^= x >> 27; x = (x * MIX2) & M64                   # noqa: E702
+    return x ^ (x >> 31)
+
+
+def pair_hash(sigma, p):
+    return mix(sigma ^ ((p * GAMMA) & M64))
+
+
+def fma(a, b, c):
+    """binary32 fma: a*b + c rounded once. a*b is exact in binary64; TwoSum gives the exact
+    error of the binary64 sum, so only a sum landing exactly on a binary32 midpoint needs it."""
+    assert type(a) is F32 and type(b) is F32 and type(c) is F32
+    p, fc = float(a) * float(b), float(c)
+    s = p + fc
+    bp = s - fc
+    err = (p - bp) + (fc - (s - bp))
+    r = F32(s)
+    if err != 0 and float(r) != s:
+        other = np.nextafter(r, F32(math.copysign(math.inf, s - float(r))))
+        if (float(r) + float(other)) / 2 == s:           # a tie only in binary64: err decides
+            r = max(r, other) if err > 0 else min(r, other)
+    return r
+
+
 ONE, HALF, TWO_M24, SQRTHF = F32(1), F32(0.5), F32(2.0 ** -24), f32("0.707106781186547524")
 LOG_P = [f32(s) for s in ("7.0376836292e-2", "-1.1514610310e-1", "1.1676998740e-1",
                           "-1.2420140846e-1", "1.4249322787e-1", "-1.6668057665e-1",
@@ -82,50 +117,47 @@ SIN_P = [f32(s) for s in ("-1.9515295891e-4", "8.3321608736e-3", "-1.6666654611e
 COS_P = [f32(s) for s in ("2.443315711809948e-5", "-1.388731625493765e-3",
                           "4.166664568298827e-2")]
 PIO4F = f32("0.785398163397448310")
+ANGLE = PIO4F * TWO_M24                                  # exact: a power-of-two scaling
 
 
-def LOG(u):                                             # Cephes logf, line by line as in the spec
+def LOG(u):                                             # Cephes logf with fused steps, as specified
     bu = bits(u)
     e = ((bu >> 23) & 0xFF) - 126
     m = from_bits((bu & 0x7FFFFF) | 0x3F000000)
     if m < SQRTHF:
-        e = e - 1; x = m + m; x = x - ONE               # noqa: E702
+        e, x = e - 1, (m + m) - ONE                     # both exact
     else:
         x = m - ONE
     z = x * x
     p = LOG_P[0]
     for k in LOG_P[1:]:
-        p = p * x + k                                   # product rounded, then sum rounded
+        p = fma(p, x, k)
     y = x * z; y = y * p                                # noqa: E702
     f = F32(e)
-    y = y + f * LOG_Q1
-    y = y - HALF * z
+    y = fma(f, LOG_Q1, y)
+    y = fma(-HALF, z, y)
     x = x + y
-    x = x + f * LOG_Q2
-    return x
+    return fma(f, LOG_Q2, x)
 
 
-def SINCOS(t):                                          # Cephes sinf/cosf polynomials on [0, pi/4]
+def SINCOS(t):                                          # Cephes sinf/cosf polynomials, fused
     z = t * t
-    ps = SIN_P[0]
-    for k in SIN_P[1:]:
-        ps = ps * z + k
-    ps = ps * z; ps = ps * t; s = ps + t                # noqa: E702
-    pc = COS_P[0]
-    for k in COS_P[1:]:
-        pc = pc * z + k
-    pc = pc * z; pc = pc * z; pc = pc - HALF * z; c = pc + ONE   # noqa: E702
+    ps = fma(fma(SIN_P[0], z, SIN_P[1]), z, SIN_P[2])
+    s = fma(ps, z * t, t)
+    pc = fma(fma(COS_P[0], z, COS_P[1]), z, COS_P[2])
+    c = fma(pc, z * z, fma(-HALF, z, ONE))
     return s, c
 
 
-def box_muller(a, b):
+def box_muller(h):
+    a, b = h & M32, h >> 32
     u = F32((a >> 8) + 1) * TWO_M24
-    r = np.sqrt(F32(-2) * LOG(u))
+    r = np.sqrt(LOG(u) * F32(-2))
     o = b >> 29
-    x = F32((b >> 5) & 0xFFFFFF) * TWO_M24
+    k = (b >> 5) & 0xFFFFFF
     if o & 1:
-        x = ONE - x
-    s, c = SINCOS(x * PIO4F)
+        k = (1 << 24) - k
+    s, c = SINCOS(F32(k) * ANGLE)
     if o & 1:
         s, c = c, s
     C, S = [(c, s), (-s, c), (-c, -s), (s, -c)][o >> 1]
@@ -137,16 +169,16 @@ def box_muller(a, b):
 # --- 3 + 4. Elements [offset, offset + n) of a fill ----------------------------------------------
 def noise(key, step, query, stream, dist, offset, n):
     out, cache = [], {}
+    sigma = stream_seed(key, step, query, stream) if dist == 0 else None
     for i in range(offset, offset + n):
         if dist == 1:                                   # Rademacher: 128 elements per block
             w = block(key, step, query, stream, i // 128)[(i >> 5) & 3]
             out.append(F32(-1) if (w >> (i & 31)) & 1 else ONE)
-        else:                                           # Gaussian: 4 elements per block
-            b = i // 4
-            if b not in cache:
-                w = block(key, step, query, stream, b)
-                cache[b] = box_muller(w[0], w[1]) + box_muller(w[2], w[3])
-            out.append(cache[b][i % 4])
+        else:                                           # Gaussian: pair 16(i >> 5) + (i & 15)
+            p = 16 * (i >> 5) + (i & 15)
+            if p not in cache:
+                cache[p] = box_muller(pair_hash(sigma, p))
+            out.append(cache[p][(i >> 4) & 1])
     return out
 
 
@@ -177,14 +209,22 @@ def self_check():
     mean = sum(z) / len(z); var = sum((v - mean) ** 2 for v in z) / len(z)   # noqa: E702
     assert abs(mean) < 0.01 and abs(var - 1) < 0.02, ("Gaussian moments", mean, var)
     assert max(map(abs, z)) <= 5.78 and all(math.isfinite(v) for v in z)
-    for b in range(500):                                # vs double-precision Box-Muller
-        w = block(k, 0, 0, 0, b)
-        for j, (a, c) in enumerate(((w[0], w[1]), (w[2], w[3]))):
-            r = math.sqrt(-2 * math.log(((a >> 8) + 1) * 2.0 ** -24))
-            th = ((c >> 29) + ((c >> 5) & 0xFFFFFF) * 2.0 ** -24) * math.pi / 4
-            for got, ref in zip(z[4 * b + 2 * j: 4 * b + 2 * j + 2],
-                                (r * math.cos(th), r * math.sin(th))):
-                assert abs(got - ref) <= 1e-6 * max(abs(ref), r, 1e-3), (b, got, ref)
+    sigma = stream_seed(k, 0, 0, 0)
+    for p in range(1000):                               # vs double-precision Box-Muller
+        h = pair_hash(sigma, p)
+        a, c = h & M32, h >> 32
+        r = math.sqrt(-2 * math.log(((a >> 8) + 1) * 2.0 ** -24))
+        th = ((c >> 29) + ((c >> 5) & 0xFFFFFF) * 2.0 ** -24) * math.pi / 4
+        i = 32 * (p >> 4) + (p & 15)
+        for got, ref in ((z[i], r * math.cos(th)), (z[i + 16], r * math.sin(th))):
+            assert abs(got - ref) <= 2e-6 * max(abs(ref), r, 1e-3), (p, got, ref)
+    for _ in range(20000):                              # fma: one rounding of the exact value
+        a, b, c = (F32(rng.uniform(-1, 1) * 2.0 ** rng.randint(-30, 30)) for _ in range(3))
+        exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+        assert bits(fma(a, b, c)) == bits(f32(exact) if exact else a * b + c), (a, b, c)
+    a, b = F32(1 + 2.0 ** -20), F32(2.0 ** -24 - 2.0 ** -44)   # a*b = 2^-24 - 2^-64
+    c = F32(1 + 2.0 ** -23)                             # binary64 sum: the tie 1 + 2^-23 + 2^-24
+    assert bits(fma(a, b, c)) == bits(c) != bits(F32(float(a) * float(b) + float(c)))
     rad = [float(v) for v in noise(k, 0, 0, 0, 1, 0, 20000)]
     assert set(rad) == {-1.0, 1.0} and abs(sum(rad)) / len(rad) < 0.03
     assert noise(k, 7, 5, 1, 0, 13, 9) == noise(k, 7, 5, 1, 0, 0, 22)[13:]   # slices
@@ -196,7 +236,25 @@ NAMES = ["w", "layer.0.weight", "model.layers.11.self_attn.q_proj.lora_A.weight"
 K1 = tensor_key(42, "layer.0.weight")
 K2 = tensor_key(0xFFFFFFFFFFFFFFFF, "model.layers.11.self_attn.q_proj.lora_A.weight")
 Q, S32 = (1 << 24) - 1, (1 << 32) + 3
-U_ONE, U_MIN = 4 * 2595524, 4 * 1221715    # K1/0/0/0 Gaussian: a>>8 == 0xFFFFFF resp. 0
+
+
+def find_radius(key, want):
+    """The first element of stream (key, 0, 0, 0) whose pair has a >> 8 == want (numpy search)."""
+    sigma, g = np.uint64(stream_seed(key, 0, 0, 0)), np.uint64(GAMMA)
+    for start in range(0, 1 << 30, 1 << 22):
+        x = np.arange(start, start + (1 << 22), dtype=np.uint64) * g ^ sigma
+        x ^= x >> np.uint64(30); x *= np.uint64(MIX1)  # noqa: E702
+        x ^= x >> np.uint64(27); x *= np.uint64(MIX2)  # noqa: E702
+        x ^= x >> np.uint64(31)
+        hit = np.nonzero(((x & np.uint64(M32)) >> np.uint64(8)) == np.uint64(want))[0]
+        if len(hit):
+            p = start + int(hit[0])
+            assert (pair_hash(int(sigma), p) & M32) >> 8 == want
+            return 32 * (p >> 4) + (p & 15)
+    raise AssertionError("no such pair")
+
+
+U_ONE, U_MIN = find_radius(K1, 0xFFFFFF), find_radius(K1, 0)   # u = 1 resp. 2^-24
 
 PHILOX_EXTRA = [((1, 0, 0, 0), (0, 0)), ((0, 0, 0, 1 << 24), (0x12345678, 0x9ABCDEF0)),
                 ((0xFFFFFFFF, 1, 3, 0xFF000005), (K1 & M32, K1 >> 32))]
@@ -205,12 +263,13 @@ PHILOX_EXTRA = [((1, 0, 0, 0), (0, 0)), ((0, 0, 0, 1 << 24), (0x12345678, 0x9ABC
 def noise_cases():
     cases = []                                 # (key, step, query, stream, dist, offset)
     for d in (0, 1):
-        per_block = 4 if d == 0 else 128
+        per_block = 32 if d == 0 else 128      # Gaussian: 32 elements (16 pairs) per chunk
         cases += [(K1, 0, 0, 0, d, 0), (K1, 7, 5, 1, d, 1), (K2, S32, Q, 255, d, 3),
                   (K2, 0, 5, 0, d, 126), (K1, 7, 0, 255, d, 1000003),
                   (K2, S32, Q, 1, d, (1 << 33) + 5),
-                  (K1, 3, 5, 1, d, per_block * (1 << 32) + 5),     # hi32(block) = 1
-                  (K2, 0, 0, 0, d, per_block * (1 << 32) - 8)]     # block lo32 wraps to hi32
+                  (K1, 3, 5, 1, d, per_block * (1 << 32) + 5),     # hi32(block/chunk) = 1
+                  (K2, 0, 0, 0, d, per_block * (1 << 32) - 8),     # lo32 wraps to hi32
+                  (K1, 1, 2, 3, d, (1 << 64) - 17)]                # the last whole slice
     cases += [(K2, 3, Q, 255, 0, 3),           # == the step (1<<32)+3 vector: steps wrap
               (K1, 0, 0, 0, 0, U_ONE),         # u = 1: r = sqrt(-2 * +0) = -0, z is a signed 0
               (K1, 0, 0, 0, 0, U_MIN),         # u = 2^-24: largest radius, |z| <= 5.77
@@ -222,8 +281,9 @@ def generate():
     rows = [(c, k, philox(c, k)) for c, k in [(c, k) for c, k, _ in R123_KAT] + PHILOX_EXTRA]
     vec = {c: [bits(v) for v in noise(*c, 16)] for c in noise_cases()}
     assert vec[(K2, 3, Q, 255, 0, 3)] == vec[(K2, S32, Q, 255, 0, 3)]
-    assert all(b & 0x7FFFFFFF == 0 for b in vec[(K1, 0, 0, 0, 0, U_ONE)][:2])
-    assert 5.76 < math.hypot(*map(float, map(from_bits, vec[(K1, 0, 0, 0, 0, U_MIN)][:2]))) < 5.78
+    assert vec[(K1, 0, 0, 0, 0, U_ONE)][0] & 0x7FFFFFFF == 0
+    assert all(bits(v) & 0x7FFFFFFF == 0 for v in noise(K1, 0, 0, 0, 0, U_ONE, 17)[::16])
+    assert 5.76 < math.hypot(*map(float, noise(K1, 0, 0, 0, 0, U_MIN, 17)[::16])) < 5.78
     def h(v):
         return "0x%08Xu" % v
     L = ["/* Generated by tests/kat/gen_rng_kat.py from docs/rng.md -- DO NOT EDIT.",

@@ -128,20 +128,13 @@ static inline const zoq__hessian *zoq__pass_curv(const zoq__pass *ps)
     return (const zoq__hessian *)0;
 }
 
-/* Gaussian elements [first, first+n) of a stream (n <= ZOQ__LOZO_MAX_RANK). */
+/* Gaussian elements [first, first+n) of a stream (gauss.h, one at a time). */
 static inline ZOQ__HD void zoq__k_gauss(uint64_t key, uint64_t step, uint32_t query,
                                         uint32_t stream, uint64_t first, int n, float *out)
 {
-    uint32_t w[4];
-    float z[4];
-    for (int j = 0; j < n;) {
-        uint64_t e = first + (uint64_t)j;
-        zoq__noise_block(key, step, query, stream, e / 4, w);
-        zoq__box_muller(w[0], w[1], &z[0], &z[1]);
-        zoq__box_muller(w[2], w[3], &z[2], &z[3]);
-        for (unsigned q = (unsigned)(e % 4); q < 4 && j < n; q++, j++)
-            out[j] = z[q];
-    }
+    const uint64_t seed = zoq__gauss_seed(key, step, query, stream);
+    for (int j = 0; j < n; j++)
+        out[j] = zoq__gauss_at(seed, first + (uint64_t)j);
 }
 
 /* z of term for the group at i0 (a multiple of 8), before mask and HiZOO. */
@@ -178,12 +171,7 @@ static inline ZOQ__HD void zoq__k_noise(const zoq__kpass *k, const zoq__term *te
             z[j] = zoq__f32_from_bits(0x3F800000u | (((word >> j) & 1u) << 31));
         return;
     }
-    for (int b = 0; b < 2; b++) {
-        zoq__noise_block(t->key, term->step, term->query, k->stream,
-                         (uint64_t)i0 / ZOQ__GAUSS_PER_BLOCK + (uint64_t)b, w);
-        zoq__box_muller(w[0], w[1], &z[4 * b], &z[4 * b + 1]);
-        zoq__box_muller(w[2], w[3], &z[4 * b + 2], &z[4 * b + 3]);
-    }
+    zoq__k_gauss(t->key, term->step, term->query, k->stream, (uint64_t)i0, ZOQ__GROUP, z);
 }
 
 /* The direction of a term: z, times the mask m (NULL: none), over root. */
