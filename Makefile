@@ -82,7 +82,8 @@ SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
 
-.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump wheel
+.PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump wheel \
+        rng-battery
 
 all: lib examples
 
@@ -190,11 +191,39 @@ valgrind: lib $(TESTS)
 
 # The benchmarks' Python (MeZO in PyTorch, the plot) is SYS_PYTHON;
 # ZOQ_BENCH_MAX=n caps the step sizes.
-bench: $(BENCHES)
+# rng_bench times RNG contract 1's Gaussian generator beside this build's in
+# one process (docs/rng.md section 9): libzoq as of the last commit of
+# contract 1, built from git into $(BUILD)/bench/v1 (outside a git checkout
+# it times contract 2 alone). It runs once per instruction set.
+RNG_V1_COMMIT := 9f137882a740e08d33e07add66690cb534ecad92
+RNG_V1_LIB := $(BUILD)/bench/v1/libzoq.so
+$(RNG_V1_LIB):
+	@rm -rf $(BUILD)/bench/v1 && mkdir -p $(BUILD)/bench/v1/src
+	@if git cat-file -e $(RNG_V1_COMMIT) 2>/dev/null; then \
+	    echo "  GIT     $(RNG_V1_COMMIT) (RNG contract 1) -> $(BUILD)/bench/v1"; \
+	    git archive $(RNG_V1_COMMIT) Makefile include lib pkgconfig | tar -x -C $(BUILD)/bench/v1/src && \
+	    $(MAKE) -s -C $(BUILD)/bench/v1/src BUILD=build SANITIZE= build/libzoq.so && \
+	    cp -P $(BUILD)/bench/v1/src/build/libzoq.so* $(BUILD)/bench/v1/; \
+	else echo "bench: no git history of RNG contract 1: rng_bench times contract 2 alone"; fi
+
+bench: $(BENCHES) $(RNG_V1_LIB) $(SO_LINK)
 	@mkdir -p bench/results
-	@for b in $(BENCHES); do $$b || exit 1; done
+	@rm -f bench/results/rng.json
+	@for b in $(BENCHES); do ZOQ_BENCH_BUILD=$(BUILD) $$b || exit 1; done
+	@ZOQ_CPU_ISA=avx2 ZOQ_BENCH_BUILD=$(BUILD) $(BUILD)/bench/rng_bench
 	@$(SYS_PYTHON) bench/mezo_torch.py
 	@$(SYS_PYTHON) bench/summary.py
+
+# A statistical battery on the Gaussian pair hashes (tests/battery/run.sh):
+# not part of check, it reads tens of GB. MODE=pairs (default) or steps.
+RNG_STREAM := $(BUILD)/tests/battery/rng_stream
+$(RNG_STREAM): tests/battery/rng_stream.c $(wildcard lib/rng/*.h) lib/core/bits.h lib/core/hd.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $< -o $@ -lm
+
+rng-battery: $(RNG_STREAM)
+	BUILD=$(BUILD) sh tests/battery/run.sh $(or $(MODE),pairs)
 
 demo: lib
 	ZOQ_LIBRARY=$(abspath $(SO_LINK)) $(SYS_PYTHON) demo/digits.py --out $(BUILD)/demo
@@ -248,6 +277,7 @@ help:
 	@echo "  make examples       build examples/*.c into $(BUILD)/examples/"
 	@echo "  make demo           the main job: ZO training on UCI digits, report in $(BUILD)/demo/"
 	@echo "  make bench          throughput benchmarks; JSON in bench/results/"
+	@echo "  make rng-battery    Dieharder on the Gaussian pair hashes (MODE=pairs|steps; long)"
 	@echo "  make fuzz           libFuzzer on tests/fuzz/fuzz_*.c (needs clang; FUZZ_TIME=s per target)"
 	@echo "  make cuda           $(CUDA_PLUGIN), the CUDA backend plugin (needs nvcc)"
 	@echo "  make check-gpu      CUDA plugin vs CPU backend, bit for bit (skips without a GPU)"

@@ -256,12 +256,9 @@ static void measure(int64_t n, int dtype, int full, int reps)
 
 int main(int argc, char **argv)
 {
-    int64_t max = argc > 1 ? atoll(argv[1]) : 100000000;
-    int reps = argc > 2 ? atoi(argv[2]) : 5;
-    const char *cap = getenv("ZOQ_BENCH_MAX");
-    if (cap && atoll(cap) > 0 && atoll(cap) < max)
-        max = atoll(cap);
-    if (reps < 1 || reps > MAX_REPS || max < 1000)
+    int64_t max;
+    int reps;
+    if (!bench_args(argc, argv, 100000000, MAX_REPS, &max, &reps))
         return 2;
     if (getenv("ZOQ_CPU_ISA") && !(isa_env = strdup(getenv("ZOQ_CPU_ISA"))))
         return 1;

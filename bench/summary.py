@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""summary.py - the figures of issue 6 from one `make bench` run: reads
-bench/results/step.json (zoq), mezo.json (the MeZO loop in PyTorch) and
-lora_batch.json, prints `name value unit` lines (speedup_vs_mezo, thread
-speedups, the acceptance checks), writes bench/results/summary.json, the
+"""summary.py - the figures of issues 6 and 20 from one `make bench` run: reads
+bench/results/step.json (zoq), mezo.json (the MeZO loop in PyTorch),
+lora_batch.json and rng.json (RNG contract 2 against 1), prints `name value
+unit` lines (speedup_vs_mezo, thread speedups, the acceptance checks), writes bench/results/summary.json, the
 table bench/results/step.md and the plot bench/results/ns_per_param.svg
 (ns/param/step against parameter count; Debian's python3-matplotlib).
 """
@@ -89,6 +89,7 @@ def main():
     t = out.get(f"thread_speedup_zoq_run_{big:.0e}_f32_n1_gaussian".replace("+0", ""))
     if t:
         checks.append(("2 threads >= 1.6x 1 thread", t["value"], t["value"] >= 1.6))
+    checks += rng_contract(emit)
     if lora:
         for r in lora["results"]:
             if r["queries"] == 4 and r["rows_per_point"] == 8:
@@ -106,6 +107,30 @@ def main():
         f.write("\n")
     write_table(step, mezo, meta)
     plot(step, mezo)
+
+
+def rng_contract(emit):
+    """Issue 20: RNG contract 2's Gaussian generator against contract 1's, timed in one process
+    by rng_bench (bench/results/rng.json, one JSON object per line), per instruction set."""
+    path = os.path.join(RES, "rng.json")
+    if not os.path.exists(path):
+        return []
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            rows[(r["contract"], r["isa"], r["what"])] = r
+    checks = []
+    for (c, isa, what), r in sorted(rows.items()):
+        old = rows.get((1, isa, what))
+        if c != 2 or not old:
+            continue
+        ratio = old["median"] / r["median"]
+        emit(f"rng_contract2_speedup_{what}_{isa}", ratio, "x")
+        if what in ("fill", "axpy", "run_t1"):
+            checks.append((f"Gaussian {what} ({isa}) >= 2x RNG contract 1, same run", ratio,
+                           ratio >= 2.0))
+    return checks
 
 
 def cpu_cells(run, stp):

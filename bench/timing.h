@@ -4,6 +4,7 @@
 #ifndef ZOQ_BENCH_TIMING_H
 #define ZOQ_BENCH_TIMING_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -34,6 +35,19 @@ static inline double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The usual arguments [numel] [reps]: defaults def_n and 5, numel capped by
+ * ZOQ_BENCH_MAX; 0 when reps is not in 1..max_reps or numel < 1000. */
+static inline int bench_args(int argc, char **argv, int64_t def_n, int max_reps, int64_t *n,
+                             int *reps)
+{
+    *n = argc > 1 ? atoll(argv[1]) : def_n;
+    *reps = argc > 2 ? atoi(argv[2]) : 5;
+    const char *cap = getenv("ZOQ_BENCH_MAX");
+    if (cap && atoll(cap) > 0 && atoll(cap) < *n)
+        *n = atoll(cap);
+    return *reps >= 1 && *reps <= max_reps && *n >= 1000;
 }
 
 #endif

@@ -7,7 +7,7 @@ set -u
 DEBS="gcc g++ clang make pkg-config libopenblas-dev libxxhash-dev libcriterion-dev zlib1g-dev valgrind \
 libopenmpi-dev openmpi-bin python3-mpi4py \
 abigail-tools python3 python3-pip python3-venv python3-setuptools python3-wheel python3-numpy \
-python3-pytest python3-torch python3-matplotlib python3-sklearn cmake unzip"
+python3-pytest python3-torch python3-matplotlib python3-sklearn cmake unzip dieharder"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
