@@ -174,15 +174,23 @@ static void fingerprint(zoq_ctx *ctx, double out[4])
     out[1] = (double)q;
 }
 
+/* Configures a context on m, takes one step, saves it to path; returns the
+ * file's bytes (n of them) and the context in *ctx. */
+static unsigned char *stepped_and_saved(model *m, zoq_ctx **ctx, size_t *n)
+{
+    *ctx = configured(m);
+    set_run_options(*ctx);
+    zoq_step(*ctx, NULL);
+    cr_assert_eq(zoq_state_save(*ctx, path), ZOQ_OK);
+    return slurp(path, n);
+}
+
 Test(state, corrupt_and_truncated_files_are_refused_without_change)
 {
     static model m;
-    zoq_ctx *ctx = configured(&m);
-    set_run_options(ctx);
-    zoq_step(ctx, NULL);
-    cr_assert_eq(zoq_state_save(ctx, path), ZOQ_OK);
+    zoq_ctx *ctx;
     size_t n;
-    unsigned char *good = slurp(path, &n);
+    unsigned char *good = stepped_and_saved(&m, &ctx, &n);
     unsigned char *buf = malloc(n);
     char bad[128];
     snprintf(bad, sizeof bad, "%s/bad", dir);
@@ -267,12 +275,9 @@ Test(state, other_files_are_not_state_files)
 Test(state, files_of_rng_contract_1_are_refused)
 {
     static model m;
-    zoq_ctx *ctx = configured(&m);
-    set_run_options(ctx);
-    zoq_step(ctx, NULL);
-    cr_assert_eq(zoq_state_save(ctx, path), ZOQ_OK);
+    zoq_ctx *ctx;
     size_t n;
-    unsigned char *buf = slurp(path, &n);
+    unsigned char *buf = stepped_and_saved(&m, &ctx, &n);
     cr_assert_eq(buf[8], 2, "this library writes version 2");
     char old[128];
     snprintf(old, sizeof old, "%s/rng1", dir);
