@@ -29,7 +29,7 @@ cat > "$tmp/use.c" <<'C'
 int main(void)
 {
     zoq_ctx *ctx = 0;
-    zoq_param_desc_t d = {sizeof d, "w", 0, ZOQ_F32, ZOQ_DEVICE_CPU, 1, 0, 0, 0, 0, 0};
+    zoq_param_desc_t d = {sizeof d, "w", 0, ZOQ_F32, ZOQ_DEVICE_CPU, 1, 0, 0, 0, 0, 0, 0};
     int rc = zoq_create(&ctx);
     (void)d;
     zoq_destroy(ctx);

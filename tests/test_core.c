@@ -413,3 +413,80 @@ Test(core, an_older_report_gets_the_fields_it_has)
     cr_expect_eq(old.r.n_clipped, untouched);
 }
 
+
+/* zoq_param_desc_t.stride: the size of the 0.1 struct (before the stride)
+ * still registers, as dense; bad strides are refused with their status. */
+Test(core, strided_views_are_checked)
+{
+    unsigned char blocks[10 * 20] = {0};
+    zoq_param_desc_t d = {.size = offsetof(zoq_param_desc_t, stride), .name = "v01",
+                          .data = blocks, .dtype = ZOQ_F16, .numel = 4, .stride = -5};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "the 0.1 size ignores the stride: "
+                 "%s", zoq_last_error(ctx));
+    d = (zoq_param_desc_t){.size = sizeof d, .name = "s", .data = blocks + 20, .dtype = ZOQ_F16,
+                           .numel = 8, .stride = 1};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_INVALID, "stride below the element");
+    d.stride = -20;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_INVALID, "negative stride");
+    d.stride = INT64_MAX / 2;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_INVALID, "span beyond int64");
+    d.stride = 20;
+    d.dtype = ZOQ_I8;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_UNSUPPORTED, "strided codes");
+    d.dtype = ZOQ_F16;
+    d.device = ZOQ_DEVICE_CUDA; /* refused before any plugin is looked for */
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_UNSUPPORTED);
+    cr_assert(strstr(zoq_last_error(ctx), "strided"), "%s", zoq_last_error(ctx));
+    d.device = ZOQ_DEVICE_CPU;
+    cr_assert_eq(zoq_param_count(ctx), 1);
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+}
+
+/* Strided views are compared element by element: views interleaved in one
+ * buffer (a block's d and m, or its codes) are separate parameters; a view
+ * sharing one byte with another is refused. Blocks of 20 bytes at buf + 20:
+ * d at 0, m at 2, 16 code bytes at 4. */
+Test(core, overlap_check_knows_strides)
+{
+    unsigned char buf[12 * 20];
+    unsigned char *blk = buf + 20;
+    zoq_param_desc_t d = {.size = sizeof d, .name = "d", .data = blk, .dtype = ZOQ_F16,
+                          .numel = 10, .stride = 20};
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
+    d.name = "m";
+    d.data = blk + 2;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    d.name = "codes0"; /* the 16 code bytes of block 0, as one dense i8 tensor */
+    d.data = blk + 4;
+    d.dtype = ZOQ_I8;
+    d.numel = 16;
+    d.stride = 0;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    d.name = "codes0+d1"; /* one byte more: block 1's d */
+    d.numel = 17;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_EXISTS);
+    cr_assert(strstr(zoq_last_error(ctx), "'d'"), "%s", zoq_last_error(ctx));
+    d = (zoq_param_desc_t){.size = sizeof d, .name = "half", .data = blk + 3, .dtype = ZOQ_BF16,
+                           .numel = 3, .stride = 40}; /* m's second byte */
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_EXISTS);
+    d.name = "other_stride"; /* bytes 4 + 60k: codes of blocks 3, 6, 9 only */
+    d.data = blk + 64;
+    d.numel = 3;
+    d.stride = 60;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    d.name = "last_d"; /* codes of block 8, then the d of block 9, at an odd stride */
+    d.data = blk + 9 * 20 - 2 * 7;
+    d.numel = 3;
+    d.stride = 7;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_E_EXISTS);
+    d.data = buf; /* the block before, dense: ends where "d" starts */
+    d.name = "before";
+    d.dtype = ZOQ_F32;
+    d.numel = 5;
+    d.stride = 0;
+    cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK, "%s", zoq_last_error(ctx));
+    cr_assert_eq(zoq_param_count(ctx), 5);
+    /* set_data keeps the stride: "m" moved onto "d"'s elements is refused */
+    cr_assert_eq(zoq_param_set_data(ctx, 1, blk + 1), ZOQ_E_EXISTS);
+    cr_assert_eq(zoq_param_set_data(ctx, 1, blk + 2), ZOQ_OK);
+}

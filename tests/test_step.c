@@ -656,12 +656,17 @@ typedef struct traj {
     int64_t n;
     double log[4096];
     int calls, fail_call, fail_code;
+    const unsigned char *view;  /* a strided parameter, gathered into data first */
+    int64_t stride;
 } traj;
 
 static int traj_objective(void *user, const zoq_eval_t *ev, double *loss)
 {
     traj *t = user;
     (void)ev;
+    const size_t es = t->dtype == ZOQ_F32 ? 4 : 2;
+    for (int64_t i = 0; t->view && i < t->n; i++)
+        memcpy((char *)t->data + (size_t)i * es, t->view + (size_t)i * (size_t)t->stride, es);
     int call = t->calls++;
     double s = 0;
     for (int64_t i = 0; i < t->n; i++) {
@@ -681,18 +686,26 @@ static int traj_objective(void *user, const zoq_eval_t *ev, double *loss)
 
 typedef struct run_cfg {
     int dtype, dist, queries, optimizer, threads, estimator, hessian, sparse, lozo;
+    unsigned char *view;        /* non-NULL: the parameter is n elements `stride` bytes apart
+                                   there (zeroed; the bytes between left as they are), and
+                                   the data given to traj_ctx is the objective's scratch */
+    int64_t stride;
 } run_cfg;
 
 static zoq_ctx *traj_ctx(const run_cfg *c, traj *t, void *data, int64_t n)
 {
     zoq_ctx *ctx;
     cr_assert_eq(zoq_create(&ctx), ZOQ_OK);
-    *t = (traj){.data = data, .dtype = c->dtype, .n = n, .fail_call = -1};
+    *t = (traj){.data = data, .dtype = c->dtype, .n = n, .fail_call = -1, .view = c->view,
+                .stride = c->stride};
     size_t es = c->dtype == ZOQ_F32 ? 4 : 2;
     memset(data, 0, (size_t)n * es);
-    const zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = data, .dtype = c->dtype,
-                                .numel = n, .rows = c->lozo ? n / 100 : 0,
-                                .cols = c->lozo ? 100 : 0};
+    for (int64_t i = 0; c->view && i < n; i++)
+        memset(c->view + (size_t)i * (size_t)c->stride, 0, es);
+    const zoq_param_desc_t d = {.size = sizeof d, .name = "w", .data = c->view ? (void *)c->view
+                                                                               : data,
+                                .dtype = c->dtype, .numel = n, .rows = c->lozo ? n / 100 : 0,
+                                .cols = c->lozo ? 100 : 0, .stride = c->stride};
     cr_assert_eq(zoq_param_add_desc(ctx, &d, NULL), ZOQ_OK);
     zoq_set_int(ctx, ZOQ_OPT_SEED, 11);
     zoq_set_int(ctx, ZOQ_OPT_LOZO_RANK, c->lozo ? 4 : 0);
@@ -877,4 +890,110 @@ Test(run, two_passes_a_step_and_arguments)
     zoq_destroy(ctx);
     free(w);
     free(t);
+}
+
+/* ---- strided views (zoq_param_desc_t.stride) ------------------------------ */
+
+#define STRIDE 18   /* a Q4_0 block: the f16 scale, then 16 bytes of codes */
+#define FILL 0xA5   /* what the bytes between the elements hold, and keep */
+
+/* The view's elements equal the dense parameter's bytes, and the bytes
+ * between them still hold FILL. */
+static void assert_view_is(const unsigned char *view, const void *dense, size_t es, int64_t n,
+                           const char *when)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const unsigned char *e = view + (size_t)i * STRIDE;
+        cr_assert(memcmp(e, (const char *)dense + (size_t)i * es, es) == 0,
+                  "%s: element %lld differs from the dense run's", when, (long long)i);
+        for (size_t k = es; k < STRIDE; k++)
+            cr_assert_eq(e[k], FILL, "%s: byte %zu after element %lld was written", when, k,
+                         (long long)i);
+    }
+}
+
+/* c's run on a dense buffer and on a strided view, step by step (a failing
+ * call every third step, then zoq_run's fused steps): the same statuses,
+ * losses and parameter bits. */
+static void strided_equals_dense(run_cfg c, int64_t n)
+{
+    const size_t es = c.dtype == ZOQ_F32 ? 4 : 2;
+    void *dense = malloc((size_t)n * es), *scratch = malloc((size_t)n * es);
+    unsigned char *raw = malloc((size_t)n * STRIDE + 1);
+    traj *ta = malloc(sizeof *ta), *tb = malloc(sizeof *tb);
+    memset(raw, FILL, (size_t)n * STRIDE + 1);
+    zoq_ctx *ca = traj_ctx(&c, ta, dense, n);
+    c.view = raw + 1; /* odd address: no element is aligned */
+    c.stride = STRIDE;
+    zoq_ctx *cb = traj_ctx(&c, tb, scratch, n);
+    zoq_set_int(ca, ZOQ_OPT_EXACT_RESTORE, 1);
+    zoq_set_int(cb, ZOQ_OPT_EXACT_RESTORE, 1);
+    for (int s = 0; s < 6; s++) {
+        ta->fail_call = tb->fail_call = s % 3 == 2 ? ta->calls + 1 : -1;
+        ta->fail_code = tb->fail_code = 9;
+        const int rc_a = zoq_step(ca, NULL), rc_b = zoq_step(cb, NULL);
+        cr_assert_eq(rc_b, rc_a, "dtype %d step %d: %d vs %d", c.dtype, s, rc_b, rc_a);
+        cr_assert_eq(rc_a, s % 3 == 2 ? ZOQ_E_CALLBACK : ZOQ_OK);
+        assert_view_is(raw + 1, dense, es, n, "after a step");
+    }
+    ta->fail_call = tb->fail_call = -1;
+    cr_assert_eq(zoq_run(ca, 3, NULL, NULL), ZOQ_OK);
+    cr_assert_eq(zoq_run(cb, 3, NULL, NULL), ZOQ_OK);
+    assert_view_is(raw + 1, dense, es, n, "after zoq_run");
+    cr_assert_eq(tb->calls, ta->calls);
+    for (int i = 0; i < ta->calls && i < 4096; i++)
+        cr_assert(memcmp(&ta->log[i], &tb->log[i], sizeof(double)) == 0, "loss %d", i);
+    cr_assert_eq(raw[0], FILL);
+    zoq_destroy(ca);
+    zoq_destroy(cb);
+    free(dense); free(scratch); free(raw); free(ta); free(tb);
+}
+
+Test(step, strided_view_trains_as_the_dense_buffer_bit_for_bit)
+{
+    for (int dtype = ZOQ_F32; dtype <= ZOQ_BF16; dtype++) {
+        strided_equals_dense((run_cfg){.dtype = dtype, .queries = 2, .threads = 1}, 3000);
+        /* threads, momentum, HiZOO and a magnitude mask (read through the view) */
+        strided_equals_dense((run_cfg){.dtype = dtype, .queries = 1, .threads = 2,
+                                       .optimizer = ZOQ_OPTIM_MOMENTUM, .hessian = 1,
+                                       .sparse = ZOQ_SPARSE_MAGNITUDE}, 70000);
+    }
+}
+
+/* zoq_materialize writes a strided parameter's point in the parameter's
+ * layout: the same values as the dense parameter's, the bytes between the
+ * elements of dst untouched; a dst inside the view's span is refused. */
+Test(step, strided_materialize_keeps_the_bytes_between)
+{
+    enum { N = 500 };
+    for (int dtype = ZOQ_F16; dtype <= ZOQ_BF16; dtype++) {
+        uint16_t dense[N], scratch[N], want[N];
+        static unsigned char view[N * STRIDE], dst[N * STRIDE];
+        traj *ta = malloc(sizeof *ta), *tb = malloc(sizeof *tb);
+        memset(view, FILL, sizeof view);
+        memset(dst, FILL, sizeof dst);
+        run_cfg c = {.dtype = dtype, .queries = 1, .threads = 1};
+        zoq_ctx *ca = traj_ctx(&c, ta, dense, N);
+        c.view = view;
+        c.stride = STRIDE;
+        zoq_ctx *cb = traj_ctx(&c, tb, scratch, N);
+        cr_assert_eq(zoq_step(ca, NULL), ZOQ_OK);
+        cr_assert_eq(zoq_step(cb, NULL), ZOQ_OK);
+        const zoq_point_t *pts;
+        int32_t np;
+        cr_assert_eq(zoq_ask(ca, &pts, &np), ZOQ_OK);
+        cr_assert_eq(zoq_ask(cb, &pts, &np), ZOQ_OK);
+        cr_assert_eq(zoq_materialize(ca, 1, 0, want), ZOQ_OK);
+        cr_assert_eq(zoq_materialize(cb, 1, 0, dst), ZOQ_OK, "%s", zoq_last_error(cb));
+        assert_view_is(dst, want, 2, N, "materialized");
+        cr_assert_eq(zoq_materialize(cb, 1, 0, view + (N - 1) * STRIDE), ZOQ_E_INVALID,
+                     "dst starting in the view's last block");
+        assert_view_is(view, dense, 2, N, "the parameter after materialize");
+        zoq_cancel(ca);
+        zoq_cancel(cb);
+        zoq_destroy(ca);
+        zoq_destroy(cb);
+        free(ta);
+        free(tb);
+    }
 }

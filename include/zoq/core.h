@@ -125,14 +125,20 @@ typedef struct zoq_param_desc {
     /* since 0.1: a 2-D shape (row-major) for low-rank perturbation; 0, 0 = none */
     int64_t rows;               /* rows * cols == numel when set */
     int64_t cols;
+    /* since 0.2: bytes from one element to the next, for a view of values
+       interleaved with other data (e.g. the f16 scale d of each block of a
+       quantized weight buffer); 0 = dense. Float dtypes on the CPU only; >=
+       the dtype's size; the bytes between elements are never touched. */
+    int64_t stride;
 } zoq_param_desc_t;
 
 /* Registers a parameter described by desc and writes its id (0, 1, ...) to
  * *id (may be NULL). ZOQ_E_INVALID for bad fields, ZOQ_E_EXISTS for a
  * duplicate name or a CPU buffer overlapping a registered CPU parameter's
- * bytes (the same array twice, overlapping views), ZOQ_E_STATE while an
- * ask/tell step is pending,
- * ZOQ_E_UNSUPPORTED or ZOQ_E_VERSION when a device's backend cannot be had
+ * bytes (the same array twice, overlapping views; interleaved strided views
+ * whose elements share no byte are fine), ZOQ_E_STATE while an ask/tell step
+ * is pending, ZOQ_E_UNSUPPORTED for a stride on a device or dtype that has
+ * none, or ZOQ_E_VERSION when a device's backend cannot be had
  * (zoq_device_t). */
 ZOQ_API int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *desc, int32_t *id);
 /* Sets the code range [lo, hi] (within -128..127, lo < hi) of ZOQ_I8 parameter
@@ -151,8 +157,8 @@ ZOQ_API int zoq_param_add(zoq_ctx *ctx, const char *name, void *data, int dtype,
 ZOQ_API int32_t zoq_param_count(const zoq_ctx *ctx);
 /* Finds a parameter's id by name. ZOQ_E_NOT_FOUND if absent. */
 ZOQ_API int zoq_param_find(const zoq_ctx *ctx, const char *name, int32_t *id);
-/* Points parameter id at a new buffer of the same dtype and numel (e.g. after
- * the engine reallocated it). ZOQ_E_EXISTS if it overlaps another CPU
+/* Points parameter id at a new buffer of the same dtype, numel and stride
+ * (e.g. after the engine reallocated it). ZOQ_E_EXISTS if it overlaps another CPU
  * parameter's bytes, ZOQ_E_STATE while an ask/tell step is pending. */
 ZOQ_API int zoq_param_set_data(zoq_ctx *ctx, int32_t id, void *data);
 /* Enables (on != 0) or disables parameter id for training. */
@@ -252,7 +258,9 @@ ZOQ_API int zoq_run(zoq_ctx *ctx, int64_t steps, int64_t *done, zoq_report_t *re
  * modified until zoq_tell. ZOQ_E_STATE if a step is already pending. */
 ZOQ_API int zoq_ask(zoq_ctx *ctx, const zoq_point_t **points, int32_t *n);
 /* Writes θ + coef·d of point `point` for parameter id into dst (numel
- * elements of the parameter's dtype; dst may not overlap it). A disabled
+ * elements of the parameter's dtype, laid out as the parameter: stride bytes
+ * apart for a strided view, the bytes between untouched; dst may not overlap
+ * the parameter's span). A disabled
  * parameter is not perturbed: dst gets θ. ZOQ_I8: the codes clamp(θ ± u1). */
 ZOQ_API int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst);
 /* Writes the f32 direction d[offset .. offset+count) of point `point` for

@@ -21,6 +21,9 @@ typedef struct zoq__tensor {
     int64_t numel;
     uint64_t key;               /* zoq_tensor_key(seed, name) */
     int64_t rows, cols;         /* a 2-D tensor's shape; 0, 0 otherwise */
+    int64_t stride;             /* bytes between elements of data (and of a pass's dst);
+                                   0 = dense. Only the CPU backend sees non-zero strides
+                                   (registration refuses them on other devices). */
 } zoq__tensor;
 
 /* One direction's share of a pass: coef * z of (step, query). */

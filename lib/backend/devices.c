@@ -6,6 +6,7 @@
 
 #include "core/convert.h"
 #include "core/internal.h"
+#include "core/strided.h"
 
 /* Floats staged through host memory per copy. */
 #define STAGE 65536
@@ -115,8 +116,9 @@ int zoq__param_read(zoq_ctx *ctx, const zoq__param *p, int64_t offset, int64_t c
         free(raw);
         return rc == ZOQ_OK ? rc : plugin_fail(ctx, p, rc, "reading the data");
     }
+    const size_t step = zoq__step_bytes(zoq__dtype_size(t->dtype), t->stride);
     for (int64_t i = 0; i < count; i++)
-        out[i] = zoq__load_f32_any(t->data, t->dtype, offset + i);
+        out[i] = zoq__load_f32_any((const char *)t->data + (size_t)(offset + i) * step, t->dtype, 0);
     return ZOQ_OK;
 }
 

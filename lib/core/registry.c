@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "strided.h"
 #include "tech/tech.h"
 
 #define KNOWN_FLAGS                                                                               \
@@ -21,36 +22,93 @@ static char *dup_str(const char *s)
     return d;
 }
 
-/* The bytes a CPU parameter's buffer spans, [*lo, *hi). */
-static void span(const void *data, int dtype, int64_t numel, uintptr_t *lo, uintptr_t *hi)
+/* A CPU buffer as the overlap check sees it: element i spans
+ * [lo + i*step, + esize). */
+typedef struct view {
+    uintptr_t lo;
+    size_t step, esize;
+    int64_t n;
+} view;
+
+static view view_of(const void *data, int dtype, int64_t numel, int64_t stride)
 {
-    *lo = (uintptr_t)data;
-    *hi = *lo + (uintptr_t)numel * zoq__dtype_size(dtype);
+    const size_t e = zoq__dtype_size(dtype);
+    return (view){(uintptr_t)data, zoq__step_bytes(e, stride), e, numel};
 }
 
-/* Refuses a CPU buffer whose bytes overlap those of a registered CPU
- * parameter other than `self`: zoq would perturb and update the shared
+static uintptr_t view_end(const view *v)
+{
+    return v->lo + zoq__span_bytes(v->esize, (int64_t)v->step, v->n);
+}
+
+/* Whether some byte belongs to an element of a and to one of b: a's elements
+ * inside b's span are each tested against the b elements they could meet. */
+static int views_overlap(const view *a, const view *b)
+{
+    const uintptr_t a_end = view_end(a), b_end = view_end(b);
+    if (!(a->lo < b_end && b->lo < a_end))
+        return 0;
+    int64_t i = b->lo > a->lo + a->esize ? (int64_t)((b->lo - a->lo - a->esize) / a->step) : 0;
+    for (; i < a->n; i++) {
+        const uintptr_t x = a->lo + (uintptr_t)i * a->step, x_end = x + a->esize;
+        if (x >= b_end)
+            break;
+        if (x_end <= b->lo)
+            continue;
+        /* b's elements j with b.lo + j*step + esize > x and b.lo + j*step < x_end */
+        const int64_t j_lo = x + 1 > b->lo + b->esize
+                                 ? (int64_t)((x + 1 - b->lo - b->esize + b->step - 1) / b->step)
+                                 : 0;
+        int64_t j_hi = (int64_t)((x_end - 1 - b->lo) / b->step);
+        if (j_hi >= b->n)
+            j_hi = b->n - 1;
+        if (j_lo <= j_hi)
+            return 1;
+    }
+    return 0;
+}
+
+/* Refuses a CPU buffer whose elements' bytes overlap those of a registered
+ * CPU parameter other than `self`: zoq would perturb and update the shared
  * elements twice per step (and restore them wrongly). */
 static int check_overlap(zoq_ctx *ctx, int32_t self, const char *name, int device,
-                         const void *data, int dtype, int64_t numel)
+                         const void *data, int dtype, int64_t numel, int64_t stride)
 {
     if (device != ZOQ_DEVICE_CPU)
         return ZOQ_OK;
-    uintptr_t lo, hi;
-    span(data, dtype, numel, &lo, &hi);
+    const view v = view_of(data, dtype, numel, stride);
     for (int32_t i = 0; i < ctx->n_params; i++) {
         const zoq__param *p = &ctx->params[i];
         if (i == self || p->device != ZOQ_DEVICE_CPU)
             continue;
-        uintptr_t plo, phi;
-        span(p->t.data, p->t.dtype, p->t.numel, &plo, &phi);
-        if (lo < phi && plo < hi)
+        const view pv = view_of(p->t.data, p->t.dtype, p->t.numel, p->t.stride);
+        if (views_overlap(&v, &pv))
             return zoq__fail(ctx, ZOQ_E_EXISTS, "param '%s': its memory [%p, +%zu bytes) "
                              "overlaps parameter '%s' (id %d, [%p, +%zu bytes)): a buffer "
                              "may be registered once, and registered views may not overlap",
-                             name, data, (size_t)(hi - lo), p->name, i, p->t.data,
-                             (size_t)(phi - plo));
+                             name, data, (size_t)(view_end(&v) - v.lo), p->name, i, p->t.data,
+                             (size_t)(view_end(&pv) - pv.lo));
     }
+    return ZOQ_OK;
+}
+
+/* The stride of d: 0, or at least the element size, on the CPU, float dtype,
+ * and the view's span addressable. */
+static int check_stride(zoq_ctx *ctx, const zoq_param_desc_t *d)
+{
+    const int64_t s = d->stride;
+    if (s == 0)
+        return ZOQ_OK;
+    if (d->device != ZOQ_DEVICE_CPU || d->dtype == ZOQ_I8)
+        return zoq__fail(ctx, ZOQ_E_UNSUPPORTED, "param '%s': strided views are f32/f16/bf16 "
+                                                 "on the CPU only", d->name);
+    if (s < (int64_t)zoq__dtype_size(d->dtype) || s > (INT64_MAX >> 4) / d->numel)
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': stride %lld is below the element "
+                         "size %zu or too large", d->name, (long long)s,
+                         zoq__dtype_size(d->dtype));
+    if ((uintptr_t)d->data > UINTPTR_MAX - zoq__span_bytes(zoq__dtype_size(d->dtype), s, d->numel))
+        return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': the view's span wraps the address "
+                         "space", d->name);
     return ZOQ_OK;
 }
 
@@ -86,13 +144,16 @@ static int check_desc(zoq_ctx *ctx, const zoq_param_desc_t *d)
                            rows * cols != d->numel))
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': shape %lld x %lld does not match numel "
                          "%lld", d->name, (long long)rows, (long long)cols, (long long)d->numel);
+    rc = check_stride(ctx, d);
+    if (rc != ZOQ_OK)
+        return rc;
     if (d->group && strlen(d->group) > NAME_MAX_LEN)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': group name too long", d->name);
     const int32_t dup = zoq__param_index(ctx, d->name);
     if (dup >= 0)
         return zoq__fail(ctx, ZOQ_E_EXISTS, "a parameter named '%s' is already registered (id "
                                             "%d)", d->name, dup);
-    rc = check_overlap(ctx, -1, d->name, d->device, d->data, d->dtype, d->numel);
+    rc = check_overlap(ctx, -1, d->name, d->device, d->data, d->dtype, d->numel, d->stride);
     if (rc != ZOQ_OK)
         return rc;
     zoq__backend *be; /* the first CUDA parameter loads the plugin */
@@ -133,6 +194,7 @@ int zoq_param_add_desc(zoq_ctx *ctx, const zoq_param_desc_t *in, int32_t *id)
     p->t.numel = desc->numel;
     p->t.rows = desc->rows;
     p->t.cols = desc->cols;
+    p->t.stride = desc->stride;
     p->t.key = zoq_tensor_key((uint64_t)ctx->opts.seed, p->name);
     p->flags = desc->flags;
     p->device = desc->device;
@@ -195,7 +257,7 @@ int zoq_param_set_data(zoq_ctx *ctx, int32_t id, void *data)
     if (!data)
         return zoq__fail(ctx, ZOQ_E_INVALID, "param '%s': data is NULL", ctx->params[id].name);
     zoq__param *p = &ctx->params[id];
-    rc = check_overlap(ctx, id, p->name, p->device, data, p->t.dtype, p->t.numel);
+    rc = check_overlap(ctx, id, p->name, p->device, data, p->t.dtype, p->t.numel, p->t.stride);
     if (rc != ZOQ_OK)
         return rc;
     p->t.data = data;

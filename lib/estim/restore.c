@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/strided.h"
 
 static int kept(const zoq__param *p)
 {
@@ -16,6 +17,18 @@ static int kept(const zoq__param *p)
 static size_t bytes_of(const zoq__param *p)
 {
     return (size_t)p->t.numel * zoq__dtype_size(p->t.dtype);
+}
+
+/* The copy is dense; a strided view's elements are gathered and scattered
+ * (the bytes between them are not the step's to write). */
+static void save(const zoq__param *p)
+{
+    zoq__gather(p->t.data, zoq__dtype_size(p->t.dtype), p->t.stride, 0, p->t.numel, p->restore);
+}
+
+static void load(const zoq__param *p)
+{
+    zoq__scatter(p->t.data, zoq__dtype_size(p->t.dtype), p->t.stride, 0, p->t.numel, p->restore);
 }
 
 int zoq__restore_save(zoq_ctx *ctx)
@@ -33,7 +46,7 @@ int zoq__restore_save(zoq_ctx *ctx)
     }
     for (int32_t i = 0; i < ctx->n_params; i++)
         if (kept(&ctx->params[i]))
-            memcpy(ctx->params[i].restore, ctx->params[i].t.data, bytes_of(&ctx->params[i]));
+            save(&ctx->params[i]);
     return ZOQ_OK;
 }
 
@@ -41,5 +54,5 @@ void zoq__restore_load(zoq_ctx *ctx)
 {
     for (int32_t i = 0; i < ctx->n_params; i++)
         if (kept(&ctx->params[i]))
-            memcpy(ctx->params[i].t.data, ctx->params[i].restore, bytes_of(&ctx->params[i]));
+            load(&ctx->params[i]);
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/strided.h"
 #include "tech/tech.h"
 
 /* Where the parameters sit: θ + coef·z_query (query -1: at θ). */
@@ -311,7 +312,7 @@ int zoq_materialize(zoq_ctx *ctx, int32_t point, int32_t id, void *dst)
     const zoq__param *p = &ctx->params[id];
     if (!dst)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_materialize: dst is NULL");
-    size_t bytes = (size_t)p->t.numel * zoq__dtype_size(p->t.dtype);
+    size_t bytes = zoq__span_bytes(zoq__dtype_size(p->t.dtype), p->t.stride, p->t.numel);
     const char *a = p->t.data, *b = dst;
     if (b < a + bytes && a < b + bytes)
         return zoq__fail(ctx, ZOQ_E_INVALID, "zoq_materialize: dst overlaps parameter '%s'",

@@ -66,13 +66,45 @@ def test_bad_arrays_are_refused_with_reasons():
     with pytest.raises(TypeError, match="numpy array"):
         zoq.Optimizer({"w": [1.0, 2.0]})
     with pytest.raises(ValueError, match="C-contiguous"):
-        zoq.Optimizer({"w": np.zeros((4, 4), np.float32)[:, 0]})
+        zoq.Optimizer({"w": np.zeros((4, 4), np.float32)[:, :2]})
+    with pytest.raises(zoq.InvalidError, match="stride"):
+        zoq.Optimizer({"w": np.zeros(8, np.float32)[::-2]})
     ro = np.zeros(4, np.float32)
     ro.setflags(write=False)
     with pytest.raises(ValueError, match="writable"):
         zoq.Optimizer({"w": ro})
     with pytest.raises(zoq.InvalidError, match="name"):
         zoq.Optimizer({"": np.zeros(4, np.float32)})
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.uint16])
+def test_strided_view_trains_as_a_dense_array_and_keeps_the_bytes_between(dtype):
+    # the f16/bf16 (uint16 bits) scale at the start of each 18-byte block (Q4_0's layout)
+    n = 64
+    blocks = np.full((n, 18), 0xA5, np.uint8)
+    view = blocks[:, :2].view(dtype)[:, 0]
+    view[:] = 0
+    dense = np.zeros(n, dtype)
+    assert view.strides == (18,)
+
+    def loss(w):
+        def value():
+            if dtype == np.float16:
+                return w.astype(np.float64)
+            return (w.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        return lambda: float(((value() - 0.5) ** 2).sum())
+
+    opts = dict(lr=0.01, eps=1e-2, seed=5)
+    a, b = zoq.Optimizer({"s": dense}, **opts), zoq.Optimizer({"s": view}, **opts)
+    for _ in range(5):
+        a.step(loss(dense))
+        b.step(loss(view))
+    assert np.array_equal(view, dense) and dense.any()
+    assert (blocks[:, 2:] == 0xA5).all()
+    m = blocks[:, 2:4].view(dtype)[:, 0]  # interleaved with the scales: no overlap
+    assert b.add_param("m", m) == 1
+    with pytest.raises(zoq.ExistsError, match="overlaps parameter 's'"):
+        b.add_param("bytes", blocks[:4].reshape(-1)[:8].view(dtype))
 
 
 def test_duplicate_and_unknown_names():

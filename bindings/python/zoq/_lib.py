@@ -23,7 +23,7 @@ class ParamDesc(C.Structure):
     _fields_ = [("size", C.c_size_t), ("name", C.c_char_p), ("data", C.c_void_p),
                 ("dtype", C.c_int32), ("device", C.c_int32), ("numel", C.c_int64),
                 ("group", C.c_char_p), ("flags", C.c_uint32), ("reserved_", C.c_uint32),
-                ("rows", C.c_int64), ("cols", C.c_int64)]
+                ("rows", C.c_int64), ("cols", C.c_int64), ("stride", C.c_int64)]
 
 
 class Point(C.Structure):

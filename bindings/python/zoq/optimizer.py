@@ -229,20 +229,29 @@ class Optimizer:
         """Registers `array` in place under `name`; returns its id. 2-D arrays
         record their shape (rows, cols) for low-rank directions (lozo_rank);
         `shape` overrides it. flags: PARAM_LORA_A/B, PARAM_SCALE, PARAM_NO_DECAY
-        bits."""
+        bits. A 1-D float view with a stride (e.g. the f16 scale of each block
+        of a quantized buffer: blocks[:, :2].view(np.float16)[:, 0]) is
+        registered as a strided view; the bytes between its elements are never
+        written."""
         if not isinstance(array, np.ndarray):
             raise TypeError("parameter %r must be a numpy array, got %s"
                             % (name, type(array).__name__))
         dtype = dtype_code(array)
-        if not array.flags.c_contiguous or not array.flags.writeable:
-            raise ValueError("parameter %r must be C-contiguous and writable" % name)
+        stride = 0
+        if array.ndim == 1 and array.size > 1 and array.strides[0] != array.itemsize:
+            stride = array.strides[0]
+        elif not array.flags.c_contiguous:
+            raise ValueError("parameter %r must be C-contiguous, or a 1-D strided view" % name)
+        if not array.flags.writeable:
+            raise ValueError("parameter %r must be writable" % name)
         if shape is None and array.ndim == 2:
             shape = array.shape
         d = _lib.ParamDesc(size=C.sizeof(_lib.ParamDesc), name=name.encode(),
                            data=array.ctypes.data, dtype=dtype, device=0, numel=array.size,
                            group=group.encode(),
                            flags=flags | (0 if enabled else PARAM_DISABLED),
-                           rows=shape[0] if shape else 0, cols=shape[1] if shape else 0)
+                           rows=shape[0] if shape else 0, cols=shape[1] if shape else 0,
+                           stride=stride)
         pid = C.c_int32()
         self._check(lib.zoq_param_add_desc(self.handle, C.byref(d), C.byref(pid)))
         self._arrays[name] = array
@@ -267,10 +276,11 @@ class Optimizer:
         pid = self.param_id(name)
         old = self._arrays[name]
         if not isinstance(array, np.ndarray) or array.dtype != old.dtype \
-                or array.size != old.size or not array.flags.c_contiguous \
+                or array.size != old.size or array.strides != old.strides \
+                or not (array.flags.c_contiguous or array.ndim == 1) \
                 or not array.flags.writeable:
-            raise ValueError("new data for %r must be a writable C-contiguous %s array of %d "
-                             "elements" % (name, old.dtype, old.size))
+            raise ValueError("new data for %r must be a writable %s array of %d elements laid "
+                             "out as the old one" % (name, old.dtype, old.size))
         self._check(lib.zoq_param_set_data(self.handle, pid, array.ctypes.data))
         self._arrays[name] = array
 

@@ -8,6 +8,7 @@
 
 #include "backend/backend.h"
 #include "core/convert.h"
+#include "core/strided.h"
 #include "pool.h"
 #include "tile.h"
 #include "rng/lowrank.h"
@@ -229,6 +230,33 @@ static int direction_stages(tile *t)
     return s;
 }
 
+/* The tile of n elements at b of buffer buf laid out as t (dense, or a
+ * strided view of floats gathered into a dense tile first) into acc, and
+ * back. */
+static void tile_load(const zoq__tile_ops *ops, const zoq__tensor *t, const void *buf, int64_t b,
+                      int n, float *acc)
+{
+    if (!t->stride) {
+        ops->load(buf, t->dtype, b, n, acc);
+        return;
+    }
+    float raw[TILE];
+    zoq__gather(buf, t->dtype == ZOQ_F32 ? 4u : 2u, t->stride, b, n, raw);
+    ops->load(raw, t->dtype, 0, n, acc);
+}
+
+static void tile_store(const zoq__tile_ops *ops, const zoq__tensor *t, void *buf, int64_t b,
+                       int n, const float *acc)
+{
+    if (!t->stride) {
+        ops->store(buf, t->dtype, b, n, acc);
+        return;
+    }
+    float raw[TILE];
+    ops->store(raw, t->dtype, 0, n, acc);
+    zoq__scatter(buf, t->dtype == ZOQ_F32 ? 4u : 2u, t->stride, b, n, raw);
+}
+
 /* The pass formula of backend.h on the tile of n elements at b. */
 static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int n)
 {
@@ -241,12 +269,12 @@ static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, 
     /* f32 in place, aligned: the tile itself is the accumulator (no copy in
      * or out); a buffer at an odd address goes through load and store */
     const int direct = src->dtype == ZOQ_F32 && ps->dst == src->data && ps->scale != 0.0f &&
-                       (uintptr_t)src->data % sizeof(float) == 0;
+                       !src->stride && (uintptr_t)src->data % sizeof(float) == 0;
     t.acc = direct ? (float *)src->data + b : acc_buf;
     if (ps->scale == 0.0f) /* a fresh value: even NaN or Inf in src is dropped */
         memset(t.acc, 0, (size_t)n * sizeof *t.acc);
     else if (!direct)
-        ops->load(src->data, src->dtype, b, n, t.acc);
+        tile_load(ops, src, src->data, b, n, t.acc);
     int s = direction_stages(&t);
     if (ps->scale != 1.0f && ps->scale != 0.0f)
         ops->scale(ps->scale, t.acc, n, t.acc);
@@ -254,7 +282,7 @@ static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, 
     for (; s < ps->n_stages; s++)
         stage_fn[ps->stages[s].kind](&t, &ps->stages[s]);
     if (!direct)
-        ops->store(ps->dst, src->dtype, b, n, t.acc);
+        tile_store(ops, src, ps->dst, b, n, t.acc);
 }
 
 static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
@@ -271,7 +299,7 @@ static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, 
         t.b = b;
         t.n = (int)(offset + count - b < TILE ? offset + count - b : TILE);
         if (masked) /* a magnitude mask reads θ */
-            t.ops->load(ps->src->data, ps->src->dtype, b, t.n, vals);
+            tile_load(t.ops, ps->src, ps->src->data, b, t.n, vals);
         direction_stages(&t);
         direction(&t, ps->terms, t.m, t.root, out + (b - offset));
     }
