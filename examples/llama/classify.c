@@ -141,7 +141,8 @@ int cls_check(lm_engine *e, const cls_prompt *p)
     ex[1] = first + 1;
     if (cls_score(e, ex, 2, lp) != 0)
         return fprintf(stderr, "classify check: scoring\n"), -1;
-    double want = 0.0;
+    const double b = 1.5; /* a label bias, as --label-bias trains one */
+    double want = 0.0, want_b = 0.0;
     for (int i = 0; i < 2; i++) {
         for (int w = 0; w < 2; w++) {
             const int64_t seq = 2 * (int64_t)ex[i] + w;
@@ -159,11 +160,17 @@ int cls_check(lm_engine *e, const cls_prompt *p)
         /* cross-entropy over the two words, written out as a softmax */
         const double a = ref[2 * i], c = ref[2 * i + 1], mx = fmax(a, c);
         want += -((y[i] ? c : a) - mx - log(exp(a - mx) + exp(c - mx))) / 2;
+        const double mb = fmax(a, c + b);
+        want_b += -((y[i] ? c + b : a) - mb - log(exp(a - mb) + exp(c + b - mb))) / 2;
     }
     cls_eval(lp, y, 2, 0.0, &loss, &correct, NULL);
     printf("check: sst2 loss %.6f, softmax written out %.6f; %lld/2 correct\n", loss, want,
            (long long)correct);
     if (!(fabs(loss - want) <= 1e-4 * fmax(1.0, want)))
         return fprintf(stderr, "classify check: cross-entropy differs from the softmax\n"), -1;
+    cls_eval(lp, y, 2, b, &loss, &correct, NULL);
+    printf("check: sst2 loss with label bias %+.1f %.6f, written out %.6f\n", b, loss, want_b);
+    if (!(fabs(loss - want_b) <= 1e-4 * fmax(1.0, want_b)))
+        return fprintf(stderr, "classify check: the label bias is not added to word 1\n"), -1;
     return 0;
 }

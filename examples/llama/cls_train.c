@@ -10,6 +10,7 @@
 
 #include "classify.h"
 #include "hidden.h"
+#include "label_bias.h"
 #include "stats.h"
 #include "target.h"
 
@@ -18,7 +19,8 @@ void cls_train_defaults(cls_train_opts *o)
     *o = (cls_train_opts){.steps = 100, .batch = 16, .queries = 1, .sign = 1, .first = 1,
                           .last = 29, .rank = 8, .probe_dirs = 4, .probe_batches = 4,
                           .lr = 2e-2, .eps = 1e-2, .alpha = 16, .seed = 1,
-                          .modules = "attn_output,ffn_down", .loss = -1};
+                          .modules = "attn_output,ffn_down", .loss = -1,
+                          .matrices = "attn_output,ffn_down"};
 }
 
 int cls_train_parse(cls_train_opts *o, const char *a, const char *v)
@@ -35,6 +37,12 @@ int cls_train_parse(cls_train_opts *o, const char *a, const char *v)
     else if (strcmp(a, "--lora-modules") == 0) o->modules = v;
     else if (strcmp(a, "--loss") == 0) return cls_train_loss(v, &o->loss);
     else if (strcmp(a, "--cache-below") == 0) o->cache_below = atoi(v);
+    else if (strcmp(a, "--matrices") == 0) o->matrices = v;
+    else if (strcmp(a, "--label-bias") == 0)
+        o->label_bias = strcmp(v, "fit") == 0 ? 2
+                        : strcmp(v, "1") == 0 ? 1
+                        : strcmp(v, "0") == 0 ? 0
+                                              : -1;
     else if (strcmp(a, "--layers") == 0) return sscanf(v, "%d:%d", &o->first, &o->last) == 2 ? 0 : -1;
     else if (strcmp(a, "--probe") == 0)
         return sscanf(v, "%d:%d", &o->probe_dirs, &o->probe_batches) == 2 ? 0 : -1;
@@ -53,7 +61,7 @@ int cls_train_valid(const cls_train_opts *o)
     return o->steps >= 0 && o->batch > 0 && o->batch <= 128 && o->queries > 0 &&
            o->queries <= 64 && o->probe_dirs >= 0 && o->probe_dirs <= 64 &&
            (o->probe_dirs == 0 || o->probe_batches >= 2) && o->lr > 0 && o->eps > 0 &&
-           o->cache_below >= 0;
+           o->cache_below >= 0 && o->label_bias >= 0 && (o->label_bias == 0 || o->loss < 0);
 }
 
 /* One training run's state: the minibatch the points are scored on; with a
@@ -70,6 +78,8 @@ typedef struct cls_run {
     double *lp;
     zoq_ctx *z;
     zoq_pref_objective_t *obj; /* NULL: cross-entropy */
+    const float *bias;         /* the trained label bias (θ), or NULL */
+    int32_t bias_id;
     int kto;
     int64_t items[256], seqs[256];
 } cls_run;
@@ -119,18 +129,58 @@ static int pref_scorer(void *user, const zoq_eval_t *ev, const int64_t *seqs, in
     return 0;
 }
 
+/* Point `point` of the pending step: put into the engine (ask/tell), or
+ * already there (QZO, in place); the label bias likewise. */
 static int run_eval(void *user, int32_t point, double *loss)
 {
     cls_run *r = user;
     if (r->obj != NULL)
         return zoq_pref_objective_eval_point(r->obj, r->z, point, loss) == ZOQ_OK ? 0 : -1;
+    const int in_place = r->t->kind == TARGET_QZO;
+    float b = r->bias != NULL ? *r->bias : 0.0f;
+    if (r->bias != NULL && !in_place && zoq_materialize(r->z, point, r->bias_id, &b) != ZOQ_OK)
+        return -1;
     int64_t c;
     const int64_t d0 = r->e->n_decodes;
-    if (target_use_point(r->t, point) != 0 || cls_score(r->e, r->ex, r->n, r->lp) != 0 ||
-        one_decode(r->e, d0) != 0)
+    if ((!in_place && target_use_point(r->t, point) != 0) ||
+        cls_score(r->e, r->ex, r->n, r->lp) != 0 || one_decode(r->e, d0) != 0)
         return -1;
-    cls_eval(r->lp, r->y, r->n, 0.0, loss, &c, NULL);
+    cls_eval(r->lp, r->y, r->n, b, loss, &c, NULL);
     return isfinite(*loss) ? 0 : -1;
+}
+
+/* zoq_step's objective (QZO, in place). */
+static int run_objective(void *user, const zoq_eval_t *ev, double *loss)
+{
+    return run_eval(user, ev->point, loss);
+}
+
+/* One step on the current minibatch; its mean loss into *mean. */
+static int run_step(zoq_ctx *z, cls_run *r, double *losses, double *mean)
+{
+    zoq_report_t rep = {.size = sizeof rep};
+    if (r->t->kind == TARGET_QZO) {
+        if (zoq_set_objective(z, run_objective, r) != ZOQ_OK || zoq_step(z, &rep) != ZOQ_OK)
+            return -1;
+        *mean = rep.loss;
+        return 0;
+    }
+    const zoq_point_t *pts;
+    int32_t np;
+    *mean = 0.0;
+    if (zoq_ask(z, &pts, &np) != ZOQ_OK)
+        return -1;
+    for (int32_t i = 0; i < np; i++) {
+        if (run_eval(r, i, &losses[i]) != 0) {
+            zoq_cancel(z);
+            return -1;
+        }
+        *mean += losses[i] / np;
+    }
+    return zoq_tell(z, losses, np, &rep) == ZOQ_OK &&
+                   (r->obj == NULL || zoq_pref_objective_step_done(r->obj) == ZOQ_OK)
+               ? 0
+               : -1;
 }
 
 /* The preference objective over the n_train training examples. 0 or -1. */
@@ -169,8 +219,10 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
     r->o = *o;
     snprintf(r->target, sizeof r->target, "%s", target);
     snprintf(r->loss, sizeof r->loss, "%s", o->loss < 0 ? "ce" : zoq_pref_loss_name(o->loss));
-    const int kind = strcmp(target, "lora") == 0 ? TARGET_LORA
-                     : strcmp(target, "cvec") == 0 ? TARGET_CVEC : -1;
+    const int kind = strcmp(target, "lora") == 0   ? TARGET_LORA
+                     : strcmp(target, "cvec") == 0 ? TARGET_CVEC
+                     : strcmp(target, "qzo") == 0  ? TARGET_QZO
+                                                   : -1;
     zoq_ctx *z = NULL;
     lm_target t;
     memset(&t, 0, sizeof t);
@@ -184,6 +236,10 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
     lm_hidden h;
     memset(&h, 0, sizeof h);
     lm_engine *eng = e;
+    if (rc == 0 && o->cache_below > 0 && kind == TARGET_QZO) {
+        fprintf(stderr, "cls_train: QZO trains the full model's scales: no --cache-below\n");
+        rc = -1;
+    }
     if (rc == 0 && o->cache_below > 0) {
         rc = hidden_open(&h, e, model_path, o->cache_below, llama_n_threads(e->ctx)) != 0 ||
                      hidden_capture(&h, e, d->train0, d->n_train) != 0 ||
@@ -197,11 +253,24 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
     }
     if (rc == 0) {
         configure(z, o);
-        rc = kind == TARGET_CVEC ? target_cvec_init(&t, eng, z, model_path, o->first, o->last)
-                                 : target_lora_init(&t, eng, z, model_path, o->modules, o->first,
-                                                    o->last, o->rank, (float)o->alpha);
+        rc = kind == TARGET_CVEC  ? target_cvec_init(&t, eng, z, model_path, o->first, o->last)
+             : kind == TARGET_QZO ? target_qzo_init(&t, eng, z, model_path, o->matrices,
+                                                    o->first, o->last)
+                                  : target_lora_init(&t, eng, z, model_path, o->modules, o->first,
+                                                     o->last, o->rank, (float)o->alpha);
     }
-    r->numel = t.numel;
+    /* QZO's failed and probing steps put the engine's scales back bit for bit */
+    if (rc == 0 && kind == TARGET_QZO && zoq_set_int(z, ZOQ_OPT_EXACT_RESTORE, 1) != ZOQ_OK)
+        rc = -1;
+    /* the label bias is one more parameter of the same context: every point
+     * perturbs it with the target, zoq steps it with the target */
+    float bias = o->label_bias == 2 ? (float)d->calib_bias : 0.0f;
+    int32_t bias_id = -1;
+    r->bias_from = o->label_bias == 2 ? (double)bias : 0.0;
+    if (rc == 0 && o->label_bias &&
+        zoq_param_add(z, "label_bias", &bias, ZOQ_F32, 1, &bias_id) != ZOQ_OK)
+        rc = -1;
+    r->numel = t.numel + (o->label_bias ? 1 : 0);
     /* minibatches walk a fixed shuffle of the training examples */
     uint64_t s = o->seed * 6364136223846793005ull + 1442695040888963407ull;
     for (size_t i = 0; order != NULL && i < d->n_train; i++)
@@ -214,7 +283,8 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
     }
     cls_run run = {.e = eng, .t = &t, .d = d, .order = order,
                    .n = (size_t)o->batch < d->n_train ? (size_t)o->batch : d->n_train, .lp = lp,
-                   .z = z, .kto = o->loss == ZOQ_LOSS_KTO};
+                   .z = z, .kto = o->loss == ZOQ_LOSS_KTO,
+                   .bias = o->label_bias ? &bias : NULL, .bias_id = bias_id};
     if (rc == 0 && o->loss >= 0)
         rc = pref_create(&run, o->loss);
     printf("\n== sst2 %s / %s: %lld trained values, lr %g, eps %g%s, %d queries, %zu examples a "
@@ -222,25 +292,15 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
            target, r->loss, (long long)t.numel, o->lr, o->eps, o->sign ? ", ZO-SGD-Sign" : "", o->queries,
            run.n, o->steps);
     if (rc == 0 && o->probe_dirs > 0) {
-        const probe_loss pl = {run_batch, run_eval, &run};
+        const probe_loss pl = {run_batch, run_eval, &run, kind == TARGET_QZO};
         rc = probe_run(z, o->probe_dirs, o->probe_batches, o->queries, t.numel, &pl, &r->sig);
     }
     const double t0 = lm_seconds(), dec0 = eng->decode_seconds, cpu0 = lm_cpu_seconds();
     const int64_t tok0 = eng->n_tokens_decoded;
     double last = 0.0;
     for (int step = 0; rc == 0 && step < o->steps; step++) {
-        const zoq_point_t *pts;
-        int32_t np;
-        zoq_report_t rep = {.size = sizeof rep};
         double mean = 0.0;
-        rc = run_batch(&run, step) != 0 || zoq_ask(z, &pts, &np) != ZOQ_OK ? -1 : 0;
-        for (int32_t i = 0; rc == 0 && i < np; i++) {
-            rc = run_eval(&run, i, &losses[i]);
-            mean += losses[i] / np;
-        }
-        if (rc == 0 && (zoq_tell(z, losses, np, &rep) != ZOQ_OK ||
-                        (run.obj != NULL && zoq_pref_objective_step_done(run.obj) != ZOQ_OK)))
-            rc = -1;
+        rc = run_batch(&run, step) != 0 || run_step(z, &run, losses, &mean) != 0 ? -1 : 0;
         if (step == 0)
             r->loss_first = mean;
         if (step >= o->steps - 10)
@@ -260,7 +320,8 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
                     cls_score_range(eng, d->dev0, d->n_dev, d->batch, lp) != 0))
         rc = -1;
     if (rc == 0) {
-        cls_eval(lp, d->y_dev, d->n_dev, 0.0, &r->dev_loss, &r->correct, right);
+        r->bias = bias;
+        cls_eval(lp, d->y_dev, d->n_dev, r->bias, &r->dev_loss, &r->correct, right);
         for (size_t i = 0; i < d->n_dev; i++) {
             r->fixed += right[i] && !d->zero_shot_right[i];
             r->broken += !right[i] && d->zero_shot_right[i];
@@ -273,7 +334,11 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
                target, (double)r->correct / (double)d->n_dev, lo, hi, (long long)r->correct,
                d->n_dev, r->dev_loss, (long long)r->fixed, (long long)r->broken, r->mcnemar_p,
                r->seconds, r->cpu_per_step, r->train_tokens_per_s);
-        rc = target_save(&t, dir);
+        if (o->label_bias)
+            printf("trained label bias %+.4f (from %+.4f)\n", r->bias, r->bias_from);
+        rc = target_save(&t, dir) != 0 || (o->label_bias && label_bias_save(dir, r->bias) != 0)
+                 ? -1
+                 : 0;
     }
     zoq_pref_objective_free(run.obj);
     if (t.e != NULL)
@@ -291,6 +356,9 @@ int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
 void cls_run_json(FILE *f, const cls_run_result *r, int64_t n_dev)
 {
     double lo, hi;
+    char bias_txt[48] = "null";
+    if (r->o.label_bias)
+        snprintf(bias_txt, sizeof bias_txt, "[%.6f, %.6f]", r->bias_from, r->bias);
     wilson95(r->correct, n_dev, &lo, &hi);
     fprintf(f, "    {\"target\": \"%s\", \"loss\": \"%s\", \"trained_values\": %lld, \"steps\": %d, "
                "\"batch\": %d, \"queries\": %d, \"lr\": %g, \"eps\": %g, \"sign\": %d, "
@@ -300,13 +368,16 @@ void cls_run_json(FILE *f, const cls_run_result *r, int64_t n_dev)
                "\"loss_first\": %.6f, \"loss_last10\": %.6f, \"seconds\": %.1f, "
                "\"seconds_per_step\": %.2f, \"cpu_seconds_per_step\": %.3f, "
                "\"train_tokens_per_second\": %.1f, "
-               "\"cache_below\": %d, \"capture_seconds\": %.1f, \"probe\": ",
+               "\"cache_below\": %d, \"capture_seconds\": %.1f, \"label_bias\": %s, ",
             r->target, r->loss, (long long)r->numel, r->steps, r->o.batch, r->o.queries, r->o.lr,
             r->o.eps, r->o.sign, r->o.first, r->o.last, (unsigned long long)r->o.seed,
             (long long)r->correct, (double)r->correct / (double)n_dev, lo, hi, r->dev_loss,
             (long long)r->fixed, (long long)r->broken, r->mcnemar_p, r->loss_first,
             r->loss_last, r->seconds, r->sec_per_step, r->cpu_per_step, r->train_tokens_per_s, r->o.cache_below,
-            r->capture_seconds);
+            r->capture_seconds, bias_txt);
+    if (strcmp(r->target, "qzo") == 0)
+        fprintf(f, "\"matrices\": \"%s\", ", r->o.matrices);
+    fprintf(f, "\"probe\": ");
     probe_json(f, &r->sig);
     fputc('}', f);
 }

@@ -27,6 +27,9 @@ typedef struct cls_train_opts {
     const char *modules;
     int loss;                   /* -1: cross-entropy; else a zoq_pref_loss_t */
     int cache_below;            /* L > 0: layers < L run once per example (hidden.h) */
+    const char *matrices;       /* QZO: the weight matrices whose scales train */
+    int label_bias;             /* 1: also train one bias on the label words' log-odds from 0;
+                                   2 ("fit"): from the calibration fit on the training sample */
 } cls_train_opts;
 
 /* Examples already in the engine (cls_add): dev and train pair ids, labels. */
@@ -35,6 +38,7 @@ typedef struct cls_data {
     const int32_t *y_dev, *y_train;
     const uint8_t *zero_shot_right; /* per dev example */
     size_t batch;                   /* examples per decode when scoring dev */
+    double calib_bias;              /* the calibration fit (cls_fit_bias) on train */
 } cls_data;
 
 typedef struct cls_run_result {
@@ -42,6 +46,7 @@ typedef struct cls_run_result {
     int64_t numel, correct, fixed, broken;
     double mcnemar_p, loss_first, loss_last, dev_loss, seconds, sec_per_step, cpu_per_step;
     double train_tokens_per_s, capture_seconds; /* decodes of the steps; --cache-below */
+    double bias, bias_from; /* --label-bias: trained value and where it started */
     int steps;
     gradient_signal sig;
     cls_train_opts o;
@@ -56,8 +61,10 @@ int cls_train_parse(cls_train_opts *o, const char *a, const char *v);
 int cls_train_loss(const char *name, int *loss);
 int cls_train_valid(const cls_train_opts *o);
 
-/* Trains target ("cvec" or "lora") from zero, evaluates dev, saves θ to dir
- * (target_save). 0 or -1. */
+/* Trains target ("cvec", "lora" or "qzo") from zero (QZO: from the engine's
+ * scales, which it leaves as loaded) — with o->label_bias, together with one
+ * bias on the label words' log-odds, from 0 or d->calib_bias — evaluates dev,
+ * saves θ to dir (target_save, label_bias_save). 0 or -1. */
 int cls_train_run(lm_engine *e, const cls_train_opts *o, const char *model_path,
                   const char *target, const cls_data *d, const char *dir, cls_run_result *r);
 

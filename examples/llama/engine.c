@@ -57,6 +57,12 @@ void lm_cpu_features(char *out, size_t cap)
 int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
             int32_t max_seqs)
 {
+    return lm_open_weights(e, path, n_threads, max_tokens, max_seqs, 0);
+}
+
+int lm_open_weights(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
+                    int32_t max_seqs, int writable)
+{
     memset(e, 0, sizeof *e);
     if (max_tokens < 16 || max_seqs < 2 || max_seqs > 256) {
         fprintf(stderr, "engine: max_tokens >= 16 and 2 <= max_seqs <= 256\n");
@@ -66,6 +72,11 @@ int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
     llama_backend_init();
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
+    if (writable) {
+        mp.load_mode = LLAMA_LOAD_MODE_NONE;
+        mp.lazy_mode = LLAMA_LAZY_MODE_OFF;
+        mp.use_extra_bufts = false;
+    }
     e->model = llama_model_load_from_file(path, mp);
     if (e->model == NULL) {
         fprintf(stderr, "engine: cannot load %s (run make llm-deps)\n", path);

@@ -54,6 +54,11 @@ typedef struct lm_engine {
  * max_tokens tokens of max_seqs sequences. 0 or -1 (message on stderr). */
 int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
             int32_t max_seqs);
+/* lm_open with writable = 1: the weights are read into plain host buffers
+ * (no mmap, no repacked extra buffer types), in the file's own block layout,
+ * so that they can be changed in place (QZO: qzo.h). */
+int lm_open_weights(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
+                    int32_t max_seqs, int writable);
 void lm_close(lm_engine *e);
 
 /* Seconds on the monotonic clock, and CPU seconds of the process (with one

@@ -10,6 +10,7 @@
 #include "artifact.h"
 #include "classify.h"
 #include "commands.h"
+#include "label_bias.h"
 #include "sst2.h"
 #include "stats.h"
 
@@ -17,7 +18,8 @@ static void usage(void)
 {
     fputs("usage: zoq_llama eval --task sst2 --data FILE.tsv[.gz] [--load DIR] [--prompt NAME]\n"
           "  [--model GGUF] [--threads N] [--batch N] [--json FILE]\n"
-          "  DIR: a folder with control_vector.gguf or adapter.gguf (what training saves);\n"
+          "  DIR: a folder with control_vector.gguf, adapter.gguf or (QZO) model.gguf, what\n"
+          "  training saves; model.gguf replaces --model for the trained accuracy;\n"
           "  NAME: lmbff, demo or chat (default " SST2_PROMPT ")\n", stderr);
 }
 
@@ -48,6 +50,28 @@ static void report(FILE *f, const char *data, const char *load, const char *prom
     fprintf(f, "}\n");
 }
 
+/* The label-word log-probs of s's rows under prompt p: the model at path,
+ * with dir's adapter (artifact.h) when dir is not NULL. 0 or -1. */
+static int score_rows(const char *path, const char *dir, const cls_prompt *p, const sst2_set *s,
+                      int threads, int batch, double *lp)
+{
+    lm_engine e;
+    artifact a = {0};
+    size_t first = 0;
+    int rc = lm_open(&e, path, threads, 2048, 2 * batch) != 0;
+    if (rc == 0 && cls_add(&e, p, (const char *const *)s->text, s->n, 256, &first) != 0)
+        rc = 1;
+    if (rc == 0 && dir != NULL && (artifact_load(&a, &e, dir) != 0 || artifact_use(&a, 1) != 0))
+        rc = 1;
+    if (rc == 0 && cls_score_range(&e, first, s->n, (size_t)batch, lp) != 0)
+        rc = 1;
+    if (a.e != NULL)
+        artifact_free(&a);
+    if (e.ctx != NULL || e.model != NULL)
+        lm_close(&e);
+    return rc;
+}
+
 int eval_main(int argc, char **argv)
 {
     const char *task = NULL, *data = NULL, *load = NULL, *json = NULL;
@@ -76,27 +100,31 @@ int eval_main(int argc, char **argv)
         fprintf(stderr, "zoq_llama eval: cannot read %s (line %zu)\n", data, line);
         return 1;
     }
-    lm_engine e = {0};
-    artifact a = {0};
-    size_t first = 0;
     double *lp = malloc(sizeof *lp * 4 * s.n);
     uint8_t *right = malloc(2 * s.n);
     int64_t c0 = 0, c1 = 0, fixed = 0, broken = 0;
     double loss;
-    int rc = lp == NULL || right == NULL || lm_open(&e, model, threads, 2048, 2 * batch) != 0;
-    if (rc == 0 && cls_add(&e, p, (const char *const *)s.text, s.n, 256, &first) != 0)
-        rc = 1;
-    if (rc == 0 && load != NULL && artifact_load(&a, &e, load) != 0)
-        rc = 1;
-    if (rc == 0 && cls_score_range(&e, first, s.n, (size_t)batch, lp) != 0)
-        rc = 1;
+    /* a QZO folder holds a whole model (model.gguf) rather than an adapter */
+    char tuned[1024] = "";
+    if (load != NULL)
+        snprintf(tuned, sizeof tuned, "%s/model.gguf", load);
+    FILE *f_tuned = load != NULL ? fopen(tuned, "rb") : NULL;
+    const int whole = f_tuned != NULL;
+    if (f_tuned != NULL)
+        fclose(f_tuned);
+    double bias = 0.0; /* the label bias trained with the artifact, if any */
+    int rc = lp == NULL || right == NULL || (load != NULL && label_bias_load(load, &bias) != 0) ||
+             score_rows(model, NULL, p, &s, threads, batch, lp) != 0;
     if (rc == 0)
         cls_eval(lp, s.label, s.n, 0.0, &loss, &c0, right);
     if (rc == 0 && load != NULL &&
-        (artifact_use(&a, 1) != 0 || cls_score_range(&e, first, s.n, (size_t)batch, lp + 2 * s.n) != 0))
+        score_rows(whole ? tuned : model, whole ? NULL : load, p, &s, threads, batch,
+                   lp + 2 * s.n) != 0)
         rc = 1;
     if (rc == 0 && load != NULL) {
-        cls_eval(lp + 2 * s.n, s.label, s.n, 0.0, &loss, &c1, right + s.n);
+        cls_eval(lp + 2 * s.n, s.label, s.n, bias, &loss, &c1, right + s.n);
+        if (bias != 0.0)
+            printf("label bias %+.4f on the log-odds (from %s/label_bias.txt)\n", bias, load);
         for (size_t i = 0; i < s.n; i++) {
             fixed += right[s.n + i] && !right[i];
             broken += !right[s.n + i] && right[i];
@@ -111,10 +139,6 @@ int eval_main(int argc, char **argv)
             fclose(f);
         }
     }
-    if (a.e != NULL)
-        artifact_free(&a);
-    if (e.ctx != NULL || e.model != NULL)
-        lm_close(&e);
     free(lp);
     free(right);
     sst2_free(&s);

@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "hidden.h"
 #include "probe.h"
+#include "qzo_check.h"
 #include "sst2.h"
 #include "stats.h"
 #include "commands.h"
@@ -220,7 +221,7 @@ static int probe_signal(const opts *o, zoq_ctx *z, zoq_pref_objective_t *obj,
                         int64_t *items, gradient_signal *sig)
 {
     pref_probe p = {o, z, obj, order, n_train, items, kto};
-    const probe_loss loss = {pref_probe_batch, pref_probe_eval, &p};
+    const probe_loss loss = {pref_probe_batch, pref_probe_eval, &p, 0};
     return probe_run(z, o->probe_dirs, o->probe_batches, o->queries, d, &loss, sig) == 0
                ? 0
                : fail("probe");
@@ -759,6 +760,8 @@ int main(int argc, char **argv)
     lm_close(&e);
     llama_backend_free();
     pairs_free(&set);
+    if (o.quick && rc == 0)
+        rc = qzo_check(o.model, o.out, o.threads);
     if (o.quick && rc == 0)
         printf("zoq_llama --quick: all checks passed\n");
     return rc;

@@ -41,41 +41,81 @@ static void probe_stats(const double *g, int K, int M, int64_t d, gradient_signa
     sig->steps_snr1 = upper > 0.0 ? (double)(d + 2) * eg2 / upper : INFINITY;
 }
 
+/* The losses of one step's points with their queries and coefficients. */
+typedef struct points {
+    const probe_loss *loss;
+    int32_t n, query[2 * 64];
+    double coef[2 * 64], value[2 * 64];
+    int failed;
+} points;
+
+/* zoq_step's objective for in_place: records each point, stops at the last. */
+static int record(void *user, const zoq_eval_t *ev, double *loss)
+{
+    points *p = user;
+    if (ev->point >= 2 * 64 || p->loss->eval(p->loss->user, ev->point, loss) != 0) {
+        p->failed = 1;
+        return -1;
+    }
+    p->query[ev->point] = ev->query;
+    p->coef[ev->point] = ev->coef;
+    p->value[ev->point] = *loss;
+    p->n = ev->point + 1;
+    return ev->point + 1 == ev->n_points ? ZOQ_CALLBACK_STOP : 0;
+}
+
+/* The points of the next step on the current minibatch, θ left as it was. */
+static int measure(zoq_ctx *z, points *p)
+{
+    p->n = 0;
+    p->failed = 0;
+    if (p->loss->in_place) {
+        return zoq_set_objective(z, record, p) == ZOQ_OK && zoq_step(z, NULL) == ZOQ_STOPPED &&
+                       !p->failed && zoq_set_objective(z, NULL, NULL) == ZOQ_OK
+                   ? 0
+                   : -1;
+    }
+    const zoq_point_t *pts;
+    int32_t np;
+    if (zoq_ask(z, &pts, &np) != ZOQ_OK || np > 2 * 64)
+        return -1;
+    int rc = 0;
+    for (int32_t i = 0; rc == 0 && i < np; i++) {
+        p->query[i] = pts[i].query;
+        p->coef[i] = pts[i].coef;
+        rc = p->loss->eval(p->loss->user, i, &p->value[i]);
+    }
+    p->n = np;
+    zoq_cancel(z);
+    return rc;
+}
+
 int probe_run(zoq_ctx *z, int K, int M, int queries, int64_t d, const probe_loss *loss,
               gradient_signal *sig)
 {
     double *g = K > 0 && K <= 64 && M >= 2 ? malloc(sizeof *g * (size_t)(K * M)) : NULL;
-    double losses[2 * 64];
+    points p = {.loss = loss};
     uint64_t step0 = 0, step1 = 1;
     int rc = g == NULL || zoq_get_step(z, &step0) != ZOQ_OK ||
              zoq_set_int(z, ZOQ_OPT_QUERIES, K) != ZOQ_OK;
     const char *why = rc ? "setup" : NULL;
     const double t0 = now_s();
     for (int m = 0; rc == 0 && m < M; m++) {
-        const zoq_point_t *pts;
-        int32_t np;
-        if (loss->batch(loss->user, m) != 0 || zoq_ask(z, &pts, &np) != ZOQ_OK ||
-            np != 2 * K) {
+        if (loss->batch(loss->user, m) != 0 || measure(z, &p) != 0 || p.n != 2 * K) {
             rc = 1;
-            why = "ask";
+            why = "evaluating the points";
             break;
         }
-        for (int32_t i = 0; rc == 0 && i < np; i++)
-            if (loss->eval(loss->user, i, &losses[i]) != 0) {
-                rc = 1;
-                why = "evaluating a point";
-            }
         /* g_q = sum_i L_i c_i / sum_i c_i^2 over the points of query q: with
          * central points (+eps, -eps) that is (L+ - L-) / 2 eps, in any order */
         double num[64] = {0}, den[64] = {0};
-        for (int32_t i = 0; rc == 0 && i < np; i++)
-            if (pts[i].query >= 0) {
-                num[pts[i].query] += losses[i] * pts[i].coef;
-                den[pts[i].query] += pts[i].coef * pts[i].coef;
+        for (int32_t i = 0; i < p.n; i++)
+            if (p.query[i] >= 0) {
+                num[p.query[i]] += p.value[i] * p.coef[i];
+                den[p.query[i]] += p.coef[i] * p.coef[i];
             }
-        for (int k = 0; rc == 0 && k < K; k++)
+        for (int k = 0; k < K; k++)
             g[k * M + m] = num[k] / den[k];
-        zoq_cancel(z);
     }
     if (rc == 0 && zoq_set_int(z, ZOQ_OPT_QUERIES, queries) != ZOQ_OK) {
         rc = 1;

@@ -25,11 +25,16 @@ typedef struct gradient_signal {
 } gradient_signal;
 
 /* The caller's loss: batch(user, m) selects minibatch m (before the ask);
- * eval(user, i, &loss) evaluates point i of z's pending step. 0 on success. */
+ * eval(user, i, &loss) evaluates point i of z's pending step. 0 on success.
+ * in_place = 1 (parameters that only zoq_step may move, e.g. QZO's scales in
+ * the engine): the points come from a zoq_step whose objective calls eval
+ * with the parameters already at point i and stops at the last point
+ * (ZOQ_CALLBACK_STOP: θ restored, bit for bit under ZOQ_OPT_EXACT_RESTORE). */
 typedef struct probe_loss {
     int (*batch)(void *user, int m);
     int (*eval)(void *user, int32_t point, double *loss);
     void *user;
+    int in_place;
 } probe_loss;
 
 /* Measures K <= 64 directions on M >= 2 minibatches of a loss over d trained

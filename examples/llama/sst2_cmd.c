@@ -39,10 +39,11 @@ static void usage(void)
     fputs("usage: zoq_llama sst2 [--data train.tsv.gz] [--model GGUF] [--out DIR]\n"
           "  [--dev N] [--min-words W] [--dev-seed S] [--k K] [--train-seed S]\n"
           "  [--prompts lmbff,demo,chat] [--threads N] [--batch N]\n"
-          "  [--runs TARGET[:LOSS],...] [--loss ce|dpo|simpo|orpo|kto|...] [--steps N] [--lr X] [--eps X] [--sign 0|1] [--seed S]\n"
-          "  [--layers A:B] [--lora-modules m1,m2] [--rank R] [--probe K:M] [--cache-below L]\n"
+          "  [--runs TARGET[:LOSS],...] [--loss ce|dpo|simpo|orpo|kto|...] [--steps N]\n"
+          "  [--lr X] [--eps X] [--sign 0|1] [--seed S] [--layers A:B] [--lora-modules m1,m2]\n"
+          "  [--rank R] [--matrices m1,m2] [--probe K:M] [--cache-below L] [--label-bias 0|1|fit]\n"
           "  Zero-shot and calibrated dev accuracy of each prompt; with --runs, ZO training\n"
-          "  of the best zero-shot prompt's classification loss (TARGET cvec or lora; LOSS\n"
+          "  of the best zero-shot prompt's classification loss (TARGET cvec, lora or qzo; LOSS\n"
           "  ce or a preference loss, label words as pairs), saved under OUT/TARGET[-LOSS]/.\n",
           stderr);
 }
@@ -213,7 +214,9 @@ int sst2_main(int argc, char **argv)
         write_tsv(o.out, "train.tsv", &s, train, 2 * (size_t)o.k) != 0)
         fprintf(stderr, "zoq_llama sst2: cannot write the split into %s\n", o.out);
     lm_engine e = {0};
-    int rc = lm_open(&e, o.model, o.threads, 2048, 2 * o.batch) != 0;
+    /* QZO trains the engine's own weights: they must be writable host buffers */
+    const int writable = strstr(o.runs, "qzo") != NULL;
+    int rc = lm_open_weights(&e, o.model, o.threads, 2048, 2 * o.batch, writable) != 0;
     prompt_result pr[8];
     cls_run_result runs[8];
     int n_pr = 0, n_runs = 0;
@@ -251,7 +254,8 @@ int sst2_main(int argc, char **argv)
             y[i] = s.label[i < o.n_dev ? dev[i] : train[i - o.n_dev]];
         const cls_data d = {.dev0 = pr[best].dev0, .n_dev = (size_t)o.n_dev, .train0 = pr[best].train0,
                             .n_train = 2 * (size_t)o.k, .y_dev = y, .y_train = y ? y + o.n_dev : NULL,
-                            .zero_shot_right = pr[best].right, .batch = (size_t)o.batch};
+                            .zero_shot_right = pr[best].right, .batch = (size_t)o.batch,
+                            .calib_bias = pr[best].bias};
         /* TARGET[:LOSS]: the loss of this run, --loss's otherwise */
         cls_train_opts tr = o.tr;
         char *colon = strchr(item, ':'), dir[512];

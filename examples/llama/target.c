@@ -1,4 +1,4 @@
-/* target.c - control-vector and LoRA targets of target.h. */
+/* target.c - control-vector, LoRA and QZO targets of target.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "target.h"
 
@@ -11,6 +11,8 @@
 
 #include <ggml.h>
 #include <gguf.h>
+
+#include "model_save.h"
 
 
 static double now_s(void)
@@ -198,8 +200,29 @@ int target_lora_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_p
     return rc == 0 ? lora_image(t) : -1;
 }
 
+int target_qzo_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_path,
+                    const char *matrices, int32_t il_start, int32_t il_end)
+{
+    memset(t, 0, sizeof *t);
+    t->kind = TARGET_QZO;
+    t->e = e;
+    t->z = z;
+    t->loaded = -1; /* the engine holds θ */
+    t->model_path = model_path;
+    t->il_start = il_start;
+    t->il_end = il_end;
+    const int rc = qzo_init(&t->q, e, z, matrices, il_start, il_end);
+    t->numel = t->q.numel;
+    return rc;
+}
+
 void target_free(lm_target *t)
 {
+    if (t->kind == TARGET_QZO) {
+        qzo_free(&t->q);
+        memset(t, 0, sizeof *t);
+        return;
+    }
     if (t->e != NULL && t->e->ctx != NULL) {
         llama_set_adapter_cvec(t->e->ctx, NULL, 0, t->e->n_embd, 0, 0);
         llama_set_adapters_lora(t->e->ctx, NULL, 0, NULL);
@@ -216,8 +239,18 @@ void target_free(lm_target *t)
     memset(t, 0, sizeof *t);
 }
 
+/* QZO's engine holds θ; other points exist only inside zoq_step. */
+static int qzo_only_theta(const char *what)
+{
+    fprintf(stderr, "target: QZO moves the engine's scales in place (zoq_step); %s is not "
+                    "available\n", what);
+    return -1;
+}
+
 int target_use_base(lm_target *t)
 {
+    if (t->kind == TARGET_QZO)
+        return qzo_only_theta("the base model");
     if (t->loaded == -2)
         return 0;
     if (t->kind == TARGET_CVEC)
@@ -284,6 +317,8 @@ int target_use_theta(lm_target *t)
 
 int target_use_point(lm_target *t, int32_t point)
 {
+    if (t->kind == TARGET_QZO)
+        return qzo_only_theta("an ask/tell point");
     uint64_t step;
     zoq_get_step(t->z, &step);
     if (t->loaded == point && t->loaded_step == step)
@@ -419,6 +454,10 @@ int target_save(const lm_target *t, const char *dir)
 {
     char path[512];
     mkdir(dir, 0755);
+    if (t->kind == TARGET_QZO) {
+        snprintf(path, sizeof path, "%s/model.gguf", dir);
+        return lm_save_model(t->e, t->model_path, path);
+    }
     if (t->kind == TARGET_CVEC) {
         snprintf(path, sizeof path, "%s/control_vector.gguf", dir);
         return cvec_save(t, path);

@@ -3,9 +3,12 @@
  *     to the residual stream (llama_set_adapter_cvec), perturbed in memory;
  *   LoRA: rank-r A, B pairs on attention/MLP projections of those layers,
  *     laid out as a GGUF LoRA file in memory and loaded per evaluation with
- *     llama_adapter_lora_init_from_file_ptr over fmemopen(3).
- * The trained values are zoq parameters; the engine gets a point of a step
- * through zoq_materialize (ask/tell), so θ itself never moves until zoq_tell. */
+ *     llama_adapter_lora_init_from_file_ptr over fmemopen(3);
+ *   QZO: the scales of the engine's own quantized weights (qzo.h).
+ * The trained values are zoq parameters. Control vectors and LoRA get a point
+ * of a step through zoq_materialize (ask/tell), so θ itself never moves until
+ * zoq_tell; QZO's scales are moved in place by zoq_step (the engine always
+ * holds the current point). */
 #ifndef ZOQ_EXAMPLES_LLAMA_TARGET_H
 #define ZOQ_EXAMPLES_LLAMA_TARGET_H
 
@@ -15,8 +18,9 @@
 #include <zoq.h>
 
 #include "engine.h"
+#include "qzo.h"
 
-typedef enum { TARGET_CVEC = 0, TARGET_LORA = 1 } target_kind;
+typedef enum { TARGET_CVEC = 0, TARGET_LORA = 1, TARGET_QZO = 2 } target_kind;
 
 typedef struct lora_tensor {
     char module[16];        /* GGUF name: attn_v, attn_output, ffn_gate, ffn_up, ffn_down */
@@ -43,6 +47,9 @@ typedef struct lm_target {
     uint8_t *image;         /* GGUF LoRA file: metadata, then tensor data */
     size_t image_size, data_off;
     struct llama_adapter_lora *adapter;
+    /* QZO */
+    qzo_target q;
+    const char *model_path;
     /* what the engine holds: -2 nothing (the base model), -1 θ, else point of `loaded_step` */
     int32_t loaded;
     uint64_t loaded_step;
@@ -61,19 +68,26 @@ int target_cvec_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_p
 int target_lora_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_path,
                      const char *modules, int32_t il_start, int32_t il_end, int32_t rank,
                      float alpha);
+/* Registers the scales of the engine's weights (qzo_init); the engine must
+ * have been opened with lm_open_weights(..., 1). 0 or -1. */
+int target_qzo_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_path,
+                    const char *matrices, int32_t il_start, int32_t il_end);
+/* Frees t; QZO puts the loaded scales back into the engine. */
 void target_free(lm_target *t);
 
 /* Puts the base model (no adapter), θ, or point `point` of z's pending step
- * into the engine. 0 or -1. */
+ * into the engine. 0 or -1. QZO: the engine holds θ between steps
+ * (target_use_theta is a no-op) and is moved by zoq_step only. */
 int target_use_base(lm_target *t);
 int target_use_theta(lm_target *t);
 int target_use_point(lm_target *t, int32_t point);
 
 /* Writes θ to dir: control_vector.gguf (llama.cpp's control-vector format),
  * or adapter.gguf (LoRA) plus a PEFT folder peft/ (adapter_model.
- * safetensors, adapter_config.json; zoq_peft_save). 0 or -1. */
+ * safetensors, adapter_config.json; zoq_peft_save), or model.gguf (QZO: the
+ * whole model with the tuned scales, model_save.h). 0 or -1. */
 int target_save(const lm_target *t, const char *dir);
-/* Checks the saved files against θ: the control vector read back with gguf,
+/* Control vector and LoRA: checks the saved files against θ: the control vector read back with gguf,
  * or the LoRA GGUF loaded with llama_adapter_lora_init and scored on seqs
  * against the in-memory adapter, and the PEFT folder read with zoq_peft_read,
  * all bit for bit. 0 if equal, -1 otherwise. */
