@@ -113,7 +113,7 @@ void lm_close(lm_engine *e)
         free(e->pairs[i].comp[1]);
     }
     free(e->pairs);
-    if (e->batch.token != NULL)
+    if (e->batch.token != NULL || e->batch.embd != NULL) /* a batch of states has no tokens */
         llama_batch_free(e->batch);
     if (e->ctx != NULL)
         llama_free(e->ctx);
