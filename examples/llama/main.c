@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <zoq.h>
 
@@ -52,13 +51,6 @@ typedef struct config_result {
     double *curve; /* loss per step */
     int steps;
 } config_result;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int fail(const char *what)
 {
@@ -298,7 +290,7 @@ static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_
         rc = probe_signal(o, z, obj, order, n_train, kto, t.numel, items, &res->sig);
     double sum_g2 = 0.0, sum_var = 0.0;
     int64_t n_g = 0, n_var = 0;
-    const double t0 = now_s();
+    const double t0 = lm_seconds();
     for (int step = 0; rc == 0 && step < o->steps; step++) {
         const int64_t m = fill_batch(order, n_train, step, o->batch, kto, items);
         if (zoq_pref_objective_set_batch(obj, items, m) != ZOQ_OK) {
@@ -341,10 +333,10 @@ static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_
         }
         if (o->quick || step % 10 == 0 || step == o->steps - 1)
             printf("step %4d  loss %.5f  |g| %.3e  %.2f s\n", step, rep.loss, rep.grad_norm,
-                   now_s() - t0);
+                   lm_seconds() - t0);
     }
     res->steps = o->steps;
-    res->seconds = now_s() - t0;
+    res->seconds = lm_seconds() - t0;
     res->sec_per_step = res->seconds / o->steps;
     res->mean_g2 = n_g ? sum_g2 / (double)n_g : 0.0;
     res->var_g_within = n_var ? sum_var / (double)n_var : 0.0;
@@ -646,7 +638,7 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows as it happens */
-    const double t_start = now_s();
+    const double t_start = lm_seconds();
     pair_set set;
     pair_view train, dev;
     size_t line = 0;
@@ -744,7 +736,7 @@ int main(int argc, char **argv)
         n_res++;
     }
     if (rc == 0 && n_res > 0) {
-        const double total = now_s() - t_start;
+        const double total = lm_seconds() - t_start;
         write_reports(&o, &e, &before, mde, res, n_res, total);
         write_svg(&o, res, n_res);
         printf("\n%.0f tokens/s over %lld decodes (%lld tokens); total %.1f s; "

@@ -5,14 +5,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "engine.h"
 
 /* The figures of probe.h from g[k * M + m]. */
 static void probe_stats(const double *g, int K, int M, int64_t d, gradient_signal *sig)
@@ -99,7 +93,7 @@ int probe_run(zoq_ctx *z, int K, int M, int queries, int64_t d, const probe_loss
     int rc = g == NULL || zoq_get_step(z, &step0) != ZOQ_OK ||
              zoq_set_int(z, ZOQ_OPT_QUERIES, K) != ZOQ_OK;
     const char *why = rc ? "setup" : NULL;
-    const double t0 = now_s();
+    const double t0 = lm_seconds();
     for (int m = 0; rc == 0 && m < M; m++) {
         if (loss->batch(loss->user, m) != 0 || measure(z, &p) != 0 || p.n != 2 * K) {
             rc = 1;
@@ -134,7 +128,7 @@ int probe_run(zoq_ctx *z, int K, int M, int queries, int64_t d, const probe_loss
     free(g);
     printf("probe: %d directions x %d minibatches (%.0f s): E[g^2] %.4g, minibatch variance "
            "%.4g, |G|^2 %.4g +- %.2g (SE); ZO-SGD steps for signal = noise %s%.3g\n",
-           K, M, now_s() - t0, sig->eg2, sig->var_b, sig->g2, sig->g2_se,
+           K, M, lm_seconds() - t0, sig->eg2, sig->var_b, sig->g2, sig->g2_se,
            sig->g2 > 2.0 * sig->g2_se ? "~" : ">= ", sig->steps_snr1);
     return 0;
 }

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "classify.h"
 #include "cls_train.h"
@@ -26,13 +25,6 @@ typedef struct sst2_opts {
     uint64_t dev_seed, train_seed;
     cls_train_opts tr;
 } sst2_opts;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void usage(void)
 {
@@ -97,7 +89,7 @@ static int score_prompt(const sst2_opts *o, lm_engine *e, const sst2_set *s, con
         txt[i] = s->text[row];
         y[i] = s->label[row];
     }
-    const double t0 = now_s();
+    const double t0 = lm_seconds();
     if (rc == 0 && cls_add(e, r->p, txt, nd + nt, 256, &r->dev0) != 0)
         rc = -1;
     r->train0 = r->dev0 + nd;
@@ -109,7 +101,7 @@ static int score_prompt(const sst2_opts *o, lm_engine *e, const sst2_set *s, con
         r->bias = cls_fit_bias(lp + 2 * nd, y + nd, nt);
         cls_eval(lp, y, nd, 0.0, &r->loss, &r->correct, r->right);
         cls_eval(lp, y, nd, r->bias, &r->loss_cal, &r->correct_cal, NULL);
-        r->seconds = now_s() - t0;
+        r->seconds = lm_seconds() - t0;
         double lo, hi, lo2, hi2;
         wilson95(r->correct, (int64_t)nd, &lo, &hi);
         wilson95(r->correct_cal, (int64_t)nd, &lo2, &hi2);
@@ -189,7 +181,7 @@ int sst2_main(int argc, char **argv)
     if (parse(&o, argc, argv) != 0)
         return usage(), 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const double t_start = now_s();
+    const double t_start = lm_seconds();
     sst2_set s;
     size_t line, *dev = NULL, *train = NULL;
     if (sst2_read(o.data, &s, &line) != 0) {
@@ -234,7 +226,7 @@ int sst2_main(int argc, char **argv)
         rc = score_prompt(&o, &e, &s, dev, train, &pr[n_pr]) != 0;
         n_pr++;
         if (rc == 0) /* each result on disk as soon as it is measured */
-            write_json(&o, &e, pr, n_pr, runs, n_runs, now_s() - t_start);
+            write_json(&o, &e, pr, n_pr, runs, n_runs, lm_seconds() - t_start);
     }
     /* Training uses the prompt of the best zero-shot dev accuracy. */
     int best = 0;
@@ -275,11 +267,11 @@ int sst2_main(int argc, char **argv)
         n_runs += rc == 0;
         free(y);
         if (rc == 0)
-            write_json(&o, &e, pr, n_pr, runs, n_runs, now_s() - t_start);
+            write_json(&o, &e, pr, n_pr, runs, n_runs, lm_seconds() - t_start);
     }
     if (rc == 0 && e.n_decodes > 0)
         printf("%.0f tokens/s over %lld decodes; total %.0f s; results in %s/sst2.json\n",
-               e.n_tokens_decoded / e.decode_seconds, (long long)e.n_decodes, now_s() - t_start,
+               e.n_tokens_decoded / e.decode_seconds, (long long)e.n_decodes, lm_seconds() - t_start,
                o.out);
     for (int i = 0; i < n_pr; i++)
         free(pr[i].right);

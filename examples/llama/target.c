@@ -7,20 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <ggml.h>
 #include <gguf.h>
 
 #include "model_save.h"
 
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int param(zoq_ctx *z, const char *name, float *data, int64_t rows, int64_t cols,
                  uint32_t flags, int32_t *id)
@@ -297,7 +289,7 @@ int target_use_theta(lm_target *t)
 {
     if (t->loaded == -1)
         return 0;
-    const double t0 = now_s();
+    const double t0 = lm_seconds();
     int rc;
     if (t->kind == TARGET_CVEC) {
         rc = cvec_load(t, t->theta);
@@ -309,7 +301,7 @@ int target_use_theta(lm_target *t)
         }
         rc = lora_load(t);
     }
-    t->load_seconds += now_s() - t0;
+    t->load_seconds += lm_seconds() - t0;
     t->n_loads++;
     t->loaded = rc == 0 ? -1 : -2;
     return rc;
@@ -323,7 +315,7 @@ int target_use_point(lm_target *t, int32_t point)
     zoq_get_step(t->z, &step);
     if (t->loaded == point && t->loaded_step == step)
         return 0;
-    const double t0 = now_s();
+    const double t0 = lm_seconds();
     int rc = 0;
     if (t->kind == TARGET_CVEC) {
         float *dst = t->point + (size_t)(t->il_start - 1) * (size_t)t->e->n_embd;
@@ -338,7 +330,7 @@ int target_use_point(lm_target *t, int32_t point)
         if (rc == 0)
             rc = lora_load(t);
     }
-    t->load_seconds += now_s() - t0;
+    t->load_seconds += lm_seconds() - t0;
     t->n_loads++;
     t->loaded = rc == 0 ? point : -2;
     t->loaded_step = step;
