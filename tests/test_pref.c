@@ -3,6 +3,7 @@
  * generated independently by tests/kat/gen_pref_kat.py (mpmath, scipy). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -350,6 +351,81 @@ Test(pref_api, hyperparameter_bounds)
     cr_expect_eq(zoq_pref_params_check(NULL), ZOQ_E_INVALID);
 }
 
+/* lib/core/abi.h's rule: an older, smaller params struct is read as far as
+ * it reaches and its missing fields take the defaults of its loss; an older
+ * result struct is written as far as it reaches, and its caller's pointers
+ * past that (garbage here) are never followed. */
+Test(pref_api, older_structs_read_with_defaults_and_written_as_far_as_they_reach)
+{
+    zoq_pref_params_t old;
+    memset(&old, 0xff, sizeof old); /* NaN doubles past the older size */
+    old.size = offsetof(zoq_pref_params_t, label_smoothing);
+    old.loss = ZOQ_LOSS_SIMPO;
+    old.scale_rewards = 1;
+    old.beta = 2.0;
+    cr_expect_eq(zoq_pref_params_check(&old), ZOQ_OK);
+    zoq_pref_params_t full;
+    zoq_pref_params_default(ZOQ_LOSS_SIMPO, &full);
+    full.beta = 2.0; /* gamma 1.375, label smoothing 0 from SimPO's defaults */
+
+    const double pc[2] = {-12.0, -30.0}, pr[2] = {-15.0, -22.0}, lc[2] = {10, 11},
+                 lr[2] = {12, 13};
+    zoq_pref_batch_t b = {.size = sizeof b, .n = 2, .chosen_logps = pc,
+                          .rejected_logps = pr, .chosen_tokens = lc, .rejected_tokens = lr};
+    zoq_pref_result_t want = {.size = sizeof want}, got;
+    cr_assert_eq(zoq_pref_loss_eval(&full, &b, NULL, &want), ZOQ_OK);
+    memset(&got, 0x5a, sizeof got); /* item_losses/advantages: wild pointers */
+    got.size = offsetof(zoq_pref_result_t, reward_accuracy);
+    cr_assert_eq(zoq_pref_loss_eval(&old, &b, NULL, &got), ZOQ_OK);
+    cr_expect(got.loss == want.loss && got.reward_chosen == want.reward_chosen &&
+              got.reward_rejected == want.reward_rejected, "%.17g vs %.17g", got.loss,
+              want.loss);
+    const unsigned char *tail = (const unsigned char *)&got + got.size;
+    for (size_t i = 0; i < sizeof got - got.size; i++)
+        cr_expect_eq(tail[i], 0x5a, "byte %zu past the caller's result written", i);
+
+    /* a batch too old to have old_logps reads it as NULL (on-policy) */
+    zoq_pref_params_t grpo;
+    zoq_pref_params_default(ZOQ_LOSS_GRPO, &grpo);
+    const double rew[2] = {0.0, 1.0};
+    zoq_pref_batch_t g = {.size = sizeof g, .n = 2, .chosen_logps = pc, .chosen_tokens = lc,
+                          .ref_chosen_logps = pc, .rewards = rew};
+    zoq_pref_batch_t gold;
+    memset(&gold, 0xff, sizeof gold);
+    memcpy(&gold, &g, offsetof(zoq_pref_batch_t, old_logps));
+    gold.size = offsetof(zoq_pref_batch_t, old_logps);
+    zoq_pref_result_t r1 = {.size = sizeof r1}, r2 = {.size = sizeof r2};
+    cr_assert_eq(zoq_pref_loss_eval(&grpo, &g, NULL, &r1), ZOQ_OK);
+    cr_assert_eq(zoq_pref_loss_eval(&grpo, &gold, NULL, &r2), ZOQ_OK);
+    cr_expect(r1.loss == r2.loss);
+}
+
+/* The guard's rule and both evaluations follow the same rule. */
+Test(pref_api, older_guard_and_evals_take_defaults)
+{
+    zoq_pref_guard_t g;
+    memset(&g, 0xff, sizeof g);
+    g.size = offsetof(zoq_pref_guard_t, min_margin_gain); /* alpha, min_accuracy_gain */
+    g.alpha = 0.05;
+    g.min_accuracy_gain = 0.0;
+    zoq_pref_eval_t before = {.size = sizeof before, .n = 55, .correct = 33,
+                              .accuracy = 33.0 / 55, .mean_margin = 1.1365};
+    zoq_pref_eval_t after = before;
+    after.mean_margin = 1.1399;
+    int d = -1;
+    /* min_margin_gain defaults to 0: a better margin deploys */
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &after, &d, NULL), ZOQ_OK);
+    cr_expect_eq(d, 1);
+    /* an evaluation too old to have the margins reads mean_margin 0 */
+    zoq_pref_eval_t old_after = after;
+    old_after.size = offsetof(zoq_pref_eval_t, mean_margin);
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &old_after, &d, NULL), ZOQ_OK);
+    cr_expect_eq(d, 0, "margin 0 < 1.1365 is no improvement");
+    g.size = 4;
+    cr_expect_eq(zoq_pref_guard_decide(&g, &before, &after, &d, NULL), ZOQ_E_INVALID);
+    cr_expect(strstr(zoq_last_error(NULL), "guard") != NULL, "%s", zoq_last_error(NULL));
+}
+
 Test(pref_api, larger_structs_need_zero_tail)
 {
     struct {
@@ -450,7 +526,7 @@ Test(pref_errors, null_size_and_count)
         f.b.n = -3;
         cr_expect_eq(run(&f, s), ZOQ_E_INVALID, "%s n < 0", nm);
         f.b.n = 2;
-        f.b.size = sizeof f.b - 8;
+        f.b.size = sizeof f.b - 4; /* the sizeof of no version */
         cr_expect_eq(run(&f, s), ZOQ_E_INVALID, "%s batch size", nm);
         f.b.size = sizeof f.b;
         f.p.size = 0;
@@ -896,10 +972,27 @@ Test(pref_stats, evaluate_pairs)
     cr_expect_eq(zoq_pref_evaluate(eval_c, eval_r, 0, &e), ZOQ_E_INVALID);
     cr_expect_eq(zoq_pref_evaluate(NULL, eval_r, 2, &e), ZOQ_E_INVALID);
     cr_expect_eq(zoq_pref_evaluate(eval_c, eval_r, 2, NULL), ZOQ_E_INVALID);
-    e.size = 8;
+    e.size = 12; /* the sizeof of no version */
     cr_expect_eq(zoq_pref_evaluate(eval_c, eval_r, 2, &e), ZOQ_E_INVALID);
     e.size = e0.size;
     cr_expect(memcmp(&e, &e0, sizeof e) == 0, "untouched on error");
+}
+
+/* An older caller's zoq_pref_eval_t, one that ends before the margins, gets
+ * the fields it has; the bytes past its size are not its and stay. */
+Test(pref_stats, evaluate_writes_an_older_struct_as_far_as_it_reaches)
+{
+    zoq_pref_eval_t full = {.size = sizeof full}, old;
+    cr_assert_eq(zoq_pref_evaluate(eval_c, eval_r, EVAL_N, &full), ZOQ_OK);
+    memset(&old, 0x5a, sizeof old);
+    old.size = offsetof(zoq_pref_eval_t, mean_margin);
+    cr_assert_eq(zoq_pref_evaluate(eval_c, eval_r, EVAL_N, &old), ZOQ_OK);
+    cr_expect(old.size == offsetof(zoq_pref_eval_t, mean_margin), "size kept");
+    cr_expect(old.n == full.n && old.correct == full.correct && old.ties == full.ties &&
+              old.accuracy == full.accuracy);
+    const unsigned char *tail = (const unsigned char *)&old + old.size;
+    for (size_t i = 0; i < sizeof old - old.size; i++)
+        cr_expect_eq(tail[i], 0x5a, "byte %zu past the caller's struct written", i);
 }
 
 static zoq_pref_eval_t ev(int64_t correct, int64_t n, double margin)

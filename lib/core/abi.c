@@ -40,11 +40,18 @@ int zoq__sized_in(zoq_ctx *ctx, const char *what, void *dst, const void *src, si
     const int st = check(ctx, what, src, known, 1);
     if (st != ZOQ_OK)
         return st;
-    size_t size;
-    memcpy(&size, src, sizeof size);
-    memcpy(dst, src, size < known ? size : known);
+    zoq__sized_peek(dst, src, known);
     memcpy(dst, &known, sizeof known);
     return ZOQ_OK;
+}
+
+void zoq__sized_peek(void *dst, const void *src, size_t known)
+{
+    size_t size, keep;
+    memcpy(&size, src, sizeof size);
+    memcpy(&keep, dst, sizeof keep);
+    memcpy(dst, src, size < known ? size : known);
+    memcpy(dst, &keep, sizeof keep);
 }
 
 int zoq__sized_out_ok(zoq_ctx *ctx, const char *what, const void *dst, size_t known)

@@ -27,6 +27,13 @@
  * past `known`; dst is then unchanged. */
 int zoq__sized_in(zoq_ctx *ctx, const char *what, void *dst, const void *src, size_t known);
 
+/* Copies the fields of the caller's struct src (size in its first field,
+ * already checked) that both it and this build's struct (`known` bytes)
+ * have into dst, which keeps its own size field and, past src's size, the
+ * defaults it was pre-filled with. For the input fields of an output struct
+ * (e.g. caller-owned array pointers). */
+void zoq__sized_peek(void *dst, const void *src, size_t known);
+
 /* Checks the caller's output struct dst (size in its first field): NULL or
  * a size that does not cover the size field is ZOQ_E_INVALID with a message
  * naming `what`; any larger size is fine. */

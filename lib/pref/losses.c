@@ -68,13 +68,24 @@ int zoq_pref_params_default(int loss, zoq_pref_params_t *out)
     return ZOQ_OK;
 }
 
-int zoq_pref_params_check(const zoq_pref_params_t *p)
+int zoq__pref_params_in(const zoq_pref_params_t *in, zoq_pref_params_t *p)
 {
-    if (p == NULL)
-        return zoq__pref_bad("the params are NULL");
-    if (!zoq__pref_in_size_ok(p, sizeof *p))
-        return zoq__pref_bad("params.size %zu is too small or its unknown tail is not zero "
-                             "(this build's struct is %zu bytes)", p->size, sizeof *p);
+    zoq_pref_params_t d;
+    zoq_pref_params_default(ZOQ_LOSS_DPO, &d);
+    ZOQ__PREF_TRY(zoq__sized_in(NULL, "params", &d, in, sizeof d));
+    if (d.loss != ZOQ_LOSS_DPO && d.loss >= 0 && d.loss < ZOQ_PREF_LOSS_COUNT) {
+        /* the loss is read: default the fields past in's size by it */
+        const int32_t loss = d.loss;
+        zoq_pref_params_default(loss, &d);
+        zoq__sized_peek(&d, in, sizeof d);
+    }
+    *p = d;
+    return ZOQ_OK;
+}
+
+/* Whether the params read by zoq__pref_params_in are valid for their loss. */
+static int params_valid(const zoq_pref_params_t *p)
+{
     if (p->loss < 0 || p->loss >= ZOQ_PREF_LOSS_COUNT)
         return zoq__pref_bad("params.loss %d is not a zoq_pref_loss_t (0..%d)", (int)p->loss,
                              ZOQ_PREF_LOSS_COUNT - 1);
@@ -118,6 +129,15 @@ int zoq_pref_params_check(const zoq_pref_params_t *p)
         return zoq__pref_bad("%s: params.desirable_weight = %g and undesirable_weight = %g "
                              "must be > 0", ln, p->desirable_weight, p->undesirable_weight);
     return ZOQ_OK;
+}
+
+int zoq_pref_params_check(const zoq_pref_params_t *p)
+{
+    if (p == NULL)
+        return zoq__pref_bad("the params are NULL");
+    zoq_pref_params_t v;
+    ZOQ__PREF_TRY(zoq__pref_params_in(p, &v));
+    return params_valid(&v);
 }
 
 /* ---- validation of the batch ---------------------------------------------- */
@@ -363,21 +383,21 @@ static void kto_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
-int zoq_pref_loss_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
+int zoq_pref_loss_eval(const zoq_pref_params_t *p_in, const zoq_pref_batch_t *b_in,
                        const zoq_pref_aero_t *aero, zoq_pref_result_t *out)
 {
-    if (p == NULL || b == NULL || out == NULL)
+    if (p_in == NULL || b_in == NULL || out == NULL)
         return zoq__pref_bad("zoq_pref_loss_eval: %s is NULL",
-                             p == NULL ? "params" : b == NULL ? "batch" : "out");
-    int st = zoq_pref_params_check(p);
-    if (st != ZOQ_OK)
-        return st;
-    if (!zoq__pref_in_size_ok(b, sizeof *b))
-        return zoq__pref_bad("batch.size %zu is too small or its unknown tail is not zero "
-                             "(this build's struct is %zu bytes)", b->size, sizeof *b);
-    if (!zoq__pref_out_size_ok(out, sizeof *out))
-        return zoq__pref_bad("out.size %zu is smaller than this build's result (%zu bytes)",
-                             out->size, sizeof *out);
+                             p_in == NULL ? "params" : b_in == NULL ? "batch" : "out");
+    zoq_pref_params_t pv;
+    zoq_pref_batch_t bv = {0};
+    ZOQ__PREF_TRY(zoq__pref_params_in(p_in, &pv));
+    ZOQ__PREF_TRY(params_valid(&pv));
+    ZOQ__PREF_TRY(zoq__sized_in(NULL, "batch", &bv, b_in, sizeof bv));
+    ZOQ__PREF_TRY(zoq__sized_out_ok(NULL, "out", out, sizeof *out));
+    const zoq_pref_params_t *p = &pv;
+    const zoq_pref_batch_t *b = &bv;
+    int st;
     if (b->n <= 0)
         return zoq__pref_bad("batch.n = %lld must be > 0", (long long)b->n);
 
@@ -403,9 +423,10 @@ int zoq_pref_loss_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
     if (st != ZOQ_OK)
         return st;
 
-    /* Compute into a copy so that the caller's struct is written once, whole. */
-    zoq_pref_result_t r;
-    memcpy(&r, out, sizeof r);
+    /* Compute into a copy so that the caller's struct is written once, whole;
+     * the caller's array pointers are the ones its struct's version has. */
+    zoq_pref_result_t r = {.size = sizeof r};
+    zoq__sized_peek(&r, out, sizeof r);
     switch (p->loss) {
     case ZOQ_LOSS_KTO:
         kto_eval(p, b, &r);
@@ -424,7 +445,6 @@ int zoq_pref_loss_eval(const zoq_pref_params_t *p, const zoq_pref_batch_t *b,
         return zoq__pref_bad("%s: the loss is NaN: the inputs are beyond what a double holds "
                              "(e.g. advantages or log-prob ratios that overflow)",
                              loss_names[p->loss]);
-    r.size = out->size;
-    memcpy(out, &r, sizeof r);
+    zoq__sized_out(out, &r, sizeof r);
     return ZOQ_OK;
 }

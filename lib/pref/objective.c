@@ -78,18 +78,21 @@ static void *dup_array(const void *src, int64_t n, size_t size)
     return d;
 }
 
-static int desc_check(const zoq_pref_objective_desc_t *d)
+/* Reads the caller's desc `in` into *d and its params into *p (fields their
+ * versions do not have take their defaults) and checks them. */
+static int read_desc(const zoq_pref_objective_desc_t *in, zoq_pref_objective_desc_t *d,
+                     zoq_pref_params_t *p)
 {
-    if (!zoq__pref_in_size_ok(d, sizeof *d))
-        return zoq__pref_bad("desc.size %zu is too small or its unknown tail is not zero "
-                             "(this build's struct is %zu bytes)", d->size, sizeof *d);
+    memset(d, 0, sizeof *d);
+    ZOQ__PREF_TRY(zoq__sized_in(NULL, "desc", d, in, sizeof *d));
     if (d->params == NULL || d->scorer == NULL)
         return zoq__pref_bad("desc.%s is NULL", d->params == NULL ? "params" : "scorer");
     ZOQ__PREF_TRY(zoq_pref_params_check(d->params));
+    ZOQ__PREF_TRY(zoq__pref_params_in(d->params, p));
     const int64_t n = d->n_items;
     if (n <= 0 || n > INT64_MAX / 2 / (int64_t)sizeof(double))
         return zoq__pref_bad("desc.n_items = %lld must be > 0 (and addressable)", (long long)n);
-    const int L = d->params->loss;
+    const int L = p->loss;
     if (L == ZOQ_LOSS_KTO) {
         if (d->labels == NULL)
             return zoq__pref_bad("kto: desc.labels is NULL");
@@ -107,19 +110,21 @@ static int desc_check(const zoq_pref_objective_desc_t *d)
     return ZOQ_OK;
 }
 
-int zoq_pref_objective_create(const zoq_pref_objective_desc_t *desc,
+int zoq_pref_objective_create(const zoq_pref_objective_desc_t *desc_in,
                               zoq_pref_objective_t **out)
 {
-    if (desc == NULL || out == NULL)
+    if (desc_in == NULL || out == NULL)
         return zoq__pref_bad("zoq_pref_objective_create: %s is NULL",
-                             desc == NULL ? "desc" : "out");
-    ZOQ__PREF_TRY(desc_check(desc));
+                             desc_in == NULL ? "desc" : "out");
+    zoq_pref_objective_desc_t dv;
+    zoq_pref_params_t pv;
+    ZOQ__PREF_TRY(read_desc(desc_in, &dv, &pv));
+    const zoq_pref_objective_desc_t *desc = &dv;
     zoq_pref_objective_t *o = calloc(1, sizeof *o);
     if (o == NULL)
         return zoq__fail(NULL, ZOQ_E_NOMEM, "objective: out of memory");
-    const int L = desc->params->loss;
-    memcpy(&o->params, desc->params, sizeof o->params);
-    o->params.size = sizeof o->params;
+    const int L = pv.loss;
+    o->params = pv;
     o->n_items = desc->n_items;
     o->paired = L != ZOQ_LOSS_KTO && !is_group_loss(L);
     o->n_seqs = o->paired ? 2 * o->n_items : o->n_items;
@@ -341,15 +346,13 @@ int zoq_pref_objective_last(const zoq_pref_objective_t *obj, zoq_pref_result_t *
 {
     if (obj == NULL || out == NULL)
         return zoq__pref_bad("zoq_pref_objective_last: %s is NULL", obj == NULL ? "obj" : "out");
-    if (!zoq__pref_out_size_ok(out, sizeof *out))
-        return zoq__pref_bad("out.size %zu is smaller than this build's result (%zu bytes)",
-                             out->size, sizeof *out);
+    ZOQ__PREF_TRY(zoq__sized_out_ok(NULL, "out", out, sizeof *out));
     if (!obj->has_last)
         return zoq__fail(NULL, ZOQ_E_STATE, "objective: no evaluation has succeeded yet");
-    zoq_pref_result_t r = obj->last;
-    r.size = out->size;
-    r.item_losses = out->item_losses;
-    r.advantages = out->advantages;
-    memcpy(out, &r, sizeof r);
+    zoq_pref_result_t r = obj->last, mine = {.size = sizeof mine};
+    zoq__sized_peek(&mine, out, sizeof mine); /* the caller's array pointers stay */
+    r.item_losses = mine.item_losses;
+    r.advantages = mine.advantages;
+    zoq__sized_out(out, &r, sizeof r);
     return ZOQ_OK;
 }

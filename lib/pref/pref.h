@@ -29,20 +29,15 @@ double zoq__norm_two_sided_p(double z);
 
 /* ---- size-prefixed structs ---------------------------------------------- */
 
-/* An input struct is accepted when the caller's size covers this version's
- * struct and any bytes beyond it (fields of a newer version) are zero: the
- * newer half of lib/core/abi.h's rule. None of these structs has grown yet,
- * so no older, smaller version of them exists to default. */
-static inline int zoq__pref_in_size_ok(const void *s, size_t ours)
-{
-    return *(const size_t *)s >= ours && zoq__sized_tail_zero(s, ours);
-}
+/* Every preference struct follows lib/core/abi.h's growth rule: inputs are
+ * read through zoq__sized_in into a copy pre-filled with their defaults,
+ * outputs are written through zoq__sized_out. */
 
-/* An output struct is accepted when it is at least this version's size. */
-static inline int zoq__pref_out_size_ok(const void *s, size_t ours)
-{
-    return *(const size_t *)s >= ours;
-}
+/* Reads the caller's params *in into *p: fields an older, smaller struct
+ * does not reach take the defaults of its loss (DPO's if it does not reach
+ * the loss either). ZOQ_E_INVALID, with a message, for a size of no version
+ * or a nonzero tail past this build's struct; *p is then unchanged. */
+int zoq__pref_params_in(const zoq_pref_params_t *in, zoq_pref_params_t *p);
 
 /* ---- loss kernels -------------------------------------------------------- */
 

@@ -14,9 +14,7 @@ int zoq_pref_evaluate(const double *chosen_scores, const double *rejected_scores
         return zoq__pref_bad("zoq_pref_evaluate: out is NULL");
     if (n <= 0)
         return zoq__pref_bad("zoq_pref_evaluate: n = %lld pairs, must be > 0", (long long)n);
-    if (!zoq__pref_out_size_ok(out, sizeof *out))
-        return zoq__pref_bad("out.size %zu is smaller than this build's zoq_pref_eval_t "
-                             "(%zu bytes)", out->size, sizeof *out);
+    ZOQ__PREF_TRY(zoq__sized_out_ok(NULL, "out", out, sizeof *out));
     ZOQ__PREF_TRY(zoq__pref_need("chosen_scores", chosen_scores, n, 0));
     ZOQ__PREF_TRY(zoq__pref_need("rejected_scores", rejected_scores, n, 0));
 
@@ -34,12 +32,11 @@ int zoq_pref_evaluate(const double *chosen_scores, const double *rejected_scores
         const double d = (chosen_scores[i] - rejected_scores[i]) - mean;
         ss += d * d;
     }
-    out->n = n;
-    out->correct = correct;
-    out->ties = ties;
-    out->accuracy = (double)correct / (double)n;
-    out->mean_margin = mean;
-    out->sd_margin = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
+    const zoq_pref_eval_t e = {
+        .size = sizeof e, .n = n, .correct = correct, .ties = ties,
+        .accuracy = (double)correct / (double)n, .mean_margin = mean,
+        .sd_margin = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0};
+    zoq__sized_out(out, &e, sizeof e);
     return ZOQ_OK;
 }
 
@@ -122,27 +119,30 @@ int zoq_pref_guard_default(zoq_pref_guard_t *out)
     return ZOQ_OK;
 }
 
-static int eval_ok(const char *what, const zoq_pref_eval_t *e)
+/* Reads the caller's evaluation `in` into *e (fields it is too old to have
+ * as 0) and checks it. */
+static int eval_in(const char *what, const zoq_pref_eval_t *in, zoq_pref_eval_t *e)
 {
-    if (e == NULL)
+    if (in == NULL)
         return zoq__pref_bad("guard: %s is NULL", what);
-    if (!zoq__pref_in_size_ok(e, sizeof *e))
-        return zoq__pref_bad("guard: %s.size %zu is too small or its unknown tail is not "
-                             "zero (this build's struct is %zu bytes)", what, e->size, sizeof *e);
+    memset(e, 0, sizeof *e);
+    ZOQ__PREF_TRY(zoq__sized_in(NULL, what, e, in, sizeof *e));
     ZOQ__PREF_TRY(counts_ok(what, e->correct, e->n));
     if (!isfinite(e->mean_margin))
         return zoq__pref_bad("guard: %s.mean_margin = %g is not finite", what, e->mean_margin);
     return ZOQ_OK;
 }
 
-int zoq_pref_guard_decide(const zoq_pref_guard_t *g, const zoq_pref_eval_t *before,
-                          const zoq_pref_eval_t *after, int *deploy, double *p_value)
+int zoq_pref_guard_decide(const zoq_pref_guard_t *g_in, const zoq_pref_eval_t *before_in,
+                          const zoq_pref_eval_t *after_in, int *deploy, double *p_value)
 {
-    if (g == NULL || deploy == NULL)
-        return zoq__pref_bad("zoq_pref_guard_decide: %s is NULL", g == NULL ? "g" : "deploy");
-    if (!zoq__pref_in_size_ok(g, sizeof *g))
-        return zoq__pref_bad("guard.size %zu is too small or its unknown tail is not zero "
-                             "(this build's struct is %zu bytes)", g->size, sizeof *g);
+    if (g_in == NULL || deploy == NULL)
+        return zoq__pref_bad("zoq_pref_guard_decide: %s is NULL",
+                             g_in == NULL ? "g" : "deploy");
+    zoq_pref_guard_t gv;
+    zoq_pref_guard_default(&gv);
+    ZOQ__PREF_TRY(zoq__sized_in(NULL, "guard", &gv, g_in, sizeof gv));
+    const zoq_pref_guard_t *g = &gv;
     if (!(g->alpha > 0.0 && g->alpha < 1.0))
         return zoq__pref_bad("guard.alpha = %g must be in (0, 1)", g->alpha);
     if (!(g->min_accuracy_gain >= -1.0 && g->min_accuracy_gain <= 1.0))
@@ -155,8 +155,10 @@ int zoq_pref_guard_decide(const zoq_pref_guard_t *g, const zoq_pref_eval_t *befo
                              (int)g->require_significant);
     if (g->reserved_ != 0)
         return zoq__pref_bad("guard.reserved_ = %d must be 0", (int)g->reserved_);
-    ZOQ__PREF_TRY(eval_ok("before", before));
-    ZOQ__PREF_TRY(eval_ok("after", after));
+    zoq_pref_eval_t bv, av;
+    ZOQ__PREF_TRY(eval_in("before", before_in, &bv));
+    ZOQ__PREF_TRY(eval_in("after", after_in, &av));
+    const zoq_pref_eval_t *before = &bv, *after = &av;
 
     double z, p;
     ztest(before->correct, before->n, after->correct, after->n, &z, &p);
