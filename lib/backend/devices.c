@@ -16,10 +16,9 @@ int zoq__device_backend(zoq_ctx *ctx, int device, zoq__backend **out)
     if (device == ZOQ_DEVICE_CPU)
         return zoq__ctx_backend(ctx, out);
     if (!ctx->cuda) {
-        char why[ZOQ__ERRMSG_CAP];
-        int rc = zoq__plugin_load("cuda", &ctx->cuda, why, sizeof why);
+        int rc = zoq__plugin_load("cuda", &ctx->cuda);
         if (rc != ZOQ_OK)
-            return zoq__fail(ctx, rc, "CUDA backend unavailable: %s", why);
+            return zoq__fail_wrap(ctx, rc, "CUDA backend unavailable");
     }
     *out = ctx->cuda->be;
     return ZOQ_OK;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "zoq.h"
 
 static int host_alloc(zoq__backend *be, size_t bytes, void **out)
@@ -67,48 +68,42 @@ static void complete(const zoq__backend_iface *in, zoq__backend_iface *out)
         out->last_error = no_error;
 }
 
-/* Checks and opens one existing file. */
-static int open_file(zoq__plugin *pl, char *err, size_t cap)
+/* Checks and opens one existing file; a failure leaves this thread's message. */
+static int open_file(zoq__plugin *pl)
 {
     const char *path = pl->path;
     pl->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!pl->handle) {
         const char *why = dlerror();
-        snprintf(err, cap, "cannot load %s: %s", path, why ? why : "dlopen failed");
-        return ZOQ_E_UNSUPPORTED;
+        return zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "cannot load %s: %s", path,
+                         why ? why : "dlopen failed");
     }
     zoq__plugin_entry_fn entry;
     void *sym = dlsym(pl->handle, ZOQ__PLUGIN_ENTRY);
     memcpy(&entry, &sym, sizeof entry); /* object to function pointer, as POSIX allows */
-    if (!sym) {
-        snprintf(err, cap, "%s exports no %s(): not a zoq backend plugin", path,
-                 ZOQ__PLUGIN_ENTRY);
-        return ZOQ_E_VERSION;
-    }
+    if (!sym)
+        return zoq__fail(NULL, ZOQ_E_VERSION, "%s exports no %s(): not a zoq backend plugin",
+                         path, ZOQ__PLUGIN_ENTRY);
     const zoq__plugin_entry *e = entry();
-    if (!e || e->abi != ZOQ__BACKEND_ABI || !e->iface || e->iface->abi != ZOQ__BACKEND_ABI) {
-        snprintf(err, cap, "%s speaks backend ABI %u, this libzoq %u: rebuild the plugin "
-                 "against this zoq", path,
-                 !e ? 0u : e->abi != ZOQ__BACKEND_ABI || !e->iface ? e->abi : e->iface->abi,
-                 (unsigned)ZOQ__BACKEND_ABI);
-        return ZOQ_E_VERSION;
-    }
+    if (!e || e->abi != ZOQ__BACKEND_ABI || !e->iface || e->iface->abi != ZOQ__BACKEND_ABI)
+        return zoq__fail(NULL, ZOQ_E_VERSION, "%s speaks backend ABI %u, this libzoq %u: "
+                         "rebuild the plugin against this zoq", path,
+                         !e ? 0u : e->abi != ZOQ__BACKEND_ABI || !e->iface ? e->abi
+                                                                          : e->iface->abi,
+                         (unsigned)ZOQ__BACKEND_ABI);
     const zoq__backend_iface *in = e->iface;
     if (in->size < ZOQ__BACKEND_IFACE_MIN || !in->run_passes || !in->direction ||
-        !in->destroy || !e->create) {
-        snprintf(err, cap, "%s: interface of %zu bytes lacks required slots (%zu bytes "
-                 "needed, run_passes, direction, destroy and create set)", path, in->size,
-                 (size_t)ZOQ__BACKEND_IFACE_MIN);
-        return ZOQ_E_VERSION;
-    }
+        !in->destroy || !e->create)
+        return zoq__fail(NULL, ZOQ_E_VERSION, "%s: interface of %zu bytes lacks required "
+                         "slots (%zu bytes needed, run_passes, direction, destroy and create "
+                         "set)", path, in->size, (size_t)ZOQ__BACKEND_IFACE_MIN);
     complete(in, &pl->iface);
     const char *why = NULL;
     int rc = e->create(&pl->be, &why);
     if (rc != ZOQ_OK) {
         pl->be = NULL;
-        snprintf(err, cap, "%s cannot start (%s)%s%s", path, zoq_strerror(rc), why ? ": " : "",
-                 why ? why : "");
-        return rc;
+        return zoq__fail(NULL, rc, "%s cannot start (%s)%s%s", path, zoq_strerror(rc),
+                         why ? ": " : "", why ? why : "");
     }
     pl->be->iface = &pl->iface;
     return ZOQ_OK;
@@ -134,13 +129,11 @@ static int own_dir(char *dir, size_t cap)
     return 1;
 }
 
-int zoq__plugin_load(const char *name, zoq__plugin **out, char *err, size_t cap)
+int zoq__plugin_load(const char *name, zoq__plugin **out)
 {
     zoq__plugin *pl = calloc(1, sizeof *pl);
-    if (!pl) {
-        snprintf(err, cap, "out of memory loading the %s backend", name);
-        return ZOQ_E_NOMEM;
-    }
+    if (!pl)
+        return zoq__fail(NULL, ZOQ_E_NOMEM, "out of memory loading the %s backend", name);
     const char *env = secure_getenv("ZOQ_BACKEND_PATH");
     char self[4096];
     const char *dirs = env ? env : own_dir(self, sizeof self) ? self : "";
@@ -153,7 +146,7 @@ int zoq__plugin_load(const char *name, zoq__plugin **out, char *err, size_t cap)
             snprintf(pl->path, sizeof pl->path, "%.*s/libzoq-%s.so", (int)len, p, name) <
                 (int)sizeof pl->path &&
             access(pl->path, F_OK) == 0) {
-            int rc = open_file(pl, err, cap);
+            int rc = open_file(pl);
             if (rc == ZOQ_OK) {
                 *out = pl;
                 return ZOQ_OK;
@@ -165,15 +158,13 @@ int zoq__plugin_load(const char *name, zoq__plugin **out, char *err, size_t cap)
     }
     free(pl);
     if (env)
-        snprintf(err, cap, "no libzoq-%s.so in ZOQ_BACKEND_PATH=\"%s\" (absolute directories "
-                 "only)", name, env);
-    else if (dirs[0])
-        snprintf(err, cap, "no libzoq-%s.so in %s (the directory of libzoq); set "
-                 "ZOQ_BACKEND_PATH to search elsewhere", name, dirs);
-    else
-        snprintf(err, cap, "no libzoq-%s.so: libzoq's own directory is unknown (static "
-                 "build?) and ZOQ_BACKEND_PATH is unset", name);
-    return ZOQ_E_UNSUPPORTED;
+        return zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "no libzoq-%s.so in ZOQ_BACKEND_PATH=\"%s\" "
+                         "(absolute directories only)", name, env);
+    if (dirs[0])
+        return zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "no libzoq-%s.so in %s (the directory of "
+                         "libzoq); set ZOQ_BACKEND_PATH to search elsewhere", name, dirs);
+    return zoq__fail(NULL, ZOQ_E_UNSUPPORTED, "no libzoq-%s.so: libzoq's own directory is "
+                     "unknown (static build?) and ZOQ_BACKEND_PATH is unset", name);
 }
 
 void zoq__plugin_unload(zoq__plugin *pl)

@@ -21,9 +21,9 @@ typedef struct zoq__plugin {
  * separated by ':') or, when that is unset, from the directory holding
  * libzoq, and creates its backend. On failure returns ZOQ_E_UNSUPPORTED (no
  * such file, cannot load, no device), ZOQ_E_VERSION (not a plugin of this
- * ABI) or ZOQ_E_NOMEM, with a message saying what was searched or refused
- * in err. */
-int zoq__plugin_load(const char *name, zoq__plugin **out, char *err, size_t cap);
+ * ABI) or ZOQ_E_NOMEM, with this thread's message (zoq_last_error(NULL))
+ * saying what was searched or refused. */
+int zoq__plugin_load(const char *name, zoq__plugin **out);
 
 /* Destroys the backend and unloads the plugin. Accepts NULL. */
 void zoq__plugin_unload(zoq__plugin *pl);
