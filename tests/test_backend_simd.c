@@ -55,7 +55,7 @@ static float no_nan(float f)
     return isnan(f) ? 1.5f : f;
 }
 
-static const zoq__tile_ops *simd_sets[3];
+static const zoq__tile_ops *simd_sets[4];
 static int n_simd;
 
 static void find_simd(void)
@@ -66,8 +66,11 @@ static void find_simd(void)
         simd_sets[n_simd++] = zoq__tile_ops_get(ZOQ__ISA_AVX2);
         simd_sets[n_simd++] = zoq__tile_ops_avx2(0); /* f16 in software: CPUs without F16C */
     }
-    if (zoq__tile_ops_get(ZOQ__ISA_AVX512))
-        simd_sets[n_simd++] = zoq__tile_ops_get(ZOQ__ISA_AVX512);
+    if (zoq__tile_ops_get(ZOQ__ISA_AVX512)) {
+        simd_sets[n_simd++] = zoq__tile_ops_avx512(0); /* bf16 by integer rounding */
+        if (zoq__cpu_features() & ZOQ__CPU_AVX512_BF16)
+            simd_sets[n_simd++] = zoq__tile_ops_avx512(1);
+    }
 #endif
     if (n_simd == 0)
         cr_skip_test("this CPU (or build) has no SIMD tile set");
@@ -501,21 +504,27 @@ Test(cpu_features, cpuid_and_xcr0_must_agree)
     const unsigned all = ZOQ__CPU_AVX2 | ZOQ__CPU_F16C | ZOQ__CPU_AVX512;
     const unsigned ymm_only = ZOQ__CPU_AVX2 | ZOQ__CPU_F16C;
     const struct { const char *what; zoq__cpuid_words w; unsigned expect; } cases[] = {
-        {"all enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe7}, all},
-        {"AMX and more state too", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x602e7}, all},
-        {"ZMM state not enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x07}, ymm_only},
-        {"Hi16_ZMM missing", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x67}, ymm_only},
-        {"YMM state not enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe3}, 0},
-        {"OSXSAVE clear", {13, LEAF1_ECX_ALL & ~(1u << 27), LEAF7_EBX_ALL, 0xe7}, 0},
-        {"no AVX bit", {13, LEAF1_ECX_ALL & ~(1u << 28), LEAF7_EBX_ALL, 0xe7}, 0},
-        {"no leaf 7", {6, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe7}, ZOQ__CPU_F16C},
-        {"AVX2 without F16C", {13, LEAF1_ECX_ALL & ~(1u << 29), LEAF7_EBX_ALL, 0xe7},
+        {"all enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe7, 0}, all},
+        {"AMX and more state too", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x602e7, 0}, all},
+        {"ZMM state not enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x07, 0}, ymm_only},
+        {"Hi16_ZMM missing", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0x67, 0}, ymm_only},
+        {"YMM state not enabled", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe3, 0}, 0},
+        {"OSXSAVE clear", {13, LEAF1_ECX_ALL & ~(1u << 27), LEAF7_EBX_ALL, 0xe7, 0}, 0},
+        {"no AVX bit", {13, LEAF1_ECX_ALL & ~(1u << 28), LEAF7_EBX_ALL, 0xe7, 0}, 0},
+        {"no leaf 7", {6, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe7, 0}, ZOQ__CPU_F16C},
+        {"AVX2 without F16C", {13, LEAF1_ECX_ALL & ~(1u << 29), LEAF7_EBX_ALL, 0xe7, 0},
          ZOQ__CPU_AVX2 | ZOQ__CPU_AVX512},
-        {"AVX-512F without DQ", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 17), 0xe7}, ymm_only},
+        {"AVX-512F without DQ", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 17), 0xe7, 0},
+         ymm_only},
         {"AVX2 without FMA (the Gaussian stream's fused steps)",
-         {13, LEAF1_ECX_ALL & ~(1u << 12), LEAF7_EBX_ALL, 0xe7}, ZOQ__CPU_F16C},
-        {"AVX-512 without AVX2", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 5), 0xe7},
-         ZOQ__CPU_F16C}};
+         {13, LEAF1_ECX_ALL & ~(1u << 12), LEAF7_EBX_ALL, 0xe7, 0}, ZOQ__CPU_F16C},
+        {"AVX-512 without AVX2", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL & ~(1u << 5), 0xe7, 0},
+         ZOQ__CPU_F16C},
+        {"AVX512_BF16 and BW", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL | (1u << 30), 0xe7, 1u << 5},
+         all | ZOQ__CPU_AVX512_BF16},
+        {"AVX512_BF16 without BW", {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL, 0xe7, 1u << 5}, all},
+        {"AVX512_BF16 without ZMM state",
+         {13, LEAF1_ECX_ALL, LEAF7_EBX_ALL | (1u << 30), 0x07, 1u << 5}, ymm_only}};
     for (size_t i = 0; i < N_OF(cases); i++)
         cr_expect_eq(zoq__cpu_features_from(&cases[i].w), cases[i].expect, "%s: %#x, want %#x",
                      cases[i].what, zoq__cpu_features_from(&cases[i].w), cases[i].expect);
@@ -526,7 +535,8 @@ Test(cpu_features, cap_names)
     const unsigned all = ZOQ__CPU_AVX2 | ZOQ__CPU_F16C | ZOQ__CPU_AVX512;
     cr_expect_eq(zoq__cpu_features_capped(all, NULL), all);
     cr_expect_eq(zoq__cpu_features_capped(all, "scalar"), 0u);
-    cr_expect_eq(zoq__cpu_features_capped(all, "avx2"), ZOQ__CPU_AVX2 | ZOQ__CPU_F16C);
+    cr_expect_eq(zoq__cpu_features_capped(all | ZOQ__CPU_AVX512_BF16, "avx2"),
+                 ZOQ__CPU_AVX2 | ZOQ__CPU_F16C);
     cr_expect_eq(zoq__cpu_features_capped(all, "avx512"), all);
     cr_expect_eq(zoq__cpu_features_capped(ZOQ__CPU_AVX2, "avx512"), ZOQ__CPU_AVX2);
     cr_expect_eq(zoq__cpu_features_capped(all, "sse9"), all);

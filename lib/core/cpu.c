@@ -12,7 +12,7 @@
 #define ZOQ__X86 1
 #endif
 
-/* CPUID.1:ECX and CPUID.7.0:EBX bits, XCR0 state components. */
+/* CPUID.1:ECX, CPUID.7.0:EBX and CPUID.7.1:EAX bits, XCR0 state components. */
 #define ECX1_FMA (1u << 12)
 #define ECX1_F16C (1u << 29)
 #define ECX1_OSXSAVE (1u << 27)
@@ -20,6 +20,8 @@
 #define EBX7_AVX2 (1u << 5)
 #define EBX7_AVX512F (1u << 16)
 #define EBX7_AVX512DQ (1u << 17)
+#define EBX7_AVX512BW (1u << 30)
+#define EAX7_1_AVX512_BF16 (1u << 5)
 #define XCR0_YMM 0x6u  /* SSE + AVX (upper YMM halves) */
 #define XCR0_ZMM 0xe0u /* opmask, ZMM_Hi256, Hi16_ZMM */
 
@@ -36,6 +38,8 @@ unsigned zoq__cpu_features_from(const zoq__cpuid_words *w)
         f |= ZOQ__CPU_F16C;
     if (zmm && (f & ZOQ__CPU_AVX2) && (b7 & EBX7_AVX512F) && (b7 & EBX7_AVX512DQ))
         f |= ZOQ__CPU_AVX512;
+    if ((f & ZOQ__CPU_AVX512) && (b7 & EBX7_AVX512BW) && (w->leaf7_1_eax & EAX7_1_AVX512_BF16))
+        f |= ZOQ__CPU_AVX512_BF16;
     return f;
 }
 
@@ -60,6 +64,11 @@ static unsigned detect(void)
     if (w.max_leaf >= 7) {
         __cpuid_count(7, 0, a, b, c, d);
         w.leaf7_ebx = b;
+        const uint32_t max_sub = a;
+        if (max_sub >= 1) {
+            __cpuid_count(7, 1, a, b, c, d);
+            w.leaf7_1_eax = a;
+        }
     }
     w.xcr0 = (w.leaf1_ecx & ECX1_OSXSAVE) ? read_xcr0() : 0;
     return zoq__cpu_features_from(&w);

@@ -11,16 +11,19 @@
 enum {
     ZOQ__CPU_AVX2 = 1u << 0,   /* AVX + AVX2 + FMA, YMM state enabled */
     ZOQ__CPU_F16C = 1u << 1,   /* F16C, YMM state enabled */
-    ZOQ__CPU_AVX512 = 1u << 2  /* AVX-512F + DQ (and AVX2), opmask/ZMM state enabled */
+    ZOQ__CPU_AVX512 = 1u << 2, /* AVX-512F + DQ (and AVX2), opmask/ZMM state enabled */
+    ZOQ__CPU_AVX512_BF16 = 1u << 3 /* AVX512_BF16 + BW (and ZOQ__CPU_AVX512) */
 };
 
 /* The raw words the decision reads: CPUID leaf 1 ECX, leaf 7 (subleaf 0)
- * EBX, the highest standard leaf, and XCR0 (0 when OSXSAVE is clear). */
+ * EBX, the highest standard leaf, XCR0 (0 when OSXSAVE is clear) and leaf
+ * 7 subleaf 1 EAX. */
 typedef struct zoq__cpuid_words {
     uint32_t max_leaf;
     uint32_t leaf1_ecx;
     uint32_t leaf7_ebx;
     uint64_t xcr0;
+    uint32_t leaf7_1_eax;
 } zoq__cpuid_words;
 
 /* The features the words grant (a pure function, for tests). */

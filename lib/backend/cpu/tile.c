@@ -113,7 +113,7 @@ const zoq__tile_ops *zoq__tile_ops_get(int isa)
     const unsigned f = zoq__cpu_features();
     const int avx2 = (f & ZOQ__CPU_AVX2) != 0, avx512 = (f & ZOQ__CPU_AVX512) != 0;
     if (isa == ZOQ__ISA_AVX512 || (isa == ZOQ__ISA_BEST && avx512))
-        return avx512 ? zoq__tile_ops_avx512() : NULL;
+        return avx512 ? zoq__tile_ops_avx512((f & ZOQ__CPU_AVX512_BF16) != 0) : NULL;
     if (isa == ZOQ__ISA_AVX2 || (isa == ZOQ__ISA_BEST && avx2))
         return avx2 ? zoq__tile_ops_avx2((f & ZOQ__CPU_F16C) != 0) : NULL;
 #endif

@@ -68,8 +68,10 @@ int zoq__tile_isa_from_env(void);
 /* tile_avx2.c: the AVX2 set with f16 by F16C (f16c != 0) or by the scalar
  * conversion; only for CPUs with AVX2. */
 const zoq__tile_ops *zoq__tile_ops_avx2(int f16c);
-/* tile_avx512.c: the AVX-512 set; only for CPUs with AVX-512F and DQ. */
-const zoq__tile_ops *zoq__tile_ops_avx512(void);
+/* tile_avx512.c: the AVX-512 set, bf16 narrowed by AVX512_BF16 (bf16 != 0)
+ * or by integer rounding; only for CPUs with AVX-512F and DQ (and, for
+ * bf16 != 0, AVX512_BF16 and BW). */
+const zoq__tile_ops *zoq__tile_ops_avx512(int bf16);
 #endif
 
 #endif

@@ -35,7 +35,7 @@ typedef __m256i vm; /* all-ones lanes */
 #define I_SRL _mm256_srli_epi32
 #define I_SLL _mm256_slli_epi32
 #define I_GT _mm256_cmpgt_epi32
-#define ANY(m) (!_mm256_testz_si256(m, m))
+#define ANY_NAN(a, b) _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_UNORD_Q))
 #define I_BLEND(a, b, m) _mm256_blendv_epi8(a, b, m)
 #define F_BLEND(a, b, m) _mm256_blendv_ps(a, b, _mm256_castsi256_ps(m))
 #define U8_WIDEN(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
@@ -51,18 +51,12 @@ typedef __m256i vm; /* all-ones lanes */
 
 #include "tile_simd.h"
 
-static void load_f16_soft(const uint16_t *s, int n, float *acc)
-{
-    for (int j = 0; j < n; j++)
-        acc[j] = zoq__f16_to_f32(zoq__get_u16(s + j));
-}
-
 static void store_f16_soft(uint16_t *d, int n, const float *acc)
 {
     for (int j = 0; j < n; j++)
         zoq__put_u16(d + j, zoq__f32_to_f16(acc[j]));
 }
-LOAD_STORE(soft, load_f16_soft, store_f16_soft)
+LOAD_STORE(soft, load_f16_soft, store_f16_soft, store_bf16)
 
 static const zoq__tile_ops avx2_f16c = OPS("avx2+f16c", hw), avx2_soft = OPS("avx2", soft);
 

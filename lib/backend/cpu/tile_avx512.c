@@ -1,7 +1,8 @@
 /* tile_avx512.c - the tile pieces of tile.h with AVX-512F/DQ, 16 elements a
  * vector (the pieces themselves are tile_simd.h's), lane selects through
- * mask registers, f16 by the AVX-512F forms of vcvtph2ps / vcvtps2ph, and
- * the 16-lane generator of noise_avx512.c. AVX-512F has FMA instructions, so
+ * mask registers, f16 by the AVX-512F forms of vcvtph2ps / vcvtps2ph, bf16
+ * narrowed by AVX512_BF16 where the CPU has it (a set of its own), and the
+ * 16-lane generator of noise_avx512.c. AVX-512F has FMA instructions, so
  * -ffp-contract=off is what keeps products and sums separate. Built with
  * -mavx512f -mavx512dq, only on x86; used only where zoq__tile_ops_get()
  * saw AVX-512F and DQ. */
@@ -37,7 +38,7 @@ typedef __mmask16 vm;
 #define I_SRL _mm512_srli_epi32
 #define I_SLL _mm512_slli_epi32
 #define I_GT _mm512_cmpgt_epi32_mask
-#define ANY(m) ((m) != 0)
+#define ANY_NAN(a, b) _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q)
 #define I_BLEND(a, b, m) _mm512_mask_blend_epi32(m, a, b)
 #define F_BLEND(a, b, m) _mm512_mask_blend_ps(m, a, b)
 #define U8_WIDEN(p) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p)))
@@ -51,11 +52,31 @@ typedef __mmask16 vm;
 
 #include "tile_simd.h"
 
-static const zoq__tile_ops avx512 = OPS("avx512", hw);
-
-const zoq__tile_ops *zoq__tile_ops_avx512(void)
+/* AVX512_BF16's vcvtne2ps2bf16 narrows 32 lanes in one instruction, rounding
+ * to nearest even and making NaN quiet with its top bits kept, as
+ * core/convert.h does, but it flushes subnormal inputs to zero: 32 lanes with
+ * a subnormal (vfpclassps, class 0x20) take the integer rounding instead. */
+#define BF16_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512bf16")))
+BF16_TARGET static void store_bf16_ne(uint16_t *d, int n, const float *acc)
 {
-    return &avx512;
+    int j = 0;
+    for (; j + 2 * W <= n; j += 2 * W) {
+        const __m512 lo = LDF(acc + j), hi = LDF(acc + j + W);
+        if (_mm512_fpclass_ps_mask(lo, 0x20) | _mm512_fpclass_ps_mask(hi, 0x20))
+            store_bf16(d + j, 2 * W, acc + j);
+        else
+            _mm512_storeu_si512(d + j, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+    if (j < n)
+        store_bf16(d + j, n - j, acc + j);
+}
+LOAD_STORE(bf16ne, load_f16_hw, store_f16_hw, store_bf16_ne)
+
+static const zoq__tile_ops avx512 = OPS("avx512", hw), avx512_bf16 = OPS("avx512+bf16", bf16ne);
+
+const zoq__tile_ops *zoq__tile_ops_avx512(int bf16)
+{
+    return bf16 ? &avx512_bf16 : &avx512;
 }
 
 #else

@@ -1,8 +1,8 @@
 /* tile_simd.h - the tile pieces of tile.h written once for any x86 SIMD
  * width. tile_avx2.c (8 lanes) and tile_avx512.c (16 lanes) each define the
  * vector layer below and then include this file, which defines the pieces
- * as static functions, LOAD_STORE(suffix, load_f16, store_f16) and
- * OPS(label, suffix) for the width file's zoq__tile_ops tables.
+ * as static functions, LOAD_STORE(suffix, load_f16, store_f16, narrow_bf16)
+ * and OPS(label, suffix) for the width file's zoq__tile_ops tables.
  *
  * Every float operation is the scalar reference's (tile.c) single IEEE
  * operation in its order: separate multiply and add (-ffp-contract=off, no
@@ -16,7 +16,7 @@
  *   ADD, MUL, DIV, SQRT       float arithmetic;  AS_F, AS_I  reinterpret
  *   I_ADD, I_AND, I_OR (a, b); I_SRL, I_SLL (a, n bits)
  *   I_GT(a, b)                mask of lanes with a > b (signed)
- *   ANY(m)                    nonzero when a lane of m is set
+ *   ANY_NAN(a, b)             nonzero when a lane of a or of b is NaN
  *   I_BLEND(a, b, m), F_BLEND(a, b, m)   b in the lanes of m, a elsewhere
  *   U8_WIDEN(p), U16_WIDEN(p) W bytes / 16-bit words, zero-extended to lanes
  *   U16_STORE(p, a)           the low 16 bits of each lane to W words at p
@@ -78,25 +78,34 @@ static void store_bf16(uint16_t *d, int n, const float *acc)
 
 /* The hardware conversions are IEEE's, which is what core/convert.h computes
  * in software, except that the widening quiets a signaling NaN where
- * convert.h keeps it as it is: vectors with a NaN take convert.h's bits in
- * those lanes (sign, all-ones exponent, the payload shifted up), a branch
- * that real parameters never take. */
+ * convert.h keeps it as it is. One unordered compare of two converted
+ * vectors finds a NaN in either; those 2W elements are then converted again
+ * by convert.h, out of line: a branch real parameters never take. */
+__attribute__((noinline)) static void load_f16_soft(const uint16_t *s, int n, float *acc)
+{
+    for (int j = 0; j < n; j++)
+        acc[j] = zoq__f16_to_f32(zoq__get_u16(s + j));
+}
+
 F16_TARGET static void load_f16_hw(const uint16_t *s, int n, float *acc)
 {
     int j = 0;
-    for (; j + W <= n; j += W) {
-        vf f = HALF_LOAD(s + j);
-        const vi x = U16_WIDEN(s + j);
-        const vm nan = I_GT(I_AND(x, I1(0x7FFF)), I1(0x7C00));
-        if (ANY(nan)) {
-            vi bits = I_OR(I_OR(I_SLL(I_AND(x, I1(0x8000)), 16), I1(0x7F800000)),
-                           I_SLL(I_AND(x, I1(0x3FF)), 13));
-            f = F_BLEND(f, AS_F(bits), nan);
-        }
-        STF(acc + j, f);
+    for (; j + 2 * W <= n; j += 2 * W) {
+        const vf f0 = HALF_LOAD(s + j), f1 = HALF_LOAD(s + j + W);
+        STF(acc + j, f0);
+        STF(acc + j + W, f1);
+        if (ANY_NAN(f0, f1))
+            load_f16_soft(s + j, 2 * W, acc + j);
     }
-    for (; j < n; j++)
-        acc[j] = zoq__f16_to_f32(zoq__get_u16(s + j));
+    if (j + W <= n) {
+        const vf f = HALF_LOAD(s + j);
+        STF(acc + j, f);
+        if (ANY_NAN(f, f))
+            load_f16_soft(s + j, W, acc + j);
+        j += W;
+    }
+    if (j < n)
+        load_f16_soft(s + j, n - j, acc + j);
 }
 
 F16_TARGET static void store_f16_hw(uint16_t *d, int n, const float *acc)
@@ -109,8 +118,8 @@ F16_TARGET static void store_f16_hw(uint16_t *d, int n, const float *acc)
 }
 
 /* load_<suffix> / store_<suffix> of tile.h over the three dtypes, with the
- * given f16 conversions. */
-#define LOAD_STORE(suffix, load_f16, store_f16)                                                  \
+ * given f16 conversions and bf16 narrowing. */
+#define LOAD_STORE(suffix, load_f16, store_f16, narrow_bf16)                                     \
     static void load_##suffix(const void *src, int dtype, int64_t i0, int n, float *acc)         \
     {                                                                                            \
         if (dtype == ZOQ_F32)                                                                    \
@@ -127,9 +136,9 @@ F16_TARGET static void store_f16_hw(uint16_t *d, int n, const float *acc)
         else if (dtype == ZOQ_F16)                                                               \
             store_f16((uint16_t *)dst + i0, n, acc);                                             \
         else                                                                                     \
-            store_bf16((uint16_t *)dst + i0, n, acc);                                            \
+            narrow_bf16((uint16_t *)dst + i0, n, acc);                                           \
     }
-LOAD_STORE(hw, load_f16_hw, store_f16_hw)
+LOAD_STORE(hw, load_f16_hw, store_f16_hw, store_bf16)
 
 static void scale(float s, const float *x, int n, float *out)
 {
