@@ -1,5 +1,8 @@
-"""zoq.torch: CPU torch tensors trained in place, tested on an nn.Module."""
+"""zoq.torch: torch tensors trained in place, tested on an nn.Module (CUDA
+tensors host-side through the mock plugin)."""
+import contextlib
 import io
+import os
 import warnings
 
 import numpy as np
@@ -66,8 +69,97 @@ def test_refused_tensors():
     with pytest.raises(TypeError, match="torch.Tensor"):
         zt.as_array(np.zeros(3))
     meta = torch.zeros(3, device="meta")
-    with pytest.raises(zoq.UnsupportedError, match="CPU tensors only"):
+    with pytest.raises(zoq.UnsupportedError, match="a numpy view needs a CPU tensor"):
         zt.as_array(meta)
+    with pytest.raises(zoq.UnsupportedError, match="CPU and CUDA tensors"):
+        zt.Optimizer([meta])
+
+
+# ---- CUDA tensors, host side: the mock plugin of tests/plugin/mock.c is the
+# CPU backend behind the plugin ABI, its "device" memory host memory, so CPU
+# tensors registered as CUDA tensors through it exercise zoq.torch's CUDA
+# path (device descriptors, device materialize, per-device random state) on
+# a machine without a GPU. On a GPU, `make check-gpu` runs the real plugin.
+
+MOCK = os.path.join(os.path.dirname(os.environ.get("ZOQ_LIBRARY", "")), "tests", "plugins",
+                    "full")
+
+
+class Dropped(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(6, 8)
+        self.drop = torch.nn.Dropout(0.25)
+        self.fc2 = torch.nn.Linear(8, 1)
+
+    def forward(self, x):
+        h = self.drop(torch.tanh(self.fc1(x)))
+        return self.fc2(h.to(self.fc2.weight.dtype)).float()
+
+
+def as_if_cuda(monkeypatch):
+    """Makes zoq.torch take CPU tensors for CUDA tensors; returns the log of
+    the CUDA random-state calls."""
+    calls = []
+    monkeypatch.setenv("ZOQ_BACKEND_PATH", MOCK)
+    monkeypatch.setattr(zt, "device_of", lambda t: "cuda")
+    monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "get_rng_state",
+                        lambda d: calls.append(("get", d)) or torch.zeros(1))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, d: calls.append(("set", d)))
+    return calls
+
+
+def train(net, steps, **opts):
+    torch.manual_seed(5)
+    x, y = torch.randn(32, 6), torch.randn(32, 1)
+    opt = zt.Optimizer(net, lr=0.05, eps=1e-3, seed=7, **opts)
+    losses = [opt.step(lambda: torch.nn.functional.mse_loss(net(x), y)).item()
+              for _ in range(steps)]
+    return opt, losses
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(MOCK, "libzoq-cuda.so")),
+                    reason="the mock plugin is built by make check (build/tests/plugins)")
+@pytest.mark.parametrize("opts", [dict(queries=2), dict(optimizer="adam", hessian=1)])
+def test_cuda_tensors_go_through_the_plugin_and_follow_the_cpu(monkeypatch, opts):
+    torch.manual_seed(0)
+    ref = Dropped()
+    dev = Dropped()
+    dev.load_state_dict(ref.state_dict())
+    for net in (ref, dev):
+        net.fc2.to(torch.bfloat16)  # a 16-bit layer: the plugin's bf16 path
+    ref_opt, want = train(ref, 6, **opts)
+    calls = as_if_cuda(monkeypatch)
+    opt, got = train(dev, 6, **opts)
+    assert got == want  # bit for bit, losses and weights
+    for a, b in zip(ref.parameters(), dev.parameters()):
+        assert torch.equal(a, b)
+    assert opt.params["fc1.weight"] is dev.fc1.weight  # kept, not viewed through numpy
+    assert opt.handle and zoq.Optimizer.get(opt, "hessian") == opts.get("hessian", 0)
+    points = 2 * opts.get("queries", 1)  # + and - per query; HiZOO adds θ itself
+    gets = sum(1 for c in calls if c[0] == "get")
+    sets = sum(1 for c in calls if c[0] == "set")
+    assert gets == 6 and sets >= 6 * (points - 1)  # saved once a step, reset at each other point
+    last = len(opt.ask()) - 1  # a perturbed point (HiZOO's first is θ)
+    ref_opt.ask()
+    for name in ("fc1.weight", "fc2.bias"):  # f32 and bf16, written to "device" memory
+        t = opt.materialize_tensor(last, name)
+        assert t.dtype == opt.tensors[name].dtype
+        assert torch.equal(t, ref_opt.materialize_tensor(last, name))
+        assert name != "fc1.weight" or not torch.equal(t, opt.tensors[name])  # perturbed
+        np.testing.assert_array_equal(opt.point_noise(last, name),
+                                      ref_opt.point_noise(last, name))
+    opt.cancel()
+    with pytest.raises(zoq.UnsupportedError, match="CUDA"):
+        opt.save(os.path.join(os.path.dirname(MOCK), "never-written.zoqstate"))
+
+
+def test_cuda_tensors_without_the_plugin_say_why(monkeypatch, tmp_path):
+    as_if_cuda(monkeypatch)
+    monkeypatch.setenv("ZOQ_BACKEND_PATH", str(tmp_path))
+    with pytest.raises(zoq.UnsupportedError, match="CUDA backend unavailable: no libzoq-cuda.so"):
+        zt.Optimizer([torch.zeros(4)])
 
 
 def test_exception_in_closure_restores_the_module():
@@ -247,3 +339,23 @@ def test_closure_errors_and_the_same_tensor_twice():
         zt.Optimizer({"a": w, "b": w})
     with pytest.raises(zoq.ExistsError, match="overlaps"):
         zt.Optimizer({"a": w[:2], "b": w[1:]})
+
+
+def test_add_device_param_checks_its_arguments_and_registers_device_memory(monkeypatch):
+    opt = zoq.Optimizer(lr=0.1)
+    w = np.zeros(5, np.float32)
+    with pytest.raises(ValueError, match="device must be one of"):
+        opt.add_device_param("w", w.ctypes.data, "f32", 5, w, device="cpu")
+    with pytest.raises(TypeError, match="'f32', 'f16' or 'bf16'"):
+        opt.add_device_param("w", w.ctypes.data, "i8", 5, w)
+    if not os.path.exists(os.path.join(MOCK, "libzoq-cuda.so")):
+        pytest.skip("the mock plugin is built by make check (build/tests/plugins)")
+    monkeypatch.setenv("ZOQ_BACKEND_PATH", MOCK)  # "device" memory is host memory there
+    assert opt.add_device_param("w", w.ctypes.data, "f32", 5, w) == 0
+    assert opt.params["w"] is w
+    coef = np.float32(opt.ask()[1].coef)  # θ = 0: the point is coef·z, one f32 rounding
+    np.testing.assert_array_equal(opt.materialize(1, "w", out=np.empty(5, np.float32)),
+                                  coef * opt.point_noise(1, "w"))
+    opt.cancel()
+    with pytest.raises(zoq.UnsupportedError, match="CUDA"):
+        opt.save(os.path.join(os.path.dirname(MOCK), "never-written.zoqstate"))

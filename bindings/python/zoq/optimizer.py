@@ -8,8 +8,8 @@ import numpy as np
 
 from . import _interrupt, _lib
 from ._core import Error, StateError, check, carray, ptr
-from ._generated import (ENUMS, OPTIONS, PARAM_DISABLED, PARAM_LORA_A,  # noqa: F401
-                         PARAM_LORA_B, PARAM_NO_DECAY, PARAM_SCALE)
+from ._generated import (DEVICES, DTYPES, ENUMS, OPTIONS, PARAM_DISABLED,  # noqa: F401
+                         PARAM_LORA_A, PARAM_LORA_B, PARAM_NO_DECAY, PARAM_SCALE)
 from ._lib import lib
 
 # What an objective returns to stop the run (ZOQ_CALLBACK_STOP), and what
@@ -123,6 +123,7 @@ class Optimizer:
         check(lib.zoq_create(C.byref(h)))
         self._h = h
         self._arrays = {}
+        self._device_numel = {}  # elements of each device parameter (no array to ask)
         self._scales = {}
         self._exc = None
         self._closure = None
@@ -246,15 +247,38 @@ class Optimizer:
             raise ValueError("parameter %r must be writable" % name)
         if shape is None and array.ndim == 2:
             shape = array.shape
-        d = _lib.ParamDesc(size=C.sizeof(_lib.ParamDesc), name=name.encode(),
-                           data=array.ctypes.data, dtype=dtype, device=0, numel=array.size,
-                           group=group.encode(),
+        return self._register(name, array.ctypes.data, dtype, DEVICES["cpu"], array.size,
+                              array, group, enabled, flags, shape, stride)
+
+    def add_device_param(self, name, data_ptr, dtype, numel, keep, device="cuda", group="",
+                         enabled=True, flags=0, shape=None):
+        """Registers `numel` elements of device memory at address `data_ptr`
+        (on the current CUDA device; dtype "f32", "f16" or "bf16") in place
+        under `name`; returns its id. The first one loads the CUDA plugin
+        (libzoq-cuda.so; UnsupportedError with the reason when it cannot).
+        `keep` (e.g. the tensor that owns the memory) is held while the
+        parameter is registered. Other arguments as add_param."""
+        if device not in DEVICES or device == "cpu":
+            raise ValueError("device must be one of %s, got %r"
+                             % ([d for d in DEVICES if d != "cpu"], device))
+        if dtype not in ("f32", "f16", "bf16"):
+            raise TypeError("a device parameter's dtype is 'f32', 'f16' or 'bf16', got %r"
+                            % (dtype,))
+        return self._register(name, int(data_ptr), DTYPES[dtype], DEVICES[device], int(numel),
+                              keep, group, enabled, flags, shape, 0)
+
+    def _register(self, name, data, dtype, device, numel, keep, group, enabled, flags, shape,
+                  stride):
+        d = _lib.ParamDesc(size=C.sizeof(_lib.ParamDesc), name=name.encode(), data=data,
+                           dtype=dtype, device=device, numel=numel, group=group.encode(),
                            flags=flags | (0 if enabled else PARAM_DISABLED),
                            rows=shape[0] if shape else 0, cols=shape[1] if shape else 0,
                            stride=stride)
         pid = C.c_int32()
         self._check(lib.zoq_param_add_desc(self.handle, C.byref(d), C.byref(pid)))
-        self._arrays[name] = array
+        self._arrays[name] = keep
+        if device != DEVICES["cpu"]:
+            self._device_numel[name] = numel
         return pid.value
 
     @property
@@ -439,16 +463,21 @@ class Optimizer:
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("out must be a writable C-contiguous %s array of %d elements"
                              % (a.dtype, a.size))
-        self._check(lib.zoq_materialize(self.handle, int(point), self.param_id(name),
-                                        out.ctypes.data))
+        self._materialize_to(point, name, out.ctypes.data)
         return out
+
+    def _materialize_to(self, point, name, address):
+        """zoq_materialize of parameter `name` into memory at `address` (on
+        the parameter's device)."""
+        self._check(lib.zoq_materialize(self.handle, int(point), self.param_id(name), address))
 
     def point_noise(self, point, name, offset=0, count=None, out=None):
         """The f32 direction of point `point` for elements [offset,
         offset+count) of parameter `name` (all from offset by default)."""
         pid = self.param_id(name)
         if count is None:
-            count = self._arrays[name].size - offset
+            count = self._device_numel.get(name, None) or self._arrays[name].size
+            count -= offset
         out = np.empty(count, np.float32) if out is None else \
             carray(out, np.float32, "out", count, writable=True)
         self._check(lib.zoq_point_noise(self.handle, int(point), pid, int(offset), int(count),

@@ -1,4 +1,4 @@
-"""zoq for CPU torch tensors, in place and without copies: a torch.optim
+"""zoq for torch tensors, CPU and CUDA, in place and without copies: a torch.optim
 optimizer that needs no gradients.
 
     import zoq.torch
@@ -10,9 +10,16 @@ The tensors' storage is registered with zoq through numpy views that share
 it (float32, float16; bfloat16 as its 16-bit pattern). Frozen parameters
 (requires_grad=False) are left out, as torch.optim leaves them alone. Each
 step evaluates every point with the same torch random numbers (dropout
-masks), fresh ones each step. CUDA tensors raise UnsupportedError: the
-CUDA plugin serves device buffers registered from C; these bindings
-register host arrays only.
+masks), fresh ones each step.
+
+CUDA tensors are registered in place too, as device memory of the CUDA
+plugin (libzoq-cuda.so, `make cuda`; docs/backends.md): zoq perturbs and
+updates them with its own kernels on the legacy default stream, which
+PyTorch's default stream waits for; the plugin is built to follow the CPU
+trajectory bit for bit (not yet observed on a GPU: docs/backends.md, "What
+has been verified on a GPU"). Their random state (dropout on the GPU) is reset per point as
+the CPU's is. State files refuse contexts with CUDA tensors (save() raises
+UnsupportedError).
 """
 import contextlib
 import os
@@ -30,20 +37,37 @@ from ._core import StateError, UnsupportedError
 GROUP_KEYS = ("params", "param_names", "lr", "weight_decay", "initial_lr")
 
 
-def as_array(t, name="tensor"):
-    """A numpy array sharing the storage of CPU tensor t (no copy)."""
+#: zoq's dtype name of each torch dtype it trains.
+_DTYPES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+
+def _check_tensor(t, name):
     if not isinstance(t, torch.Tensor):
         raise TypeError("%s must be a torch.Tensor, got %s" % (name, type(t).__name__))
-    if t.device.type != "cpu":
-        raise UnsupportedError(-12, "%s is on %s; zoq.torch handles CPU tensors only"
-                               % (name, t.device))
     if not t.is_contiguous():
         raise ValueError("%s must be contiguous (call .contiguous() and register that)" % name)
+    if t.dtype not in _DTYPES:
+        raise TypeError("%s must be float32, float16 or bfloat16, got %s" % (name, t.dtype))
+
+
+def device_of(t):
+    """zoq's device name for tensor t: "cpu" or "cuda" (UnsupportedError
+    for any other)."""
+    if t.device.type not in ("cpu", "cuda"):
+        raise UnsupportedError(-12, "a tensor on %s: zoq.torch trains CPU and CUDA tensors"
+                               % t.device)
+    return t.device.type
+
+
+def as_array(t, name="tensor"):
+    """A numpy array sharing the storage of CPU tensor t (no copy)."""
+    _check_tensor(t, name)
+    if t.device.type != "cpu":
+        raise UnsupportedError(-12, "%s is on %s; a numpy view needs a CPU tensor"
+                               % (name, t.device))
     t = t.detach()
     if t.dtype == torch.bfloat16:
         return t.view(torch.int16).numpy().view(np.uint16)
-    if t.dtype not in (torch.float32, torch.float16):
-        raise TypeError("%s must be float32, float16 or bfloat16, got %s" % (name, t.dtype))
     return t.numpy()
 
 
@@ -86,7 +110,8 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
     (requires_grad=False) are not registered. options: zoq options by name
     (lr=1e-3, eps=1e-3, queries=4, optimizer="adam", ...).
     common_random_numbers (default True): every evaluation of a step starts
-    from the same torch CPU random state, so dropout masks (and random
+    from the same torch random state (the CPU's and that of each CUDA
+    device holding a registered tensor), so dropout masks (and random
     batches drawn in the closure) are the same at each point of a step and
     new at each step; False leaves torch's generator alone.
     """
@@ -97,6 +122,7 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
                             "param group with weight_decay=0")
         _opt.Optimizer.__init__(self, (), **options)
         self.tensors = {}
+        self._cuda_devices = set()  # devices of the registered CUDA tensors
         self.common_random_numbers = common_random_numbers
         self.report = None  # the Report of the last step()
         self._modules_watched, self._buffers_warned = [], False
@@ -191,16 +217,30 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
     # ---- tensors -----------------------------------------------------------
     def add_tensor(self, name, tensor, **kw):
         """Registers one more tensor (keywords as Optimizer.add_param),
-        outside the param groups."""
-        pid = self.add_param(name, as_array(tensor, name), **kw)
+        outside the param groups: a CPU tensor through a numpy view, a CUDA
+        tensor as device memory (on its own device)."""
+        _check_tensor(tensor, name)
+        if device_of(tensor) == "cpu":
+            pid = self.add_param(name, as_array(tensor, name), **kw)
+        else:
+            shape = kw.pop("shape", tuple(tensor.shape) if tensor.dim() == 2 else None)
+            with torch.cuda.device(tensor.device):
+                pid = self.add_device_param(name, tensor.data_ptr(), _DTYPES[tensor.dtype],
+                                            tensor.numel(), tensor, device="cuda", shape=shape,
+                                            **kw)
+            self._cuda_devices.add(tensor.device)
         self.tensors[name] = tensor
         return pid
 
     def materialize_tensor(self, point, name):
-        """Parameter `name` at point `point` of the pending step, as a new tensor."""
+        """Parameter `name` at point `point` of the pending step, as a new
+        tensor on the parameter's device."""
         t = self.tensors[name]
         out = torch.empty_like(t, memory_format=torch.contiguous_format)
-        self.materialize(point, name, out=as_array(out, name))
+        if device_of(t) == "cpu":
+            self.materialize(point, name, out=as_array(out, name))
+        else:
+            self._materialize_to(point, name, out.data_ptr())
         return out
 
     # ---- the step ----------------------------------------------------------
@@ -233,12 +273,17 @@ class Optimizer(_opt.Optimizer, torch.optim.Optimizer):
             return closure
         start = {}
 
+        cuda = sorted(self._cuda_devices, key=lambda d: d.index or 0)
+
         def closure_crn():
             step = self.current_eval.step
             if start.get("step") == step:
                 torch.set_rng_state(start["state"])
+                for d, s in zip(cuda, start["cuda"]):
+                    torch.cuda.set_rng_state(s, d)
             else:
                 start["step"], start["state"] = step, torch.get_rng_state()
+                start["cuda"] = [torch.cuda.get_rng_state(d) for d in cuda]
             return closure()
         return closure_crn
 
