@@ -13,7 +13,8 @@
  * ZOQ_CPU_ISA=avx2 (`_avx2` lines): what AVX-512 adds, in the same run.
  * Usage: step_bench [max_numel] [reps]  (defaults 1e8, 5; ZOQ_BENCH_MAX caps
  * max_numel too). Prints `name value unit` lines; writes
- * bench/results/step.json. */
+ * bench/results/step.json, and dtype.json: the 16-bit Rademacher step over
+ * the f32 one at 1e7 and max_numel, timed interleaved (dtype_ratios). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
@@ -212,9 +213,8 @@ static void one_row(void *w, const cfg *c, int fused, int reps, const char *sz, 
     fflush(stdout);
 }
 
-/* Measures every configuration of one buffer: both distributions, n = 1
- * and 4 (or only 1 when `full` is 0), 1 and 2 threads. */
-static void measure(int64_t n, int dtype, int full, int reps)
+/* n parameters of dtype, values 0 .. 1 (64-byte aligned; free() it). */
+static void *init_buffer(int64_t n, int dtype)
 {
     size_t bytes = (size_t)n * (dtype == ZOQ_F32 ? 4u : 2u);
     void *w = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
@@ -228,6 +228,15 @@ static void measure(int64_t n, int dtype, int full, int reps)
             ((uint16_t *)w)[i] = dtype == ZOQ_F16 ? (uint16_t)(0x3000 + i % 1000)
                                                    : (uint16_t)(0x3C00 + i % 1000);
     }
+    return w;
+}
+
+/* Measures every configuration of one buffer: both distributions, n = 1
+ * and 4 (or only 1 when `full` is 0), 1 and 2 threads. */
+static void measure(int64_t n, int dtype, int full, int reps)
+{
+    size_t bytes = (size_t)n * (dtype == ZOQ_F32 ? 4u : 2u);
+    void *w = init_buffer(n, dtype);
     char sz[32];
     size_name(n, sz, sizeof sz);
     for (int threads = 1; threads <= (full ? 2 : 1); threads++) {
@@ -254,6 +263,48 @@ static void measure(int64_t n, int dtype, int full, int reps)
     free(w);
 }
 
+/* Issue 20: the 16-bit Rademacher step against the f32 one, per parameter,
+ * zoq_run central n = 1, 1 thread. The three buffers are timed in turn,
+ * `reps` rounds of f32, f16, bf16 (each round the median of `reps` steps),
+ * so that a change of load hits all three alike; the ratios are of the
+ * medians over rounds, in wall time and in the thread's CPU time. Appends
+ * one JSON object per line to bench/results/dtype.json. */
+static void dtype_ratios(int64_t n, int reps)
+{
+    void *w[3];
+    double wall[3][MAX_REPS], cpu[3][MAX_REPS];
+    for (int d = ZOQ_F32; d <= ZOQ_BF16; d++)
+        w[d] = init_buffer(n, d);
+    for (int r = 0; r < reps; r++)
+        for (int d = ZOQ_F32; d <= ZOQ_BF16; d++) {
+            cfg c = {n, d, ZOQ_DIST_RADEMACHER, 1, 1, NULL};
+            long long passes;
+            wall[d][r] = 1e9 * step_time(w[d], &c, 1, reps, &cpu[d][r], &passes) / (double)n;
+            cpu[d][r] *= 1e9 / (double)n;
+        }
+    double mw[3], mc[3];
+    for (int d = ZOQ_F32; d <= ZOQ_BF16; d++) {
+        mw[d] = median(wall[d], reps);
+        mc[d] = median(cpu[d], reps);
+        free(w[d]);
+    }
+    char sz[32];
+    size_name(n, sz, sizeof sz);
+    FILE *f = fopen("bench/results/dtype.json", "a");
+    if (!f)
+        exit(1);
+    for (int d = ZOQ_F16; d <= ZOQ_BF16; d++) {
+        printf("zoq_run_%s_%s_over_f32_rademacher_t1 %.2f x\n", sz, dtype_name[d], mw[d] / mw[0]);
+        printf("zoq_run_%s_%s_over_f32_rademacher_t1_cpu %.2f x\n", sz, dtype_name[d],
+               mc[d] / mc[0]);
+        fprintf(f, "{\"numel\": %lld, \"dtype\": \"%s\", \"rounds\": %d, \"ns_per_param\": %.4f, "
+                "\"f32_ns_per_param\": %.4f, \"cpu_ns_per_param\": %.4f, "
+                "\"f32_cpu_ns_per_param\": %.4f}\n", (long long)n, dtype_name[d], reps, mw[d],
+                mw[0], mc[d], mc[0]);
+    }
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     int64_t max;
@@ -274,6 +325,9 @@ int main(int argc, char **argv)
         measure(big, dtype, 1, reps);
     if (max > big)
         measure(max, ZOQ_F32, 1, reps);
+    remove("bench/results/dtype.json");
+    for (int64_t n = big; n <= max; n *= 10)
+        dtype_ratios(n, reps);
     fprintf(js, "\n  ]\n}\n");
     fclose(js);
     free(isa_env);

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """summary.py - the figures of issues 6 and 20 from one `make bench` run: reads
 bench/results/step.json (zoq), mezo.json (the MeZO loop in PyTorch),
-lora_batch.json and rng.json (RNG contract 2 against 1), prints `name value
-unit` lines (speedup_vs_mezo, thread speedups, the acceptance checks), writes bench/results/summary.json, the
+lora_batch.json, rng.json (RNG contract 2 against 1) and dtype.json (16-bit
+steps against f32), prints `name value unit` lines (speedup_vs_mezo, thread
+speedups, the acceptance checks), writes bench/results/summary.json, the
 table bench/results/step.md and the plot bench/results/ns_per_param.svg
 (ns/param/step against parameter count; Debian's python3-matplotlib).
 """
@@ -90,6 +91,7 @@ def main():
     if t:
         checks.append(("2 threads >= 1.6x 1 thread", t["value"], t["value"] >= 1.6))
     checks += rng_contract(emit)
+    checks += dtype_ratios(emit)
     if lora:
         for r in lora["results"]:
             if r["queries"] == 4 and r["rows_per_point"] == 8:
@@ -130,6 +132,26 @@ def rng_contract(emit):
         if what in ("fill", "axpy", "run_t1"):
             checks.append((f"Gaussian {what} ({isa}) >= 2x RNG contract 1, same run", ratio,
                            ratio >= 2.0))
+    return checks
+
+
+def dtype_ratios(emit):
+    """Issue 20: the f16 and bf16 Rademacher steps (zoq_run, n = 1, 1 thread) over the f32 one,
+    timed interleaved in one process by step_bench (bench/results/dtype.json, one JSON object
+    per line), in wall time and in the thread's CPU time."""
+    path = os.path.join(RES, "dtype.json")
+    if not os.path.exists(path):
+        return []
+    checks = []
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            size = f"{r['numel']:.0e}".replace("e+0", "e")
+            for clock, key in (("", "ns_per_param"), ("_cpu", "cpu_ns_per_param")):
+                ratio = r[key] / r["f32_" + key]
+                emit(f"{r['dtype']}_over_f32_zoq_run_{size}_rademacher_t1{clock}", ratio, "x")
+                checks.append((f"{r['dtype']} Rademacher step <= 1.2x f32 at {size}"
+                               f"{', CPU time' if clock else ''}, same run", ratio, ratio <= 1.2))
     return checks
 
 
