@@ -3,8 +3,9 @@
  * the CPU has them), Gaussian and Rademacher. Fills go tile by tile (512
  * elements into one reused buffer, as the CPU backend calls it), so this is
  * the generator's cost, not memory traffic. Medians of repeated runs. Also
- * the SIMD paths' Rademacher axpy (acc += c * z without writing z, what the
- * CPU backend's passes call), as `noise_rademacher_axpy_<isa>`.
+ * the SIMD paths' axpys (acc += c * z without writing z, what the CPU
+ * backend's passes call), as `noise_<dist>_axpy_<isa>`, and for the Gaussian
+ * the fill followed by the same sum in a loop, `noise_gaussian_fill_axpy_<isa>`.
  * Usage: noise_bench [elements] [reps]; writes bench/results/noise.json. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -40,19 +41,47 @@ static double time_fill(fill_fn *fill, int dist, size_t n, int reps, double *bes
 }
 
 #ifdef ZOQ__NOISE_AVX2
-/* The Rademacher axpys as fills (dist is Rademacher; out accumulates). */
+/* The axpys as fills (out accumulates). */
 static void axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                       uint64_t offset, size_t count, float *out)
 {
-    (void)dist;
-    zoq__rademacher_axpy_avx2(key, step, query, stream, offset, count, 1e-3f, out);
+    if (dist == ZOQ_DIST_RADEMACHER)
+        zoq__rademacher_axpy_avx2(key, step, query, stream, offset, count, 1e-3f, out);
+    else
+        zoq__gauss_axpy_avx2(key, step, query, stream, offset, count, 1e-3f, out);
 }
 
 static void axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                         uint64_t offset, size_t count, float *out)
 {
+    if (dist == ZOQ_DIST_RADEMACHER)
+        zoq__rademacher_axpy_avx512(key, step, query, stream, offset, count, 1e-3f, out);
+    else
+        zoq__gauss_axpy_avx512(key, step, query, stream, offset, count, 1e-3f, out);
+}
+
+/* Gaussian z filled, then added into out by the formula the axpys fuse. */
+static void fill_axpy(fill_fn *fill, uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                      uint64_t offset, size_t count, float *out)
+{
+    float z[TILE];
+    fill(key, step, query, stream, ZOQ_DIST_GAUSSIAN, offset, count, z);
+    for (size_t j = 0; j < count; j++)
+        out[j] = out[j] + 1e-3f * z[j];
+}
+
+static void fill_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
+                           uint64_t offset, size_t count, float *out)
+{
     (void)dist;
-    zoq__rademacher_axpy_avx512(key, step, query, stream, offset, count, 1e-3f, out);
+    fill_axpy(zoq__noise_fill_avx2, key, step, query, stream, offset, count, out);
+}
+
+static void fill_axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                             int dist, uint64_t offset, size_t count, float *out)
+{
+    (void)dist;
+    fill_axpy(zoq__noise_fill_avx512, key, step, query, stream, offset, count, out);
 }
 #endif
 
@@ -101,18 +130,23 @@ int main(int argc, char **argv)
         }
     }
 #ifdef ZOQ__NOISE_AVX2
-    struct { const char *name; fill_fn *axpy; int ok; } axpy[] = {
-        {"avx2", axpy_avx2, zoq__noise_has_avx2()},
-        {"avx512", axpy_avx512, zoq__noise_has_avx512()}};
-    for (int k = 0; k < 2; k++) {
+    struct { const char *name, *what; fill_fn *axpy; int dist, ok; } axpy[] = {
+        {"avx2", "rademacher_axpy", axpy_avx2, ZOQ_DIST_RADEMACHER, zoq__noise_has_avx2()},
+        {"avx512", "rademacher_axpy", axpy_avx512, ZOQ_DIST_RADEMACHER, zoq__noise_has_avx512()},
+        {"avx2", "gaussian_axpy", axpy_avx2, ZOQ_DIST_GAUSSIAN, zoq__noise_has_avx2()},
+        {"avx512", "gaussian_axpy", axpy_avx512, ZOQ_DIST_GAUSSIAN, zoq__noise_has_avx512()},
+        {"avx2", "gaussian_fill_axpy", fill_axpy_avx2, ZOQ_DIST_GAUSSIAN, zoq__noise_has_avx2()},
+        {"avx512", "gaussian_fill_axpy", fill_axpy_avx512, ZOQ_DIST_GAUSSIAN,
+         zoq__noise_has_avx512()}};
+    for (size_t k = 0; k < sizeof axpy / sizeof axpy[0]; k++) {
         if (!axpy[k].ok)
             continue;
-        double best, ns = time_fill(axpy[k].axpy, ZOQ_DIST_RADEMACHER, n, reps, &best);
-        printf("noise_rademacher_axpy_%s %.4f ns/element\n", axpy[k].name, ns);
+        double best, ns = time_fill(axpy[k].axpy, axpy[k].dist, n, reps, &best);
+        printf("noise_%s_%s %.4f ns/element\n", axpy[k].what, axpy[k].name, ns);
         if (js)
-            fprintf(js, ",\n    {\"dist\": \"rademacher_axpy\", \"impl\": \"%s\", "
-                    "\"ns_per_element\": %.4f, \"min_ns_per_element\": %.4f}", axpy[k].name, ns,
-                    best);
+            fprintf(js, ",\n    {\"dist\": \"%s\", \"impl\": \"%s\", "
+                    "\"ns_per_element\": %.4f, \"min_ns_per_element\": %.4f}", axpy[k].what,
+                    axpy[k].name, ns, best);
     }
 #endif
     if (js) {

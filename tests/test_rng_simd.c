@@ -1,9 +1,11 @@
 /* test_rng_simd.c - the SIMD noise paths against the scalar reference, bit
  * for bit: known answers, random slices (unaligned, across 2^32-block
- * boundaries), every count up to 1000, and the Box-Muller transform over
- * every radius input and chosen angle inputs, for every SIMD path the CPU
- * runs (AVX2, AVX-512). Skips when it runs none. */
+ * boundaries), every count up to 1000, the Box-Muller transform over every
+ * radius input and chosen angle inputs, and the fused Gaussian axpy against
+ * the reference's z added by the formula, for every SIMD path the CPU runs
+ * (AVX2, AVX-512). Skips when it runs none. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,19 +19,22 @@
 
 /* The SIMD paths this build has; each test runs every one the CPU runs. */
 typedef void fill_fn(uint64_t, uint64_t, uint32_t, uint32_t, int, uint64_t, size_t, float *);
+typedef void axpy_fn(uint64_t, uint64_t, uint32_t, uint32_t, uint64_t, size_t, float, float *);
 typedef struct simd_path {
     const char *name;
     fill_fn *fill;
     void (*gauss16)(const uint64_t h[16], float z[32]);
     int (*has)(void);
+    axpy_fn *gauss_axpy;
 } simd_path;
 
 static const simd_path paths[] = {
 #ifdef ZOQ__NOISE_AVX2
-    {"avx2", zoq__noise_fill_avx2, zoq__gauss16_avx2, zoq__noise_has_avx2},
-    {"avx512", zoq__noise_fill_avx512, zoq__gauss16_avx512, zoq__noise_has_avx512},
+    {"avx2", zoq__noise_fill_avx2, zoq__gauss16_avx2, zoq__noise_has_avx2, zoq__gauss_axpy_avx2},
+    {"avx512", zoq__noise_fill_avx512, zoq__gauss16_avx512, zoq__noise_has_avx512,
+     zoq__gauss_axpy_avx512},
 #endif
-    {NULL, NULL, NULL, NULL}};
+    {NULL, NULL, NULL, NULL, NULL}};
 
 /* The paths to test; skips when the CPU (or build) runs none. */
 static int runnable(const simd_path **out)
@@ -186,6 +191,51 @@ Test(rng_simd, box_muller_every_radius_and_angle_edges)
                       run[i]->name, a);
         }
     }
+}
+
+/* The fused Gaussian axpy equals acc + c * z with z the reference's, product
+ * and sum rounded separately, for slices of every alignment and length
+ * (whole 512-element tiles among them), coefficients 0, -0, NaN, ±Inf and
+ * ordinary ones, on accumulators holding NaN, ±Inf and subnormals too; and
+ * it leaves the floats past the slice alone. (A sum of two NaNs returns
+ * either, as the compiler orders the operands: NaN accumulators meet only
+ * finite coefficients, whose products are never NaN.) */
+static void gauss_axpy(const simd_path *p)
+{
+    static const float coefs[] = {1e-3f, -2.5f, 0.0f, -0.0f, 1e30f, NAN, INFINITY, -INFINITY,
+                                  1e-40f};
+    static float z[MAX_COUNT], ref[MAX_COUNT + GUARD], got[MAX_COUNT + GUARD];
+    uint64_t s = 20261206;
+    for (int t = 0; t < 3000; t++) {
+        const uint64_t key = next(&s), step = next(&s);
+        const uint32_t query = (uint32_t)next(&s) & (ZOQ__QUERY_LIMIT - 1);
+        const uint32_t stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX;
+        const size_t count = t % 3 == 0 ? 512 : (size_t)(next(&s) % (MAX_COUNT + 1));
+        const uint64_t r = next(&s);
+        const uint64_t offset = t % 3 == 0   ? 512 * (r % 100000)
+                                : t % 3 == 1 ? r % 5000
+                                             : r % (UINT64_MAX - MAX_COUNT);
+        const float c = coefs[t % N_OF(coefs)];
+        for (size_t i = 0; i < MAX_COUNT + GUARD; i++) {
+            const uint32_t bits = (uint32_t)next(&s);
+            float a = (float)(bits % 20001) * 1e-4f - 1.0f;
+            if (next(&s) % 8 == 0) /* any pattern: NaN, Inf, subnormal, ... */
+                memcpy(&a, &bits, sizeof a);
+            ref[i] = got[i] = isnan(a) && !isfinite(c) ? 1.0f : a;
+        }
+        zoq__noise_fill_scalar(key, step, query, stream, ZOQ_DIST_GAUSSIAN, offset, count, z);
+        for (size_t i = 0; i < count; i++)
+            ref[i] = ref[i] + c * z[i];
+        p->gauss_axpy(key, step, query, stream, offset, count, c, got);
+        cr_assert(memcmp(ref, got, sizeof ref) == 0,
+                  "%s: gauss_axpy key %016llx offset %llu count %zu c %g differs", p->name,
+                  (unsigned long long)key, (unsigned long long)offset, count, (double)c);
+    }
+}
+
+Test(rng_simd, gauss_axpy_equals_fill_then_axpy)
+{
+    each_path(gauss_axpy);
 }
 
 /* The dispatcher is one of the paths, so equals the reference anywhere. */

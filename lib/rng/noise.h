@@ -82,6 +82,13 @@ void zoq__rademacher_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint
                                uint64_t offset, size_t count, float c, float *acc);
 void zoq__rademacher_axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                                  uint64_t offset, size_t count, float c, float *acc);
+/* acc[j] = acc[j] + c * z[offset + j], j < count, for the Gaussian z of the
+ * stream (product and sum rounded separately), z kept in registers: the
+ * same bits as filling z and adding c * z, for every c, offset and count. */
+void zoq__gauss_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                          uint64_t offset, size_t count, float c, float *acc);
+void zoq__gauss_axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                            uint64_t offset, size_t count, float c, float *acc);
 /* zoq__gauss16 (for tests: any hashes, not only the stream's). */
 void zoq__gauss16_avx2(const uint64_t h[16], float z[32]);
 void zoq__gauss16_avx512(const uint64_t h[16], float z[32]);

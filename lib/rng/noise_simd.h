@@ -1,7 +1,8 @@
 /* noise_simd.h - the noise spec (docs/rng.md) written once for any x86 SIMD
  * width. noise_avx2.c (8 lanes) and noise_avx512.c (16 lanes) each define the
  * vector layer below and then include this file, which defines their
- * zoq__noise_fill_<isa>, zoq__rademacher_axpy_<isa> and zoq__gauss16_<isa>.
+ * zoq__noise_fill_<isa>, zoq__rademacher_axpy_<isa>, zoq__gauss_axpy_<isa> and
+ * zoq__gauss16_<isa>.
  *
  * Bit-identical to the scalar reference noise.c: every float operation is the
  * spec's single IEEE operation in the spec's order, fused multiply-adds
@@ -254,6 +255,43 @@ static void gauss_chunks(uint64_t seed, uint64_t c, int nc, float *out)
         float z[CHUNKS * ZOQ__GAUSS_CHUNK];
         store_pairs(z0, z1, z);
         memcpy(out, z, (size_t)nc * ZOQ__GAUSS_CHUNK * sizeof *z);
+    }
+}
+
+/* acc[j] = acc[j] + c * z[offset + j], j < count, for the Gaussian z of the
+ * stream: each call's draws are added where store_pairs would put them,
+ * straight from the registers (the product and the sum rounded separately,
+ * as the tiles' axpy does); a group of chunks cut by either end of the slice
+ * is made in scratch and added element by element. */
+void ISA(zoq__gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                          uint64_t offset, size_t count, float c, float *acc)
+{
+    const uint64_t seed = zoq__gauss_seed_cached(key, step, query, stream);
+    const uint64_t per = ZOQ__GAUSS_CHUNK * CHUNKS; /* elements per call */
+    const vf vc = F(c);
+    uint64_t i = offset, end = offset + count;
+    while (i < end) {
+        const uint64_t g = i / per, first = i - g * per;
+        float *a = acc + (i - offset);
+        if (first == 0 && end - i >= per) {
+            vi wa[WAYS], wb[WAYS];
+            vf z0[WAYS], z1[WAYS];
+            pair_words(seed, 16 * CHUNKS * g, wa, wb);
+            box_muller(wa, wb, z0, z1);
+            EACH(WAYS, {
+                float *o = a + (LANES * v / 16) * ZOQ__GAUSS_CHUNK + LANES * v % 16;
+                F_STOREU(o, ADD(F_LOADU(o), MUL(vc, z0[v])));
+                F_STOREU(o + 16, ADD(F_LOADU(o + 16), MUL(vc, z1[v])));
+            });
+            i += per;
+        } else {
+            float z[ZOQ__GAUSS_CHUNK * CHUNKS];
+            gauss_chunks(seed, CHUNKS * g, CHUNKS, z);
+            const uint64_t n = per - first < end - i ? per - first : end - i;
+            for (uint64_t j = 0; j < n; j++)
+                a[j] = a[j] + c * z[first + j];
+            i += n;
+        }
     }
 }
 

@@ -89,20 +89,27 @@ static void direction(const tile *t, const zoq__term *term, const uint8_t *m, co
 }
 
 /* out[j] = out[j] + coef_k * d_k[j] for each term k in order. Plain
- * Rademacher directions over whole blocks skip z where the set can
- * (c * (±1) is a sign flip of c: same bits unless c is NaN). */
+ * directions skip z where the set can: Rademacher ones over whole blocks
+ * (c * (±1) is a sign flip of c: same bits unless c is NaN), Gaussian ones
+ * added from the generator's registers. */
 static void add_terms(tile *t, const zoq__term *terms, int n_terms, float *out)
 {
     const zoq__tile_ops *ops = t->ops;
     const zoq__pass *ps = t->ps;
-    const int signs = ops->rademacher_axpy && ps->dist == ZOQ_DIST_RADEMACHER && !t->m &&
-                      !t->root && !t->lowrank && t->b % ZOQ__RADE_PER_BLOCK == 0 &&
-                      t->n % ZOQ__RADE_PER_BLOCK == 0;
+    const int plain = !t->m && !t->root && !t->lowrank;
+    const int signs = plain && ops->rademacher_axpy && ps->dist == ZOQ_DIST_RADEMACHER &&
+                      t->b % ZOQ__RADE_PER_BLOCK == 0 && t->n % ZOQ__RADE_PER_BLOCK == 0;
+    const int gauss = plain && ops->gauss_axpy && ps->dist == ZOQ_DIST_GAUSSIAN;
     for (int k = 0; k < n_terms; k++) {
         const zoq__term *tm = &terms[k];
         if (signs && !isnan(tm->coef)) {
             ops->rademacher_axpy(ps->src->key, tm->step, tm->query, ps->stream, (uint64_t)t->b,
                                  (size_t)t->n, tm->coef, out);
+            continue;
+        }
+        if (gauss) {
+            ops->gauss_axpy(ps->src->key, tm->step, tm->query, ps->stream, (uint64_t)t->b,
+                            (size_t)t->n, tm->coef, out);
             continue;
         }
         direction(t, tm, t->m, t->root, t->z);

@@ -32,6 +32,10 @@ typedef struct zoq__tile_ops {
      * offset and count multiples of ZOQ__RADE_PER_BLOCK) */
     void (*rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                             uint64_t offset, size_t count, float c, float *acc);
+    /* NULL, or acc[j] = acc[j] + c * z[offset+j] for Gaussian z without
+     * writing z (noise.h's zoq__gauss_axpy_avx2 contract) */
+    void (*gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                       uint64_t offset, size_t count, float c, float *acc);
     /* acc[j] = src[i0+j] as binary32 (dtype: zoq_dtype_t) */
     void (*load)(const void *src, int dtype, int64_t i0, int n, float *acc);
     /* dst[i0+j] = acc[j] rounded to dtype, nearest-even (core/convert.h) */

@@ -243,6 +243,6 @@ static void adam(const zoq__update *u, const float *g, float *m, float *v, float
  * stores of LOAD_STORE(suffix, ...). */
 #define OPS(label, suffix)                                                                       \
     {.name = label, .noise = ISA(zoq__noise_fill), .rademacher_axpy = ISA(zoq__rademacher_axpy), \
-     .load = load_##suffix, .store = store_##suffix, .scale = scale, .axpy = axpy,               \
+     .gauss_axpy = ISA(zoq__gauss_axpy), .load = load_##suffix, .store = store_##suffix, .scale = scale, .axpy = axpy,               \
      .keep = keep, .divide = divide, .root = root, .curv = curv, .momentum = momentum,           \
      .adam = adam}
