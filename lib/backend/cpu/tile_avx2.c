@@ -31,19 +31,17 @@ typedef __m256i vm; /* all-ones lanes */
 #define AS_I _mm256_castps_si256
 #define I_ADD _mm256_add_epi32
 #define I_AND _mm256_and_si256
-#define I_OR _mm256_or_si256
 #define I_SRL _mm256_srli_epi32
 #define I_SLL _mm256_slli_epi32
 #define I_GT _mm256_cmpgt_epi32
 #define ANY_NAN(a, b) _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_UNORD_Q))
-#define I_BLEND(a, b, m) _mm256_blendv_epi8(a, b, m)
 #define F_BLEND(a, b, m) _mm256_blendv_ps(a, b, _mm256_castsi256_ps(m))
 #define U8_WIDEN(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
 #define U16_WIDEN(p) _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p)))
-/* lanes hold values below 2^16: the unsigned-saturating pack keeps them */
-#define U16_STORE(p, a)                                                                          \
-    _mm_storeu_si128((__m128i *)(p), _mm_packus_epi32(_mm256_castsi256_si128(a),                 \
-                                                      _mm256_extracti128_si256(a, 1)))
+/* lanes hold values below 2^16: the unsigned-saturating pack keeps them (per
+ * 128-bit half, so the two vectors' halves are put back in order after) */
+#define U16_STORE2(p, a, b)                                                                      \
+    _mm256_storeu_si256((__m256i *)(p), _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8))
 #define HALF_LOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define HALF_STORE(p, a)                                                                         \
     _mm_storeu_si128((__m128i *)(p), _mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT))

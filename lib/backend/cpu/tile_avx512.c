@@ -34,17 +34,17 @@ typedef __mmask16 vm;
 #define AS_I _mm512_castps_si512
 #define I_ADD _mm512_add_epi32
 #define I_AND _mm512_and_si512
-#define I_OR _mm512_or_si512
 #define I_SRL _mm512_srli_epi32
 #define I_SLL _mm512_slli_epi32
 #define I_GT _mm512_cmpgt_epi32_mask
 #define ANY_NAN(a, b) _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q)
-#define I_BLEND(a, b, m) _mm512_mask_blend_epi32(m, a, b)
 #define F_BLEND(a, b, m) _mm512_mask_blend_ps(m, a, b)
 #define U8_WIDEN(p) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p)))
 #define U16_WIDEN(p) _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p)))
 /* vpmovdw keeps the low 16 bits of each lane */
-#define U16_STORE(p, a) _mm256_storeu_si256((__m256i *)(p), _mm512_cvtepi32_epi16(a))
+#define U16_STORE2(p, a, b)                                                                      \
+    (_mm256_storeu_si256((__m256i *)(p), _mm512_cvtepi32_epi16(a)),                              \
+     _mm256_storeu_si256((__m256i *)((p) + W), _mm512_cvtepi32_epi16(b)))
 #define HALF_LOAD(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define HALF_STORE(p, a)                                                                         \
     _mm256_storeu_si256((__m256i *)(p), _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT))

@@ -14,12 +14,13 @@
  *   vf, vi, vm                float, integer and mask types
  *   F1(x), I1(x)              broadcast;  LDF(p), STF(p, a)  load/store W floats
  *   ADD, MUL, DIV, SQRT       float arithmetic;  AS_F, AS_I  reinterpret
- *   I_ADD, I_AND, I_OR (a, b); I_SRL, I_SLL (a, n bits)
+ *   I_ADD, I_AND (a, b); I_SRL, I_SLL (a, n bits)
  *   I_GT(a, b)                mask of lanes with a > b (signed)
  *   ANY_NAN(a, b)             nonzero when a lane of a or of b is NaN
- *   I_BLEND(a, b, m), F_BLEND(a, b, m)   b in the lanes of m, a elsewhere
+ *   F_BLEND(a, b, m)          b in the lanes of m, a elsewhere
  *   U8_WIDEN(p), U16_WIDEN(p) W bytes / 16-bit words, zero-extended to lanes
- *   U16_STORE(p, a)           the low 16 bits of each lane to W words at p
+ *   U16_STORE2(p, a, b)       the low 16 bits of each lane of a, then of b, to
+ *                             2W words at p
  *   HALF_LOAD(p), HALF_STORE(p, a)  W f16 <-> W f32 by the hardware (IEEE:
  *                             exact widening, narrowing to nearest even)
  *   F16_TARGET                attribute the hardware f16 functions need
@@ -56,24 +57,37 @@ static void load_bf16(const uint16_t *s, int n, float *acc)
         acc[j] = zoq__bf16_to_f32(zoq__get_u16(s + j));
 }
 
-/* core/convert.h's zoq__f32_to_bf16 on W lanes: NaN keeps its top bits and
- * is made quiet; otherwise x + 0x7FFF + (bit 16 of x), top half. */
+/* core/convert.h's zoq__f32_to_bf16 on W lanes that hold no NaN:
+ * x + 0x7FFF + (bit 16 of x), top half. */
 static inline vi bf16_round(vf f)
 {
     const vi x = AS_I(f);
-    const vm nan = I_GT(I_AND(x, I1(0x7FFFFFFF)), I1(0x7F800000));
     const vi odd = I_AND(I_SRL(x, 16), I1(1));
-    const vi r = I_SRL(I_ADD(x, I_ADD(I1(0x7FFF), odd)), 16);
-    return I_BLEND(r, I_OR(I_SRL(x, 16), I1(0x40)), nan);
+    return I_SRL(I_ADD(I_ADD(x, I1(0x7FFF)), odd), 16);
 }
 
+/* convert.h's narrowing, out of line: the NaN lanes' rule (top bits kept,
+ * made quiet) and ragged ends. */
+__attribute__((noinline)) static void store_bf16_soft(uint16_t *d, int n, const float *acc)
+{
+    for (int j = 0; j < n; j++)
+        zoq__put_u16(d + j, zoq__f32_to_bf16(acc[j]));
+}
+
+/* 2W lanes at a time; one unordered compare finds a NaN in them, and such
+ * lanes (never met in real parameters) take the reference. */
 static void store_bf16(uint16_t *d, int n, const float *acc)
 {
     int j = 0;
-    for (; j + W <= n; j += W)
-        U16_STORE(d + j, bf16_round(LDF(acc + j)));
-    for (; j < n; j++)
-        zoq__put_u16(d + j, zoq__f32_to_bf16(acc[j]));
+    for (; j + 2 * W <= n; j += 2 * W) {
+        const vf f0 = LDF(acc + j), f1 = LDF(acc + j + W);
+        if (ANY_NAN(f0, f1))
+            store_bf16_soft(d + j, 2 * W, acc + j);
+        else
+            U16_STORE2(d + j, bf16_round(f0), bf16_round(f1));
+    }
+    if (j < n)
+        store_bf16_soft(d + j, n - j, acc + j);
 }
 
 /* The hardware conversions are IEEE's, which is what core/convert.h computes
@@ -243,6 +257,6 @@ static void adam(const zoq__update *u, const float *g, float *m, float *v, float
  * stores of LOAD_STORE(suffix, ...). */
 #define OPS(label, suffix)                                                                       \
     {.name = label, .noise = ISA(zoq__noise_fill), .rademacher_axpy = ISA(zoq__rademacher_axpy), \
-     .gauss_axpy = ISA(zoq__gauss_axpy), .load = load_##suffix, .store = store_##suffix, .scale = scale, .axpy = axpy,               \
-     .keep = keep, .divide = divide, .root = root, .curv = curv, .momentum = momentum,           \
-     .adam = adam}
+     .gauss_axpy = ISA(zoq__gauss_axpy), .load = load_##suffix, .store = store_##suffix,        \
+     .scale = scale, .axpy = axpy, .keep = keep, .divide = divide, .root = root, .curv = curv,   \
+     .momentum = momentum, .adam = adam}
