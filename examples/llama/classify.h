@@ -50,9 +50,11 @@ void cls_eval(const double *lp, const int32_t *y, size_t n, double b, double *lo
  * cross-entropy of lp against y (Newton's method, |b| <= 50). */
 double cls_fit_bias(const double *lp, const int32_t *y, size_t n);
 
-/* The --quick check: the label-word scores of a few sentences against the
- * engine's independent reference (lm_reference_logp) and the loss against
- * the softmax written out. 0 or -1 (message on stderr). */
-int cls_check(lm_engine *e, const cls_prompt *p);
+/* The --quick check: the label-word scores of a few sentences, decoded
+ * together in one decode of at least 64 rows by a fresh engine on the model
+ * at model_path, against each sequence decoded alone (lm_reference_logp)
+ * within 1e-6 nats, and the loss against the softmax written out. 0 or -1
+ * (message on stderr). */
+int cls_check(const char *model_path, int threads, const cls_prompt *p);
 
 #endif

@@ -699,7 +699,7 @@ int main(int argc, char **argv)
     double mde = 0.0;
     if (rc == 0)
         rc = check_reference(&e, &d);
-    if (rc == 0 && cls_check(&e, sst2_prompt(SST2_PROMPT)) != 0)
+    if (rc == 0 && cls_check(o.model, o.threads, sst2_prompt(SST2_PROMPT)) != 0)
         rc = fail("label-word scorer");
     /* the truncated model on cached states scores as the full one (hidden.h) */
     if (rc == 0 && o.quick && hidden_check(&e, o.model, o.cvec_first, (size_t)o.n_train, 3) != 0)
