@@ -10,6 +10,8 @@
 
 #include <ggml-backend.h>
 
+#include "model_tensor.h"
+
 double lm_seconds(void)
 {
     struct timespec ts;
@@ -60,8 +62,22 @@ int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
     return lm_open_weights(e, path, n_threads, max_tokens, max_seqs, 0);
 }
 
+struct llama_context *lm_context(struct llama_model *model, struct llama_context_params cp,
+                                 int flags)
+{
+    cp.flash_attn_type = flags & LM_NO_FLASH_ATTN ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                                                  : LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    struct llama_context *ctx = llama_init_from_model(model, cp);
+    if (ctx != NULL && !(flags & LM_FAST_KERNELS) && lm_context_use_ref(ctx) < 1) {
+        fprintf(stderr, "engine: no CPU backend to set to its reference kernels\n");
+        llama_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
 int lm_open_weights(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
-                    int32_t max_seqs, int writable)
+                    int32_t max_seqs, int flags)
 {
     memset(e, 0, sizeof *e);
     if (max_tokens < 16 || max_seqs < 2 || max_seqs > 256) {
@@ -72,7 +88,7 @@ int lm_open_weights(lm_engine *e, const char *path, int n_threads, int32_t max_t
     llama_backend_init();
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
-    if (writable) {
+    if (flags & LM_WRITABLE) {
         mp.load_mode = LLAMA_LOAD_MODE_NONE;
         mp.lazy_mode = LLAMA_LAZY_MODE_OFF;
         mp.use_extra_bufts = false;
@@ -86,10 +102,9 @@ int lm_open_weights(lm_engine *e, const char *path, int n_threads, int32_t max_t
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)max_tokens;
     cp.n_seq_max = (uint32_t)max_seqs;
     cp.kv_unified = true; /* prompt cells shared by the two completions of a pair */
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
     cp.n_threads = cp.n_threads_batch = n_threads;
     cp.no_perf = true;
-    e->ctx = llama_init_from_model(e->model, cp);
+    e->ctx = lm_context(e->model, cp, flags);
     if (e->ctx == NULL) {
         fprintf(stderr, "engine: cannot create a context of %d tokens\n", max_tokens);
         lm_close(e);
@@ -101,6 +116,7 @@ int lm_open_weights(lm_engine *e, const char *path, int n_threads, int32_t max_t
     e->n_layer = llama_model_n_layer(e->model);
     e->max_tokens = max_tokens;
     e->max_seqs = max_seqs;
+    e->flags = flags;
     e->batch = llama_batch_init(max_tokens, 0, 2);
     return 0;
 }

@@ -32,6 +32,7 @@ typedef struct lm_engine {
     int32_t n_vocab, n_embd, n_layer;
     int32_t max_tokens;       /* tokens one decode holds (n_ctx = n_batch = n_ubatch) */
     int32_t max_seqs;         /* sequences one decode holds (n_seq_max) */
+    int flags;                /* of lm_open_weights */
     struct llama_batch batch; /* max_tokens tokens, up to 2 sequence ids each */
     lm_pair *pairs;
     size_t n_pairs;
@@ -50,15 +51,35 @@ typedef struct lm_engine {
     double decode_seconds;
 } lm_engine;
 
+/* Flags of lm_open_weights. By default a sequence scores the same in any
+ * batch: flash attention on, and ggml-cpu's reference kernels
+ * (ggml_backend_cpu_set_use_ref), whose attention walks each query row's
+ * KV cells one by one in order, skipping masked ones, whatever the batch.
+ * The other two settings exist to measure what that costs and buys
+ * (zoq_llama invariance, docs/integrations/llama.md). */
+enum {
+    LM_WRITABLE = 1,      /* weights in plain host buffers (no mmap, no repacked
+                             extra buffer types), in the file's own block layout,
+                             so that they can be changed in place (QZO: qzo.h) */
+    LM_FAST_KERNELS = 2,  /* ggml-cpu's own kernel choice: a tiled flash attention
+                             (F32 instead of F16 accumulation) at >= 64 query
+                             rows, so scores depend on the batch */
+    LM_NO_FLASH_ATTN = 4  /* attention as soft_max(K Q) V: its sums group KV cells
+                             by their index, so scores depend on where a sequence's
+                             cells lie in the cache */
+};
+
 /* Loads the GGUF at path on the CPU with n_threads threads; one decode holds
  * max_tokens tokens of max_seqs sequences. 0 or -1 (message on stderr). */
 int lm_open(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
             int32_t max_seqs);
-/* lm_open with writable = 1: the weights are read into plain host buffers
- * (no mmap, no repacked extra buffer types), in the file's own block layout,
- * so that they can be changed in place (QZO: qzo.h). */
+/* lm_open with flags (LM_*, or-ed). */
 int lm_open_weights(lm_engine *e, const char *path, int n_threads, int32_t max_tokens,
-                    int32_t max_seqs, int writable);
+                    int32_t max_seqs, int flags);
+/* A context on model from cp with the attention and kernels of flags (the
+ * engine's own and hidden.h's capture use it), NULL on failure. */
+struct llama_context *lm_context(struct llama_model *model, struct llama_context_params cp,
+                                 int flags);
 void lm_close(lm_engine *e);
 
 /* Seconds on the monotonic clock, and CPU seconds of the process (with one

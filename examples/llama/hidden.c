@@ -154,12 +154,12 @@ static int capturer_init(capturer *k, const lm_engine *full, int32_t below, int 
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)full->max_tokens;
     cp.n_seq_max = (uint32_t)full->max_seqs;
     cp.kv_unified = true;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
     cp.n_threads = cp.n_threads_batch = n_threads;
     cp.no_perf = true;
     cp.cb_eval = on_tensor;
     cp.cb_eval_user_data = &k->c;
-    k->ctx = k->c.dst != NULL ? llama_init_from_model(full->model, cp) : NULL;
+    /* full's kernels: the states are those full's decodes compute */
+    k->ctx = k->c.dst != NULL ? lm_context(full->model, cp, full->flags) : NULL;
     k->batch = llama_batch_init(full->max_tokens, 0, 2);
     return k->ctx != NULL ? 0 : -1;
 }
@@ -270,7 +270,8 @@ int hidden_open(lm_hidden *h, const lm_engine *full, const char *model_path, int
     if ((stat(path, &st) != 0 || stat(model_path, &sm) != 0 || st.st_mtime < sm.st_mtime) &&
         write_top(model_path, below, path) != 0)
         return -1;
-    if (lm_open(&h->top, path, n_threads, full->max_tokens, full->max_seqs) != 0)
+    if (lm_open_weights(&h->top, path, n_threads, full->max_tokens, full->max_seqs,
+                        full->flags & ~LM_WRITABLE) != 0)
         return -1;
     llama_batch_free(h->top.batch);
     h->top.batch = llama_batch_init(full->max_tokens, full->n_embd, 2);

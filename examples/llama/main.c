@@ -364,9 +364,11 @@ static int train_one(const opts *o, lm_engine *e, int kind, int loss, int64_t n_
                before->mean_margin, res->after.mean_margin, (long long)res->margin_grew,
                (long long)d->n, res->sec_per_step);
         char dir[512];
-        snprintf(dir, sizeof dir, "%s/%s-%s", o->out, res->target, res->loss);
+        const int n_dir = snprintf(dir, sizeof dir, "%s/%s-%s", o->out, res->target, res->loss);
         const int64_t n_check = d->n < 4 ? 2 * d->n : 8;
-        if (target_save(&t, dir) != 0)
+        if (n_dir < 0 || (size_t)n_dir >= sizeof dir)
+            rc = fail("--out is too long");
+        else if (target_save(&t, dir) != 0)
             rc = fail("writing the adapter");
         else if (target_check_saved(&t, dir, d->seqs, n_check) != 0)
             rc = fail("adapter files do not load back with the same values");
@@ -540,7 +542,8 @@ static void usage(void)
           "  [--alpha A] [--threads N] [--seed S] [--probe DIRECTIONS:MINIBATCHES]\n"
           "       zoq_llama sst2 ...   the SST-2 experiment (zoq_llama sst2 --help)\n"
           "       zoq_llama eval ...   an adapter's accuracy on a labelled TSV\n"
-          "       zoq_llama speed ...  seconds per SST-2 evaluation, per way of running it\n",
+          "       zoq_llama speed ...  seconds per SST-2 evaluation, per way of running it\n"
+          "       zoq_llama invariance ...  label-word scores against their batch, per kernel\n",
           stderr);
 }
 
@@ -602,6 +605,8 @@ int main(int argc, char **argv)
         return eval_main(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "speed") == 0)
         return speed_main(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "invariance") == 0)
+        return invariance_main(argc - 2, argv + 2);
     /* Defaults: the full experiment of docs/integrations/llama.md. */
     opts o = {.model = "build/llm/model.gguf",
               .data = "../shared/data/hh-rlhf-harmless/pairs.jsonl.gz",

@@ -8,7 +8,7 @@
 #include "engine.h"
 
 /* Writes out_path from src_path's metadata and e's tensors (which must all
- * be in host buffers: lm_open_weights(..., 1)). 0 or -1 (message on stderr). */
+ * be in host buffers: lm_open_weights(..., LM_WRITABLE)). 0 or -1 (message on stderr). */
 int lm_save_model(const lm_engine *e, const char *src_path, const char *out_path);
 
 #endif

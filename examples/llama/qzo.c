@@ -34,7 +34,7 @@ static int add_tensor(qzo_target *q, zoq_ctx *z, struct ggml_tensor *w, const ch
     if (w->buffer == NULL || !ggml_backend_buffer_is_host(w->buffer) ||
         strcmp(ggml_backend_buffer_name(w->buffer), "CPU") != 0 || !ggml_is_contiguous(w)) {
         fprintf(stderr, "qzo: %s is not in a plain writable CPU buffer (%s): open the engine "
-                        "with lm_open_weights(..., 1)\n",
+                        "with lm_open_weights(..., LM_WRITABLE)\n",
                 name, w->buffer ? ggml_backend_buffer_name(w->buffer) : "none");
         return -1;
     }

@@ -3,7 +3,7 @@
  * Q8_0), registered with zoq as strided views of llama.cpp's weight buffers
  * (zoq_param_desc_t.stride = the block's size) and perturbed and updated
  * there, in place; the integer codes (and Q4_1's offsets m) never change.
- * The engine must be opened with lm_open_weights(..., writable = 1). */
+ * The engine must be opened with lm_open_weights(..., LM_WRITABLE). */
 #ifndef ZOQ_EXAMPLES_LLAMA_QZO_H
 #define ZOQ_EXAMPLES_LLAMA_QZO_H
 

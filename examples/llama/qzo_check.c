@@ -167,7 +167,7 @@ static int check_reload(const char *path, const double *want, int threads)
         lm_engine e2;
         scored s2;
         double lp[2 * N_EX], worst = 0.0;
-        rc = lm_open_weights(&e2, path, threads, 512, 2 * N_EX, writable) != 0 ||
+        rc = lm_open_weights(&e2, path, threads, 512, 2 * N_EX, writable ? LM_WRITABLE : 0) != 0 ||
                      add_examples(&e2, &s2) != 0 || score(&e2, &s2, lp) != 0
                  ? fail("the saved model does not load or score")
                  : 0;
@@ -196,7 +196,7 @@ int qzo_check(const char *model_path, const char *dir, int threads)
     double lp0[2 * N_EX], lp[2 * N_EX];
     int64_t changed, outside;
     char path[512];
-    int rc = lm_open_weights(&e, model_path, threads, 512, 2 * N_EX, 1) != 0 ||
+    int rc = lm_open_weights(&e, model_path, threads, 512, 2 * N_EX, LM_WRITABLE) != 0 ||
                      add_examples(&e, &s) != 0 || weights_open(&w, model_path) != 0 ||
                      weights_snapshot(&w, &e) != 0 || score(&e, &s, lp0) != 0 ||
                      zoq_create(&z) != ZOQ_OK

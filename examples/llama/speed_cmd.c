@@ -88,18 +88,14 @@ int speed_main(int argc, char **argv)
         return usage(), 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     sst2_set s;
-    size_t line, *dev = NULL, *train = NULL, first = 0;
+    size_t line, first = 0;
     if (sst2_read(data, &s, &line) != 0) {
         fprintf(stderr, "zoq_llama speed: cannot read %s (line %zu)\n", data, line);
         return 1;
     }
-    /* zoq_llama sst2's defaults: 500 dev sentences of >= 10 words, seed 1 */
-    int rc = sst2_split(&s, 10, 500, 1, (size_t)k, train_seed, &dev, &train) != 0;
-    const char **txt = malloc(sizeof *txt * 2 * (size_t)k);
-    for (int i = 0; rc == 0 && txt != NULL && i < 2 * k; i++)
-        txt[i] = s.text[train[i]];
+    const char **txt = sst2_train_texts(&s, (size_t)k, train_seed);
     lm_engine e = {0};
-    rc = rc || txt == NULL || lm_open(&e, model, threads, 2048, 2 * batch) != 0 ||
+    int rc = txt == NULL || lm_open(&e, model, threads, 2048, 2 * batch) != 0 ||
          cls_add(&e, sst2_prompt(SST2_PROMPT), txt, 2 * (size_t)k, 256, &first) != 0;
     mode m[MAX_MODES] = {{.name = "per-seq", .e = &e, .per_seq = 1},
                          {.name = "all-logits", .e = &e, .all_logits = 1},
@@ -198,8 +194,6 @@ int speed_main(int argc, char **argv)
     if (e.ctx != NULL || e.model != NULL)
         lm_close(&e);
     free(txt);
-    free(dev);
-    free(train);
     sst2_free(&s);
     return rc;
 }

@@ -197,6 +197,19 @@ int sst2_split(const sst2_set *s, int32_t min_words, size_t n_dev, uint64_t dev_
     return 0;
 }
 
+const char **sst2_train_texts(const sst2_set *s, size_t k, uint64_t train_seed)
+{
+    size_t *dev = NULL, *train = NULL;
+    const char **txt = NULL;
+    if (sst2_split(s, 10, 500, 1, k, train_seed, &dev, &train) == 0)
+        txt = malloc(sizeof *txt * 2 * k);
+    for (size_t i = 0; txt != NULL && i < 2 * k; i++)
+        txt[i] = s->text[train[i]];
+    free(dev);
+    free(train);
+    return txt;
+}
+
 const cls_prompt sst2_prompts[] = {
     {"lmbff", CLS_SLOT " It was", {" terrible", " great"}, 0},
     {"demo",

@@ -35,6 +35,11 @@ void sst2_free(sst2_set *s);
 int sst2_split(const sst2_set *s, int32_t min_words, size_t n_dev, uint64_t dev_seed,
                size_t k, uint64_t train_seed, size_t **dev, size_t **train);
 
+/* zoq_llama sst2's k-per-class training sample under its default dev split
+ * (500 sentences of >= 10 words, seed 1), as texts: 2k pointers into s
+ * (label 0 first) in a new array (free it), NULL if s has too few rows. */
+const char **sst2_train_texts(const sst2_set *s, size_t k, uint64_t train_seed);
+
 /* The prompt candidates for SST-2 (label words " terrible" = 0, " great" = 1):
  *   lmbff: LM-BFF's template, "<S> It was";
  *   demo:  two demonstrations from the training split (one per class), then lmbff;

@@ -208,7 +208,8 @@ int sst2_main(int argc, char **argv)
     lm_engine e = {0};
     /* QZO trains the engine's own weights: they must be writable host buffers */
     const int writable = strstr(o.runs, "qzo") != NULL;
-    int rc = lm_open_weights(&e, o.model, o.threads, 2048, 2 * o.batch, writable) != 0;
+    int rc = lm_open_weights(&e, o.model, o.threads, 2048, 2 * o.batch,
+                             writable ? LM_WRITABLE : 0) != 0;
     prompt_result pr[8];
     cls_run_result runs[8];
     int n_pr = 0, n_runs = 0;

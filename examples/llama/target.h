@@ -69,7 +69,7 @@ int target_lora_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_p
                      const char *modules, int32_t il_start, int32_t il_end, int32_t rank,
                      float alpha);
 /* Registers the scales of the engine's weights (qzo_init); the engine must
- * have been opened with lm_open_weights(..., 1). 0 or -1. */
+ * have been opened with lm_open_weights(..., LM_WRITABLE). 0 or -1. */
 int target_qzo_init(lm_target *t, lm_engine *e, zoq_ctx *z, const char *model_path,
                     const char *matrices, int32_t il_start, int32_t il_end);
 /* Frees t; QZO puts the loaded scales back into the engine. */
