@@ -165,23 +165,26 @@ Test(rng_simd, random_slices)
     each_path(random_slices);
 }
 
-/* The transform alone on chosen hashes: every radius input a >> 8 (all 2^24,
- * u = 1 included, which gives -0), each with an angle word that walks the 8
- * octants and the k values 0, 1 and 2^24 - 1 at their edges. */
+/* The transform alone on chosen hashes: every value of a >> 8 (all 2^24, with
+ * random low bits), the radius edges (a = 0..3: u = 2^-31; a >= 2^32 - 128:
+ * u rounds to 1, which gives -0), each with an angle word that walks the 4
+ * quadrants and puts the signed angle integer (b << 2) at its edges 0, 1,
+ * -1, -2^31 and 2^31 - 4. */
 Test(rng_simd, box_muller_every_radius_and_angle_edges)
 {
     const simd_path *run[N_OF(paths)];
     const int n_run = runnable(run);
-    static const uint32_t xs[] = {0, 1, 2, 0x7FFFFF, 0x800000, 0x800001, 0xFFFFFE, 0xFFFFFF};
+    static const uint32_t as[] = {0, 1, 2, 3, 0xFFFFFF7Fu, 0xFFFFFF80u, 0xFFFFFFFEu, 0xFFFFFFFFu};
+    static const uint32_t js[] = {0, 1, 0x3FFFFFFFu, 0x20000000u, 0x1FFFFFFFu, 0x20000001u};
     uint64_t s = 99;
     uint64_t h[16];
     float ref[32], simd[32];
     for (uint32_t a = 0; a < (1u << 24); a += 16) {
         for (uint32_t j = 0; j < 16; j++) {
-            uint32_t r = (uint32_t)next(&s), ah = a + j, pick = ah >> 3;
-            uint32_t x = pick % 3 ? r & 0xFFFFFF : xs[(pick / 3) % 8];
-            uint32_t lo = ah << 8 | (r >> 24);                           /* radius */
-            uint32_t hi = ((ah & 7) << 29) | (x << 5) | (r >> 27);      /* angle */
+            uint32_t r = (uint32_t)next(&s), ah = a + j, pick = ah >> 2;
+            uint32_t x = pick % 3 ? r & 0x3FFFFFFFu : js[(pick / 3) % 6];
+            uint32_t lo = ah % 61 == 0 ? as[(ah / 61) % 8] : ah << 8 | (r >> 24); /* radius */
+            uint32_t hi = ((ah & 3) << 30) | x;                                  /* angle */
             h[j] = (uint64_t)hi << 32 | lo;
         }
         zoq__gauss16(h, ref);

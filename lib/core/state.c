@@ -16,12 +16,11 @@
 #include "io/file.h"
 
 #define STATE_MAGIC "ZOQSTATE"
-/* Version 2: the layout of version 1, saved under the RNG contract 2
- * (docs/rng.md). Version 1 files were saved under contract 1, whose
- * Gaussian directions this library no longer draws: refused, never
- * resumed with other directions. */
-#define STATE_VERSION 2u
-#define STATE_VERSION_RNG1 1u
+/* Version 3: the layout of versions 1 and 2, saved under RNG contract 3
+ * (docs/rng.md). Versions 1 and 2 were saved under contracts 1 and 2, whose
+ * Gaussian directions this library no longer draws: refused, never resumed
+ * with other directions. */
+#define STATE_VERSION 3u
 #define HEADER_BYTES 24u        /* magic 8, version 4, flags 4, payload size 8 */
 #define TRAILER_BYTES 8u        /* XXH64 (seed 0) of header and payload */
 #define MAX_FILE_BYTES (1ull << 40)
@@ -313,11 +312,12 @@ int zoq__state_decode(zoq_ctx *ctx, const unsigned char *data, size_t n, const c
     rbuf r = {data, n, 8, 0};
     uint32_t version = get_u32(&r), flags = get_u32(&r);
     uint64_t payload = get_le(&r, 8);
-    if (version == STATE_VERSION_RNG1 && flags == 0)
-        return zoq__fail(ctx, ZOQ_E_VERSION, "'%s' was saved under RNG contract 1, whose "
-                         "Gaussian directions this library no longer draws (contract 2, "
+    if (version >= 1 && version < STATE_VERSION && flags == 0)
+        return zoq__fail(ctx, ZOQ_E_VERSION, "'%s' was saved under RNG contract %u, whose "
+                         "Gaussian directions this library no longer draws (contract %u, "
                          "docs/rng.md): resuming would change every direction from here on. "
-                         "Finish the run with the zoq that wrote it, or start a new one", path);
+                         "Finish the run with the zoq that wrote it, or start a new one", path,
+                         version, STATE_VERSION);
     if (version != STATE_VERSION || flags != 0)
         return zoq__fail(ctx, ZOQ_E_VERSION, "'%s': state version %u flags %u; this library "
                          "reads version %u", path, version, flags, STATE_VERSION);

@@ -1,6 +1,6 @@
-/* gauss.h - the Gaussian stream of docs/rng.md section 4 (contract 2): a
+/* gauss.h - the Gaussian stream of docs/rng.md section 4 (contract 3): a
  * 64-bit seed per stream, a SplitMix64-finalizer hash per pair of draws, and
- * the Box-Muller transform with fused multiply-adds. Shared by the scalar
+ * the Box-Muller transform with short fused polynomials. Shared by the scalar
  * reference (noise.c) and the CUDA kernels (ZOQ__HD). Each written float
  * operation is one IEEE binary32 operation and each fmaf one fused operation:
  * C builds use -ffp-contract=off, nvcc builds -fmad=false (explicit fmaf is
@@ -50,73 +50,68 @@ static inline ZOQ__HD uint64_t zoq__gauss_pair(uint64_t i)
     return 16u * (i >> 5) + (i & 15u);
 }
 
-/* ln(u) for normal u in (0, 1]: exponent split, then Cephes' logf
- * polynomial on x = m - 1 (exact) with m in [sqrt(1/2), sqrt(2)), the
- * polynomial and the final sums fused. */
-static inline ZOQ__HD float zoq__log_spec(float u)
+/* The transform's constants (docs/rng.md 4; fitted by tools/rng_poly.py). */
+#define ZOQ__GAUSS_SQRTH_BITS 0x3F3504F3u /* bits of sqrt(1/2) in binary32 */
+#define ZOQ__GAUSS_L1 1.0000225e+00f       /* -2 ln(1 + x) / x = -2 + L1 x + ... + L6 x^6 */
+#define ZOQ__GAUSS_L2 -6.664061e-01f
+#define ZOQ__GAUSS_L3 4.9810916e-01f
+#define ZOQ__GAUSS_L4 -4.082137e-01f
+#define ZOQ__GAUSS_L5 3.7425667e-01f
+#define ZOQ__GAUSS_L6 -2.4548653e-01f
+#define ZOQ__GAUSS_M2LN2 -1.3862944e+00f /* -2 ln 2 */
+#define ZOQ__GAUSS_S3 -1.6666664e-01f   /* sin t = t + t z (S3 + z (S5 + z S7)) */
+#define ZOQ__GAUSS_S5 8.332751e-03f
+#define ZOQ__GAUSS_S7 -1.9588259e-04f
+#define ZOQ__GAUSS_C2 -4.9999982e-01f /* cos t = 1 + z (C2 + z (C4 + z C6)) */
+#define ZOQ__GAUSS_C4 4.1661434e-02f
+#define ZOQ__GAUSS_C6 -1.3661517e-03f
+/* pi/4 (binary32) times 2^-31, exact */
+#define ZOQ__GAUSS_ANGLE (0.785398163397448310f * 4.656612873077392578125e-10f)
+
+/* The squared radius -2 ln u of u = float((a >> 1) | 1) 2^-31 in (0, 1]:
+ * u = m 2^e with m in [sqrt(1/2), sqrt 2) by one integer subtraction, then
+ * a degree-7 polynomial in x = m - 1 (exact) for -2 ln m. */
+static inline ZOQ__HD float zoq__gauss_radius2(uint32_t a)
 {
-    uint32_t b = zoq__f32_bits(u);
-    int e = (int)((b >> 23) & 0xFFu) - 126;
-    float m = zoq__f32_from_bits((b & 0x007FFFFFu) | 0x3F000000u); /* [0.5, 1) */
-    /* m < sqrt(1/2): e -= 1, x = 2m - 1; else x = m - 1 (both exact, by mask) */
-    uint32_t lo = 0u - (uint32_t)(m < 0.707106781186547524f);
-    e -= (int)(lo & 1u);
-    float x = zoq__f32_from_bits((zoq__f32_bits((m + m) - 1.0f) & lo) |
-                                 (zoq__f32_bits(m - 1.0f) & ~lo));
-    float z = x * x;
-    float p = 7.0376836292e-2f;
-    p = fmaf(p, x, -1.1514610310e-1f);
-    p = fmaf(p, x, 1.1676998740e-1f);
-    p = fmaf(p, x, -1.2420140846e-1f);
-    p = fmaf(p, x, 1.4249322787e-1f);
-    p = fmaf(p, x, -1.6668057665e-1f);
-    p = fmaf(p, x, 2.0000714765e-1f);
-    p = fmaf(p, x, -2.4999993993e-1f);
-    p = fmaf(p, x, 3.3333331174e-1f);
-    float y = x * z;
-    y = y * p;
-    float fe = (float)e;
-    y = fmaf(fe, -2.12194440e-4f, y);
-    y = fmaf(-0.5f, z, y);
-    x = x + y;
-    return fmaf(fe, 0.693359375f, x);
+    const uint32_t v = zoq__f32_bits((float)(int32_t)((a >> 1) | 1u)); /* [1, 2^31] */
+    const uint32_t i = v - ZOQ__GAUSS_SQRTH_BITS;
+    const int e = (int)(i >> 23) - 31; /* in [-31, 0] */
+    const float x = zoq__f32_from_bits((i & 0x007FFFFFu) + ZOQ__GAUSS_SQRTH_BITS) - 1.0f;
+    float p = ZOQ__GAUSS_L6;
+    p = fmaf(p, x, ZOQ__GAUSS_L5);
+    p = fmaf(p, x, ZOQ__GAUSS_L4);
+    p = fmaf(p, x, ZOQ__GAUSS_L3);
+    p = fmaf(p, x, ZOQ__GAUSS_L2);
+    p = fmaf(p, x, ZOQ__GAUSS_L1);
+    p = fmaf(p, x, -2.0f);
+    return fmaf((float)e, ZOQ__GAUSS_M2LN2, x * p);
 }
 
-/* sin and cos of t in [0, pi/4] (Cephes sinf/cosf polynomials, fused). */
-static inline ZOQ__HD void zoq__sincos_spec(float t, float *s, float *c)
+/* sin and cos of t in [-pi/4, pi/4] (odd and even polynomials, fused). */
+static inline ZOQ__HD void zoq__gauss_sincos(float t, float *s, float *c)
 {
-    float z = t * t;
-    float ps = fmaf(fmaf(-1.9515295891e-4f, z, 8.3321608736e-3f), z, -1.6666654611e-1f);
-    *s = fmaf(ps, z * t, t);
-    float pc = fmaf(fmaf(2.443315711809948e-5f, z, -1.388731625493765e-3f), z,
-                    4.166664568298827e-2f);
-    *c = fmaf(pc, z * z, fmaf(-0.5f, z, 1.0f));
+    const float z = t * t;
+    *s = fmaf(fmaf(fmaf(ZOQ__GAUSS_S7, z, ZOQ__GAUSS_S5), z, ZOQ__GAUSS_S3), t * z, t);
+    *c = fmaf(fmaf(fmaf(ZOQ__GAUSS_C6, z, ZOQ__GAUSS_C4), z, ZOQ__GAUSS_C2), z, 1.0f);
 }
 
 /* Box-Muller of one pair's 64 bits h: radius from a = lo32(h), angle from
- * b = hi32(h). The octant logic of docs/rng.md is done with bit masks, not
- * branches (the octant is random: branches would mispredict half the time).
- * Negation is a sign-bit flip and selection moves bits. */
+ * b = hi32(h): quadrant b >> 30 and t = (b << 2 as int32) pi/4 2^-31 in
+ * [-pi/4, pi/4]. Branch-free: the quadrant is random, so branches would
+ * mispredict; the quadrant's swap selects bits and its negations flip the
+ * sign bit (of the radius, which gives the same product bits). */
 static inline ZOQ__HD void zoq__box_muller(uint64_t h, float *z0, float *z1)
 {
     const uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32);
-    float u = (float)((a >> 8) + 1u) * 5.9604644775390625e-8f; /* (0, 1], times 2^-24 */
-    float r = sqrtf(zoq__log_spec(u) * -2.0f);
-    uint32_t o = b >> 29;
-    uint32_t k = (b >> 5) & 0x00FFFFFFu, odd = 0u - (o & 1u);
-    k = ((0x01000000u - k) & odd) | (k & ~odd); /* odd octant: 2^24 - k */
+    const float r = sqrtf(zoq__gauss_radius2(a));
     float s, c;
-    /* pi/4 (binary32) times 2^-24, exact */
-    zoq__sincos_spec((float)k * (0.785398163397448310f * 5.9604644775390625e-8f), &s, &c);
-    /* odd octant swaps (s, c); odd quadrant k = o >> 1 swaps again */
-    uint32_t swap = 0u - ((o ^ (o >> 1)) & 1u);
-    uint32_t sb = zoq__f32_bits(s), cb = zoq__f32_bits(c);
-    uint32_t cs = (sb & swap) | (cb & ~swap), sn = (cb & swap) | (sb & ~swap);
-    /* cos negative in quadrants 1, 2; sin negative in quadrants 2, 3 */
-    cs ^= (((o >> 1) ^ (o >> 2)) & 1u) << 31;
-    sn ^= ((o >> 2) & 1u) << 31;
-    *z0 = r * zoq__f32_from_bits(cs);
-    *z1 = r * zoq__f32_from_bits(sn);
+    zoq__gauss_sincos((float)(int32_t)(b << 2) * ZOQ__GAUSS_ANGLE, &s, &c);
+    /* quadrant q: (C, S) = (c, s), (-s, c), (-c, -s), (s, -c) for q = 0..3 */
+    const uint32_t swap = 0u - ((b >> 30) & 1u);
+    const uint32_t sb = zoq__f32_bits(s), cb = zoq__f32_bits(c), rb = zoq__f32_bits(r);
+    const uint32_t cs = (sb & swap) | (cb & ~swap), sn = (cb & swap) | (sb & ~swap);
+    *z0 = zoq__f32_from_bits(rb ^ ((b ^ (b << 1)) & 0x80000000u)) * zoq__f32_from_bits(cs);
+    *z1 = zoq__f32_from_bits(rb ^ (b & 0x80000000u)) * zoq__f32_from_bits(sn);
 }
 
 /* z[i] of the Gaussian stream with this seed, alone (the CUDA kernels'

@@ -31,6 +31,7 @@ typedef __m256 vf;
 #define I_XOR3(a, b, c) _mm256_xor_si256(a, _mm256_xor_si256(b, c))
 #define I_SRL(a, n) _mm256_srli_epi32(a, n)
 #define I_SLL(a, n) _mm256_slli_epi32(a, n)
+#define I_SRA(a, n) _mm256_srai_epi32(a, n)
 #define I64_SRL(a, n) _mm256_srli_epi64(a, n)
 #define I64_SLL(a, n) _mm256_slli_epi64(a, n)
 #define I_MULU(a, b) _mm256_mul_epu32(a, b)
@@ -56,7 +57,6 @@ typedef __m256 vf;
 #define F_XOR _mm256_xor_ps
 #define F_LOADU _mm256_loadu_ps
 #define F_STOREU _mm256_storeu_ps
-#define LT(a, b) _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ))
 #define SEL(a, b, m) _mm256_blendv_ps(a, b, _mm256_castsi256_ps(m))
 /* bit 8q + i of lane i shifted into its sign bit, which blendv reads */
 #define SIGN_BITS(w, q)                                                                        \

@@ -32,6 +32,7 @@ typedef __m512 vf;
 #define I_XOR3(a, b, c) _mm512_ternarylogic_epi32(a, b, c, 0x96) /* a ^ b ^ c */
 #define I_SRL(a, n) _mm512_srli_epi32(a, n)
 #define I_SLL(a, n) _mm512_slli_epi32(a, n)
+#define I_SRA(a, n) _mm512_srai_epi32(a, n)
 #define I64_SRL(a, n) _mm512_srli_epi64(a, n)
 #define I64_SLL(a, n) _mm512_slli_epi64(a, n)
 #define I_MULU(a, b) _mm512_mul_epu32(a, b)
@@ -56,7 +57,6 @@ typedef __m512 vf;
 #define F_XOR _mm512_xor_ps
 #define F_LOADU _mm512_loadu_ps
 #define F_STOREU _mm512_storeu_ps
-#define LT(a, b) _mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ))
 #define SEL(a, b, m) _mm512_mask_blend_ps(_mm512_movepi32_mask(m), a, b)
 /* vptestmd: the mask of lanes i whose bit 16q + i of w is set */
 #define BITS(w, q)                                                                             \

@@ -18,7 +18,7 @@
  *   I_SET1(x), I64_SET1(x)    broadcast a 32-bit / 64-bit integer
  *   I64_EVENS()               64-bit lanes 0, 2, 4, ..., 2 * (LANES/2 - 1)
  *   I_ADD, I_SUB, I64_ADD, I_AND, I_OR, I_XOR (a, b);  I_XOR3(a, b, c)
- *   I_SRL, I_SLL, I64_SRL, I64_SLL (a, n bits)
+ *   I_SRL, I_SLL, I64_SRL, I64_SLL (a, n bits); I_SRA (arithmetic, 32-bit lanes)
  *   I_MULU(a, b)              64-bit products of the even 32-bit lanes
  *   I64_MUL(a, b)             low 64 bits of the 64-bit lanes' products
  *   I_ODD(a, b)               a's even 32-bit lanes, b's odd ones
@@ -27,7 +27,6 @@
  *   I_LANE(a, j)              lane j of a in every lane
  *   F(x), ADD, SUB, MUL, FMA (a*b + c, one rounding), SQRT, CVT (exact
  *   int32 -> float), AS_F, AS_I, F_XOR(a, b), F_LOADU(p), F_STOREU(p, a)
- *   LT(a, b)                  all-ones lanes where a < b (ordered), else 0
  *   SEL(a, b, m)              b where m's sign bit is set, else a
  *   PICK(a, b, w, q)          b in the lanes i whose bit LANES q + i of w is set,
  *                             a elsewhere (q < 32 / LANES)
@@ -131,80 +130,56 @@ static inline INLINE void pair_words(uint64_t seed, uint64_t p, vi *a, vi *b)
 }
 
 /* Box-Muller of the word pairs (a[v], b[v]), v < WAYS, as zoq__box_muller()
- * in gauss.h, with LOG and SINCOS written out. Every value is computed by
- * the spec's operations in the spec's order; only independent work is
- * interleaved (the SINCOS steps between the LOG polynomial's, whose fma
- * chain alone would leave the core waiting on latency). The octant bits
- * o = b >> 29 are used in place: SEL reads only the sign bit, so shifting
- * bit 29 or 30 of b to bit 31 gives each mask. */
+ * in gauss.h, written out. Every value is computed by the spec's operations
+ * in the spec's order; only independent work is interleaved (the SINCOS
+ * steps between the LOG polynomial's, whose fma chain alone would leave the
+ * core waiting on latency). The quadrant bits are used in place: SEL reads
+ * only the sign bit, so b << 1 gives the swap mask, and the negations XOR
+ * bit 31 of b (or of b ^ (b << 1)) into the radius's sign bit. */
 static inline INLINE void box_muller(const vi *a, const vi *b, vf *z0, vf *z1)
 {
-    const vf two_m24 = F(5.9604644775390625e-8f), one = F(1.0f), half = F(-0.5f);
-    vf x[WAYS], p[WAYS], fe[WAYS], tz[WAYS], ps[WAYS], pc[WAYS], t3[WAYS], t[WAYS];
+    vf x[WAYS], p[WAYS], fe[WAYS], t[WAYS], tz[WAYS], ps[WAYS], pc[WAYS];
     EACH(WAYS, {
-        /* u = float((a >> 8) + 1) * 2^-24, then LOG's exponent split */
-        vi ub = AS_I(MUL(CVT(I_ADD(I_SRL(a[v], 8), I_SET1(1))), two_m24));
-        /* (bits >> 23) & 0xFF without the mask: u > 0, its sign bit is 0 */
-        vi e = I_SUB(I_SRL(ub, 23), I_SET1(126));
-        vf m = AS_F(I_OR(I_AND(ub, I_SET1(0x007FFFFF)), I_SET1(0x3F000000)));
-        vi small = LT(m, F(0.707106781186547524f));
-        e = I_ADD(e, small); /* all-ones = -1 */
-        fe[v] = CVT(e);
-        /* 2m - 1 or m - 1: exact either way, so one fma gives it */
-        x[v] = FMA(m, SEL(one, F(2.0f), small), F(-1.0f));
-        p[v] = FMA(F(7.0376836292e-2f), x[v], F(-1.1514610310e-1f));
-        /* the angle: k = (b >> 5) & 0xFFFFFF, 2^24 - k in odd octants */
-        vi k = I_AND(I_SRL(b[v], 5), I_SET1(0x00FFFFFF));
-        k = AS_I(SEL(AS_F(k), AS_F(I_SUB(I_SET1(0x01000000), k)), I_SLL(b[v], 2)));
-        t[v] = MUL(CVT(k), F(0.785398163397448310f * 5.9604644775390625e-8f));
+        /* v = float((a >> 1) | 1) in [1, 2^31]; i' = bits(v) - sqrt(1/2) - 31 << 23:
+         * its arithmetic shift is e in [-31, 0], its mantissa field m's */
+        vi i = I_SUB(AS_I(CVT(I_OR(I_SRL(a[v], 1), I_SET1(1)))),
+                     I_SET1((int)(ZOQ__GAUSS_SQRTH_BITS + (31u << 23))));
+        fe[v] = CVT(I_SRA(i, 23));
+        x[v] = SUB(AS_F(I_ADD(I_AND(i, I_SET1(0x007FFFFF)), I_SET1((int)ZOQ__GAUSS_SQRTH_BITS))),
+                   F(1.0f));
+        p[v] = FMA(F(ZOQ__GAUSS_L6), x[v], F(ZOQ__GAUSS_L5));
+        t[v] = MUL(CVT(I_SLL(b[v], 2)), F(ZOQ__GAUSS_ANGLE));
     });
     EACH(WAYS, {
-        p[v] = FMA(p[v], x[v], F(1.1676998740e-1f));
-        tz[v] = MUL(t[v], t[v]);
+        p[v] = FMA(p[v], x[v], F(ZOQ__GAUSS_L4));
+        tz[v] = MUL(t[v], t[v]); /* z */
     });
     EACH(WAYS, {
-        p[v] = FMA(p[v], x[v], F(-1.2420140846e-1f));
-        ps[v] = FMA(F(-1.9515295891e-4f), tz[v], F(8.3321608736e-3f));
-        pc[v] = FMA(F(2.443315711809948e-5f), tz[v], F(-1.388731625493765e-3f));
+        p[v] = FMA(p[v], x[v], F(ZOQ__GAUSS_L3));
+        ps[v] = FMA(F(ZOQ__GAUSS_S7), tz[v], F(ZOQ__GAUSS_S5));
+        pc[v] = FMA(F(ZOQ__GAUSS_C6), tz[v], F(ZOQ__GAUSS_C4));
     });
     EACH(WAYS, {
-        p[v] = FMA(p[v], x[v], F(1.4249322787e-1f));
-        ps[v] = FMA(ps[v], tz[v], F(-1.6666654611e-1f));
-        pc[v] = FMA(pc[v], tz[v], F(4.166664568298827e-2f));
+        p[v] = FMA(p[v], x[v], F(ZOQ__GAUSS_L2));
+        ps[v] = FMA(ps[v], tz[v], F(ZOQ__GAUSS_S3));
+        pc[v] = FMA(pc[v], tz[v], F(ZOQ__GAUSS_C2));
     });
     EACH(WAYS, {
-        p[v] = FMA(p[v], x[v], F(-1.6668057665e-1f));
-        t3[v] = MUL(tz[v], t[v]);
-        ps[v] = FMA(ps[v], t3[v], t[v]);           /* s */
+        p[v] = FMA(p[v], x[v], F(ZOQ__GAUSS_L1));
+        pc[v] = FMA(pc[v], tz[v], F(1.0f));           /* c */
+        tz[v] = MUL(t[v], tz[v]);                     /* t z */
     });
     EACH(WAYS, {
-        p[v] = FMA(p[v], x[v], F(2.0000714765e-1f));
-        t3[v] = MUL(tz[v], tz[v]);
-        pc[v] = FMA(pc[v], t3[v], FMA(half, tz[v], one)); /* c */
-    });
-    EACH(WAYS, {
-        p[v] = FMA(p[v], x[v], F(-2.4999993993e-1f));
-    });
-    EACH(WAYS, {
-        p[v] = FMA(p[v], x[v], F(3.3333331174e-1f));
+        p[v] = FMA(p[v], x[v], F(-2.0f));
+        ps[v] = FMA(ps[v], tz[v], t[v]);              /* s */
     });
     const vi sign = I_SET1((int)0x80000000u);
     EACH(WAYS, {
-        vf z = MUL(x[v], x[v]);
-        vf y = MUL(x[v], z);
-        y = MUL(y, p[v]);
-        y = FMA(fe[v], F(-2.12194440e-4f), y);
-        y = FMA(half, z, y);
-        vf l = ADD(x[v], y);
-        l = FMA(fe[v], F(0.693359375f), l);       /* LOG(u) */
-        vf r = SQRT(MUL(l, F(-2.0f)));
-        vi b_x = I_XOR(b[v], I_SLL(b[v], 1));      /* b_k ^ b_(k-1) */
-        vi swap = I_SLL(b_x, 1);                   /* sign: b30 ^ b29 */
+        vf r = SQRT(FMA(fe[v], F(ZOQ__GAUSS_M2LN2), MUL(x[v], p[v])));
+        vi swap = I_SLL(b[v], 1);                     /* sign bit: b30 */
         vf cs = SEL(pc[v], ps[v], swap), sn = SEL(ps[v], pc[v], swap);
-        cs = F_XOR(cs, AS_F(I_AND(b_x, sign)));    /* b31 ^ b30 */
-        sn = F_XOR(sn, AS_F(I_AND(b[v], sign)));   /* b31 */
-        z0[v] = MUL(r, cs);
-        z1[v] = MUL(r, sn);
+        z0[v] = MUL(F_XOR(r, AS_F(I_AND(I_XOR(b[v], swap), sign))), cs); /* b31 ^ b30 */
+        z1[v] = MUL(F_XOR(r, AS_F(I_AND(b[v], sign))), sn);              /* b31 */
     });
 }
 
