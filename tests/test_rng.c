@@ -203,3 +203,46 @@ Test(rng, invalid_arguments_refused)
     cr_assert_eq(zoq_noise_fill(1, 0, 0, 0, 0, UINT64_MAX - 1, 4, z), ZOQ_E_INVALID);
     cr_assert_eq(zoq_noise_fill(1, 0, 0, 0, 0, 0, 0, NULL), ZOQ_OK);
 }
+
+/* zoq_noise_axpy gives the bits of zoq_noise_fill then acc + coef * z (each
+ * rounded), on slices of both distributions that start and end anywhere
+ * (Rademacher blocks cut at either end included), coefficients 0, -0, NaN,
+ * ±Inf, subnormal and ordinary, accumulators of any bit pattern; it leaves
+ * the floats past the slice alone and refuses what zoq_noise_fill refuses,
+ * touching nothing. */
+Test(rng, noise_axpy_equals_fill_then_add)
+{
+    enum { MAX = 2000, GUARD = 16 };
+    static const float coefs[] = {1e-3f, -2.5f, 0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1e-40f};
+    static float z[MAX], ref[MAX + GUARD], got[MAX + GUARD];
+    uint64_t s = 7;
+    for (int t = 0; t < 600; t++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const int dist = t % 2 ? ZOQ_DIST_RADEMACHER : ZOQ_DIST_GAUSSIAN;
+        const size_t count = t % 5 == 0 ? 512 : (size_t)((s >> 20) % (MAX + 1));
+        const uint64_t offset = t % 5 == 0 ? 128 * (s >> 40) : (s >> 33) % 100000;
+        const float c = coefs[t % 8];
+        for (int i = 0; i < MAX + GUARD; i++) {
+            uint32_t w = (uint32_t)(s >> 11) * (uint32_t)(i + 1) ^ (uint32_t)i * 2654435761u;
+            w = (i % 7 == 0) ? w : (w & 0x807FFFFFu) | 0x3F000000u; /* mostly ordinary */
+            memcpy(&ref[i], &w, sizeof w);
+        }
+        memcpy(got, ref, sizeof got);
+        cr_assert_eq(zoq_noise_fill(99, (uint64_t)t, 3, 1, dist, offset, count, z), ZOQ_OK);
+        for (size_t j = 0; j < count; j++)
+            ref[j] = ref[j] + c * z[j];
+        cr_assert_eq(zoq_noise_axpy(99, (uint64_t)t, 3, 1, dist, offset, count, c, got), ZOQ_OK);
+        for (size_t j = 0; j < count + GUARD; j++)
+            cr_assert(memcmp(&ref[j], &got[j], 4) == 0 || (isnan(ref[j]) && isnan(got[j])),
+                      "dist %d offset %llu count %zu c %g: element %zu %a vs %a", dist,
+                      (unsigned long long)offset, count, c, j, ref[j], got[j]);
+    }
+    float acc[4] = {1, 2, 3, 4};
+    cr_assert_eq(zoq_noise_axpy(1, 0, 1u << 24, 0, 0, 0, 4, 1.0f, acc), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_noise_axpy(1, 0, 0, 256, 0, 0, 4, 1.0f, acc), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_noise_axpy(1, 0, 0, 0, 2, 0, 4, 1.0f, acc), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_noise_axpy(1, 0, 0, 0, 0, 0, 4, 1.0f, NULL), ZOQ_E_INVALID);
+    cr_assert_eq(zoq_noise_axpy(1, 0, 0, 0, 0, UINT64_MAX - 1, 4, 1.0f, acc), ZOQ_E_INVALID);
+    cr_assert(acc[0] == 1 && acc[1] == 2 && acc[2] == 3 && acc[3] == 4, "refused calls wrote");
+    cr_assert_eq(zoq_noise_axpy(1, 0, 0, 0, 0, 0, 0, 1.0f, NULL), ZOQ_OK);
+}

@@ -180,6 +180,12 @@ ZOQ_API uint64_t zoq_tensor_key(uint64_t seed, const char *name);
  * slice of the whole. query < 2^24, stream < 256; ZOQ_E_INVALID otherwise. */
 ZOQ_API int zoq_noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                            int dist, uint64_t offset, size_t count, float *out);
+/* acc[j] = acc[j] + coef * z[offset + j] for j < count (binary32 product and
+ * sum, rounded separately: the bits of zoq_noise_fill then adding), z never
+ * stored where the CPU allows (how an engine perturbs its own tensors).
+ * Arguments and errors as zoq_noise_fill's; acc is the caller's. */
+ZOQ_API int zoq_noise_axpy(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                           int dist, uint64_t offset, size_t count, float coef, float *acc);
 
 /* ------------------------------------------------------------------------ */
 /* The step                                                                 */

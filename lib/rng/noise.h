@@ -60,6 +60,12 @@ void zoq__gauss16(const uint64_t h[16], float z[32]);
 void zoq__noise_fill(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                      int dist, uint64_t offset, size_t count, float *out);
 
+/* acc[j] = acc[j] + c * z[offset + j], j < count (product and sum rounded
+ * separately): the bits of filling z and adding, z never written where a
+ * fused SIMD path applies (Gaussian, Rademacher whole blocks with c not NaN). */
+void zoq__noise_axpy(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
+                     uint64_t offset, size_t count, float c, float *acc);
+
 /* The portable scalar reference (noise.c), same contract. */
 void zoq__noise_fill_scalar(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                             int dist, uint64_t offset, size_t count, float *out);

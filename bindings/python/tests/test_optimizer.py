@@ -316,6 +316,17 @@ def test_point_noise_is_the_materialized_direction_and_the_stream():
     assert zoq.noise(key, 0, 0, 64, out=out) is out
 
 
+def test_noise_axpy_is_fill_then_add():
+    key = zoq.tensor_key(3, "layer")
+    for dist in ("gaussian", "rademacher"):
+        acc = np.linspace(-1, 1, 300, dtype=np.float32)
+        want = acc + np.float32(0.125) * zoq.noise(key, 5, 2, 300, offset=77, dist=dist)
+        assert zoq.noise_axpy(acc, 0.125, key, 5, 2, offset=77, dist=dist) is acc
+        np.testing.assert_array_equal(acc, want)
+    with pytest.raises(zoq.InvalidError):
+        zoq.noise_axpy(np.zeros(4, np.float32), 1.0, key, 0, 1 << 24)
+
+
 def test_ask_tell_errors():
     w, opt = make(4)
     with pytest.raises(zoq.StateError):

@@ -19,7 +19,7 @@ from ._lib import LibraryError, lib
 from .optimizer import (ENUMS, PARAM_DISABLED, PARAM_LORA_A, PARAM_LORA_B, PARAM_NO_DECAY,
                         PARAM_SCALE, EvalInfo, Optimizer, Point, Report, Stop, options)
 from .quant import FORMATS, QMatrix, q4_pack, q4_unpack, qmatrix_sizes
-from .rng import noise, tensor_key
+from .rng import noise, noise_axpy, tensor_key
 from . import pref  # noqa: E402  (needs the optimizer module first)
 from . import io, lora  # noqa: E402  (lora needs pref)
 
@@ -41,4 +41,4 @@ __all__ = ["CallbackError", "Error", "ExistsError", "FileError", "FormatError", 
            "LibraryError", "strerror", "ENUMS", "PARAM_DISABLED", "PARAM_LORA_A", "PARAM_LORA_B",
            "PARAM_NO_DECAY", "PARAM_SCALE", "EvalInfo", "Optimizer", "Point", "Report", "Stop",
            "options", "FORMATS", "QMatrix", "q4_pack", "q4_unpack", "qmatrix_sizes", "noise",
-           "tensor_key", "pref", "io", "lora", "version", "version_number"]
+           "noise_axpy", "tensor_key", "pref", "io", "lora", "version", "version_number"]

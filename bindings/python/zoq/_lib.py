@@ -176,6 +176,7 @@ PROTOTYPES = {
     "zoq_param_enabled_numel": (_i, [_vp, _P(_i64)]),
     "zoq_tensor_key": (_u64, [_u64, _cp]),
     "zoq_noise_fill": (_i, [_u64, _u64, _u32, _u32, _i, _u64, _sz, _P(C.c_float)]),
+    "zoq_noise_axpy": (_i, [_u64, _u64, _u32, _u32, _i, _u64, _sz, C.c_float, _P(C.c_float)]),
     "zoq_set_objective": (_i, [_vp, _vp, _vp]),
     "zoq_step": (_i, [_vp, _P(Report)]),
     "zoq_ask": (_i, [_vp, _P(_P(Point)), _P(_i32)]),

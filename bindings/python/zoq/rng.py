@@ -24,3 +24,15 @@ def noise(key, step, query, count, offset=0, stream=0, dist="gaussian", out=None
     check(lib.zoq_noise_fill(int(key), int(step), int(query), int(stream), d, int(offset),
                              int(count), ptr(out, C.c_float)))
     return out
+
+
+def noise_axpy(acc, coef, key, step, query, offset=0, stream=0, dist="gaussian"):
+    """acc += coef * z[offset .. offset+len(acc)) in place (float32, the product
+    and the sum rounded separately, z never stored): how an engine perturbs its
+    own tensor. acc must be a writable, contiguous float32 array; returns it."""
+    d = DISTS.index(dist) if isinstance(dist, str) else int(dist)
+    n = int(np.asarray(acc).size)
+    a = carray(acc, np.float32, "acc", n, writable=True)
+    check(lib.zoq_noise_axpy(int(key), int(step), int(query), int(stream), d, int(offset), n,
+                             float(coef), ptr(a, C.c_float)))
+    return acc
