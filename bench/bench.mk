@@ -16,7 +16,7 @@ $(BUILD)/bench/quantized: BENCH_LIBS := $(BUILD)/obj/tests/support/digits.o -lz
 # rng_bench times RNG contract 1's Gaussian generator beside this build's in
 # one process (docs/rng.md section 9): libzoq as of the last commit of
 # contract 1, built from git into $(BUILD)/bench/v1 (outside a git checkout
-# it times contract 2 alone). It runs once per instruction set.
+# it times this build alone). It runs once per instruction set.
 RNG_V1_COMMIT := 9f137882a740e08d33e07add66690cb534ecad92
 RNG_V1_LIB := $(BUILD)/bench/v1/libzoq.so
 $(RNG_V1_LIB):
@@ -26,7 +26,7 @@ $(RNG_V1_LIB):
 	    git archive $(RNG_V1_COMMIT) Makefile include lib pkgconfig | tar -x -C $(BUILD)/bench/v1/src && \
 	    $(MAKE) -s -C $(BUILD)/bench/v1/src BUILD=build SANITIZE= build/libzoq.so && \
 	    cp -P $(BUILD)/bench/v1/src/build/libzoq.so* $(BUILD)/bench/v1/; \
-	else echo "bench: no git history of RNG contract 1: rng_bench times contract 2 alone"; fi
+	else echo "bench: no git history of RNG contract 1: rng_bench times this build alone"; fi
 
 bench: $(BENCHES) $(RNG_V1_LIB) $(SO_LINK)
 	@mkdir -p bench/results

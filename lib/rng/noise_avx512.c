@@ -55,6 +55,10 @@ typedef __m512 vf;
 #define AS_F _mm512_castsi512_ps
 #define AS_I _mm512_castps_si512
 #define F_XOR _mm512_xor_ps
+/* f ^ (w & sign) in one ternary logic op (truth table 0x78) */
+#define XOR_SIGN(f, w)                                                                         \
+    _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(f), w,                   \
+                                                  _mm512_set1_epi32((int)0x80000000u), 0x78))
 #define F_LOADU _mm512_loadu_ps
 #define F_STOREU _mm512_storeu_ps
 #define SEL(a, b, m) _mm512_mask_blend_ps(_mm512_movepi32_mask(m), a, b)
