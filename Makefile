@@ -82,7 +82,7 @@ SO_LINK := $(BUILD)/libzoq.so
 STATIC := $(BUILD)/libzoq.a
 
 .PHONY: all lib check test examples bench demo install uninstall deps help clean valgrind abi-dump wheel \
-        rng-battery
+        rng-battery rng-quality
 
 all: lib examples
 

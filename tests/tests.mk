@@ -37,3 +37,14 @@ $(RNG_STREAM): tests/battery/rng_stream.c $(wildcard lib/rng/*.h) lib/core/bits.
 
 rng-battery: $(RNG_STREAM)
 	BUILD=$(BUILD) sh tests/battery/run.sh $(or $(MODE),pairs)
+
+# The Gaussian draws themselves against N(0, 1) on 10^9 of them (moments,
+# KS, tails to 6.5 sigma; docs/rng.md section 10). Not part of check.
+RNG_QUALITY := $(BUILD)/tests/battery/gauss_quality
+$(RNG_QUALITY): tests/battery/gauss_quality.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ZOQ_CFLAGS) $(CFLAGS) $< -o $@ $(STATIC) $(DEP_LIBS) -lm
+
+rng-quality: $(RNG_QUALITY)
+	$(RNG_QUALITY) $(DRAWS)

@@ -207,57 +207,66 @@ void ISA(zoq__gauss16)(const uint64_t h[16], float z[32])
     memcpy(z, all, ZOQ__GAUSS_CHUNK * sizeof *z);
 }
 
-/* Gaussian draws of chunks c .. c+nc-1 (1 <= nc <= CHUNKS) into out[0 .. 32nc). */
-static void gauss_chunks(uint64_t seed, uint64_t c, int nc, float *out)
+/* Gaussian draws of chunks c .. c + CHUNKS - 1 into z[0 .. 32 CHUNKS). */
+static void gauss_chunks(uint64_t seed, uint64_t c, float *z)
 {
     vi a[WAYS], b[WAYS];
     vf z0[WAYS], z1[WAYS];
     pair_words(seed, 16 * c, a, b);
     box_muller(a, b, z0, z1);
-    if (nc == CHUNKS) {
-        store_pairs(z0, z1, out);
-    } else {
-        float z[CHUNKS * ZOQ__GAUSS_CHUNK];
-        store_pairs(z0, z1, z);
-        memcpy(out, z, (size_t)nc * ZOQ__GAUSS_CHUNK * sizeof *z);
-    }
+    store_pairs(z0, z1, z);
 }
 
-/* acc[j] = acc[j] + c * z[offset + j], j < count, for the Gaussian z of the
- * stream: each call's draws are added where store_pairs would put them,
- * straight from the registers (the product and the sum rounded separately,
- * as the tiles' axpy does); a group of chunks cut by either end of the slice
- * is made in scratch and added element by element. */
-void ISA(zoq__gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
-                          uint64_t offset, size_t count, float c, float *acc)
+/* The Gaussian z[offset .. offset+count) of the stream with this seed into
+ * out (axpy = 0), or out[j] = out[j] + c * z[offset + j] (axpy = 1: the
+ * product and the sum rounded separately, as the tiles' axpy does). Each
+ * whole call's draws go where store_pairs would put them, straight from
+ * the registers; a group of chunks cut by either end of the slice is made
+ * in scratch and copied or added element by element. */
+static inline INLINE void gauss_slice(uint64_t seed, uint64_t offset, size_t count, float c,
+                                      float *out, const int axpy)
 {
-    const uint64_t seed = zoq__gauss_seed_cached(key, step, query, stream);
     const uint64_t per = ZOQ__GAUSS_CHUNK * CHUNKS; /* elements per call */
     const vf vc = F(c);
     uint64_t i = offset, end = offset + count;
     while (i < end) {
         const uint64_t g = i / per, first = i - g * per;
-        float *a = acc + (i - offset);
+        float *o = out + (i - offset);
         if (first == 0 && end - i >= per) {
             vi wa[WAYS], wb[WAYS];
             vf z0[WAYS], z1[WAYS];
             pair_words(seed, 16 * CHUNKS * g, wa, wb);
             box_muller(wa, wb, z0, z1);
-            EACH(WAYS, {
-                float *o = a + (LANES * v / 16) * ZOQ__GAUSS_CHUNK + LANES * v % 16;
-                F_STOREU(o, ADD(F_LOADU(o), MUL(vc, z0[v])));
-                F_STOREU(o + 16, ADD(F_LOADU(o + 16), MUL(vc, z1[v])));
-            });
+            if (!axpy) {
+                store_pairs(z0, z1, o);
+            } else {
+                EACH(WAYS, {
+                    float *q = o + (LANES * v / 16) * ZOQ__GAUSS_CHUNK + LANES * v % 16;
+                    F_STOREU(q, ADD(F_LOADU(q), MUL(vc, z0[v])));
+                    F_STOREU(q + 16, ADD(F_LOADU(q + 16), MUL(vc, z1[v])));
+                });
+            }
             i += per;
         } else {
             float z[ZOQ__GAUSS_CHUNK * CHUNKS];
-            gauss_chunks(seed, CHUNKS * g, CHUNKS, z);
+            gauss_chunks(seed, CHUNKS * g, z);
             const uint64_t n = per - first < end - i ? per - first : end - i;
-            for (uint64_t j = 0; j < n; j++)
-                a[j] = a[j] + c * z[first + j];
+            if (!axpy)
+                memcpy(o, z + first, (size_t)n * sizeof *z);
+            else
+                for (uint64_t j = 0; j < n; j++)
+                    o[j] = o[j] + c * z[first + j];
             i += n;
         }
     }
+}
+
+/* acc[j] = acc[j] + c * z[offset + j], j < count, for the Gaussian z of the
+ * stream, z never stored (gauss_slice). */
+void ISA(zoq__gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                          uint64_t offset, size_t count, float c, float *acc)
+{
+    gauss_slice(zoq__gauss_seed_cached(key, step, query, stream), offset, count, c, acc, 1);
 }
 
 /* Rademacher signs of blocks b .. b+nb-1 (nb <= LANES) into out[0 .. 128nb):
@@ -302,34 +311,30 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
     }
 }
 
-/* Whole blocks (Rademacher) or chunks (Gaussian) go straight to out, up to
- * LANES blocks or CHUNKS chunks per call; one cut by either end of the
- * slice is made in scratch and partly copied. */
+/* Gaussian: gauss_slice. Rademacher: whole blocks go straight to out, up to
+ * LANES blocks per call; one cut by either end of the slice is made in
+ * scratch and partly copied. */
 void ISA(zoq__noise_fill)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                           uint64_t offset, size_t count, float *out)
 {
+    if (dist != ZOQ_DIST_RADEMACHER) {
+        gauss_slice(zoq__gauss_seed_cached(key, step, query, stream), offset, count, 0.0f, out,
+                    0);
+        return;
+    }
     const stream_id s = stream_of(key, step, query, stream);
-    const int rade = dist == ZOQ_DIST_RADEMACHER;
-    const uint64_t seed = rade ? 0 : zoq__gauss_seed_cached(key, step, query, stream);
-    const uint64_t per = rade ? ZOQ__RADE_PER_BLOCK : ZOQ__GAUSS_CHUNK;
-    const uint64_t most = rade ? LANES : CHUNKS; /* blocks or chunks per call below */
+    const uint64_t per = ZOQ__RADE_PER_BLOCK;
     float part[ZOQ__RADE_PER_BLOCK];
     uint64_t i = offset, end = offset + count;
     while (i < end) {
         uint64_t b = i / per, first = i - b * per, whole = (end - i) / per;
         float *dst = out + (i - offset);
         if (first == 0 && whole > 0) {
-            int nb = (int)(whole < most ? whole : most);
-            if (rade)
-                rademacher_blocks(&s, b, nb, dst);
-            else
-                gauss_chunks(seed, b, nb, dst);
+            int nb = (int)(whole < LANES ? whole : LANES);
+            rademacher_blocks(&s, b, nb, dst);
             i += (uint64_t)nb * per;
         } else {
-            if (rade)
-                rademacher_blocks(&s, b, 1, part);
-            else
-                gauss_chunks(seed, b, 1, part);
+            rademacher_blocks(&s, b, 1, part);
             uint64_t n = per - first < end - i ? per - first : end - i;
             memcpy(dst, part + first, (size_t)n * sizeof *part);
             i += n;
