@@ -26,15 +26,17 @@ typedef struct simd_path {
     void (*gauss16)(const uint64_t h[16], float z[32]);
     int (*has)(void);
     axpy_fn *gauss_axpy;
+    axpy_fn *rademacher_axpy;
 } simd_path;
 
 static const simd_path paths[] = {
 #ifdef ZOQ__NOISE_AVX2
-    {"avx2", zoq__noise_fill_avx2, zoq__gauss16_avx2, zoq__noise_has_avx2, zoq__gauss_axpy_avx2},
+    {"avx2", zoq__noise_fill_avx2, zoq__gauss16_avx2, zoq__noise_has_avx2, zoq__gauss_axpy_avx2,
+     zoq__rademacher_axpy_avx2},
     {"avx512", zoq__noise_fill_avx512, zoq__gauss16_avx512, zoq__noise_has_avx512,
-     zoq__gauss_axpy_avx512},
+     zoq__gauss_axpy_avx512, zoq__rademacher_axpy_avx512},
 #endif
-    {NULL, NULL, NULL, NULL, NULL}};
+    {NULL, NULL, NULL, NULL, NULL, NULL}};
 
 /* The paths to test; skips when the CPU (or build) runs none. */
 static int runnable(const simd_path **out)
@@ -239,6 +241,47 @@ static void gauss_axpy(const simd_path *p)
 Test(rng_simd, gauss_axpy_equals_fill_then_axpy)
 {
     each_path(gauss_axpy);
+}
+
+/* The Rademacher axpy (whole blocks, c not NaN) equals acc + c * z of the
+ * reference's z, while its per-thread cache of Philox blocks is made to hit
+ * and to miss: each call continues the previous slice or jumps within its
+ * group of blocks, under the same stream or one differing from the last
+ * call's in exactly one of key, step, query or stream. */
+static void rademacher_axpy(const simd_path *p)
+{
+    static const float coefs[] = {1e-3f, -2.5f, 0.0f, -0.0f, 1e30f, INFINITY, -INFINITY, 1e-40f};
+    static float z[MAX_COUNT], ref[MAX_COUNT + GUARD], got[MAX_COUNT + GUARD];
+    uint64_t s = 7, key = 1, step = 2, offset = 0;
+    uint32_t query = 3, stream = 4;
+    for (int t = 0; t < 3000; t++) {
+        const uint64_t r = next(&s);
+        switch (r % 6) { /* 0, 1: the same stream; else one field changes */
+        case 2: key = next(&s); break;
+        case 3: step = next(&s); break;
+        case 4: query = (uint32_t)next(&s) & (ZOQ__QUERY_LIMIT - 1); break;
+        case 5: stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX; break;
+        }
+        const size_t count = ZOQ__RADE_PER_BLOCK * (size_t)(1 + (r >> 8) % (MAX_COUNT / 128));
+        offset = (r >> 16) % 4 == 0 ? ZOQ__RADE_PER_BLOCK * ((r >> 20) % (1ull << 40))
+                 : (r >> 16) % 4 == 1 ? offset / 2048 * 2048 + 128 * ((r >> 20) % 16)
+                                      : offset + count; /* the next tile */
+        const float c = coefs[t % N_OF(coefs)];
+        for (size_t i = 0; i < MAX_COUNT + GUARD; i++)
+            ref[i] = got[i] = (float)(next(&s) % 20001) * 1e-4f - 1.0f;
+        zoq__noise_fill_scalar(key, step, query, stream, ZOQ_DIST_RADEMACHER, offset, count, z);
+        for (size_t i = 0; i < count; i++)
+            ref[i] = ref[i] + c * z[i];
+        p->rademacher_axpy(key, step, query, stream, offset, count, c, got);
+        cr_assert(memcmp(ref, got, sizeof ref) == 0,
+                  "%s: rademacher_axpy call %d offset %llu count %zu differs", p->name, t,
+                  (unsigned long long)offset, count);
+    }
+}
+
+Test(rng_simd, rademacher_axpy_equals_fill_then_axpy)
+{
+    each_path(rademacher_axpy);
 }
 
 /* The dispatcher is one of the paths, so equals the reference anywhere. */

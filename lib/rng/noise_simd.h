@@ -269,51 +269,65 @@ void ISA(zoq__gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t 
     gauss_slice(zoq__gauss_seed_cached(key, step, query, stream), offset, count, c, acc, 1);
 }
 
-/* Rademacher signs of blocks b .. b+nb-1 (nb <= LANES) into out[0 .. 128nb):
- * each word is broadcast to all lanes (from its lane of the Philox output),
- * and PICK takes -1.0f where the word's bit is set, +1.0f elsewhere. */
-static void rademacher_blocks(const stream_id *s, uint64_t b, int nb, float *out)
+/* The Philox words of blocks g .. g + LANES - 1 (g a multiple of LANES) of
+ * stream s, lane j of w[i] = word i of block g + j. Kept per thread: a
+ * pass's tiles (512 elements, 4 blocks) come in order, so one Philox call
+ * serves LANES / 4 consecutive tiles instead of one. */
+static const vi *philox_group(const stream_id *s, uint64_t g)
 {
-    vi w[4];
-    philox(s, b, w);
-    const vf plus = F(1.0f), minus = F(-1.0f);
-    for (int j = 0; j < nb; j++)
-        for (int k = 0; k < 4; k++) {
-            vi v = I_LANE(w[k], j);
-            float *o = out + ZOQ__RADE_PER_BLOCK * j + 32 * k;
-#pragma GCC unroll 4
-            for (int q = 0; q < 32 / LANES; q++)
-                F_STOREU(o + LANES * q, PICK(plus, minus, v, q));
-        }
+    static _Thread_local struct {
+        vi w[4];
+        stream_id s;
+        uint64_t g;
+        int valid;
+    } last;
+    if (!last.valid || last.g != g || last.s.k0 != s->k0 || last.s.k1 != s->k1 ||
+        last.s.c2 != s->c2 || last.s.c3 != s->c3) {
+        philox(s, g, last.w);
+        last.s = *s;
+        last.g = g;
+        last.valid = 1;
+    }
+    return last.w;
 }
 
-/* acc[j] = acc[j] + c * z[offset + j] for Rademacher z of whole blocks
- * (offset and count multiples of 128), z never written: c * (+1) is c and
- * c * (-1) is c with its sign bit flipped, exactly, for every c but NaN. */
-void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
-                               uint64_t offset, size_t count, float c, float *acc)
+/* Rademacher z of blocks b .. b + nb - 1 (128 elements each): into out as
+ * +-1.0f (axpy = 0), or out + c * z with z never written (axpy = 1; c * (+1)
+ * is c and c * (-1) is c with its sign bit flipped, exactly, for every c
+ * but NaN). Each word is broadcast to all lanes from its lane of the group,
+ * and its bit LANES q + i picks the sign of lane i. */
+static inline INLINE void rademacher_slice(const stream_id *s, uint64_t b, uint64_t nb, float c,
+                                           float *out, const int axpy)
 {
-    const stream_id s = stream_of(key, step, query, stream);
-    const vf vc = F(c);
-    const uint64_t first = offset / ZOQ__RADE_PER_BLOCK, end = first + count / ZOQ__RADE_PER_BLOCK;
-    for (uint64_t b = first; b < end; b += LANES) {
-        vi w[4];
-        philox(&s, b, w);
-        const int nb = end - b < LANES ? (int)(end - b) : LANES;
-        for (int j = 0; j < nb; j++)
+    const vf vc = F(c), plus = F(1.0f), minus = F(-1.0f);
+    const uint64_t end = b + nb;
+    for (uint64_t i = b; i < end;) {
+        const uint64_t g = i / LANES * LANES, stop = end - g < LANES ? end : g + LANES;
+        const vi *w = philox_group(s, g);
+        for (; i < stop; i++)
             for (int k = 0; k < 4; k++) {
-                vi v = I_LANE(w[k], j);
-                float *a = acc + (b + (uint64_t)j - first) * ZOQ__RADE_PER_BLOCK + 32 * k;
+                const vi v = I_LANE(w[k], (int)(i - g));
+                float *o = out + (i - b) * ZOQ__RADE_PER_BLOCK + 32 * k;
 #pragma GCC unroll 4
                 for (int q = 0; q < 32 / LANES; q++)
-                    F_STOREU(a + LANES * q, ADD_SIGNED(F_LOADU(a + LANES * q), vc, v, q));
+                    F_STOREU(o + LANES * q, axpy ? ADD_SIGNED(F_LOADU(o + LANES * q), vc, v, q)
+                                                 : PICK(plus, minus, v, q));
             }
     }
 }
 
-/* Gaussian: gauss_slice. Rademacher: whole blocks go straight to out, up to
- * LANES blocks per call; one cut by either end of the slice is made in
- * scratch and partly copied. */
+/* acc[j] = acc[j] + c * z[offset + j] for Rademacher z of whole blocks
+ * (offset and count multiples of 128, c not NaN), z never written. */
+void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                               uint64_t offset, size_t count, float c, float *acc)
+{
+    const stream_id s = stream_of(key, step, query, stream);
+    rademacher_slice(&s, offset / ZOQ__RADE_PER_BLOCK, count / ZOQ__RADE_PER_BLOCK, c, acc, 1);
+}
+
+/* Gaussian: gauss_slice. Rademacher: whole blocks go straight to out
+ * (rademacher_slice); one cut by either end of the slice is made in scratch
+ * and partly copied. */
 void ISA(zoq__noise_fill)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream, int dist,
                           uint64_t offset, size_t count, float *out)
 {
@@ -330,11 +344,10 @@ void ISA(zoq__noise_fill)(uint64_t key, uint64_t step, uint32_t query, uint32_t 
         uint64_t b = i / per, first = i - b * per, whole = (end - i) / per;
         float *dst = out + (i - offset);
         if (first == 0 && whole > 0) {
-            int nb = (int)(whole < LANES ? whole : LANES);
-            rademacher_blocks(&s, b, nb, dst);
-            i += (uint64_t)nb * per;
+            rademacher_slice(&s, b, whole, 0.0f, dst, 0);
+            i += whole * per;
         } else {
-            rademacher_blocks(&s, b, 1, part);
+            rademacher_slice(&s, b, 1, 0.0f, part, 0);
             uint64_t n = per - first < end - i ? per - first : end - i;
             memcpy(dst, part + first, (size_t)n * sizeof *part);
             i += n;
