@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """summary.py - the figures of issues 6 and 20 from one `make bench` run: reads
 bench/results/step.json (zoq), mezo.json (the MeZO loop in PyTorch),
-lora_batch.json, rng.json (RNG contract 2 against 1) and dtype.json (16-bit
+lora_batch.json, rng.json (this build's RNG contract against contract 1) and dtype.json (16-bit
 steps against f32), prints `name value unit` lines (speedup_vs_mezo, thread
 speedups, the acceptance checks), writes bench/results/summary.json, the
 table bench/results/step.md and the plot bench/results/ns_per_param.svg
