@@ -54,7 +54,6 @@ typedef __m256 vf;
 #define CVT _mm256_cvtepi32_ps
 #define AS_F _mm256_castsi256_ps
 #define AS_I _mm256_castps_si256
-#define F_XOR _mm256_xor_ps
 #define XOR_SIGN(f, w) _mm256_xor_ps(f, _mm256_and_ps(_mm256_castsi256_ps(w), F(-0.0f)))
 #define F_LOADU _mm256_loadu_ps
 #define F_STOREU _mm256_storeu_ps

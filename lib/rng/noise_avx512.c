@@ -54,7 +54,6 @@ typedef __m512 vf;
 #define CVT _mm512_cvtepi32_ps
 #define AS_F _mm512_castsi512_ps
 #define AS_I _mm512_castps_si512
-#define F_XOR _mm512_xor_ps
 /* f ^ (w & sign) in one ternary logic op (truth table 0x78) */
 #define XOR_SIGN(f, w)                                                                         \
     _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(f), w,                   \

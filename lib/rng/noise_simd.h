@@ -25,8 +25,8 @@
  *   I_LO32(h0, h1), I_HI32(h0, h1)  the low (high) 32-bit halves of the
  *                             64-bit lanes of h0, then of h1, in lane order
  *   I_LANE(a, j)              lane j of a in every lane
- *   F(x), ADD, SUB, MUL, FMA (a*b + c, one rounding), SQRT, CVT (exact
- *   int32 -> float), AS_F, AS_I, F_XOR(a, b), F_LOADU(p), F_STOREU(p, a)
+ *   F(x), ADD, SUB, MUL, FMA (a*b + c, one rounding), SQRT, CVT (int32 ->
+ *   float, rounded to nearest even), AS_F, AS_I, F_LOADU(p), F_STOREU(p, a)
  *   XOR_SIGN(f, w)            f with bit 31 of w XOR-ed into its sign bit
  *   SEL(a, b, m)              b where m's sign bit is set, else a
  *   PICK(a, b, w, q)          b in the lanes i whose bit LANES q + i of w is set,
