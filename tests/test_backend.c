@@ -9,6 +9,7 @@
 #include "backend/backend.h"
 #include "core/convert.h"
 #include "backend/cpu/pool.h"
+#include "backend/cpu/tile.h"
 #include "rng/noise.h"
 #include "zoq.h"
 
@@ -183,4 +184,115 @@ Test(backend, half_storage_is_rounded_from_f32_arithmetic)
         }
     }
     free(h); free(g); free(z);
+}
+
+/* A value of dtype's storage, as bits: ordinary values mostly, and quiet
+ * and signaling NaNs, infinities, subnormals and zeros. */
+static uint32_t stored_value(int dtype, uint32_t r)
+{
+    static const uint32_t f32[] = {0x7FC01234u, 0xFF80F00Du, 0x7F800000u, 0x80000001u,
+                                   0x007FFFFFu, 0x80000000u, 0x00000000u, 0xFF800000u};
+    static const uint16_t f16[] = {0x7E12, 0xFC05, 0x7C00, 0x8001, 0x03FF, 0x8000, 0x0000, 0xFC00};
+    static const uint16_t bf16[] = {0x7FC1, 0xFF81, 0x7F80, 0x8001, 0x007F, 0x8000, 0x0000, 0xFF80};
+    const float x = (float)sin(r * 0.001) * (float)(1 + r % 5);
+    if (r % 17 == 0)
+        return dtype == ZOQ_F32 ? f32[r / 17 % 8] : dtype == ZOQ_F16 ? f16[r / 17 % 8] : bf16[r / 17 % 8];
+    return dtype == ZOQ_F32 ? zoq__f32_bits(x) : dtype == ZOQ_F16 ? zoq__f32_to_f16(x) : zoq__f32_to_bf16(x);
+}
+
+static float widen(const void *data, int dtype, int64_t i)
+{
+    return zoq__load_f32(data, dtype, i);
+}
+
+/* x rounded to dtype into data[i], and the value data[i] now holds. */
+static float narrow(void *data, int dtype, int64_t i, float x)
+{
+    if (dtype == ZOQ_F32)
+        ((float *)data)[i] = x;
+    else
+        ((uint16_t *)data)[i] = dtype == ZOQ_F16 ? zoq__f32_to_f16(x) : zoq__f32_to_bf16(x);
+    return widen(data, dtype, i);
+}
+
+/* Plain Rademacher passes (the CPU backend's one-sweep sign passes) give
+ * the formula of backend.h with the reference's z, element by element, for
+ * every instruction set, dtype and thread count: a chained pair of two-term
+ * and one-term passes, a chained pair of one-term passes, and a pass into
+ * another buffer; over values with NaNs (quiet and signaling), infinities,
+ * subnormals and zeros, and a length that ends inside a block. */
+Test(backend, rademacher_passes_follow_the_formula)
+{
+    enum { N = 70000 + 77 };
+    static const zoq__term two[2] = {{3, 0, 0.01f}, {3, 1, -0.02f}}, one = {4, 0, 5e-3f},
+                           small = {4, 1, -1e-3f}, moved = {5, 2, 0.25f};
+    size_t es[3] = {4, 2, 2};
+    float *z[5];
+    const zoq__term *zt[5] = {&two[0], &two[1], &one, &small, &moved};
+    for (int k = 0; k < 5; k++) {
+        z[k] = malloc(N * sizeof *z[k]);
+        zoq__noise_fill_scalar(0xABCDEFull, zt[k]->step, zt[k]->query, 0, ZOQ_DIST_RADEMACHER, 0,
+                               N, z[k]);
+    }
+    for (int isa = ZOQ__ISA_SCALAR; isa <= ZOQ__ISA_AVX512; isa++) {
+        for (int threads = 1; threads <= 2; threads++) {
+            zoq__backend *be;
+            if (zoq__cpu_backend_create_isa(threads, isa, &be) != ZOQ_OK)
+                continue; /* a set this CPU does not run */
+            for (int dt = ZOQ_F32; dt <= ZOQ_BF16; dt++) {
+                unsigned char *a = malloc(N * es[dt]), *ref = malloc(N * es[dt]),
+                              *out = malloc(N * es[dt]), *want = malloc(N * es[dt]);
+                for (int64_t i = 0; i < N; i++) {
+                    const uint32_t v = stored_value(dt, (uint32_t)i * 2654435761u >> 7);
+                    memcpy(a + i * es[dt], &v, es[dt]); /* little-endian: the low bytes */
+                }
+                zoq__tensor t = {.data = a, .dtype = dt, .numel = N, .key = 0xABCDEFull};
+                for (int shape = 0; shape < 3; shape++) {
+                    memcpy(ref, a, N * es[dt]);
+                    for (int64_t i = 0; i < N; i++) { /* backend.h's formula, in its order */
+                        if (shape == 0) {
+                            float x = 0.999f * widen(ref, dt, i);
+                            x = x + two[0].coef * z[0][i];
+                            x = x + two[1].coef * z[1][i];
+                            x = 1.0f * narrow(ref, dt, i, x);
+                            narrow(ref, dt, i, x + one.coef * z[2][i]);
+                        } else if (shape == 1) {
+                            float x = 0.9999f * widen(ref, dt, i);
+                            x = 1.0f * narrow(ref, dt, i, x + one.coef * z[2][i]);
+                            narrow(ref, dt, i, x + small.coef * z[3][i]);
+                        } else {
+                            narrow(want, dt, i, -1.5f * widen(ref, dt, i) + moved.coef * z[4][i]);
+                        }
+                    }
+                    zoq__pass first = {.src = &t, .dst = a, .dist = ZOQ_DIST_RADEMACHER,
+                                       .scale = shape ? 0.9999f : 0.999f,
+                                       .n_terms = shape ? 1 : 2, .terms = shape ? &one : two};
+                    zoq__pass then = {.src = &t, .dst = a, .dist = ZOQ_DIST_RADEMACHER,
+                                      .scale = 1.0f, .n_terms = 1,
+                                      .terms = shape ? &small : &one};
+                    if (shape < 2) {
+                        cr_assert_eq(be->iface->run_chained(be, &first, &then, 1), ZOQ_OK);
+                        cr_assert(memcmp(a, ref, N * es[dt]) == 0,
+                                  "isa %d threads %d dtype %d: chained shape %d", isa, threads,
+                                  dt, shape);
+                    } else {
+                        zoq__pass mv = {.src = &t, .dst = out, .dist = ZOQ_DIST_RADEMACHER,
+                                        .scale = -1.5f, .n_terms = 1, .terms = &moved};
+                        cr_assert_eq(be->iface->run_passes(be, &mv, 1), ZOQ_OK);
+                        cr_assert(memcmp(out, want, N * es[dt]) == 0,
+                                  "isa %d threads %d dtype %d: into another buffer", isa, threads,
+                                  dt);
+                        cr_assert(memcmp(a, ref, N * es[dt]) == 0, "the source changed");
+                    }
+                }
+                free(a);
+                free(ref);
+                free(out);
+                free(want);
+            }
+            be->iface->destroy(be);
+        }
+    }
+    for (int k = 0; k < 5; k++)
+        free(z[k]);
 }

@@ -199,6 +199,85 @@ Test(tile_simd, half_formats_every_pattern_and_f32_sweep)
     }
 }
 
+/* A 16-bit pattern for a tensor of dtype: ordinary values mostly, and
+ * every kind of special one (quiet and signaling NaN, ±Inf, subnormals). */
+static uint16_t any_half(int dtype)
+{
+    uint32_t r = next32();
+    if (r % 8)
+        return dtype == ZOQ_F16 ? zoq__f32_to_f16(any_float()) : zoq__f32_to_bf16(any_float());
+    return (uint16_t)next32(); /* any pattern */
+}
+
+/* The sign passes of every set equal the scalar reference's bit for bit:
+ * one pass or a chained pair, of 1 to 3 terms each (the one-sweep pair and
+ * the sweep-per-term paths), word rows wider than the tile, dst apart from
+ * src or the same, at odd byte addresses, on values with quiet and
+ * signaling NaNs, infinities, subnormals and rounding ties, with scales and
+ * coefs that overflow or underflow. */
+Test(tile_simd, sign_passes_every_shape_and_special_value)
+{
+    find_simd();
+    const zoq__tile_ops *ref = zoq__tile_ops_get(ZOQ__ISA_SCALAR);
+    static const int shapes[4][2] = {{1, 1}, {3, 1}, {1, 2}, {2, 3}};
+    static const float scales[4] = {1.0f, 0.999f, -2.5f, 1e30f};
+    enum { T = ZOQ__TILE, MAXW = 2 * 3 * 4 * (T / 128 + 2) };
+    static unsigned char src[4 * T + 16], d1[4 * T + 16], d2[4 * T + 16];
+    static uint32_t words[MAXW];
+    int tested = 0;
+    for (int s = 0; s < n_simd; s++) {
+        const zoq__tile_ops *o = simd_sets[s];
+        if (!o->sign_passes)
+            continue; /* the set without F16C */
+        tested++;
+        for (int round = 0; round < 800; round++) {
+            const int n = 128 * (1 + (int)(next32() % (T / 128)));
+            const int stride = n / 128 + (int)(next32() % 3);
+            const int n_pass = 1 + round % 2, *terms = shapes[round / 2 % 4];
+            const int off = (int)(next32() % 4), i0 = (int)(next32() % 5), in_place = round % 3 == 0;
+            float coef[2][3];
+            zoq__sign_pass sp[2];
+            for (int j = 0; j < MAXW; j++)
+                words[j] = next32();
+            for (int p = 0; p < 2; p++) {
+                for (int k = 0; k < 3; k++) {
+                    const float c = any_float();
+                    coef[p][k] = isnan(c) ? 3e38f : c;
+                }
+                sp[p] = (zoq__sign_pass){scales[next32() % 4], terms[p], coef[p],
+                                         words + p * 3 * 4 * stride, stride};
+            }
+            for (int dt = ZOQ_F32; dt <= ZOQ_BF16; dt++) {
+                const size_t es = dt == ZOQ_F32 ? 4 : 2, bytes = (size_t)(n + i0) * es;
+                for (int j = 0; j < n + i0; j++) {
+                    if (dt == ZOQ_F32) {
+                        const float x = next32() % 16 ? any_float()
+                                                      : zoq__f32_from_bits(0x7F800001u + next32() % 0x3FFFFF);
+                        memcpy(src + off + 4 * (size_t)j, &x, 4); /* signaling NaN above */
+                    } else {
+                        const uint16_t h = any_half(dt);
+                        memcpy(src + off + 2 * (size_t)j, &h, 2);
+                    }
+                }
+                if (in_place) { /* each from its own copy */
+                    memcpy(d1 + off, src + off, bytes);
+                    memcpy(d2 + off, src + off, bytes);
+                } else {
+                    memset(d1, 0x5A, sizeof d1);
+                    memset(d2, 0x5A, sizeof d2);
+                }
+                ref->sign_passes((in_place ? d1 : src) + off, d1 + off, dt, i0, n, sp, n_pass);
+                o->sign_passes((in_place ? d2 : src) + off, d2 + off, dt, i0, n, sp, n_pass);
+                EQ_BYTES(d1 + off + es * (size_t)i0, d2 + off + es * (size_t)i0, (size_t)n * es,
+                         "%s sign passes dtype %d n %d shape %d/%d+%d", o->name, dt, n, n_pass,
+                         terms[0], terms[1]);
+            }
+        }
+    }
+    if (!tested)
+        cr_skip_test("no SIMD set with sign passes on this CPU");
+}
+
 /* Buffers of one tensor: data and everything a pass may write. */
 typedef struct tens {
     zoq__tensor t;

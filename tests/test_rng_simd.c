@@ -1,9 +1,11 @@
 /* test_rng_simd.c - the SIMD noise paths against the scalar reference, bit
  * for bit: known answers, random slices (unaligned, across 2^32-block
  * boundaries), every count up to 1000, the Box-Muller transform over every
- * radius input and chosen angle inputs, and the fused Gaussian axpy against
- * the reference's z added by the formula, for every SIMD path the CPU runs
- * (AVX2, AVX-512). Skips when it runs none. */
+ * radius input and chosen angle inputs, the fused Gaussian and Rademacher
+ * axpys against the reference's z added by the formula, and the Rademacher
+ * words against Philox, while the per-thread caches hit, miss and collide,
+ * for every SIMD path the CPU runs (AVX2, AVX-512). Skips when it runs
+ * none. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 /* The SIMD paths this build has; each test runs every one the CPU runs. */
 typedef void fill_fn(uint64_t, uint64_t, uint32_t, uint32_t, int, uint64_t, size_t, float *);
 typedef void axpy_fn(uint64_t, uint64_t, uint32_t, uint32_t, uint64_t, size_t, float, float *);
+typedef void words_fn(uint64_t, uint64_t, uint32_t, uint32_t, uint64_t, size_t, uint32_t *);
 typedef struct simd_path {
     const char *name;
     fill_fn *fill;
@@ -27,16 +30,17 @@ typedef struct simd_path {
     int (*has)(void);
     axpy_fn *gauss_axpy;
     axpy_fn *rademacher_axpy;
+    words_fn *rademacher_words;
 } simd_path;
 
 static const simd_path paths[] = {
 #ifdef ZOQ__NOISE_AVX2
     {"avx2", zoq__noise_fill_avx2, zoq__gauss16_avx2, zoq__noise_has_avx2, zoq__gauss_axpy_avx2,
-     zoq__rademacher_axpy_avx2},
+     zoq__rademacher_axpy_avx2, zoq__rademacher_words_avx2},
     {"avx512", zoq__noise_fill_avx512, zoq__gauss16_avx512, zoq__noise_has_avx512,
-     zoq__gauss_axpy_avx512, zoq__rademacher_axpy_avx512},
+     zoq__gauss_axpy_avx512, zoq__rademacher_axpy_avx512, zoq__rademacher_words_avx512},
 #endif
-    {NULL, NULL, NULL, NULL, NULL, NULL}};
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 
 /* The paths to test; skips when the CPU (or build) runs none. */
 static int runnable(const simd_path **out)
@@ -243,39 +247,107 @@ Test(rng_simd, gauss_axpy_equals_fill_then_axpy)
     each_path(gauss_axpy);
 }
 
+/* A walk over streams and slices that makes the per-thread caches of
+ * Philox groups (and Gaussian seeds) hit and miss: each call continues the
+ * previous slice or jumps within its group of blocks, under the same stream,
+ * one seen a few calls before (a slot that may still hold it), one that
+ * shares its slot (step + 8), or one differing from the last in exactly one
+ * of key, step, query or stream. */
+typedef struct walk {
+    uint64_t s, key, step, offset;
+    uint32_t query, stream;
+    size_t count;
+    struct { uint64_t key, step; uint32_t query, stream; } seen[12];
+} walk;
+
+static void walk_next(walk *w, int t)
+{
+    const uint64_t r = next(&w->s), k = r % 12;
+    switch (r % 8) { /* 0: the same stream */
+    case 1: case 2: /* one seen before */
+        w->key = w->seen[k].key;
+        w->step = w->seen[k].step;
+        w->query = w->seen[k].query;
+        w->stream = w->seen[k].stream;
+        break;
+    case 3: w->step += 8; break;
+    case 4: w->key = next(&w->s); break;
+    case 5: w->step = next(&w->s) % 64; break;
+    case 6: w->query = (uint32_t)next(&w->s) & 7; break;
+    case 7: w->stream = (uint32_t)next(&w->s) & ZOQ__STREAM_MAX; break;
+    }
+    w->seen[t % 12].key = w->key;
+    w->seen[t % 12].step = w->step;
+    w->seen[t % 12].query = w->query;
+    w->seen[t % 12].stream = w->stream;
+    w->count = ZOQ__RADE_PER_BLOCK * (size_t)(1 + (r >> 8) % (MAX_COUNT / 128));
+    w->offset = (r >> 16) % 4 == 0 ? ZOQ__RADE_PER_BLOCK * ((r >> 20) % (1ull << 40))
+                : (r >> 16) % 4 == 1 ? w->offset / 2048 * 2048 + 128 * ((r >> 20) % 16)
+                                     : w->offset + w->count; /* the next tile */
+}
+
 /* The Rademacher axpy (whole blocks, c not NaN) equals acc + c * z of the
- * reference's z, while its per-thread cache of Philox blocks is made to hit
- * and to miss: each call continues the previous slice or jumps within its
- * group of blocks, under the same stream or one differing from the last
- * call's in exactly one of key, step, query or stream. */
+ * reference's z along the walk. */
 static void rademacher_axpy(const simd_path *p)
 {
     static const float coefs[] = {1e-3f, -2.5f, 0.0f, -0.0f, 1e30f, INFINITY, -INFINITY, 1e-40f};
     static float z[MAX_COUNT], ref[MAX_COUNT + GUARD], got[MAX_COUNT + GUARD];
-    uint64_t s = 7, key = 1, step = 2, offset = 0;
-    uint32_t query = 3, stream = 4;
+    walk w = {.s = 7, .key = 1, .step = 2, .query = 3, .stream = 4};
     for (int t = 0; t < 3000; t++) {
-        const uint64_t r = next(&s);
-        switch (r % 6) { /* 0, 1: the same stream; else one field changes */
-        case 2: key = next(&s); break;
-        case 3: step = next(&s); break;
-        case 4: query = (uint32_t)next(&s) & (ZOQ__QUERY_LIMIT - 1); break;
-        case 5: stream = (uint32_t)next(&s) & ZOQ__STREAM_MAX; break;
-        }
-        const size_t count = ZOQ__RADE_PER_BLOCK * (size_t)(1 + (r >> 8) % (MAX_COUNT / 128));
-        offset = (r >> 16) % 4 == 0 ? ZOQ__RADE_PER_BLOCK * ((r >> 20) % (1ull << 40))
-                 : (r >> 16) % 4 == 1 ? offset / 2048 * 2048 + 128 * ((r >> 20) % 16)
-                                      : offset + count; /* the next tile */
+        walk_next(&w, t);
         const float c = coefs[t % N_OF(coefs)];
         for (size_t i = 0; i < MAX_COUNT + GUARD; i++)
-            ref[i] = got[i] = (float)(next(&s) % 20001) * 1e-4f - 1.0f;
-        zoq__noise_fill_scalar(key, step, query, stream, ZOQ_DIST_RADEMACHER, offset, count, z);
-        for (size_t i = 0; i < count; i++)
+            ref[i] = got[i] = (float)(next(&w.s) % 20001) * 1e-4f - 1.0f;
+        zoq__noise_fill_scalar(w.key, w.step, w.query, w.stream, ZOQ_DIST_RADEMACHER, w.offset,
+                               w.count, z);
+        for (size_t i = 0; i < w.count; i++)
             ref[i] = ref[i] + c * z[i];
-        p->rademacher_axpy(key, step, query, stream, offset, count, c, got);
+        p->rademacher_axpy(w.key, w.step, w.query, w.stream, w.offset, w.count, c, got);
         cr_assert(memcmp(ref, got, sizeof ref) == 0,
                   "%s: rademacher_axpy call %d offset %llu count %zu differs", p->name, t,
-                  (unsigned long long)offset, count);
+                  (unsigned long long)w.offset, w.count);
+    }
+}
+
+/* The Rademacher words along the walk (whole tiles of 4 blocks, and runs
+ * of 1 to 7 blocks across groups) are the Philox blocks, word by word. */
+static void rademacher_words(const simd_path *p)
+{
+    enum { MAXB = MAX_COUNT / 128 };
+    uint32_t got[4 * MAXB + 4], want[4 * MAXB + 4];
+    walk w = {.s = 11, .key = 5, .step = 6, .query = 1, .stream = 0};
+    for (int t = 0; t < 3000; t++) {
+        walk_next(&w, t);
+        const size_t nb = t % 2 ? 4 : w.count / ZOQ__RADE_PER_BLOCK;
+        const uint64_t block = t % 2 ? w.offset / 512 * 4 : w.offset / ZOQ__RADE_PER_BLOCK;
+        for (size_t i = 0; i < nb; i++) {
+            uint32_t b[4];
+            zoq__noise_block(w.key, w.step, w.query, w.stream, block + i, b);
+            for (int k = 0; k < 4; k++)
+                want[nb * (size_t)k + i] = b[k];
+        }
+        memset(got, 0xEE, sizeof got);
+        want[4 * nb] = 0xEEEEEEEEu; /* and nothing after them */
+        p->rademacher_words(w.key, w.step, w.query, w.stream, block, nb, got);
+        cr_assert(memcmp(want, got, (4 * nb + 1) * sizeof *got) == 0,
+                  "%s: rademacher_words call %d block %llu nb %zu differ", p->name, t,
+                  (unsigned long long)block, nb);
+    }
+}
+
+Test(rng_simd, rademacher_words_are_the_philox_blocks)
+{
+    each_path(rademacher_words);
+}
+
+/* The per-thread Gaussian seeds along the walk are the streams' seeds. */
+Test(rng_simd, gauss_seed_cache_gives_each_streams_seed)
+{
+    walk w = {.s = 13, .key = 2, .step = 3, .query = 0, .stream = 0};
+    for (int t = 0; t < 3000; t++) {
+        walk_next(&w, t);
+        cr_assert_eq(zoq__gauss_seed_cached(w.key, w.step, w.query, w.stream),
+                     zoq__gauss_seed(w.key, w.step, w.query, w.stream), "call %d", t);
     }
 }
 

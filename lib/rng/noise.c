@@ -13,21 +13,25 @@
 
 uint64_t zoq__gauss_seed_cached(uint64_t key, uint64_t step, uint32_t query, uint32_t stream)
 {
-    static _Thread_local struct {
+    /* one seed per slot: the streams a chained pair of passes or a pass of
+     * several terms takes tile by tile in turn (steps t and t + 1, queries
+     * 0 .. q - 1) fall in distinct slots, as in noise_simd.h's groups */
+    static _Thread_local struct seed_slot {
         uint64_t key, step, seed;
         uint32_t query, stream;
         int valid;
-    } last;
-    if (!last.valid || last.key != key || last.step != step || last.query != query ||
-        last.stream != stream) {
-        last.seed = zoq__gauss_seed(key, step, query, stream);
-        last.key = key;
-        last.step = step;
-        last.query = query;
-        last.stream = stream;
-        last.valid = 1;
+    } slot[8];
+    struct seed_slot *e = &slot[(step + 3u * query) % 8];
+    if (!e->valid || e->key != key || e->step != step || e->query != query ||
+        e->stream != stream) {
+        e->seed = zoq__gauss_seed(key, step, query, stream);
+        e->key = key;
+        e->step = step;
+        e->query = query;
+        e->stream = stream;
+        e->valid = 1;
     }
-    return last.seed;
+    return e->seed;
 }
 
 void zoq__gauss16(const uint64_t h[16], float z[32])

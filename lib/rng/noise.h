@@ -45,9 +45,10 @@ static inline ZOQ__HD void zoq__noise_block(uint64_t key, uint64_t step, uint32_
 void zoq__mask_fill(uint64_t key, uint64_t step, float keep, uint64_t offset, size_t count,
                     uint8_t *out);
 
-/* zoq__gauss_seed (gauss.h) of the stream, kept from the calling thread's
- * previous call: a pass fills tile after tile of one stream, and the seed
- * is a whole Philox block, 0.1 ns per element of a 512-element tile. */
+/* zoq__gauss_seed (gauss.h) of the stream, kept per thread for the last
+ * few streams: a pass fills tile after tile of one stream (a chained pair,
+ * or several terms, of a few streams in turn), and the seed is a whole
+ * Philox block, 0.1 ns per element of a 512-element tile. */
 uint64_t zoq__gauss_seed_cached(uint64_t key, uint64_t step, uint32_t query, uint32_t stream);
 
 /* The Gaussian chunk of 16 pair hashes h (docs/rng.md, "Gaussian"):
@@ -88,6 +89,14 @@ void zoq__rademacher_axpy_avx2(uint64_t key, uint64_t step, uint32_t query, uint
                                uint64_t offset, size_t count, float c, float *acc);
 void zoq__rademacher_axpy_avx512(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                                  uint64_t offset, size_t count, float c, float *acc);
+/* The Philox words of Rademacher blocks block .. block + nb - 1 of the
+ * stream, word by word: out[nb k + i] = word k of block + i
+ * (zoq__noise_block), whose bit b is the sign of element
+ * 128 (block + i) + 32 k + b (set: -1). */
+void zoq__rademacher_words_avx2(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                                uint64_t block, size_t nb, uint32_t *out);
+void zoq__rademacher_words_avx512(uint64_t key, uint64_t step, uint32_t query,
+                                  uint32_t stream, uint64_t block, size_t nb, uint32_t *out);
 /* acc[j] = acc[j] + c * z[offset + j], j < count, for the Gaussian z of the
  * stream (product and sum rounded separately), z kept in registers: the
  * same bits as filling z and adding c * z, for every c, offset and count. */

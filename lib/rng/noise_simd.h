@@ -1,8 +1,8 @@
 /* noise_simd.h - the noise spec (docs/rng.md) written once for any x86 SIMD
  * width. noise_avx2.c (8 lanes) and noise_avx512.c (16 lanes) each define the
  * vector layer below and then include this file, which defines their
- * zoq__noise_fill_<isa>, zoq__rademacher_axpy_<isa>, zoq__gauss_axpy_<isa> and
- * zoq__gauss16_<isa>.
+ * zoq__noise_fill_<isa>, zoq__rademacher_axpy_<isa>, zoq__rademacher_words_<isa>,
+ * zoq__gauss_axpy_<isa> and zoq__gauss16_<isa>.
  *
  * Bit-identical to the scalar reference noise.c: every float operation is the
  * spec's single IEEE operation in the spec's order, fused multiply-adds
@@ -270,25 +270,32 @@ void ISA(zoq__gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t 
 }
 
 /* The Philox words of blocks g .. g + LANES - 1 (g a multiple of LANES) of
- * stream s, lane j of w[i] = word i of block g + j. Kept per thread: a
- * pass's tiles (512 elements, 4 blocks) come in order, so one Philox call
- * serves LANES / 4 consecutive tiles instead of one. */
+ * stream s, lane j of w[i] = word i of block g + j. Kept per thread, one
+ * group per slot: a pass's tiles (512 elements, 4 blocks) come in order, so
+ * one Philox call serves LANES / 4 consecutive tiles instead of one, and the
+ * streams a chained pair of passes or a pass of several terms takes tile by
+ * tile in turn (steps t and t + 1, queries 0 .. q - 1) fall in distinct
+ * slots: step + 3 query (mod 8) is one-to-one on each of those sets. */
+#define SLOTS 8
+typedef struct philox_slot {
+    vi w[4];
+    stream_id s;
+    uint64_t g;
+    int valid;
+} philox_slot;
+
 static const vi *philox_group(const stream_id *s, uint64_t g)
 {
-    static _Thread_local struct {
-        vi w[4];
-        stream_id s;
-        uint64_t g;
-        int valid;
-    } last;
-    if (!last.valid || last.g != g || last.s.k0 != s->k0 || last.s.k1 != s->k1 ||
-        last.s.c2 != s->c2 || last.s.c3 != s->c3) {
-        philox(s, g, last.w);
-        last.s = *s;
-        last.g = g;
-        last.valid = 1;
+    static _Thread_local philox_slot slot[SLOTS];
+    philox_slot *e = &slot[(s->c2 + 3u * s->c3) % SLOTS];
+    if (!e->valid || e->g != g || e->s.k0 != s->k0 || e->s.k1 != s->k1 || e->s.c2 != s->c2 ||
+        e->s.c3 != s->c3) {
+        philox(s, g, e->w);
+        e->s = *s;
+        e->g = g;
+        e->valid = 1;
     }
-    return last.w;
+    return e->w;
 }
 
 /* Rademacher z of blocks b .. b + nb - 1 (128 elements each): into out as
@@ -323,6 +330,28 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
 {
     const stream_id s = stream_of(key, step, query, stream);
     rademacher_slice(&s, offset / ZOQ__RADE_PER_BLOCK, count / ZOQ__RADE_PER_BLOCK, c, acc, 1);
+}
+
+/* out[nb k + i] = word k of block + i of the stream, from the kept groups:
+ * lanes of the group's vectors, copied a run at a time. */
+void ISA(zoq__rademacher_words)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                                uint64_t block, size_t nb, uint32_t *out)
+{
+    const stream_id s = stream_of(key, step, query, stream);
+    if (nb == 4 && block % 4 == 0) { /* a whole tile: 16 bytes of each vector */
+        const vi *w = philox_group(&s, block / LANES * LANES);
+        for (int k = 0; k < 4; k++)
+            memcpy(out + 4 * k, (const char *)&w[k] + 4 * (block % LANES), 16);
+        return;
+    }
+    for (uint64_t i = block, end = block + nb; i < end;) {
+        const uint64_t g = i / LANES * LANES, stop = end - g < LANES ? end : g + LANES;
+        const vi *w = philox_group(&s, g);
+        for (int k = 0; k < 4; k++)
+            memcpy(out + nb * (size_t)k + (i - block), (const char *)&w[k] + 4 * (i - g),
+                   4 * (stop - i));
+        i = stop;
+    }
 }
 
 /* Gaussian: gauss_slice. Rademacher: whole blocks go straight to out

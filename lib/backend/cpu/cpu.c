@@ -297,6 +297,67 @@ static void pass_tile(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, 
         tile_store(ops, src, ps->dst, b, n, t.acc);
 }
 
+/* Terms a sign pass takes; a pass of more goes through pass_tile. */
+#define SIGN_TERMS 16
+
+/* Whether ops can run ps as a sign pass (tile.h's zoq__sign_pass): a plain
+ * Rademacher pass over a dense tensor, no stage, 1 to SIGN_TERMS terms,
+ * none with a NaN coef (c * (-1) is -c for every other c), scale neither 0
+ * (a fresh value) nor NaN. */
+static int sign_pass_fits(const zoq__tile_ops *ops, const zoq__pass *ps)
+{
+    if (!ops->sign_passes || ps->dist != ZOQ_DIST_RADEMACHER || ps->n_stages > 0 ||
+        ps->src->stride || ps->n_terms < 1 || ps->n_terms > SIGN_TERMS || ps->scale == 0.0f ||
+        isnan(ps->scale))
+        return 0;
+    for (int k = 0; k < ps->n_terms; k++)
+        if (isnan(ps->terms[k].coef))
+            return 0;
+    return 1;
+}
+
+/* Elements whose Rademacher words one call per term makes: 16 blocks, one
+ * Philox call of the AVX-512 generator. */
+#define SPAN (4 * TILE)
+
+/* The m elements at b (whole Rademacher blocks, at most SPAN) through ps
+ * and, when then is not NULL, the chained then, tile by tile, each tile in
+ * one or a few sweeps. */
+static void sign_span(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__pass *then,
+                      int64_t b, int m)
+{
+    const zoq__pass *pass[2] = {ps, then};
+    const int nb = m / ZOQ__RADE_PER_BLOCK, n_pass = then ? 2 : 1;
+    _Alignas(64) uint32_t words[2][SIGN_TERMS * SPAN / 32];
+    float coef[2][SIGN_TERMS];
+    zoq__sign_pass sp[2];
+    for (int p = 0; p < n_pass; p++) {
+        const zoq__pass *q = pass[p];
+        for (int k = 0; k < q->n_terms; k++) {
+            const zoq__term *tm = &q->terms[k];
+            ops->rademacher_words(q->src->key, tm->step, tm->query, q->stream,
+                                  (uint64_t)b / ZOQ__RADE_PER_BLOCK, (size_t)nb,
+                                  words[p] + k * 4 * nb);
+            coef[p][k] = tm->coef;
+        }
+        sp[p] = (zoq__sign_pass){q->scale, q->n_terms, coef[p], words[p], nb};
+    }
+    for (int t = 0; t < m; t += TILE) {
+        zoq__sign_pass tp[2] = {sp[0], sp[1]};
+        for (int p = 0; p < n_pass; p++)
+            tp[p].words += t / ZOQ__RADE_PER_BLOCK; /* the tile's first block */
+        ops->sign_passes(ps->src->data, ps->dst, ps->src->dtype, b + t,
+                         m - t < TILE ? m - t : TILE, tp, n_pass);
+    }
+}
+
+/* The m elements at b through ps, tile by tile. */
+static void pass_tiles(const zoq__tile_ops *ops, const zoq__pass *ps, int64_t b, int64_t m)
+{
+    for (int64_t t = 0; t < m; t += TILE)
+        pass_tile(ops, ps, b + t, (int)(m - t < TILE ? m - t : TILE));
+}
+
 static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, int64_t count,
                          float *out)
 {
@@ -320,21 +381,52 @@ static int cpu_direction(zoq__backend *be, const zoq__pass *ps, int64_t offset, 
 
 /* One chunk: its tiles in order, each through the pass and then, while the
  * tile is still in L1, through the chained pass (which reads what the first
- * stored, so it sees the storage rounding a separate pass would). */
+ * stored, so it sees the storage rounding a separate pass would). Sign
+ * passes go a span of tiles at a time, over whole Rademacher blocks; a
+ * chained pair of them over the same memory in the same sweeps. */
 static void run_task(void *arg, size_t task)
 {
     const batch *bt = arg;
+    const zoq__tile_ops *ops = bt->ops;
     int p = 0;
     while (task >= bt->first[p + 1])
         p++;
     const zoq__pass *ps = &bt->passes[p], *then = bt->then ? &bt->then[p] : NULL;
+    const int sign_ps = sign_pass_fits(ops, ps), sign_then = then && sign_pass_fits(ops, then);
+    const int fused = sign_ps && sign_then && ps->dst == ps->src->data &&
+                      then->src->data == ps->dst && then->dst == ps->dst &&
+                      then->src->dtype == ps->src->dtype;
     int64_t i0 = (int64_t)(task - bt->first[p]) * CHUNK;
     int64_t i1 = i0 + CHUNK < ps->src->numel ? i0 + CHUNK : ps->src->numel;
-    for (int64_t b = i0; b < i1; b += TILE) {
-        int n = (int)(i1 - b < TILE ? i1 - b : TILE);
-        pass_tile(bt->ops, ps, b, n);
-        if (then)
-            pass_tile(bt->ops, then, b, n);
+    if (!sign_ps && !sign_then) {
+        for (int64_t b = i0; b < i1; b += TILE) {
+            int n = (int)(i1 - b < TILE ? i1 - b : TILE);
+            pass_tile(ops, ps, b, n);
+            if (then)
+                pass_tile(ops, then, b, n);
+        }
+        return;
+    }
+    for (int64_t b = i0; b < i1; b += SPAN) {
+        const int m = (int)(i1 - b < SPAN ? i1 - b : SPAN);
+        const int whole = m - m % ZOQ__RADE_PER_BLOCK; /* all but a tensor's ragged end */
+        if (fused) {
+            sign_span(ops, ps, then, b, whole);
+        } else {
+            if (sign_ps)
+                sign_span(ops, ps, NULL, b, whole);
+            else
+                pass_tiles(ops, ps, b, whole);
+            if (then && sign_then)
+                sign_span(ops, then, NULL, b, whole);
+            else if (then)
+                pass_tiles(ops, then, b, whole);
+        }
+        if (whole < m) {
+            pass_tile(ops, ps, b + whole, m - whole);
+            if (then)
+                pass_tile(ops, then, b + whole, m - whole);
+        }
     }
 }
 

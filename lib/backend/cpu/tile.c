@@ -46,6 +46,40 @@ static void store(void *dst, int dtype, int64_t i0, int n, const float *acc)
     }
 }
 
+/* The words of each block straight from Philox. */
+static void rademacher_words(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                             uint64_t block, size_t nb, uint32_t *out)
+{
+    for (size_t i = 0; i < nb; i++) {
+        uint32_t w[4];
+        zoq__noise_block(key, step, query, stream, block + i, w);
+        for (int k = 0; k < 4; k++)
+            out[nb * (size_t)k + i] = w[k];
+    }
+}
+
+/* Element by element: each pass's value is stored (rounded) and read back. */
+static void sign_passes(const void *src, void *dst, int dtype, int64_t i0, int n,
+                        const zoq__sign_pass *p, int n_pass)
+{
+    for (int j = 0; j < n; j++) {
+        float x;
+        load(src, dtype, i0 + j, 1, &x);
+        for (int q = 0; q < n_pass; q++) {
+            const zoq__sign_pass *ps = &p[q];
+            if (ps->scale != 1.0f)
+                x = ps->scale * x;
+            for (int k = 0; k < ps->n_terms; k++) {
+                const float c = ps->coef[k];
+                const int w = 4 * ps->stride * k + (j / 32 % 4) * ps->stride + j / 128;
+                x = x + ((ps->words[w] >> (j % 32)) & 1u ? -c : c);
+            }
+            store(dst, dtype, i0 + j, 1, &x);
+            load(dst, dtype, i0 + j, 1, &x);
+        }
+    }
+}
+
 static void scale(float s, const float *x, int n, float *out)
 {
     for (int j = 0; j < n; j++)
@@ -103,7 +137,8 @@ static void adam(const zoq__update *u, const float *g, float *m, float *v, float
 }
 
 static const zoq__tile_ops scalar_ops = {
-    .name = "scalar", .noise = zoq__noise_fill_scalar, .load = load, .store = store,
+    .name = "scalar", .noise = zoq__noise_fill_scalar, .rademacher_words = rademacher_words,
+    .sign_passes = sign_passes, .load = load, .store = store,
     .scale = scale, .axpy = axpy, .keep = keep, .divide = divide, .root = root, .curv = curv,
     .momentum = momentum, .adam = adam};
 

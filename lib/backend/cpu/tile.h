@@ -22,6 +22,22 @@ enum {
     ZOQ__ISA_AVX512 = 2         /* AVX-512F/DQ: 16 lanes, f16 by its own conversions */
 };
 
+/* A plain Rademacher pass over a tile (backend.h's formula with no
+ * stages): x = scale * x (x itself when scale is 1), then for each term k in
+ * order x = x + coef[k] * z_k[j], where z_k[j] = -1 when bit j % 32 of
+ * element j's word of term k is set, else +1: c * (-1) is -c exactly, so
+ * the product is a sign flip of c. A term's words are its blocks' Philox
+ * words in rademacher_words' layout, rows of `stride` blocks from the
+ * tile's first: element j's word of term k is
+ * words[4 * stride * k + (j / 32 % 4) * stride + j / 128]. */
+typedef struct zoq__sign_pass {
+    float scale;                /* neither 0 nor NaN */
+    int n_terms;                /* at least 1 */
+    const float *coef;          /* n_terms, none NaN */
+    const uint32_t *words;
+    int stride;                 /* blocks per row, at least the tile's */
+} zoq__sign_pass;
+
 typedef struct zoq__tile_ops {
     const char *name;
     /* z[0..n) of a noise stream (rng/noise.h's zoq__noise_fill contract) */
@@ -36,6 +52,16 @@ typedef struct zoq__tile_ops {
      * writing z (noise.h's zoq__gauss_axpy_avx2 contract) */
     void (*gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                        uint64_t offset, size_t count, float c, float *acc);
+    /* NULL, or the Rademacher words of blocks block .. block + nb - 1 of a
+     * stream (rng/noise.h's zoq__rademacher_words_avx2 contract) */
+    void (*rademacher_words)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
+                             uint64_t block, size_t nb, uint32_t *out);
+    /* NULL, or n_pass (1 or 2) sign passes over the n elements at i0 (n a
+     * multiple of 128, at most ZOQ__TILE): the first from src into dst, the
+     * second from dst as the first stored it (rounded to dtype) into dst;
+     * src and dst at any address */
+    void (*sign_passes)(const void *src, void *dst, int dtype, int64_t i0, int n,
+                        const zoq__sign_pass *p, int n_pass);
     /* acc[j] = src[i0+j] as binary32 (dtype: zoq_dtype_t) */
     void (*load)(const void *src, int dtype, int64_t i0, int n, float *acc);
     /* dst[i0+j] = acc[j] rounded to dtype, nearest-even (core/convert.h) */

@@ -42,9 +42,14 @@ typedef __m256i vm; /* all-ones lanes */
  * 128-bit half, so the two vectors' halves are put back in order after) */
 #define U16_STORE2(p, a, b)                                                                      \
     _mm256_storeu_si256((__m256i *)(p), _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8))
-#define HALF_LOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-#define HALF_STORE(p, a)                                                                         \
-    _mm_storeu_si128((__m128i *)(p), _mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT))
+#define LDI(p) _mm256_loadu_si256((const __m256i *)(p))
+#define I_SLLV _mm256_sllv_epi32
+#define SIGN_XOR(f, w) AS_F(_mm256_xor_si256(AS_I(f), _mm256_and_si256(w, I1(0x80000000u))))
+typedef __m128i vh;
+#define VH_LOAD(p) _mm_loadu_si128((const __m128i *)(p))
+#define VH_STORE(p, h) _mm_storeu_si128((__m128i *)(p), h)
+#define H_WIDEN _mm256_cvtph_ps
+#define H_NARROW(a) _mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT)
 #define F16_TARGET __attribute__((target("avx2,f16c")))
 
 #include "tile_simd.h"
@@ -56,7 +61,9 @@ static void store_f16_soft(uint16_t *d, int n, const float *acc)
 }
 LOAD_STORE(soft, load_f16_soft, store_f16_soft, store_bf16)
 
-static const zoq__tile_ops avx2_f16c = OPS("avx2+f16c", hw), avx2_soft = OPS("avx2", soft);
+/* Without F16C the sign passes (built for F16C) are not used. */
+static const zoq__tile_ops avx2_f16c = OPS("avx2+f16c", hw, sign_passes),
+                           avx2_soft = OPS("avx2", soft, NULL);
 
 const zoq__tile_ops *zoq__tile_ops_avx2(int f16c)
 {

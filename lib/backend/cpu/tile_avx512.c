@@ -45,10 +45,46 @@ typedef __mmask16 vm;
 #define U16_STORE2(p, a, b)                                                                      \
     (_mm256_storeu_si256((__m256i *)(p), _mm512_cvtepi32_epi16(a)),                              \
      _mm256_storeu_si256((__m256i *)((p) + W), _mm512_cvtepi32_epi16(b)))
-#define HALF_LOAD(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
-#define HALF_STORE(p, a)                                                                         \
-    _mm256_storeu_si256((__m256i *)(p), _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT))
+#define LDI(p) _mm512_loadu_si512(p)
+#define I_SLLV _mm512_sllv_epi32
+/* c ^ (w & 0x80000000): one vpternlogd */
+#define SIGN_XOR(f, w) AS_F(_mm512_ternarylogic_epi32(AS_I(f), w, I1(0x80000000u), 0x78))
+typedef __m256i vh;
+#define VH_LOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+#define VH_STORE(p, h) _mm256_storeu_si256((__m256i *)(p), h)
+#define H_WIDEN _mm512_cvtph_ps
+#define H_NARROW(a) _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT)
 #define F16_TARGET
+
+/* vcvtne2ps2bf16 (AVX512_BF16), written as assembly so that it needs no
+ * target attribute where it is inlined: run only on CPUs that have it.
+ * _mm512_cvtne2ps_pbh(hi, lo): lo's 16 values, then hi's. */
+static inline __attribute__((always_inline)) __m512i bf16_narrow2(__m512 lo, __m512 hi)
+{
+    __m512i r;
+    __asm__("vcvtne2ps2bf16 %2, %1, %0" : "=v"(r) : "v"(hi), "v"(lo));
+    return r;
+}
+/* 32 lanes by vcvtne2ps2bf16 (see store_bf16_ne below: a subnormal input
+ * sends them through the integer rounding, out of line), widened back by
+ * a shift. */
+#define BF16_GROUP_STORE(d, x)                                                                   \
+    do {                                                                                         \
+        __m512i r;                                                                               \
+        if (!_kortestz_mask16_u8(_mm512_fpclass_ps_mask(x[0], 0x20),                             \
+                                 _mm512_fpclass_ps_mask(x[1], 0x20))) {                          \
+            float v[32];                                                                         \
+            STF(v, x[0]);                                                                        \
+            STF(v + 16, x[1]);                                                                   \
+            bf16_store_cold(d, v);                                                               \
+            r = _mm512_loadu_si512(d);                                                           \
+        } else {                                                                                 \
+            r = bf16_narrow2(x[0], x[1]);                                                        \
+            _mm512_storeu_si512(d, r);                                                           \
+        }                                                                                        \
+        x[0] = AS_F(I_SLL(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(r)), 16));                \
+        x[1] = AS_F(I_SLL(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(r, 1)), 16));          \
+    } while (0)
 
 #include "tile_simd.h"
 
@@ -72,7 +108,10 @@ BF16_TARGET static void store_bf16_ne(uint16_t *d, int n, const float *acc)
 }
 LOAD_STORE(bf16ne, load_f16_hw, store_f16_hw, store_bf16_ne)
 
-static const zoq__tile_ops avx512 = OPS("avx512", hw), avx512_bf16 = OPS("avx512+bf16", bf16ne);
+SIGN_PASSES(sign_passes_bf16ne, BF16_HW)
+
+static const zoq__tile_ops avx512 = OPS("avx512", hw, sign_passes),
+                           avx512_bf16 = OPS("avx512+bf16", bf16ne, sign_passes_bf16ne);
 
 const zoq__tile_ops *zoq__tile_ops_avx512(int bf16)
 {
