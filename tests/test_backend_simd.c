@@ -222,7 +222,7 @@ Test(tile_simd, sign_passes_every_shape_and_special_value)
     static const int shapes[4][2] = {{1, 1}, {3, 1}, {1, 2}, {2, 3}};
     static const float scales[4] = {1.0f, 0.999f, -2.5f, 1e30f};
     enum { T = ZOQ__TILE, MAXW = 2 * 3 * 4 * (T / 128 + 2) };
-    static unsigned char src[4 * T + 16], d1[4 * T + 16], d2[4 * T + 16];
+    static unsigned char src[4 * (T + 8)], d1[4 * (T + 8)], d2[4 * (T + 8)]; /* i0 < 5, off < 4 */
     static uint32_t words[MAXW];
     int tested = 0;
     for (int s = 0; s < n_simd; s++) {
