@@ -240,6 +240,8 @@ static inline INLINE F16_TARGET void group_store(void *d, const int dtype, vf *x
     } else if (dtype == BF16_HW) {
 #ifdef BF16_GROUP_STORE
         BF16_GROUP_STORE(d, x);
+#else
+        group_store_bf16(d, x);
 #endif
     } else {
         group_store_bf16(d, x);
