@@ -196,8 +196,12 @@ static uint32_t stored_value(int dtype, uint32_t r)
     static const uint16_t bf16[] = {0x7FC1, 0xFF81, 0x7F80, 0x8001, 0x007F, 0x8000, 0x0000, 0xFF80};
     const float x = (float)sin(r * 0.001) * (float)(1 + r % 5);
     if (r % 17 == 0)
-        return dtype == ZOQ_F32 ? f32[r / 17 % 8] : dtype == ZOQ_F16 ? f16[r / 17 % 8] : bf16[r / 17 % 8];
-    return dtype == ZOQ_F32 ? zoq__f32_bits(x) : dtype == ZOQ_F16 ? zoq__f32_to_f16(x) : zoq__f32_to_bf16(x);
+        return dtype == ZOQ_F32   ? f32[r / 17 % 8]
+               : dtype == ZOQ_F16 ? f16[r / 17 % 8]
+                                  : bf16[r / 17 % 8];
+    return dtype == ZOQ_F32   ? zoq__f32_bits(x)
+           : dtype == ZOQ_F16 ? zoq__f32_to_f16(x)
+                              : zoq__f32_to_bf16(x);
 }
 
 static float widen(const void *data, int dtype, int64_t i)

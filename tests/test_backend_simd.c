@@ -234,7 +234,8 @@ Test(tile_simd, sign_passes_every_shape_and_special_value)
             const int n = 128 * (1 + (int)(next32() % (T / 128)));
             const int stride = n / 128 + (int)(next32() % 3);
             const int n_pass = 1 + round % 2, *terms = shapes[round / 2 % 4];
-            const int off = (int)(next32() % 4), i0 = (int)(next32() % 5), in_place = round % 3 == 0;
+            const int off = (int)(next32() % 4), i0 = (int)(next32() % 5);
+            const int in_place = round % 3 == 0;
             float coef[2][3];
             zoq__sign_pass sp[2];
             for (int j = 0; j < MAXW; j++)
@@ -251,9 +252,9 @@ Test(tile_simd, sign_passes_every_shape_and_special_value)
                 const size_t es = dt == ZOQ_F32 ? 4 : 2, bytes = (size_t)(n + i0) * es;
                 for (int j = 0; j < n + i0; j++) {
                     if (dt == ZOQ_F32) {
-                        const float x = next32() % 16 ? any_float()
-                                                      : zoq__f32_from_bits(0x7F800001u + next32() % 0x3FFFFF);
-                        memcpy(src + off + 4 * (size_t)j, &x, 4); /* signaling NaN above */
+                        const uint32_t snan = 0x7F800001u + next32() % 0x3FFFFF;
+                        const float x = next32() % 16 ? any_float() : zoq__f32_from_bits(snan);
+                        memcpy(src + off + 4 * (size_t)j, &x, 4);
                     } else {
                         const uint16_t h = any_half(dt);
                         memcpy(src + off + 2 * (size_t)j, &h, 2);

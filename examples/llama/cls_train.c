@@ -9,6 +9,7 @@
 #include <zoq.h>
 
 #include "classify.h"
+#include "flags.h"
 #include "hidden.h"
 #include "label_bias.h"
 #include "stats.h"
@@ -25,28 +26,33 @@ void cls_train_defaults(cls_train_opts *o)
 
 int cls_train_parse(cls_train_opts *o, const char *a, const char *v)
 {
-    if (strcmp(a, "--steps") == 0) o->steps = atoi(v);
-    else if (strcmp(a, "--train-batch") == 0) o->batch = atoi(v);
-    else if (strcmp(a, "--queries") == 0) o->queries = atoi(v);
-    else if (strcmp(a, "--sign") == 0) o->sign = atoi(v);
-    else if (strcmp(a, "--rank") == 0) o->rank = atoi(v);
-    else if (strcmp(a, "--lr") == 0) o->lr = atof(v);
-    else if (strcmp(a, "--eps") == 0) o->eps = atof(v);
-    else if (strcmp(a, "--alpha") == 0) o->alpha = atof(v);
-    else if (strcmp(a, "--seed") == 0) o->seed = strtoull(v, NULL, 10);
-    else if (strcmp(a, "--lora-modules") == 0) o->modules = v;
-    else if (strcmp(a, "--loss") == 0) return cls_train_loss(v, &o->loss);
-    else if (strcmp(a, "--cache-below") == 0) o->cache_below = atoi(v);
-    else if (strcmp(a, "--matrices") == 0) o->matrices = v;
-    else if (strcmp(a, "--label-bias") == 0)
-        o->label_bias = strcmp(v, "fit") == 0 ? 2
-                        : strcmp(v, "1") == 0 ? 1
-                        : strcmp(v, "0") == 0 ? 0
-                                              : -1;
-    else if (strcmp(a, "--layers") == 0) return sscanf(v, "%d:%d", &o->first, &o->last) == 2 ? 0 : -1;
-    else if (strcmp(a, "--probe") == 0)
-        return sscanf(v, "%d:%d", &o->probe_dirs, &o->probe_batches) == 2 ? 0 : -1;
-    else return -1;
+    const flag flags[] = {
+        FLAG_ONE("--steps", FLAG_INT, &o->steps),
+        FLAG_ONE("--train-batch", FLAG_INT, &o->batch),
+        FLAG_ONE("--queries", FLAG_INT, &o->queries),
+        FLAG_ONE("--sign", FLAG_INT, &o->sign),
+        FLAG_ONE("--rank", FLAG_INT, &o->rank),
+        FLAG_ONE("--lr", FLAG_F64, &o->lr),
+        FLAG_ONE("--eps", FLAG_F64, &o->eps),
+        FLAG_ONE("--alpha", FLAG_F64, &o->alpha),
+        FLAG_ONE("--seed", FLAG_U64, &o->seed),
+        FLAG_ONE("--lora-modules", FLAG_STR, &o->modules),
+        FLAG_ONE("--cache-below", FLAG_INT, &o->cache_below),
+        FLAG_ONE("--matrices", FLAG_STR, &o->matrices),
+        FLAG_TWO("--layers", &o->first, &o->last),
+        FLAG_TWO("--probe", &o->probe_dirs, &o->probe_batches),
+    };
+    const int r = flag_set(flags, FLAGS_N(flags), a, v);
+    if (r != 0)
+        return r > 0 ? 0 : -1;
+    if (strcmp(a, "--loss") == 0)
+        return cls_train_loss(v, &o->loss);
+    if (strcmp(a, "--label-bias") != 0)
+        return -1;
+    o->label_bias = strcmp(v, "fit") == 0 ? 2
+                    : strcmp(v, "1") == 0 ? 1
+                    : strcmp(v, "0") == 0 ? 0
+                                          : -1;
     return 0;
 }
 

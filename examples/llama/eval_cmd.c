@@ -10,6 +10,7 @@
 #include "artifact.h"
 #include "classify.h"
 #include "commands.h"
+#include "flags.h"
 #include "label_bias.h"
 #include "sst2.h"
 #include "stats.h"
@@ -77,19 +78,18 @@ int eval_main(int argc, char **argv)
     const char *task = NULL, *data = NULL, *load = NULL, *json = NULL;
     const char *model = "build/llm/model.gguf", *prompt = SST2_PROMPT;
     int threads = 2, batch = 16;
-    for (int i = 0; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) return usage(), 2;
-        if (strcmp(a, "--task") == 0) task = v;
-        else if (strcmp(a, "--data") == 0) data = v;
-        else if (strcmp(a, "--load") == 0) load = v;
-        else if (strcmp(a, "--prompt") == 0) prompt = v;
-        else if (strcmp(a, "--model") == 0) model = v;
-        else if (strcmp(a, "--json") == 0) json = v;
-        else if (strcmp(a, "--threads") == 0) threads = atoi(v);
-        else if (strcmp(a, "--batch") == 0) batch = atoi(v);
-        else return usage(), 2;
-    }
+    const flag flags[] = {
+        FLAG_ONE("--task", FLAG_STR, &task),
+        FLAG_ONE("--data", FLAG_STR, &data),
+        FLAG_ONE("--load", FLAG_STR, &load),
+        FLAG_ONE("--prompt", FLAG_STR, &prompt),
+        FLAG_ONE("--model", FLAG_STR, &model),
+        FLAG_ONE("--json", FLAG_STR, &json),
+        FLAG_ONE("--threads", FLAG_INT, &threads),
+        FLAG_ONE("--batch", FLAG_INT, &batch),
+    };
+    if (flags_parse(argc, argv, flags, FLAGS_N(flags), NULL, NULL) != 0)
+        return usage(), 2;
     const cls_prompt *p = sst2_prompt(prompt);
     if (task == NULL || strcmp(task, "sst2") != 0 || data == NULL || p == NULL || threads < 1 ||
         batch < 1 || batch > 128)

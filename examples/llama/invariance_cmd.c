@@ -16,6 +16,7 @@
 
 #include "classify.h"
 #include "commands.h"
+#include "flags.h"
 #include "sst2.h"
 
 enum { MAX_B = 8, MAX_REPS = 15 };
@@ -75,20 +76,19 @@ int invariance_main(int argc, char **argv)
     const char *which = "reference,fast,no-fa,no-fa-ref";
     int k = 16, reps = 3, threads = 1, nb = 0, bs[MAX_B], max_b = 0;
     uint64_t train_seed = 13;
-    for (int i = 0; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) return usage(), 2;
-        if (strcmp(a, "--model") == 0) model = v;
-        else if (strcmp(a, "--data") == 0) data = v;
-        else if (strcmp(a, "--json") == 0) json = v;
-        else if (strcmp(a, "--batches") == 0) batches = v;
-        else if (strcmp(a, "--settings") == 0) which = v;
-        else if (strcmp(a, "--k") == 0) k = atoi(v);
-        else if (strcmp(a, "--reps") == 0) reps = atoi(v);
-        else if (strcmp(a, "--threads") == 0) threads = atoi(v);
-        else if (strcmp(a, "--train-seed") == 0) train_seed = strtoull(v, NULL, 10);
-        else return usage(), 2;
-    }
+    const flag flags[] = {
+        FLAG_ONE("--model", FLAG_STR, &model),
+        FLAG_ONE("--data", FLAG_STR, &data),
+        FLAG_ONE("--json", FLAG_STR, &json),
+        FLAG_ONE("--batches", FLAG_STR, &batches),
+        FLAG_ONE("--settings", FLAG_STR, &which),
+        FLAG_ONE("--k", FLAG_INT, &k),
+        FLAG_ONE("--reps", FLAG_INT, &reps),
+        FLAG_ONE("--threads", FLAG_INT, &threads),
+        FLAG_ONE("--train-seed", FLAG_U64, &train_seed),
+    };
+    if (flags_parse(argc, argv, flags, FLAGS_N(flags), NULL, NULL) != 0)
+        return usage(), 2;
     char list[128];
     snprintf(list, sizeof list, "%s", batches);
     for (char *save = NULL, *it = strtok_r(list, ",", &save); it != NULL;

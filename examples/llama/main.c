@@ -23,6 +23,7 @@
 
 #include "classify.h"
 #include "engine.h"
+#include "flags.h"
 #include "hidden.h"
 #include "probe.h"
 #include "qzo_check.h"
@@ -549,45 +550,36 @@ static void usage(void)
 
 static int parse(opts *o, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--quick") == 0) {
-            o->quick = 1;
-            continue;
-        }
-        if (v == NULL)
-            return -1;
-        i++;
-        if (strcmp(a, "--model") == 0) o->model = v;
-        else if (strcmp(a, "--data") == 0) o->data = v;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--runs") == 0) o->runs = v;
-        else if (strcmp(a, "--optimizer") == 0) o->optimizer = v;
-        else if (strcmp(a, "--lora-modules") == 0) o->modules = v;
-        else if (strcmp(a, "--steps") == 0) o->steps = atoi(v);
-        else if (strcmp(a, "--sign") == 0) o->sign = atoi(v);
-        else if (strcmp(a, "--batch") == 0) o->batch = atoi(v);
-        else if (strcmp(a, "--queries") == 0) o->queries = atoi(v);
-        else if (strcmp(a, "--threads") == 0) o->threads = atoi(v);
-        else if (strcmp(a, "--prompt-tokens") == 0) o->prompt_tokens = atoi(v);
-        else if (strcmp(a, "--completion-tokens") == 0) o->completion_tokens = atoi(v);
-        else if (strcmp(a, "--train") == 0) o->n_train = atoi(v);
-        else if (strcmp(a, "--dev") == 0) o->n_dev = atoi(v);
-        else if (strcmp(a, "--rank") == 0) o->rank = atoi(v);
-        else if (strcmp(a, "--lr-cvec") == 0) o->lr_cvec = atof(v);
-        else if (strcmp(a, "--lr-lora") == 0) o->lr_lora = atof(v);
-        else if (strcmp(a, "--eps-cvec") == 0) o->eps_cvec = atof(v);
-        else if (strcmp(a, "--eps-lora") == 0) o->eps_lora = atof(v);
-        else if (strcmp(a, "--alpha") == 0) o->alpha = atof(v);
-        else if (strcmp(a, "--seed") == 0) o->seed = strtoull(v, NULL, 10);
-        else if (strcmp(a, "--cvec-layers") == 0) {
-            if (sscanf(v, "%d:%d", &o->cvec_first, &o->cvec_last) != 2) return -1;
-        } else if (strcmp(a, "--probe") == 0) {
-            if (sscanf(v, "%d:%d", &o->probe_dirs, &o->probe_batches) != 2) return -1;
-        } else if (strcmp(a, "--lora-layers") == 0) {
-            if (sscanf(v, "%d:%d", &o->lora_first, &o->lora_last) != 2) return -1;
-        } else return -1;
-    }
+    const flag flags[] = {
+        FLAG_ONE("--quick", FLAG_ON, &o->quick),
+        FLAG_ONE("--model", FLAG_STR, &o->model),
+        FLAG_ONE("--data", FLAG_STR, &o->data),
+        FLAG_ONE("--out", FLAG_STR, &o->out),
+        FLAG_ONE("--runs", FLAG_STR, &o->runs),
+        FLAG_ONE("--optimizer", FLAG_STR, &o->optimizer),
+        FLAG_ONE("--lora-modules", FLAG_STR, &o->modules),
+        FLAG_ONE("--steps", FLAG_INT, &o->steps),
+        FLAG_ONE("--sign", FLAG_INT, &o->sign),
+        FLAG_ONE("--batch", FLAG_INT, &o->batch),
+        FLAG_ONE("--queries", FLAG_INT, &o->queries),
+        FLAG_ONE("--threads", FLAG_INT, &o->threads),
+        FLAG_ONE("--prompt-tokens", FLAG_INT, &o->prompt_tokens),
+        FLAG_ONE("--completion-tokens", FLAG_INT, &o->completion_tokens),
+        FLAG_ONE("--train", FLAG_INT, &o->n_train),
+        FLAG_ONE("--dev", FLAG_INT, &o->n_dev),
+        FLAG_ONE("--rank", FLAG_INT, &o->rank),
+        FLAG_ONE("--lr-cvec", FLAG_F64, &o->lr_cvec),
+        FLAG_ONE("--lr-lora", FLAG_F64, &o->lr_lora),
+        FLAG_ONE("--eps-cvec", FLAG_F64, &o->eps_cvec),
+        FLAG_ONE("--eps-lora", FLAG_F64, &o->eps_lora),
+        FLAG_ONE("--alpha", FLAG_F64, &o->alpha),
+        FLAG_ONE("--seed", FLAG_U64, &o->seed),
+        FLAG_TWO("--cvec-layers", &o->cvec_first, &o->cvec_last),
+        FLAG_TWO("--probe", &o->probe_dirs, &o->probe_batches),
+        FLAG_TWO("--lora-layers", &o->lora_first, &o->lora_last),
+    };
+    if (flags_parse(argc - 1, argv + 1, flags, FLAGS_N(flags), NULL, NULL) != 0)
+        return -1;
     return o->steps > 0 && o->batch > 0 && o->batch <= 128 && o->queries > 0 &&
                    o->queries <= 64 && o->threads > 0 && o->prompt_tokens >= 2 &&
                    o->completion_tokens >= 1 && o->n_train > 0 && o->n_dev > 0 &&

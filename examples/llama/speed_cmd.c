@@ -21,6 +21,7 @@
 
 #include "classify.h"
 #include "commands.h"
+#include "flags.h"
 #include "hidden.h"
 #include "sst2.h"
 
@@ -70,20 +71,19 @@ int speed_main(int argc, char **argv)
     const char *json = "build/llm/speed.json", *below = "15,22";
     int k = 16, batch = 16, evals = 5, threads = 1;
     uint64_t train_seed = 13;
-    for (int i = 0; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) return usage(), 2;
-        if (strcmp(a, "--model") == 0) model = v;
-        else if (strcmp(a, "--data") == 0) data = v;
-        else if (strcmp(a, "--json") == 0) json = v;
-        else if (strcmp(a, "--cache-below") == 0) below = v;
-        else if (strcmp(a, "--k") == 0) k = atoi(v);
-        else if (strcmp(a, "--batch") == 0) batch = atoi(v);
-        else if (strcmp(a, "--evals") == 0) evals = atoi(v);
-        else if (strcmp(a, "--threads") == 0) threads = atoi(v);
-        else if (strcmp(a, "--train-seed") == 0) train_seed = strtoull(v, NULL, 10);
-        else return usage(), 2;
-    }
+    const flag flags[] = {
+        FLAG_ONE("--model", FLAG_STR, &model),
+        FLAG_ONE("--data", FLAG_STR, &data),
+        FLAG_ONE("--json", FLAG_STR, &json),
+        FLAG_ONE("--cache-below", FLAG_STR, &below),
+        FLAG_ONE("--k", FLAG_INT, &k),
+        FLAG_ONE("--batch", FLAG_INT, &batch),
+        FLAG_ONE("--evals", FLAG_INT, &evals),
+        FLAG_ONE("--threads", FLAG_INT, &threads),
+        FLAG_ONE("--train-seed", FLAG_U64, &train_seed),
+    };
+    if (flags_parse(argc, argv, flags, FLAGS_N(flags), NULL, NULL) != 0)
+        return usage(), 2;
     if (k < 1 || batch < 1 || batch > 64 || batch > 2 * k || evals < 1 || threads < 1)
         return usage(), 2;
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -16,6 +16,7 @@
 #include "classify.h"
 #include "cls_train.h"
 #include "commands.h"
+#include "flags.h"
 #include "sst2.h"
 #include "stats.h"
 
@@ -40,25 +41,30 @@ static void usage(void)
           stderr);
 }
 
+/* cls_train_parse for flags_parse's other flags. */
+static int train_flag(void *tr, const char *a, const char *v)
+{
+    return cls_train_parse(tr, a, v);
+}
+
 static int parse(sst2_opts *o, int argc, char **argv)
 {
-    for (int i = 0; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) return -1;
-        if (strcmp(a, "--model") == 0) o->model = v;
-        else if (strcmp(a, "--data") == 0) o->data = v;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--prompts") == 0) o->prompts = v;
-        else if (strcmp(a, "--runs") == 0) o->runs = v;
-        else if (strcmp(a, "--threads") == 0) o->threads = atoi(v);
-        else if (strcmp(a, "--batch") == 0) o->batch = atoi(v);
-        else if (strcmp(a, "--dev") == 0) o->n_dev = atoi(v);
-        else if (strcmp(a, "--k") == 0) o->k = atoi(v);
-        else if (strcmp(a, "--min-words") == 0) o->min_words = atoi(v);
-        else if (strcmp(a, "--dev-seed") == 0) o->dev_seed = strtoull(v, NULL, 10);
-        else if (strcmp(a, "--train-seed") == 0) o->train_seed = strtoull(v, NULL, 10);
-        else if (cls_train_parse(&o->tr, a, v) != 0) return -1;
-    }
+    const flag flags[] = {
+        FLAG_ONE("--model", FLAG_STR, &o->model),
+        FLAG_ONE("--data", FLAG_STR, &o->data),
+        FLAG_ONE("--out", FLAG_STR, &o->out),
+        FLAG_ONE("--prompts", FLAG_STR, &o->prompts),
+        FLAG_ONE("--runs", FLAG_STR, &o->runs),
+        FLAG_ONE("--threads", FLAG_INT, &o->threads),
+        FLAG_ONE("--batch", FLAG_INT, &o->batch),
+        FLAG_ONE("--dev", FLAG_INT, &o->n_dev),
+        FLAG_ONE("--k", FLAG_INT, &o->k),
+        FLAG_ONE("--min-words", FLAG_INT, &o->min_words),
+        FLAG_ONE("--dev-seed", FLAG_U64, &o->dev_seed),
+        FLAG_ONE("--train-seed", FLAG_U64, &o->train_seed),
+    };
+    if (flags_parse(argc, argv, flags, FLAGS_N(flags), train_flag, &o->tr) != 0)
+        return -1;
     return o->threads > 0 && o->batch > 0 && o->batch <= 128 && o->n_dev > 0 && o->k > 0 &&
                    cls_train_valid(&o->tr)
                ? 0
