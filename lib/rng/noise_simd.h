@@ -333,23 +333,22 @@ void ISA(zoq__rademacher_axpy)(uint64_t key, uint64_t step, uint32_t query, uint
 }
 
 /* out[nb k + i] = word k of block + i of the stream, from the kept groups:
- * lanes of the group's vectors, copied a run at a time. */
+ * lanes of the group's vectors, copied a run at a time (a whole vector, a
+ * copy of constant size, where the run is a whole group). */
 void ISA(zoq__rademacher_words)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                                 uint64_t block, size_t nb, uint32_t *out)
 {
     const stream_id s = stream_of(key, step, query, stream);
-    if (nb == 4 && block % 4 == 0) { /* a whole tile: 16 bytes of each vector */
-        const vi *w = philox_group(&s, block / LANES * LANES);
-        for (int k = 0; k < 4; k++)
-            memcpy(out + 4 * k, (const char *)&w[k] + 4 * (block % LANES), 16);
-        return;
-    }
     for (uint64_t i = block, end = block + nb; i < end;) {
         const uint64_t g = i / LANES * LANES, stop = end - g < LANES ? end : g + LANES;
         const vi *w = philox_group(&s, g);
-        for (int k = 0; k < 4; k++)
-            memcpy(out + nb * (size_t)k + (i - block), (const char *)&w[k] + 4 * (i - g),
-                   4 * (stop - i));
+        for (int k = 0; k < 4; k++) {
+            uint32_t *o = out + nb * (size_t)k + (i - block);
+            if (stop - i == LANES)
+                memcpy(o, &w[k], sizeof w[k]);
+            else
+                memcpy(o, (const char *)&w[k] + 4 * (i - g), 4 * (stop - i));
+        }
         i = stop;
     }
 }

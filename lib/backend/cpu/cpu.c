@@ -343,9 +343,11 @@ static void sign_span(const zoq__tile_ops *ops, const zoq__pass *ps, const zoq__
         sp[p] = (zoq__sign_pass){q->scale, q->n_terms, coef[p], words[p], nb};
     }
     for (int t = 0; t < m; t += TILE) {
-        zoq__sign_pass tp[2] = {sp[0], sp[1]};
-        for (int p = 0; p < n_pass; p++)
+        zoq__sign_pass tp[2];
+        for (int p = 0; p < n_pass; p++) {
+            tp[p] = sp[p];
             tp[p].words += t / ZOQ__RADE_PER_BLOCK; /* the tile's first block */
+        }
         ops->sign_passes(ps->src->data, ps->dst, ps->src->dtype, b + t,
                          m - t < TILE ? m - t : TILE, tp, n_pass);
     }

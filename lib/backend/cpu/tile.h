@@ -52,8 +52,8 @@ typedef struct zoq__tile_ops {
      * writing z (noise.h's zoq__gauss_axpy_avx2 contract) */
     void (*gauss_axpy)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                        uint64_t offset, size_t count, float c, float *acc);
-    /* NULL, or the Rademacher words of blocks block .. block + nb - 1 of a
-     * stream (rng/noise.h's zoq__rademacher_words_avx2 contract) */
+    /* the Rademacher words of blocks block .. block + nb - 1 of a stream
+     * (rng/noise.h's zoq__rademacher_words_avx2 contract) */
     void (*rademacher_words)(uint64_t key, uint64_t step, uint32_t query, uint32_t stream,
                              uint64_t block, size_t nb, uint32_t *out);
     /* NULL, or n_pass (1 or 2) sign passes over the n elements at i0 (n a
